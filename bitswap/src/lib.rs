@@ -1,0 +1,1 @@
+//! BitSwap: wire protocol, ledger, send strategy and sessions (filled by the BitSwap issue).

@@ -1,0 +1,257 @@
+//! Files: parallel leaf hashing and the balanced layout.
+//!
+//! The balanced layout (Kubo's and Helia's default) puts every leaf at the same depth and
+//! fills nodes left to right, so it can be built bottom-up as leaves stream in: whenever a
+//! level holds `max_links` nodes they become one parent. Only one partial node per level
+//! is ever held.
+
+use super::{ImportError, Importer, Sink};
+use crate::block::{Block, Cid, DAG_PB, RAW, Version};
+use crate::chunker::FixedSize;
+use crate::pb::{Link, Node};
+use crate::proto;
+use crate::unixfs::{Data, DataType};
+use bytes::Bytes;
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes read and hashed per batch; two batches are alive at once.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// A finished subtree: its CID, cumulative DAG size and content size.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Child {
+    pub cid: Cid,
+    pub tsize: u64,
+    pub filesize: u64,
+}
+
+fn leaf(chunk: Bytes, raw: bool, version: Version) -> (Block, Child) {
+    let filesize = chunk.len() as u64;
+    let block = if raw {
+        Block::encode(Version::V1, RAW, chunk)
+    } else {
+        Block::encode(version, DAG_PB, pb_leaf(&chunk))
+    };
+    let child = Child { cid: *block.cid(), tsize: block.data().len() as u64, filesize };
+    (block, child)
+}
+
+/// A dag-pb node whose only field is UnixFS `Data{Type: File, Data: chunk, filesize}`,
+/// encoded with one allocation and one copy of the chunk (the hot path of every import).
+fn pb_leaf(chunk: &[u8]) -> Vec<u8> {
+    let len = chunk.len() as u64;
+    let mut unixfs_header = Vec::with_capacity(16);
+    proto::put_uint(&mut unixfs_header, 1, 2);
+    if len > 0 {
+        proto::put_key(&mut unixfs_header, 2, proto::LEN);
+        proto::put_varint(&mut unixfs_header, len);
+    }
+    let mut trailer = Vec::with_capacity(11);
+    proto::put_uint(&mut trailer, 3, len);
+    let inner = unixfs_header.len() + chunk.len() + trailer.len();
+    let mut out = Vec::with_capacity(inner + 11);
+    proto::put_key(&mut out, 1, proto::LEN);
+    proto::put_varint(&mut out, inner as u64);
+    out.extend_from_slice(&unixfs_header);
+    out.extend_from_slice(chunk);
+    out.extend_from_slice(&trailer);
+    out
+}
+
+struct Balanced {
+    levels: Vec<Vec<Child>>,
+    max_links: usize,
+    version: Version,
+}
+
+impl Balanced {
+    fn push<S: Sink>(&mut self, level: usize, child: Child, sink: &mut S) -> Result<(), ImportError> {
+        if self.levels.len() <= level {
+            self.levels.push(Vec::with_capacity(self.max_links));
+        }
+        self.levels[level].push(child);
+        if self.levels[level].len() == self.max_links {
+            let children = std::mem::take(&mut self.levels[level]);
+            let parent = self.parent(&children, sink)?;
+            self.push(level + 1, parent, sink)?;
+        }
+        Ok(())
+    }
+
+    fn parent<S: Sink>(&self, children: &[Child], sink: &mut S) -> Result<Child, ImportError> {
+        let filesize = children.iter().map(|c| c.filesize).sum();
+        let data = Data {
+            filesize: Some(filesize),
+            blocksizes: children.iter().map(|c| c.filesize).collect(),
+            ..Data::new(DataType::File)
+        };
+        let node = Node {
+            links: children.iter().map(|c| Link::new(c.cid, "", c.tsize)).collect(),
+            data: Some(data.encode().into()),
+        };
+        let block = Block::encode(self.version, DAG_PB, node.encode());
+        let tsize = block.data().len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
+        let cid = *block.cid();
+        sink.put(block)?;
+        Ok(Child { cid, tsize, filesize })
+    }
+
+    /// Closes every partial level; the single node left on top is the root.
+    fn finish<S: Sink>(mut self, sink: &mut S) -> Result<Option<Child>, ImportError> {
+        let mut level = 0;
+        loop {
+            let top = self.levels.iter().rposition(|l| !l.is_empty());
+            match top {
+                None => return Ok(None),
+                Some(top) if top == level => {
+                    let last = std::mem::take(&mut self.levels[level]);
+                    return Ok(Some(if last.len() == 1 { last[0] } else { self.parent(&last, sink)? }));
+                }
+                Some(_) => {
+                    if !self.levels[level].is_empty() {
+                        let children = std::mem::take(&mut self.levels[level]);
+                        let parent = self.parent(&children, sink)?;
+                        self.push(level + 1, parent, sink)?;
+                    }
+                    level += 1;
+                }
+            }
+        }
+    }
+}
+
+fn read_batch<R: Read>(chunker: &mut FixedSize<R>, max: usize) -> std::io::Result<Vec<Bytes>> {
+    let mut batch = Vec::with_capacity(max);
+    while batch.len() < max {
+        match chunker.next_chunk()? {
+            Some(c) => batch.push(c),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
+impl<S: Sink> Importer<'_, S> {
+    /// Imports one byte stream as a UnixFS file; returns its root CID and cumulative size.
+    pub(super) fn file(&mut self, reader: impl Read + Send, path: &Path) -> Result<(Cid, u64), ImportError> {
+        let p = &self.params;
+        let (raw, version, chunk_size) = (p.raw_leaves, p.cid_version, p.chunk_size);
+        let per_batch = (BATCH_BYTES / chunk_size).max(2);
+        let mut tree = Balanced { levels: Vec::new(), max_links: p.max_links, version };
+        let mut chunker = FixedSize::new(reader, chunk_size);
+        let io_err = |source| ImportError::Io { path: path.to_path_buf(), source };
+
+        let mut batch = read_batch(&mut chunker, per_batch).map_err(io_err)?;
+        while !batch.is_empty() {
+            let last = batch.len() < per_batch;
+            let (leaves, next) = rayon::join(
+                || batch.into_par_iter().map(|c| leaf(c, raw, version)).collect::<Vec<_>>(),
+                || if last { Ok(Vec::new()) } else { read_batch(&mut chunker, per_batch) },
+            );
+            let mut bytes = 0;
+            for (block, child) in leaves {
+                bytes += child.filesize;
+                self.sink.put(block)?;
+                tree.push(0, child, self.sink)?;
+            }
+            self.progress(bytes);
+            batch = next.map_err(io_err)?;
+        }
+        let root = tree.finish(self.sink)?;
+        // The chunker always yields at least one (possibly empty) chunk, so there is a root.
+        let root = root.ok_or(ImportError::Params { reason: "no data" })?;
+        Ok((root.cid, root.tsize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Params, Sink};
+    use super::*;
+    use std::collections::HashMap;
+
+    fn import(len: usize, params: Params) -> (Cid, Vec<Block>) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut blocks = Vec::new();
+        let cid = {
+            let mut imp = Importer::new(params, &mut blocks).expect("params");
+            imp.add_reader(&data[..], "f").expect("import").cid
+        };
+        (cid, blocks)
+    }
+
+    fn depth_of_leaves(root: &Cid, blocks: &HashMap<Cid, Bytes>, depth: usize, out: &mut Vec<usize>) {
+        if root.codec() == RAW {
+            out.push(depth);
+            return;
+        }
+        let node = Node::decode(&blocks[root]).expect("node");
+        if node.links.is_empty() {
+            out.push(depth);
+        }
+        for l in &node.links {
+            depth_of_leaves(&l.cid, blocks, depth + 1, out);
+        }
+    }
+
+    #[test]
+    fn balanced_shapes() {
+        let small = Params { chunk_size: 4, max_links: 3, ..Params::default() };
+        for chunks in [1usize, 2, 3, 4, 9, 10, 27, 28] {
+            let (root, blocks) = import(chunks * 4, small.clone());
+            let map: HashMap<Cid, Bytes> = blocks.into_iter().map(|b| b.into_parts()).collect();
+            let mut depths = Vec::new();
+            depth_of_leaves(&root, &map, 0, &mut depths);
+            assert_eq!(depths.len(), chunks, "leaf count for {chunks}");
+            let expected = if chunks == 1 { 0 } else { (chunks as f64).log(3.0).ceil() as usize };
+            assert!(depths.iter().all(|d| *d == expected), "{chunks} chunks: depths {depths:?}");
+        }
+    }
+
+    #[test]
+    fn fast_leaf_encoding_matches_the_generic_one() {
+        for len in [0usize, 1, 127, 128, 300, 262_144] {
+            let chunk = Bytes::from(vec![9u8; len]);
+            let generic = Node { links: Vec::new(), data: Some(Data::file_leaf(chunk.clone()).encode().into()) };
+            assert_eq!(pb_leaf(&chunk), generic.encode(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn single_chunk_is_its_own_root() {
+        let (root, blocks) = import(12, Params::default());
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].cid(), &root);
+        let raw = Params { raw_leaves: true, cid_version: Version::V1, ..Params::default() };
+        let (root, _) = import(0, raw);
+        assert_eq!(root.to_string(), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+    }
+
+    #[test]
+    fn children_come_before_parents() {
+        let (_, blocks) = import(40, Params { chunk_size: 4, max_links: 3, ..Params::default() });
+        let mut seen = std::collections::HashSet::new();
+        for b in &blocks {
+            for l in crate::pb::links_of(b.cid(), b.data()).expect("links") {
+                assert!(seen.contains(&l), "child {l} written after parent");
+            }
+            seen.insert(*b.cid());
+        }
+    }
+
+    struct Failing;
+    impl Sink for Failing {
+        fn put(&mut self, _: Block) -> Result<(), ImportError> {
+            Err(ImportError::Params { reason: "sink full" })
+        }
+    }
+
+    #[test]
+    fn sink_errors_propagate() {
+        let mut sink = Failing;
+        let mut imp = Importer::new(Params::default(), &mut sink).expect("params");
+        assert!(imp.add_reader(&b"abc"[..], "").is_err());
+    }
+}

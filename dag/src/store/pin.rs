@@ -1,0 +1,384 @@
+//! Pins: the DAG roots the store keeps through GC.
+//!
+//! A recursive pin keeps a whole DAG (its root and everything reachable through links), a
+//! direct pin keeps one block. Pins live in the `pins` table (CID bytes → mode) and are
+//! changed in write transactions that also check what they pin is present, so a committed
+//! recursive pin always names a complete DAG. Indirect pins are not stored: they are found
+//! by walking the recursive pins' DAGs.
+//!
+//! Links are read with [`crate::pb::links_of`]: dag-pb nodes have links; raw and every other
+//! codec (dag-cbor included, for now) are treated as leaves.
+
+use super::{BlockTables, ImportGuard, PINS, ReadTables, Result, Store, StoreError, WriteTables};
+use crate::block::{self, DAG_PB};
+use crate::{Cid, pb};
+use bytes::Bytes;
+use redb::{ReadableTable, WriteTransaction};
+use std::collections::HashSet;
+
+/// How a CID is pinned (as stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PinMode {
+    /// The block and its whole DAG.
+    Recursive,
+    /// The block alone.
+    Direct,
+}
+
+impl PinMode {
+    fn to_byte(self) -> u8 {
+        match self {
+            PinMode::Recursive => 1,
+            PinMode::Direct => 2,
+        }
+    }
+
+    pub(crate) fn from_byte(b: u8) -> Result<Self> {
+        match b {
+            1 => Ok(PinMode::Recursive),
+            2 => Ok(PinMode::Direct),
+            _ => Err(StoreError::BadRecord { what: "pin" }),
+        }
+    }
+}
+
+impl std::fmt::Display for PinMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PinMode::Recursive => "recursive",
+            PinMode::Direct => "direct",
+        })
+    }
+}
+
+/// Why a CID is kept, from [`Store::pin_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PinKind {
+    /// Pinned recursively itself.
+    Recursive,
+    /// Pinned directly itself.
+    Direct,
+    /// Inside the DAG of a recursive pin.
+    Indirect {
+        /// That recursive pin.
+        via: Cid,
+    },
+}
+
+/// A problem found by [`Store::pin_verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PinProblem {
+    /// A block of the pinned DAG is not stored.
+    Missing {
+        /// The block.
+        cid: Cid,
+    },
+    /// A block of the pinned DAG does not match its hash.
+    Corrupt {
+        /// The block.
+        cid: Cid,
+    },
+    /// A dag-pb block of the pinned DAG cannot be decoded (its links are unknown).
+    Undecodable {
+        /// The block.
+        cid: Cid,
+    },
+}
+
+/// The health of one pin, from [`Store::pin_verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PinReport {
+    /// The pinned CID.
+    pub cid: Cid,
+    /// Its mode.
+    pub mode: PinMode,
+    /// Everything wrong with its DAG (empty when healthy).
+    pub problems: Vec<PinProblem>,
+}
+
+impl PinReport {
+    /// True when the pinned DAG is complete and every block hashes right.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What a DAG walk found at one node.
+pub(crate) enum Visit<'a> {
+    /// The block is not stored.
+    Missing,
+    /// The block is stored; its bytes when they were read (always for dag-pb and when the
+    /// walk asked for data).
+    Present(Option<&'a Bytes>),
+}
+
+/// Walks the DAG under `root` depth-first, pre-order, each CID once (tracked in `seen`,
+/// shared across walks). `f` answers the children to descend into (usually
+/// [`children`]'s answer), or `None` to stop there. With `need_data` every block's bytes
+/// are read; otherwise only dag-pb blocks are read (others have no links).
+pub(crate) fn walk<T: BlockTables>(
+    tables: &T,
+    root: Cid,
+    need_data: bool,
+    seen: &mut HashSet<Cid>,
+    mut f: impl FnMut(&Cid, Visit<'_>) -> Result<Option<Vec<Cid>>>,
+) -> Result<()> {
+    let mut stack = vec![root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        let data = if let Some(inline) = block::identity_data(&cid) {
+            Some(Bytes::copy_from_slice(inline))
+        } else if need_data || cid.codec() == DAG_PB {
+            tables.read(&cid.hash().to_bytes())?
+        } else {
+            match tables.block_size(&cid.hash().to_bytes())? {
+                Some(_) => {
+                    if let Some(kids) = f(&cid, Visit::Present(None))? {
+                        stack.extend(kids.into_iter().rev());
+                    }
+                }
+                None => {
+                    f(&cid, Visit::Missing)?;
+                }
+            }
+            continue;
+        };
+        let kids = match &data {
+            Some(data) => f(&cid, Visit::Present(Some(data)))?,
+            None => f(&cid, Visit::Missing)?,
+        };
+        if let Some(kids) = kids {
+            stack.extend(kids.into_iter().rev());
+        }
+    }
+    Ok(())
+}
+
+/// The links of a block met on a walk (none when its bytes were not needed: not dag-pb).
+pub(crate) fn children(cid: &Cid, data: Option<&Bytes>) -> Result<Vec<Cid>> {
+    match data {
+        Some(data) => {
+            pb::links_of(cid, data).map_err(|source| StoreError::Decode { cid: *cid, source })
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Checks that what `cid` pins in `mode` is present, then records the pin, inside `txn`.
+pub(crate) fn pin_in_txn(txn: &WriteTransaction, cid: &Cid, mode: PinMode) -> Result<()> {
+    let key = cid.to_bytes();
+    let mut pins = txn.open_table(PINS)?;
+    let existing = pins
+        .get(key.as_slice())?
+        .map(|g| PinMode::from_byte(g.value()))
+        .transpose()?;
+    match (existing, mode) {
+        (Some(PinMode::Recursive), PinMode::Direct) => {
+            return Err(StoreError::AlreadyPinnedRecursively { cid: *cid });
+        }
+        (Some(old), new) if old == new => return Ok(()),
+        _ => {}
+    }
+    let tables = WriteTables::open(txn)?;
+    match mode {
+        PinMode::Direct => {
+            if block::identity_data(cid).is_none()
+                && tables.block_size(&cid.hash().to_bytes())?.is_none()
+            {
+                return Err(StoreError::MissingBlock { cid: *cid });
+            }
+        }
+        PinMode::Recursive => {
+            walk(
+                &tables,
+                *cid,
+                false,
+                &mut HashSet::new(),
+                |c, visit| match visit {
+                    Visit::Missing => Err(StoreError::MissingBlock { cid: *c }),
+                    Visit::Present(data) => children(c, data).map(Some),
+                },
+            )?;
+        }
+    }
+    pins.insert(key.as_slice(), mode.to_byte())?;
+    Ok(())
+}
+
+impl Store {
+    /// Pins `cid`. A recursive pin requires the whole DAG to be stored (the first missing
+    /// block is reported as [`StoreError::MissingBlock`]) and replaces a direct pin of the
+    /// same CID; a direct pin requires the block. Pinning again is a no-op.
+    pub fn pin_add(&self, cid: &Cid, mode: PinMode) -> Result<()> {
+        let _guard = self.import_guard();
+        let txn = self.write_txn()?;
+        pin_in_txn(&txn, cid, mode)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Like [`Store::pin_add`], for a caller already holding an [`ImportGuard`] (e.g. an
+    /// import that stored the blocks and now pins the root).
+    pub fn pin_add_guarded(&self, _guard: &ImportGuard, cid: &Cid, mode: PinMode) -> Result<()> {
+        let txn = self.write_txn()?;
+        pin_in_txn(&txn, cid, mode)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Unpins `cid` (whatever its mode) and answers the mode it had. A CID only pinned
+    /// inside another pin's DAG is refused with [`StoreError::PinnedIndirectly`]; one not
+    /// pinned at all with [`StoreError::NotPinned`].
+    pub fn pin_rm(&self, cid: &Cid) -> Result<PinMode> {
+        let txn = self.write_txn()?;
+        let removed = {
+            let mut pins = txn.open_table(PINS)?;
+            pins.remove(cid.to_bytes().as_slice())?.map(|g| g.value())
+        };
+        match removed {
+            Some(mode) => {
+                let mode = PinMode::from_byte(mode)?;
+                txn.commit()?;
+                Ok(mode)
+            }
+            None => {
+                txn.abort()?;
+                match self.pin_status(cid)? {
+                    Some(PinKind::Indirect { via }) => {
+                        Err(StoreError::PinnedIndirectly { cid: *cid, via })
+                    }
+                    _ => Err(StoreError::NotPinned { cid: *cid }),
+                }
+            }
+        }
+    }
+
+    /// Every pin (direct and recursive roots), in CID-bytes order.
+    pub fn pins(&self) -> Result<Vec<(Cid, PinMode)>> {
+        let tables = ReadTables::open(&self.inner.db)?;
+        read_pins(&tables)
+    }
+
+    /// Everything reachable from recursive pins, excluding the recursive roots themselves
+    /// (blocks missing from the store are left out).
+    pub fn indirect_pins(&self) -> Result<Vec<Cid>> {
+        let tables = ReadTables::open(&self.inner.db)?;
+        let pins = read_pins(&tables)?;
+        let roots: HashSet<Cid> = pins
+            .iter()
+            .filter(|(_, m)| *m == PinMode::Recursive)
+            .map(|(c, _)| *c)
+            .collect();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (root, mode) in &pins {
+            if *mode != PinMode::Recursive {
+                continue;
+            }
+            walk(&tables, *root, false, &mut seen, |c, visit| match visit {
+                Visit::Missing => Ok(None),
+                Visit::Present(data) => {
+                    if !roots.contains(c) {
+                        out.push(*c);
+                    }
+                    children(c, data).map(Some)
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Whether and how `cid` is pinned. Indirect pins are matched by multihash (a CIDv1 of a
+    /// block linked as CIDv0 is found too); this walks the recursive pins' DAGs.
+    pub fn pin_status(&self, cid: &Cid) -> Result<Option<PinKind>> {
+        let tables = ReadTables::open(&self.inner.db)?;
+        let pins = read_pins(&tables)?;
+        if let Some((_, mode)) = pins.iter().find(|(c, _)| c == cid) {
+            return Ok(Some(match mode {
+                PinMode::Recursive => PinKind::Recursive,
+                PinMode::Direct => PinKind::Direct,
+            }));
+        }
+        for (root, mode) in &pins {
+            if *mode != PinMode::Recursive {
+                continue;
+            }
+            let mut found = false;
+            // A fresh `seen` per root, so the answer names a root whose DAG holds `cid`.
+            walk(&tables, *root, false, &mut HashSet::new(), |c, visit| {
+                if found {
+                    return Ok(None);
+                }
+                if c.hash() == cid.hash() && c != root {
+                    found = true;
+                    return Ok(None);
+                }
+                match visit {
+                    Visit::Missing => Ok(None),
+                    // An undecodable node hides its links: skip it rather than fail a query.
+                    Visit::Present(data) => Ok(children(c, data).ok()),
+                }
+            })?;
+            if found {
+                return Ok(Some(PinKind::Indirect { via: *root }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks every pin: its DAG complete, every block hashing right. One report per pin.
+    pub fn pin_verify(&self) -> Result<Vec<PinReport>> {
+        let tables = ReadTables::open(&self.inner.db)?;
+        let mut reports = Vec::new();
+        for (cid, mode) in read_pins(&tables)? {
+            let mut problems = Vec::new();
+            walk(&tables, cid, true, &mut HashSet::new(), |c, visit| {
+                let data = match visit {
+                    Visit::Missing => {
+                        problems.push(PinProblem::Missing { cid: *c });
+                        return Ok(None);
+                    }
+                    Visit::Present(data) => data,
+                };
+                if let Some(data) = data
+                    && block::verify(c, data).is_err()
+                {
+                    problems.push(PinProblem::Corrupt { cid: *c });
+                    return Ok(None);
+                }
+                if mode == PinMode::Direct {
+                    return Ok(None);
+                }
+                match children(c, data) {
+                    Ok(kids) => Ok(Some(kids)),
+                    Err(_) => {
+                        problems.push(PinProblem::Undecodable { cid: *c });
+                        Ok(None)
+                    }
+                }
+            })?;
+            reports.push(PinReport {
+                cid,
+                mode,
+                problems,
+            });
+        }
+        Ok(reports)
+    }
+}
+
+pub(crate) fn read_pins(tables: &ReadTables) -> Result<Vec<(Cid, PinMode)>> {
+    let mut out = Vec::new();
+    for entry in tables.pins.iter()? {
+        let (key, mode) = entry?;
+        let cid = Cid::try_from(key.value()).map_err(|_| StoreError::BadRecord { what: "pin" })?;
+        out.push((cid, PinMode::from_byte(mode.value())?));
+    }
+    Ok(out)
+}

@@ -1,0 +1,481 @@
+//! Tests of the block store, pins and GC.
+
+use super::*;
+use crate::block::{DAG_PB, IDENTITY, Version};
+use crate::pb::{Link, Node};
+use proptest::prelude::*;
+use std::collections::HashSet;
+
+pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("blocks.redb")).expect("open");
+    (dir, store)
+}
+
+fn raw(data: &[u8]) -> Block {
+    Block::encode(Version::V1, RAW, data.to_vec())
+}
+
+fn node(links: &[&Block], data: &[u8]) -> Block {
+    let node = Node {
+        links: links
+            .iter()
+            .map(|b| Link::new(*b.cid(), "", b.data().len() as u64))
+            .collect(),
+        data: Some(Bytes::copy_from_slice(data)),
+    };
+    Block::encode(Version::V0, DAG_PB, node.encode())
+}
+
+/// Test-only: overwrites the stored bytes of a block behind the store's back.
+pub(crate) fn corrupt(store: &Store, cid: &Cid, garbage: &[u8]) {
+    let txn = store.inner.db.begin_write().expect("txn");
+    {
+        let mh = cid.hash().to_bytes();
+        let mut index = txn.open_table(INDEX).expect("index");
+        let mut data = txn.open_table(DATA).expect("data");
+        let old = index
+            .get(mh.as_slice())
+            .expect("get")
+            .map(|g| g.value())
+            .unwrap_or(0);
+        for i in 0..segments(old) {
+            data.remove(seg_key(&mh, i).as_slice()).expect("remove");
+        }
+        data.insert(seg_key(&mh, 0).as_slice(), garbage)
+            .expect("insert");
+        index
+            .insert(mh.as_slice(), garbage.len() as u64)
+            .expect("index");
+    }
+    txn.commit().expect("commit");
+}
+
+#[test]
+fn put_get_has_delete_size() {
+    let (_dir, store) = temp_store();
+    let small = raw(b"hello");
+    let big = raw(&vec![7u8; 3 * SEGMENT + 17]);
+    let exact = raw(&vec![9u8; SEGMENT]);
+    let empty = raw(b"");
+    for b in [&small, &big, &exact, &empty] {
+        assert!(!store.has(b.cid()).expect("has"));
+        assert_eq!(store.get(b.cid()).expect("get"), None);
+        store.put(b.clone()).expect("put");
+        assert!(store.has(b.cid()).expect("has"));
+        assert_eq!(store.get(b.cid()).expect("get").as_ref(), Some(b.data()));
+        assert_eq!(
+            store.size(b.cid()).expect("size"),
+            Some(b.data().len() as u64)
+        );
+    }
+    // Same multihash under another CID version/codec: same block.
+    let v1 = Cid::new_v1(RAW, *small.cid().hash());
+    assert!(store.has(&v1).expect("has"));
+    let stat = store.stat().expect("stat");
+    assert_eq!(stat.num_blocks, 4);
+    assert_eq!(stat.total_size, (5 + 3 * SEGMENT + 17 + SEGMENT) as u64);
+    assert!(stat.file_size > 0);
+    assert_eq!(
+        store
+            .put_many([small.clone(), big.clone()])
+            .expect("put_many"),
+        0,
+        "already stored"
+    );
+
+    assert!(store.delete(big.cid()).expect("delete"));
+    assert!(!store.delete(big.cid()).expect("delete again"));
+    assert!(!store.has(big.cid()).expect("has"));
+    assert_eq!(store.get(big.cid()).expect("get"), None);
+    let stat = store.stat().expect("stat");
+    assert_eq!(stat.num_blocks, 3);
+    assert_eq!(stat.total_size, (5 + SEGMENT) as u64);
+    let all: HashSet<Cid> = store
+        .all_cids()
+        .expect("all")
+        .map(|c| c.expect("cid"))
+        .collect();
+    let want: HashSet<Cid> = [&small, &exact, &empty]
+        .iter()
+        .map(|b| Cid::new_v1(RAW, *b.cid().hash()))
+        .collect();
+    assert_eq!(all, want);
+    assert!(store.verify().expect("verify").is_ok());
+}
+
+#[test]
+fn identity_cids_are_inline() {
+    let (_dir, store) = temp_store();
+    let cid = block::parse_cid("bafkqaaa").expect("identity cid");
+    assert_eq!(store.get(&cid).expect("get"), Some(Bytes::new()));
+    assert!(store.has(&cid).expect("has"));
+    let mh = Multihash::<64>::wrap(IDENTITY, b"inline!").expect("mh");
+    let cid = Cid::new_v1(RAW, mh);
+    assert_eq!(
+        store.get(&cid).expect("get").as_deref(),
+        Some(&b"inline!"[..])
+    );
+    assert_eq!(store.size(&cid).expect("size"), Some(7));
+    store
+        .put(Block::verified(cid, &b"inline!"[..]).expect("verified"))
+        .expect("put");
+    assert_eq!(
+        store.stat().expect("stat").num_blocks,
+        0,
+        "identity blocks are not stored"
+    );
+    assert!(!store.delete(&cid).expect("delete"));
+}
+
+#[test]
+fn locked_when_open_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("blocks.redb");
+    let store = Store::open(&path).expect("open");
+    match Store::open(&path) {
+        Err(e @ StoreError::Locked { .. }) => {
+            assert!(
+                e.to_string().contains("is in use by another process"),
+                "{e}"
+            );
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(store);
+    Store::open(&path).expect("reopen after close");
+}
+
+#[test]
+fn writer_batches_and_is_durable_across_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("blocks.redb");
+    let blocks: Vec<Block> = (0..300u32)
+        .map(|i| raw(&vec![(i % 251) as u8; 256 * 1024 + i as usize]))
+        .collect();
+    {
+        let store = Store::open(&path).expect("open");
+        store.put(blocks[0].clone()).expect("put");
+        let mut w = store.writer().expect("writer");
+        for b in &blocks {
+            w.put(b.clone()).expect("writer put");
+        }
+        w.put(blocks[1].clone()).expect("duplicate put");
+        let stats = w.finish().expect("finish");
+        assert_eq!(stats.blocks, 301);
+        assert_eq!(stats.new_blocks, 299);
+        assert!(stats.commits >= 2, "intermediate commits: {stats:?}");
+    }
+    let store = Store::open(&path).expect("reopen");
+    for b in &blocks {
+        assert_eq!(store.get(b.cid()).expect("get").as_ref(), Some(b.data()));
+    }
+    assert_eq!(store.stat().expect("stat").num_blocks, 300);
+}
+
+#[test]
+fn dropped_atomic_writer_leaves_store_unchanged() {
+    let (_dir, store) = temp_store();
+    let before = raw(b"before");
+    store.put(before.clone()).expect("put");
+    let blocks: Vec<Block> = (0..300u32)
+        .map(|i| raw(&vec![(i % 251) as u8; 256 * 1024 + i as usize]))
+        .collect();
+    let mut w = store.atomic_writer().expect("writer");
+    for b in &blocks {
+        w.put(b.clone()).expect("put");
+    }
+    drop(w);
+    assert_eq!(store.stat().expect("stat").num_blocks, 1);
+    assert!(!store.has(blocks[0].cid()).expect("has"));
+    // The store is usable again (the aborted transaction released the write lock).
+    store.put(blocks[0].clone()).expect("put after abort");
+}
+
+#[test]
+fn finish_and_pin_checks_the_dag() {
+    let (_dir, store) = temp_store();
+    let leaf = raw(b"leaf");
+    let missing = raw(b"missing");
+    let root = node(&[&leaf, &missing], b"root");
+    let mut w = store.writer().expect("writer");
+    w.put(leaf.clone()).expect("put");
+    w.put(root.clone()).expect("put");
+    match w.finish_and_pin(*root.cid(), PinMode::Recursive) {
+        Err(StoreError::MissingBlock { cid }) => assert_eq!(cid, *missing.cid()),
+        other => panic!("expected MissingBlock, got {other:?}"),
+    }
+    assert!(store.pins().expect("pins").is_empty());
+    let mut w = store.writer().expect("writer");
+    for b in [&leaf, &missing, &root] {
+        w.put(b.clone()).expect("put");
+    }
+    w.finish_and_pin(*root.cid(), PinMode::Recursive)
+        .expect("finish");
+    assert_eq!(
+        store.pins().expect("pins"),
+        vec![(*root.cid(), PinMode::Recursive)]
+    );
+}
+
+#[test]
+fn pins_add_rm_ls_indirect() {
+    let (_dir, store) = temp_store();
+    let a = raw(b"a");
+    let b = raw(b"b");
+    let mid = node(&[&a], b"mid");
+    let root = node(&[&mid, &b], b"root");
+    let other = raw(b"other");
+    store
+        .put_many([a.clone(), b.clone(), mid.clone(), other.clone()])
+        .expect("put");
+
+    match store.pin_add(root.cid(), PinMode::Recursive) {
+        Err(StoreError::MissingBlock { cid }) => assert_eq!(cid, *root.cid()),
+        other => panic!("expected MissingBlock, got {other:?}"),
+    }
+    store.put(root.clone()).expect("put");
+    store.pin_add(root.cid(), PinMode::Recursive).expect("pin");
+    store
+        .pin_add(root.cid(), PinMode::Recursive)
+        .expect("pin again");
+    store
+        .pin_add(other.cid(), PinMode::Direct)
+        .expect("pin direct");
+    assert!(matches!(
+        store.pin_add(root.cid(), PinMode::Direct),
+        Err(StoreError::AlreadyPinnedRecursively { .. })
+    ));
+
+    let mut pins = store.pins().expect("pins");
+    pins.sort_by_key(|(c, _)| c.to_bytes());
+    let mut want = vec![
+        (*root.cid(), PinMode::Recursive),
+        (*other.cid(), PinMode::Direct),
+    ];
+    want.sort_by_key(|(c, _)| c.to_bytes());
+    assert_eq!(pins, want);
+    let indirect: HashSet<Cid> = store
+        .indirect_pins()
+        .expect("indirect")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        indirect,
+        [*mid.cid(), *a.cid(), *b.cid()].into_iter().collect()
+    );
+
+    assert_eq!(
+        store.pin_status(root.cid()).expect("status"),
+        Some(PinKind::Recursive)
+    );
+    assert_eq!(
+        store.pin_status(other.cid()).expect("status"),
+        Some(PinKind::Direct)
+    );
+    assert_eq!(
+        store.pin_status(a.cid()).expect("status"),
+        Some(PinKind::Indirect { via: *root.cid() })
+    );
+    assert_eq!(store.pin_status(raw(b"nope").cid()).expect("status"), None);
+
+    match store.pin_rm(a.cid()) {
+        Err(e @ StoreError::PinnedIndirectly { .. }) => {
+            assert_eq!(
+                e.to_string(),
+                format!("{} is pinned indirectly under {}", a.cid(), root.cid())
+            );
+        }
+        other => panic!("expected PinnedIndirectly, got {other:?}"),
+    }
+    assert!(matches!(
+        store.pin_rm(raw(b"nope").cid()),
+        Err(StoreError::NotPinned { .. })
+    ));
+    assert!(matches!(
+        store.delete(root.cid()),
+        Err(StoreError::Pinned {
+            mode: PinMode::Recursive,
+            ..
+        })
+    ));
+
+    let reports = store.pin_verify().expect("verify");
+    assert!(reports.iter().all(PinReport::is_ok), "{reports:?}");
+
+    assert_eq!(store.pin_rm(root.cid()).expect("rm"), PinMode::Recursive);
+    assert!(store.indirect_pins().expect("indirect").is_empty());
+    assert_eq!(store.pin_status(a.cid()).expect("status"), None);
+
+    // Direct pin upgraded to recursive.
+    store.pin_add(root.cid(), PinMode::Direct).expect("direct");
+    store
+        .pin_add(root.cid(), PinMode::Recursive)
+        .expect("upgrade");
+    assert_eq!(store.pins().expect("pins").len(), 2);
+}
+
+#[test]
+fn corrupted_block_is_reported_and_never_served() {
+    let (_dir, store) = temp_store();
+    let good = raw(b"good");
+    let bad = raw(&vec![1u8; 300_000]);
+    let root = node(&[&bad], b"root");
+    store
+        .put_many([good.clone(), bad.clone(), root.clone()])
+        .expect("put");
+    store.pin_add(root.cid(), PinMode::Recursive).expect("pin");
+    corrupt(&store, bad.cid(), b"garbage bytes");
+
+    let report = store.verify().expect("verify");
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.corrupt, vec![Cid::new_v1(RAW, *bad.cid().hash())]);
+    assert!(!report.is_ok());
+    assert!(matches!(store.get(bad.cid()), Err(StoreError::Corrupt { cid }) if cid == *bad.cid()));
+    assert!(matches!(
+        store.get_block(bad.cid()),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(store.get(good.cid()).expect("good block").is_some());
+    match crate::BlockSource::get_block(&store, bad.cid()) {
+        Err(crate::SourceError::Store(e)) => assert!(matches!(*e, StoreError::Corrupt { .. })),
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    let reports = store.pin_verify().expect("pin verify");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0].problems,
+        vec![PinProblem::Corrupt { cid: *bad.cid() }]
+    );
+}
+
+#[test]
+fn gc_removes_unpinned_and_waits_for_imports() {
+    let (_dir, store) = temp_store();
+    let keep = raw(b"keep");
+    let root = node(&[&keep], b"root");
+    let junk = raw(b"junk");
+    store
+        .put_many([keep.clone(), root.clone(), junk.clone()])
+        .expect("put");
+    store.pin_add(root.cid(), PinMode::Recursive).expect("pin");
+
+    // An import in progress: its blocks survive a GC started meanwhile.
+    let guard = store.import_guard();
+    let fresh = raw(b"fresh");
+    store.put(fresh.clone()).expect("put");
+    let gc_store = store.clone();
+    let gc = std::thread::spawn(move || gc_store.gc());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!gc.is_finished(), "gc must wait for the import");
+    store
+        .pin_add_guarded(&guard, fresh.cid(), PinMode::Direct)
+        .expect("pin");
+    drop(guard);
+    let report = gc.join().expect("gc thread").expect("gc");
+    assert_eq!(report.removed, vec![Cid::new_v1(RAW, *junk.cid().hash())]);
+    assert_eq!(report.freed_bytes, 4);
+    for b in [&keep, &root, &fresh] {
+        assert!(store.has(b.cid()).expect("has"));
+    }
+    assert!(!store.has(junk.cid()).expect("has"));
+    assert_eq!(store.gc().expect("gc").removed, Vec::<Cid>::new());
+}
+
+/// A random DAG: `n` blocks, each a raw leaf or a dag-pb node linking to earlier blocks.
+fn arb_dag() -> impl Strategy<Value = (Vec<Block>, Vec<(usize, PinMode)>)> {
+    (1usize..40)
+        .prop_flat_map(|n| {
+            (
+                prop::collection::vec(
+                    (
+                        any::<bool>(),
+                        prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+                    ),
+                    n,
+                ),
+                prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..5),
+            )
+        })
+        .prop_map(|(spec, pins)| {
+            let mut blocks: Vec<Block> = Vec::new();
+            for (i, (leaf, links)) in spec.iter().enumerate() {
+                let block = if *leaf || i == 0 {
+                    raw(format!("leaf {i}").as_bytes())
+                } else {
+                    let targets: Vec<&Block> =
+                        links.iter().map(|ix| &blocks[ix.index(i)]).collect();
+                    node(&targets, format!("node {i}").as_bytes())
+                };
+                blocks.push(block);
+            }
+            let n = blocks.len();
+            let pins = pins
+                .into_iter()
+                .map(|(ix, rec)| {
+                    (
+                        ix.index(n),
+                        if rec {
+                            PinMode::Recursive
+                        } else {
+                            PinMode::Direct
+                        },
+                    )
+                })
+                .collect();
+            (blocks, pins)
+        })
+}
+
+fn reachable(blocks: &[Block], pins: &[(usize, PinMode)]) -> HashSet<Cid> {
+    let by_cid: std::collections::HashMap<Cid, &Block> =
+        blocks.iter().map(|b| (*b.cid(), b)).collect();
+    let mut out = HashSet::new();
+    for (i, mode) in pins {
+        let root = *blocks[*i].cid();
+        if *mode == PinMode::Direct {
+            out.insert(root);
+            continue;
+        }
+        let mut stack = vec![root];
+        while let Some(c) = stack.pop() {
+            if out.insert(c) {
+                let b = by_cid[&c];
+                stack.extend(crate::pb::links_of(b.cid(), b.data()).expect("links"));
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gc_is_exact((blocks, pins) in arb_dag()) {
+        let (_dir, store) = temp_store();
+        store.put_many(blocks.iter().cloned()).expect("put");
+        for (i, mode) in &pins {
+            // Direct after recursive on the same CID is refused; that's fine here.
+            let _ = store.pin_add(blocks[*i].cid(), *mode);
+        }
+        let pinned: Vec<(usize, PinMode)> = store
+            .pins()
+            .expect("pins")
+            .into_iter()
+            .map(|(c, m)| (blocks.iter().position(|b| *b.cid() == c).expect("known"), m))
+            .collect();
+        let keep = reachable(&blocks, &pinned);
+        let report = store.gc().expect("gc");
+        let removed: HashSet<Cid> = report.removed.into_iter().collect();
+        let unique: HashSet<Cid> = blocks.iter().map(|b| *b.cid()).collect();
+        for cid in &unique {
+            let present = store.has(cid).expect("has");
+            prop_assert_eq!(present, keep.contains(cid), "block {}", cid);
+            prop_assert_eq!(removed.contains(&Cid::new_v1(RAW, *cid.hash())), !keep.contains(cid));
+        }
+        prop_assert_eq!(removed.len(), unique.len() - keep.len());
+        prop_assert_eq!(store.stat().expect("stat").num_blocks as usize, keep.len());
+        prop_assert!(store.pin_verify().expect("pin verify").iter().all(PinReport::is_ok));
+    }
+}

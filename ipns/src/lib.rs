@@ -1,0 +1,1 @@
+//! IPNS records: keys, creation, validation and selection (filled by the IPNS issue).

@@ -1,0 +1,11 @@
+//! ipfsd's node layer: it composes the lower crates into a running node.
+//!
+//! For now that is the repository ([`repo::Repo`]: config file plus block store) and its
+//! typed configuration ([`config::Config`]). Networking, the RPC API and the gateway plug
+//! in here in later stages; `dag`, `bitswap` and `ipns` never depend on this crate.
+
+pub mod config;
+pub mod repo;
+
+pub use config::Config;
+pub use repo::{Repo, RepoError};

