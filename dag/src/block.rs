@@ -63,14 +63,19 @@ pub fn sha256(data: &[u8]) -> Multihash<64> {
 pub fn cid_of(version: Version, codec: u64, data: &[u8]) -> Cid {
     let mh = sha256(data);
     match version {
-        Version::V0 if codec == DAG_PB => Cid::new_v0(mh).unwrap_or_else(|_| Cid::new_v1(codec, mh)),
+        Version::V0 if codec == DAG_PB => {
+            Cid::new_v0(mh).unwrap_or_else(|_| Cid::new_v1(codec, mh))
+        }
         _ => Cid::new_v1(codec, mh),
     }
 }
 
 /// Parses a CID from its string form (CIDv0 base58btc or CIDv1 in any multibase).
 pub fn parse_cid(s: &str) -> Result<Cid, BlockError> {
-    Cid::try_from(s).map_err(|source| BlockError::InvalidCid { input: s.to_string(), source })
+    Cid::try_from(s).map_err(|source| BlockError::InvalidCid {
+        input: s.to_string(),
+        source,
+    })
 }
 
 /// The canonical string of a CID: base58btc for v0, base32 for v1 (Kubo's default).
@@ -92,7 +97,10 @@ pub struct Block {
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Block").field("cid", &self.cid.to_string()).field("len", &self.data.len()).finish()
+        f.debug_struct("Block")
+            .field("cid", &self.cid.to_string())
+            .field("len", &self.data.len())
+            .finish()
     }
 }
 
@@ -162,9 +170,15 @@ mod tests {
     #[test]
     fn v0_and_v1_strings() {
         let b = Block::encode(Version::V0, DAG_PB, &b"\x0a\x02\x08\x01"[..]);
-        assert_eq!(b.cid().to_string(), "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn");
+        assert_eq!(
+            b.cid().to_string(),
+            "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+        );
         let r = Block::encode(Version::V1, RAW, Bytes::new());
-        assert_eq!(r.cid().to_string(), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        assert_eq!(
+            r.cid().to_string(),
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        );
     }
 
     #[test]

@@ -13,11 +13,6 @@
 //! [`Store::atomic_writer`]: nothing is committed until the whole file has been read and
 //! verified, so a truncated or corrupt CAR leaves the store unchanged.
 
-// Errors carry the CIDs they are about as structured fields (a `Cid` is ~88 bytes), so
-// they exceed clippy's 128-byte threshold; the error path is cold, boxing them would only
-// make matching on them clumsier.
-#![allow(clippy::result_large_err)]
-
 use crate::block::{self, BlockError, DAG_PB};
 use crate::store::{PinMode, Store, StoreError};
 use crate::{Block, BlockSource, Cid, DecodeError, SourceError, pb};

@@ -22,7 +22,12 @@ pub struct FixedSize<R> {
 impl<R: Read> FixedSize<R> {
     /// A chunker over `reader`; `size` must be between 1 and [`MAX_CHUNK_SIZE`].
     pub fn new(reader: R, size: usize) -> Self {
-        FixedSize { reader, size: size.clamp(1, MAX_CHUNK_SIZE), done: false, emitted: false }
+        FixedSize {
+            reader,
+            size: size.clamp(1, MAX_CHUNK_SIZE),
+            done: false,
+            emitted: false,
+        }
     }
 
     /// The next chunk, or `None` at the end. An empty input yields one empty chunk, because
@@ -33,7 +38,9 @@ impl<R: Read> FixedSize<R> {
         }
         let mut buf = Vec::with_capacity(self.size);
         // `take` + `read_to_end` fills the buffer without zeroing it first.
-        (&mut self.reader).take(self.size as u64).read_to_end(&mut buf)?;
+        (&mut self.reader)
+            .take(self.size as u64)
+            .read_to_end(&mut buf)?;
         let filled = buf.len();
         if filled < self.size {
             self.done = true;
@@ -48,7 +55,11 @@ impl<R: Read> FixedSize<R> {
 
 /// Parses a `--chunker` value: `size-N` (Kubo's syntax) or a bare number of bytes.
 pub fn parse_chunker(spec: &str) -> Option<usize> {
-    let n = spec.strip_prefix("size-").unwrap_or(spec).parse::<usize>().ok()?;
+    let n = spec
+        .strip_prefix("size-")
+        .unwrap_or(spec)
+        .parse::<usize>()
+        .ok()?;
     (1..=MAX_CHUNK_SIZE).contains(&n).then_some(n)
 }
 

@@ -110,9 +110,12 @@ pub fn load(source: &impl BlockSource, cid: &Cid) -> Result<Entry, ExportError> 
     match cid.codec() {
         RAW => Ok(Entry::Raw(bytes)),
         DAG_PB => {
-            let node = Node::decode(&bytes).map_err(|source| ExportError::Decode { cid: *cid, source })?;
+            let node =
+                Node::decode(&bytes).map_err(|source| ExportError::Decode { cid: *cid, source })?;
             let data = match &node.data {
-                Some(d) => Some(Data::decode(d).map_err(|source| ExportError::Decode { cid: *cid, source })?),
+                Some(d) => Some(
+                    Data::decode(d).map_err(|source| ExportError::Decode { cid: *cid, source })?,
+                ),
                 None => None,
             };
             Ok(Entry::Pb(node, data))
@@ -162,33 +165,53 @@ pub fn resolve(source: &impl BlockSource, root: &Cid, path: &str) -> Result<Cid,
 
 /// The CID of the entry `name` inside directory `dir`.
 pub fn child(source: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, ExportError> {
-    let no_link = || ExportError::NoLink { cid: *dir, name: name.to_string() };
+    let no_link = || ExportError::NoLink {
+        cid: *dir,
+        name: name.to_string(),
+    };
     match load(source, dir)? {
         Entry::Pb(node, Some(d)) if d.kind == DataType::HamtShard => {
             let fanout = d.fanout.unwrap_or(hamt::DEFAULT_FANOUT);
             if !hamt::valid_fanout(fanout) {
-                return Err(ExportError::Invalid { cid: *dir, reason: "bad HAMT fanout" });
+                return Err(ExportError::Invalid {
+                    cid: *dir,
+                    reason: "bad HAMT fanout",
+                });
             }
             let mut node = node;
             let mut depth = 0;
             loop {
-                let (link, is_entry) = hamt::lookup(&node, name, depth, fanout).ok_or_else(no_link)?;
+                let (link, is_entry) =
+                    hamt::lookup(&node, name, depth, fanout).ok_or_else(no_link)?;
                 if is_entry {
                     return Ok(link.cid);
                 }
                 let next = link.cid;
                 node = match load(source, &next)? {
                     Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => n,
-                    _ => return Err(ExportError::Invalid { cid: next, reason: "HAMT child is not a shard" }),
+                    _ => {
+                        return Err(ExportError::Invalid {
+                            cid: next,
+                            reason: "HAMT child is not a shard",
+                        });
+                    }
                 };
                 depth += 1;
             }
         }
-        Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => {
-            node.links.iter().find(|l| l.name_str() == name).map(|l| l.cid).ok_or_else(no_link)
-        }
+        Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => node
+            .links
+            .iter()
+            .find(|l| l.name_str() == name)
+            .map(|l| l.cid)
+            .ok_or_else(no_link),
         // Plain dag-pb without UnixFS data: links are still navigable by name.
-        Entry::Pb(node, None) => node.links.iter().find(|l| l.name_str() == name).map(|l| l.cid).ok_or_else(no_link),
+        Entry::Pb(node, None) => node
+            .links
+            .iter()
+            .find(|l| l.name_str() == name)
+            .map(|l| l.cid)
+            .ok_or_else(no_link),
         _ => Err(ExportError::NotDirectory { cid: *dir }),
     }
 }
@@ -235,15 +258,29 @@ fn list_shard(
     for l in node.links {
         let name = l.name.unwrap_or_default();
         if name.len() < prefix || !name.is_char_boundary(prefix) {
-            return Err(ExportError::Invalid { cid: *cid, reason: "HAMT link name shorter than its prefix" });
+            return Err(ExportError::Invalid {
+                cid: *cid,
+                reason: "HAMT link name shorter than its prefix",
+            });
         }
         if name.len() == prefix {
             match load(source, &l.cid)? {
-                Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => list_shard(source, &l.cid, n, prefix, out)?,
-                _ => return Err(ExportError::Invalid { cid: l.cid, reason: "HAMT child is not a shard" }),
+                Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => {
+                    list_shard(source, &l.cid, n, prefix, out)?
+                }
+                _ => {
+                    return Err(ExportError::Invalid {
+                        cid: l.cid,
+                        reason: "HAMT child is not a shard",
+                    });
+                }
             }
         } else {
-            out.push(DirEntry { name: name[prefix..].to_string(), cid: l.cid, tsize: l.tsize.unwrap_or(0) });
+            out.push(DirEntry {
+                name: name[prefix..].to_string(),
+                cid: l.cid,
+                tsize: l.tsize.unwrap_or(0),
+            });
         }
     }
     Ok(())
@@ -268,18 +305,31 @@ pub struct FileReader<'s, S: BlockSource> {
 
 impl<S: BlockSource> std::fmt::Debug for FileReader<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReader").field("size", &self.size).field("remaining", &self.remaining).finish()
+        f.debug_struct("FileReader")
+            .field("size", &self.size)
+            .field("remaining", &self.remaining)
+            .finish()
     }
 }
 
 impl<'s, S: BlockSource> FileReader<'s, S> {
     /// Opens the file at `cid` for reading `length` bytes (or to the end) from `offset`.
-    pub fn open(source: &'s S, cid: &Cid, offset: u64, length: Option<u64>) -> Result<Self, ExportError> {
+    pub fn open(
+        source: &'s S,
+        cid: &Cid,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<Self, ExportError> {
         let entry = load(source, cid)?;
         match entry.kind() {
             Kind::File => {}
             Kind::Directory => return Err(ExportError::IsDirectory { cid: *cid }),
-            _ => return Err(ExportError::Invalid { cid: *cid, reason: "not a file" }),
+            _ => {
+                return Err(ExportError::Invalid {
+                    cid: *cid,
+                    reason: "not a file",
+                });
+            }
         }
         let size = entry.filesize();
         let offset = offset.min(size);
@@ -308,7 +358,10 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
     pub fn next_piece(&mut self) -> Result<Option<Bytes>, ExportError> {
         while self.remaining > 0 {
             let Some(level) = self.stack.last_mut() else {
-                return Err(ExportError::Invalid { cid: Cid::default(), reason: "file DAG shorter than its size" });
+                return Err(ExportError::Invalid {
+                    cid: Cid::default(),
+                    reason: "file DAG shorter than its size",
+                });
             };
             let Some((cid, size)) = level.next() else {
                 self.stack.pop();
@@ -327,17 +380,29 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
                 Entry::Pb(node, Some(d)) if matches!(d.kind, DataType::File | DataType::Raw) => {
                     if !node.links.is_empty() {
                         if d.blocksizes.len() != node.links.len() {
-                            return Err(ExportError::Invalid { cid, reason: "blocksizes do not match links" });
+                            return Err(ExportError::Invalid {
+                                cid,
+                                reason: "blocksizes do not match links",
+                            });
                         }
                         if self.stack.len() >= MAX_DEPTH {
-                            return Err(ExportError::Invalid { cid, reason: "file DAG too deep" });
+                            return Err(ExportError::Invalid {
+                                cid,
+                                reason: "file DAG too deep",
+                            });
                         }
-                        let children: Vec<_> = node.links.iter().map(|l| l.cid).zip(d.blocksizes).collect();
+                        let children: Vec<_> =
+                            node.links.iter().map(|l| l.cid).zip(d.blocksizes).collect();
                         self.stack.push(children.into_iter());
                     }
                     d.data
                 }
-                _ => return Err(ExportError::Invalid { cid, reason: "file contains a non-file node" }),
+                _ => {
+                    return Err(ExportError::Invalid {
+                        cid,
+                        reason: "file contains a non-file node",
+                    });
+                }
             };
             let len = data.len() as u64;
             if self.skip >= len {
@@ -357,7 +422,10 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
     pub fn copy_to(mut self, out: &mut impl io::Write) -> Result<u64, ExportError> {
         let mut n = 0;
         while let Some(piece) = self.next_piece()? {
-            out.write_all(&piece).map_err(|source| ExportError::Io { path: "<output>".into(), source })?;
+            out.write_all(&piece).map_err(|source| ExportError::Io {
+                path: "<output>".into(),
+                source,
+            })?;
             n += piece.len() as u64;
         }
         Ok(n)
@@ -365,8 +433,15 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
 }
 
 /// Writes the UnixFS tree at `cid` to `dest` on disk: files, directories and symlinks.
-pub fn write_tree(source: &impl BlockSource, cid: &Cid, dest: &std::path::Path) -> Result<(), ExportError> {
-    let io_err = |source| ExportError::Io { path: dest.to_path_buf(), source };
+pub fn write_tree(
+    source: &impl BlockSource,
+    cid: &Cid,
+    dest: &std::path::Path,
+) -> Result<(), ExportError> {
+    let io_err = |source| ExportError::Io {
+        path: dest.to_path_buf(),
+        source,
+    };
     let entry = load(source, cid)?;
     match entry.kind() {
         Kind::File => {
@@ -379,7 +454,10 @@ pub fn write_tree(source: &impl BlockSource, cid: &Cid, dest: &std::path::Path) 
             std::fs::create_dir_all(dest).map_err(io_err)?;
             for e in list(source, cid)? {
                 if e.name.is_empty() || e.name == "." || e.name == ".." || e.name.contains('/') {
-                    return Err(ExportError::Invalid { cid: *cid, reason: "unsafe entry name" });
+                    return Err(ExportError::Invalid {
+                        cid: *cid,
+                        reason: "unsafe entry name",
+                    });
                 }
                 write_tree(source, &e.cid, &dest.join(&e.name))?;
             }
@@ -387,12 +465,18 @@ pub fn write_tree(source: &impl BlockSource, cid: &Cid, dest: &std::path::Path) 
         }
         Kind::Symlink => {
             let Entry::Pb(_, Some(d)) = entry else {
-                return Err(ExportError::Invalid { cid: *cid, reason: "symlink without data" });
+                return Err(ExportError::Invalid {
+                    cid: *cid,
+                    reason: "symlink without data",
+                });
             };
             let target = String::from_utf8_lossy(&d.data).into_owned();
             symlink(&target, dest).map_err(io_err)
         }
-        Kind::Other => Err(ExportError::Invalid { cid: *cid, reason: "not a UnixFS file or directory" }),
+        Kind::Other => Err(ExportError::Invalid {
+            cid: *cid,
+            reason: "not a UnixFS file or directory",
+        }),
     }
 }
 
@@ -415,19 +499,32 @@ mod tests {
     struct Mem(HashMap<Cid, Bytes>);
     impl BlockSource for Mem {
         fn get_block(&self, cid: &Cid) -> Result<Bytes, SourceError> {
-            self.0.get(cid).cloned().ok_or(SourceError::NotFound { cid: *cid })
+            self.0
+                .get(cid)
+                .cloned()
+                .ok_or(SourceError::NotFound { cid: *cid })
         }
     }
 
     fn import(data: &[u8], params: Params) -> (Cid, Mem) {
         let mut blocks = Vec::new();
-        let cid = Importer::new(params, &mut blocks).expect("params").add_reader(data, "").expect("import").cid;
-        (cid, Mem(blocks.into_iter().map(|b| b.into_parts()).collect()))
+        let cid = Importer::new(params, &mut blocks)
+            .expect("params")
+            .add_reader(data, "")
+            .expect("import")
+            .cid;
+        (
+            cid,
+            Mem(blocks.into_iter().map(|b| b.into_parts()).collect()),
+        )
     }
 
     fn read(src: &Mem, cid: &Cid, off: u64, len: Option<u64>) -> Vec<u8> {
         let mut out = Vec::new();
-        FileReader::open(src, cid, off, len).expect("open").copy_to(&mut out).expect("read");
+        FileReader::open(src, cid, off, len)
+            .expect("open")
+            .copy_to(&mut out)
+            .expect("read");
         out
     }
 
@@ -435,12 +532,29 @@ mod tests {
     fn ranges_over_deep_dags() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
         for raw in [false, true] {
-            let params = Params { chunk_size: 7, max_links: 3, raw_leaves: raw, ..Params::default() };
+            let params = Params {
+                chunk_size: 7,
+                max_links: 3,
+                raw_leaves: raw,
+                ..Params::default()
+            };
             let (cid, src) = import(&data, params);
             assert_eq!(read(&src, &cid, 0, None), data);
-            for (off, len) in [(0u64, 1u64), (6, 2), (7, 7), (999, 1234), (9_990, 100), (10_000, 5), (3, 0)] {
+            for (off, len) in [
+                (0u64, 1u64),
+                (6, 2),
+                (7, 7),
+                (999, 1234),
+                (9_990, 100),
+                (10_000, 5),
+                (3, 0),
+            ] {
                 let end = (off + len).min(10_000) as usize;
-                assert_eq!(read(&src, &cid, off, Some(len)), data[off as usize..end], "{off}+{len}");
+                assert_eq!(
+                    read(&src, &cid, off, Some(len)),
+                    data[off as usize..end],
+                    "{off}+{len}"
+                );
             }
         }
     }
@@ -448,10 +562,20 @@ mod tests {
     #[test]
     fn missing_blocks_are_named() {
         let data = vec![1u8; 100];
-        let (cid, mut src) = import(&data, Params { chunk_size: 10, ..Params::default() });
+        let (cid, mut src) = import(
+            &data,
+            Params {
+                chunk_size: 10,
+                ..Params::default()
+            },
+        );
         let leaf = *src.0.keys().find(|k| **k != cid).expect("a leaf");
         src.0.remove(&leaf);
-        let err = FileReader::open(&src, &cid, 0, None).expect("root ok").copy_to(&mut Vec::new());
-        assert!(matches!(err, Err(ExportError::Source(SourceError::NotFound { cid })) if cid == leaf));
+        let err = FileReader::open(&src, &cid, 0, None)
+            .expect("root ok")
+            .copy_to(&mut Vec::new());
+        assert!(
+            matches!(err, Err(ExportError::Source(SourceError::NotFound { cid })) if cid == leaf)
+        );
     }
 }

@@ -27,7 +27,7 @@ pub fn hash_name(name: &[u8]) -> [u8; 8] {
 
 /// Bits per level for a fanout (a power of two, 8..=1024).
 pub fn valid_fanout(fanout: u64) -> bool {
-    fanout.is_power_of_two() && (8..=1024).contains(&fanout) && fanout % 8 == 0
+    fanout.is_power_of_two() && (8..=1024).contains(&fanout)
 }
 
 fn bits_per_level(fanout: u64) -> u32 {
@@ -88,7 +88,13 @@ pub enum HamtError {
 }
 
 impl Shard {
-    fn insert(&mut self, entry: Entry, hash: [u8; 8], depth: u32, fanout: u64) -> Result<(), HamtError> {
+    fn insert(
+        &mut self,
+        entry: Entry,
+        hash: [u8; 8],
+        depth: u32,
+        fanout: u64,
+    ) -> Result<(), HamtError> {
         let Some(idx) = slot_index(&hash, depth, fanout) else {
             return Err(HamtError::Exhausted { name: entry.name });
         };
@@ -123,7 +129,9 @@ impl Shard {
             let byte = bitfield.len() - 1 - idx / 8;
             bitfield[byte] |= 1 << (idx % 8);
             let link = match slot {
-                Slot::Entry(e, _) => Link::new(e.cid, format!("{}{}", prefix(idx, fanout), e.name), e.tsize),
+                Slot::Entry(e, _) => {
+                    Link::new(e.cid, format!("{}{}", prefix(idx, fanout), e.name), e.tsize)
+                }
                 Slot::Shard(child) => {
                     let (cid, tsize) = child.build(version, fanout, out);
                     Link::new(cid, prefix(idx, fanout), tsize)
@@ -134,14 +142,20 @@ impl Shard {
         }
         // The bitfield is written as a minimal big-endian integer (leading zero bytes
         // dropped), as Go's big.Int-backed bitfield and the JS importer both do.
-        let first = bitfield.iter().position(|b| *b != 0).unwrap_or(bitfield.len());
+        let first = bitfield
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bitfield.len());
         let data = Data {
             data: Bytes::copy_from_slice(&bitfield[first..]),
             hash_type: Some(HASH_MURMUR3),
             fanout: Some(fanout),
             ..Data::new(DataType::HamtShard)
         };
-        let node = Node { links, data: Some(Bytes::from(data.encode())) };
+        let node = Node {
+            links,
+            data: Some(Bytes::from(data.encode())),
+        };
         let block = Block::encode(version, DAG_PB, node.encode());
         let cid = *block.cid();
         let size = block.data().len() as u64 + children_size;
@@ -152,7 +166,11 @@ impl Shard {
 
 /// Builds a sharded directory from its entries. Returns every block (root last) and the
 /// root's cumulative size.
-pub fn build(entries: Vec<Entry>, version: Version, fanout: u64) -> Result<(Vec<Block>, u64), HamtError> {
+pub fn build(
+    entries: Vec<Entry>,
+    version: Version,
+    fanout: u64,
+) -> Result<(Vec<Block>, u64), HamtError> {
     let mut root = Shard::default();
     for e in entries {
         let hash = hash_name(e.name.as_bytes());
@@ -207,8 +225,13 @@ mod tests {
     #[test]
     fn build_then_lookup_finds_every_entry() {
         let file = Block::encode(Version::V1, crate::block::RAW, &b"x"[..]);
-        let entries: Vec<Entry> =
-            (0..2000).map(|i| Entry { name: format!("file-{i}"), cid: *file.cid(), tsize: 1 }).collect();
+        let entries: Vec<Entry> = (0..2000)
+            .map(|i| Entry {
+                name: format!("file-{i}"),
+                cid: *file.cid(),
+                tsize: 1,
+            })
+            .collect();
         let (blocks, _) = build(entries, Version::V0, 256).expect("build");
         let by_cid: std::collections::HashMap<Cid, Node> = blocks
             .iter()

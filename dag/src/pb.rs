@@ -22,7 +22,11 @@ pub struct Link {
 impl Link {
     /// A link with a name and a cumulative size, as UnixFS writes them.
     pub fn new(cid: Cid, name: impl Into<String>, tsize: u64) -> Self {
-        Link { cid, name: Some(name.into()), tsize: Some(tsize) }
+        Link {
+            cid,
+            name: Some(name.into()),
+            tsize: Some(tsize),
+        }
     }
 
     /// The name, or "" when absent.
@@ -58,8 +62,16 @@ impl Node {
 
     /// Exact length of [`Node::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        let links: usize = self.links.iter().map(|l| proto::bytes_field_len(link_len(l))).sum();
-        links + self.data.as_ref().map_or(0, |d| proto::bytes_field_len(d.len()))
+        let links: usize = self
+            .links
+            .iter()
+            .map(|l| proto::bytes_field_len(link_len(l)))
+            .sum();
+        links
+            + self
+                .data
+                .as_ref()
+                .map_or(0, |d| proto::bytes_field_len(d.len()))
     }
 
     /// Parses a dag-pb node.
@@ -71,7 +83,10 @@ impl Node {
             match (field, value) {
                 (2, Value::Bytes(b)) => {
                     if seen_data {
-                        return Err(DecodeError::Invalid { what: "dag-pb node", reason: "Links after Data" });
+                        return Err(DecodeError::Invalid {
+                            what: "dag-pb node",
+                            reason: "Links after Data",
+                        });
                     }
                     node.links.push(decode_link(b)?);
                 }
@@ -89,7 +104,10 @@ impl Node {
 fn link_len(link: &Link) -> usize {
     let cid_len = link.cid.encoded_len();
     proto::bytes_field_len(cid_len)
-        + link.name.as_ref().map_or(0, |n| proto::bytes_field_len(n.len()))
+        + link
+            .name
+            .as_ref()
+            .map_or(0, |n| proto::bytes_field_len(n.len()))
         + link.tsize.map_or(0, |t| 1 + proto::varint_len(t))
 }
 
@@ -109,7 +127,10 @@ fn decode_link(buf: &[u8]) -> Result<Link, DecodeError> {
     let mut last = 0;
     while let Some((field, value)) = r.next()? {
         if field <= last {
-            return Err(DecodeError::Invalid { what: "dag-pb link", reason: "fields out of order or repeated" });
+            return Err(DecodeError::Invalid {
+                what: "dag-pb link",
+                reason: "fields out of order or repeated",
+            });
         }
         last = field;
         match (field, value) {
@@ -121,15 +142,20 @@ fn decode_link(buf: &[u8]) -> Result<Link, DecodeError> {
             }
             (2, Value::Bytes(b)) => {
                 name = Some(
-                    String::from_utf8(b.to_vec())
-                        .map_err(|_| DecodeError::Invalid { what: "dag-pb link", reason: "Name is not UTF-8" })?,
+                    String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Invalid {
+                        what: "dag-pb link",
+                        reason: "Name is not UTF-8",
+                    })?,
                 );
             }
             (3, Value::Varint(v)) => tsize = Some(v),
             (f, _) => return Err(r.invalid(f)),
         }
     }
-    let cid = cid.ok_or(DecodeError::Invalid { what: "dag-pb link", reason: "missing Hash" })?;
+    let cid = cid.ok_or(DecodeError::Invalid {
+        what: "dag-pb link",
+        reason: "missing Hash",
+    })?;
     Ok(Link { cid, name, tsize })
 }
 
@@ -137,7 +163,11 @@ fn decode_link(buf: &[u8]) -> Result<Link, DecodeError> {
 /// blocks have none). Used by pinning, GC, `refs` and CAR export.
 pub fn links_of(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, DecodeError> {
     match cid.codec() {
-        crate::block::DAG_PB => Ok(Node::decode(data)?.links.into_iter().map(|l| l.cid).collect()),
+        crate::block::DAG_PB => Ok(Node::decode(data)?
+            .links
+            .into_iter()
+            .map(|l| l.cid)
+            .collect()),
         _ => Ok(Vec::new()),
     }
 }
@@ -150,17 +180,26 @@ mod tests {
 
     #[test]
     fn empty_directory_vector() {
-        let node = Node { links: vec![], data: Some(Bytes::from_static(&[0x08, 0x01])) };
+        let node = Node {
+            links: vec![],
+            data: Some(Bytes::from_static(&[0x08, 0x01])),
+        };
         let enc = node.encode();
         assert_eq!(enc, [0x0a, 0x02, 0x08, 0x01]);
-        assert_eq!(cid_of(Version::V0, DAG_PB, &enc).to_string(), "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn");
+        assert_eq!(
+            cid_of(Version::V0, DAG_PB, &enc).to_string(),
+            "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+        );
     }
 
     #[test]
     fn rejects_garbage() {
         assert!(Node::decode(&[0xff]).is_err());
         assert!(Node::decode(&[0x12, 0x05, 0x0a]).is_err());
-        assert!(Node::decode(&[0x0a, 0x01, 0x00, 0x12, 0x00]).is_err(), "link after data");
+        assert!(
+            Node::decode(&[0x0a, 0x01, 0x00, 0x12, 0x00]).is_err(),
+            "link after data"
+        );
     }
 
     fn arb_cid() -> impl Strategy<Value = Cid> {

@@ -45,7 +45,7 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 pub(crate) fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 pub(crate) fn put_key(out: &mut Vec<u8>, field: u64, wire: u64) {
@@ -109,7 +109,10 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(DecodeError::Invalid { what: self.what, reason: "varint overflow" })
+        Err(DecodeError::Invalid {
+            what: self.what,
+            reason: "varint overflow",
+        })
     }
 
     /// The next field, or `None` at the end of the message.
@@ -123,7 +126,8 @@ impl<'a> Reader<'a> {
             VARINT => Ok(Some((field, Value::Varint(self.varint()?)))),
             LEN => {
                 let len = self.varint()?;
-                let len = usize::try_from(len).map_err(|_| DecodeError::Truncated { what: self.what })?;
+                let len =
+                    usize::try_from(len).map_err(|_| DecodeError::Truncated { what: self.what })?;
                 if len > self.buf.len() {
                     return Err(DecodeError::Truncated { what: self.what });
                 }
@@ -138,12 +142,18 @@ impl<'a> Reader<'a> {
                 self.buf = rest;
                 Ok(Some((field, Value::Fixed32(u32::from_le_bytes(*bytes)))))
             }
-            _ => Err(DecodeError::InvalidField { what: self.what, field }),
+            _ => Err(DecodeError::InvalidField {
+                what: self.what,
+                field,
+            }),
         }
     }
 
     pub(crate) fn invalid(&self, field: u64) -> DecodeError {
-        DecodeError::InvalidField { what: self.what, field }
+        DecodeError::InvalidField {
+            what: self.what,
+            field,
+        }
     }
 }
 

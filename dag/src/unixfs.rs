@@ -97,7 +97,11 @@ impl Data {
     /// A file leaf carrying `chunk`.
     pub fn file_leaf(chunk: Bytes) -> Self {
         let len = chunk.len() as u64;
-        Data { data: chunk, filesize: Some(len), ..Data::new(DataType::File) }
+        Data {
+            data: chunk,
+            filesize: Some(len),
+            ..Data::new(DataType::File)
+        }
     }
 
     /// Serializes the message.
@@ -165,14 +169,20 @@ impl Data {
                 (f, _) => return Err(r.invalid(f)),
             }
         }
-        d.kind = kind.ok_or(DecodeError::Invalid { what: "unixfs data", reason: "missing Type" })?;
+        d.kind = kind.ok_or(DecodeError::Invalid {
+            what: "unixfs data",
+            reason: "missing Type",
+        })?;
         Ok(d)
     }
 }
 
 fn decode_mtime(buf: &[u8]) -> Result<Mtime, DecodeError> {
     let mut r = Reader::new(buf, "unixfs mtime");
-    let mut t = Mtime { seconds: 0, nanos: None };
+    let mut t = Mtime {
+        seconds: 0,
+        nanos: None,
+    };
     while let Some((field, value)) = r.next()? {
         match (field, value) {
             (1, Value::Varint(v)) => t.seconds = v as i64,
@@ -192,14 +202,23 @@ mod tests {
 
     fn file_cid(content: &[u8]) -> String {
         let data = Data::file_leaf(Bytes::copy_from_slice(content)).encode();
-        let node = Node { links: vec![], data: Some(data.into()) };
+        let node = Node {
+            links: vec![],
+            data: Some(data.into()),
+        };
         cid_of(Version::V0, DAG_PB, &node.encode()).to_string()
     }
 
     #[test]
     fn kubo_vectors() {
-        assert_eq!(file_cid(b""), "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
-        assert_eq!(file_cid(b"hello world\n"), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+        assert_eq!(
+            file_cid(b""),
+            "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+        );
+        assert_eq!(
+            file_cid(b"hello world\n"),
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+        );
     }
 
     #[test]

@@ -81,10 +81,17 @@ impl ImportConfig {
         let cid_version = match self.cid_version {
             0 => Version::V0,
             1 => Version::V1,
-            _ => return Err(InvalidValue { key: "Import.CidVersion", reason: "must be 0 or 1" }),
+            _ => {
+                return Err(InvalidValue {
+                    key: "Import.CidVersion",
+                    reason: "must be 0 or 1",
+                });
+            }
         };
-        let chunk_size = chunker::parse_chunker(&self.chunker)
-            .ok_or(InvalidValue { key: "Import.UnixFSChunker", reason: "must be size-N with 1 <= N <= 2097152" })?;
+        let chunk_size = chunker::parse_chunker(&self.chunker).ok_or(InvalidValue {
+            key: "Import.UnixFSChunker",
+            reason: "must be size-N with 1 <= N <= 2097152",
+        })?;
         let hamt_estimation = match self.hamt_size_estimation.as_str() {
             "links" => HamtEstimation::LinkBytes,
             "block" => HamtEstimation::BlockBytes,

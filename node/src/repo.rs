@@ -65,7 +65,10 @@ pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("IPFSD_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".ipfsd"), |h| PathBuf::from(h).join(".ipfsd"))
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".ipfsd"),
+        |h| PathBuf::from(h).join(".ipfsd"),
+    )
 }
 
 /// An open repository.
@@ -77,21 +80,33 @@ pub struct Repo {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError + '_ {
-    move |source| RepoError::Io { path: path.to_path_buf(), source }
+    move |source| RepoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Repo {
     /// Creates a repository at `path` with `config`.
     pub fn init(path: &Path, config: &Config) -> Result<Repo, RepoError> {
         if path.join(CONFIG_FILE).exists() {
-            return Err(RepoError::AlreadyExists { path: path.to_path_buf() });
+            return Err(RepoError::AlreadyExists {
+                path: path.to_path_buf(),
+            });
         }
         create_private_dir(path)?;
-        write_atomic(&path.join(VERSION_FILE), format!("{REPO_VERSION}\n").as_bytes())?;
+        write_atomic(
+            &path.join(VERSION_FILE),
+            format!("{REPO_VERSION}\n").as_bytes(),
+        )?;
         let store = Store::open(&path.join(STORE_FILE))?;
         // The config file is written last: its presence marks a complete repository.
         save_config(path, config)?;
-        Ok(Repo { path: path.to_path_buf(), config: config.clone(), store })
+        Ok(Repo {
+            path: path.to_path_buf(),
+            config: config.clone(),
+            store,
+        })
     }
 
     /// Opens the repository at `path`.
@@ -100,10 +115,17 @@ impl Repo {
         let version_path = path.join(VERSION_FILE);
         let found = std::fs::read_to_string(&version_path).map_err(io_err(&version_path))?;
         if found.trim() != REPO_VERSION.to_string() {
-            return Err(RepoError::Version { path: path.to_path_buf(), found: found.trim().to_string() });
+            return Err(RepoError::Version {
+                path: path.to_path_buf(),
+                found: found.trim().to_string(),
+            });
         }
         let store = Store::open(&path.join(STORE_FILE))?;
-        Ok(Repo { path: path.to_path_buf(), config, store })
+        Ok(Repo {
+            path: path.to_path_buf(),
+            config,
+            store,
+        })
     }
 
     /// The repository directory.
@@ -128,17 +150,26 @@ pub fn load_config(path: &Path) -> Result<Config, RepoError> {
     let text = match std::fs::read(&file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(RepoError::NotInitialized { path: path.to_path_buf() });
+            return Err(RepoError::NotInitialized {
+                path: path.to_path_buf(),
+            });
         }
-        Err(e) => return Err(RepoError::Io { path: file, source: e }),
+        Err(e) => {
+            return Err(RepoError::Io {
+                path: file,
+                source: e,
+            });
+        }
     };
     serde_json::from_slice(&text).map_err(|source| RepoError::Config { path: file, source })
 }
 
 /// Writes the config file atomically (temp file + rename), owner-only.
 pub fn save_config(path: &Path, config: &Config) -> Result<(), RepoError> {
-    let mut text = serde_json::to_vec_pretty(config)
-        .map_err(|source| RepoError::Config { path: path.join(CONFIG_FILE), source })?;
+    let mut text = serde_json::to_vec_pretty(config).map_err(|source| RepoError::Config {
+        path: path.join(CONFIG_FILE),
+        source,
+    })?;
     text.push(b'\n');
     write_atomic(&path.join(CONFIG_FILE), &text)
 }
@@ -148,7 +179,8 @@ fn create_private_dir(path: &Path) -> Result<(), RepoError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(path))?;
     }
     Ok(())
 }
@@ -170,9 +202,15 @@ mod tests {
     fn init_open_and_errors() {
         let tmp = tempfile::tempdir().expect("tmp");
         let path = tmp.path().join("repo");
-        assert!(matches!(Repo::open(&path), Err(RepoError::NotInitialized { .. })));
+        assert!(matches!(
+            Repo::open(&path),
+            Err(RepoError::NotInitialized { .. })
+        ));
         let repo = Repo::init(&path, &Config::default()).expect("init");
-        assert!(matches!(Repo::init(&path, &Config::default()), Err(RepoError::AlreadyExists { .. })));
+        assert!(matches!(
+            Repo::init(&path, &Config::default()),
+            Err(RepoError::AlreadyExists { .. })
+        ));
         drop(repo);
         let repo = Repo::open(&path).expect("open");
         assert_eq!(repo.config(), &Config::default());

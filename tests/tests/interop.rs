@@ -50,19 +50,31 @@ fn corpus() -> &'static Corpus {
     CORPUS.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let script = root().join("tests/interop/gen_corpus.py");
-        let spec = run(Command::new("python3").arg(script).arg(dir.path())).expect("corpus generator runs");
+        let spec = run(Command::new("python3").arg(script).arg(dir.path()))
+            .expect("corpus generator runs");
         let spec_path = PathBuf::from(spec.trim());
         let cases: Vec<Value> =
-            serde_json::from_slice(&std::fs::read(&spec_path).expect("spec written")).expect("spec is JSON");
-        Corpus { _dir: dir, spec_path, cases }
+            serde_json::from_slice(&std::fs::read(&spec_path).expect("spec written"))
+                .expect("spec is JSON");
+        Corpus {
+            _dir: dir,
+            spec_path,
+            cases,
+        }
     })
 }
 
 fn reference_cids(tool: &str) -> Result<BTreeMap<String, Option<String>>> {
     let c = corpus();
     let out = match tool {
-        "kubo" => run(Command::new("python3").arg(root().join("tests/interop/kubo.py")).arg("cids").arg(&c.spec_path))?,
-        _ => run(Command::new("node").arg(root().join("tests/interop/helia.mjs")).arg("cids").arg(&c.spec_path))?,
+        "kubo" => run(Command::new("python3")
+            .arg(root().join("tests/interop/kubo.py"))
+            .arg("cids")
+            .arg(&c.spec_path))?,
+        _ => run(Command::new("node")
+            .arg(root().join("tests/interop/helia.mjs"))
+            .arg("cids")
+            .arg(&c.spec_path))?,
     };
     Ok(serde_json::from_str(&out)?)
 }
@@ -70,7 +82,10 @@ fn reference_cids(tool: &str) -> Result<BTreeMap<String, Option<String>>> {
 /// The parameters `ipfsd add` uses for a spec case (the same mapping as its flags).
 fn params_of(case: &Value) -> Params {
     if case["profile"].as_str() == Some("unixfs-v1-2025") {
-        return Params { hidden: case["hidden"].as_bool().unwrap_or(false), ..Profile::UnixfsV1_2025.params() };
+        return Params {
+            hidden: case["hidden"].as_bool().unwrap_or(false),
+            ..Profile::UnixfsV1_2025.params()
+        };
     }
     let v1 = case["cidVersion"].as_u64() == Some(1);
     Params {
@@ -86,7 +101,9 @@ fn params_of(case: &Value) -> Params {
 fn ipfsd_cid(case: &Value) -> Result<Cid> {
     let path = Path::new(case["path"].as_str().context("case path")?);
     let mut sink = Discard::default();
-    Ok(Importer::new(params_of(case), &mut sink)?.add_path(path, true)?.cid)
+    Ok(Importer::new(params_of(case), &mut sink)?
+        .add_path(path, true)?
+        .cid)
 }
 
 /// Kubo v0.22 (the version the wheel embeds) shards a directory whose estimate is exactly
@@ -102,13 +119,21 @@ fn root_cids_match_helia() -> Result<()> {
     let mut mismatches = Vec::new();
     for case in &corpus().cases {
         let name = case["name"].as_str().context("case name")?;
-        let want = helia.get(name).cloned().flatten().with_context(|| format!("helia has no CID for {name}"))?;
+        let want = helia
+            .get(name)
+            .cloned()
+            .flatten()
+            .with_context(|| format!("helia has no CID for {name}"))?;
         let got = ipfsd_cid(case)?.to_string();
         if got != want {
             mismatches.push(format!("{name}: ipfsd {got}, helia {want}"));
         }
     }
-    ensure!(mismatches.is_empty(), "CIDs differ from Helia:\n{}", mismatches.join("\n"));
+    ensure!(
+        mismatches.is_empty(),
+        "CIDs differ from Helia:\n{}",
+        mismatches.join("\n")
+    );
     ensure!(corpus().cases.len() >= 40, "corpus unexpectedly small");
     Ok(())
 }
@@ -124,10 +149,15 @@ fn root_cids_match_kubo() -> Result<()> {
     for case in &corpus().cases {
         let name = case["name"].as_str().context("case name")?;
         // Kubo answers null for parameter sets its embedded version cannot take.
-        let Some(Some(want)) = kubo.get(name) else { continue };
+        let Some(Some(want)) = kubo.get(name) else {
+            continue;
+        };
         let got = ipfsd_cid(case)?.to_string();
         if name == KUBO_022_BOUNDARY {
-            ensure!(got != *want, "{name}: expected the documented >= vs > divergence from Kubo 0.22");
+            ensure!(
+                got != *want,
+                "{name}: expected the documented >= vs > divergence from Kubo 0.22"
+            );
             continue;
         }
         compared += 1;
@@ -135,13 +165,21 @@ fn root_cids_match_kubo() -> Result<()> {
             mismatches.push(format!("{name}: ipfsd {got}, kubo {want}"));
         }
     }
-    ensure!(mismatches.is_empty(), "CIDs differ from Kubo:\n{}", mismatches.join("\n"));
+    ensure!(
+        mismatches.is_empty(),
+        "CIDs differ from Kubo:\n{}",
+        mismatches.join("\n")
+    );
     ensure!(compared >= 12, "only {compared} cases compared with Kubo");
     Ok(())
 }
 
 fn case_path(name: &str) -> PathBuf {
-    let case = corpus().cases.iter().find(|c| c["name"] == name).expect("case exists");
+    let case = corpus()
+        .cases
+        .iter()
+        .find(|c| c["name"] == name)
+        .expect("case exists");
     PathBuf::from(case["path"].as_str().expect("path"))
 }
 
@@ -167,7 +205,12 @@ fn car_export_is_byte_identical_to_kubo() -> Result<()> {
         let mut ours = Vec::new();
         dag::car::export(&store, &added.cid, &mut ours)?;
         let theirs = std::fs::read(&kubo_car)?;
-        ensure!(ours == theirs, "{name}: CAR differs from Kubo's ({} vs {} bytes)", ours.len(), theirs.len());
+        ensure!(
+            ours == theirs,
+            "{name}: CAR differs from Kubo's ({} vs {} bytes)",
+            ours.len(),
+            theirs.len()
+        );
     }
     Ok(())
 }
@@ -177,7 +220,11 @@ fn helia_car_imports_and_reads_back() -> Result<()> {
     if skip() {
         return Ok(());
     }
-    for (name, version, raw) in [("r262145/v1", "1", "true"), ("nested/v1", "1", "true"), ("r175x/v0", "0", "false")] {
+    for (name, version, raw) in [
+        ("r262145/v1", "1", "true"),
+        ("nested/v1", "1", "true"),
+        ("r175x/v0", "0", "false"),
+    ] {
         let src = case_path(name);
         let tmp = tempfile::tempdir()?;
         let car = tmp.path().join("helia.car");
@@ -195,14 +242,24 @@ fn helia_car_imports_and_reads_back() -> Result<()> {
         if src.is_file() {
             let mut out = Vec::new();
             dag::export::FileReader::open(&store, &root_cid, 0, None)?.copy_to(&mut out)?;
-            ensure!(out == std::fs::read(&src)?, "{name}: content read back differs");
+            ensure!(
+                out == std::fs::read(&src)?,
+                "{name}: content read back differs"
+            );
         } else {
             let out = tmp.path().join("out");
             dag::export::write_tree(&store, &root_cid, &out)?;
             let mut sink = Discard::default();
-            let params = Params { cid_version: Version::V1, raw_leaves: true, ..Params::default() };
+            let params = Params {
+                cid_version: Version::V1,
+                raw_leaves: true,
+                ..Params::default()
+            };
             let again = Importer::new(params, &mut sink)?.add_path(&out, true)?;
-            assert_eq!(again.cid, root_cid, "{name}: exported tree re-imports to the same CID");
+            assert_eq!(
+                again.cid, root_cid,
+                "{name}: exported tree re-imports to the same CID"
+            );
         }
         ensure!(store.verify()?.corrupt.is_empty());
     }

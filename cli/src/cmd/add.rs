@@ -60,7 +60,9 @@ impl AddArgs {
     fn params(&self, config_params: Params) -> Result<Params> {
         let mut p = match &self.profile {
             Some(name) => Profile::from_name(name)
-                .with_context(|| format!("unknown profile {name:?} (expected unixfs-v0-2015 or unixfs-v1-2025)"))?
+                .with_context(|| {
+                    format!("unknown profile {name:?} (expected unixfs-v0-2015 or unixfs-v1-2025)")
+                })?
                 .params(),
             None => config_params,
         };
@@ -74,8 +76,9 @@ impl AddArgs {
             p.raw_leaves = raw;
         }
         if let Some(c) = &self.chunker {
-            p.chunk_size = dag::chunker::parse_chunker(c)
-                .with_context(|| format!("invalid chunker {c:?}: expected size-N with 1 <= N <= 2097152"))?;
+            p.chunk_size = dag::chunker::parse_chunker(c).with_context(|| {
+                format!("invalid chunker {c:?}: expected size-N with 1 <= N <= 2097152")
+            })?;
         }
         if let Some(n) = self.max_links {
             p.max_links = n;
@@ -104,8 +107,14 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
             bail!("{} is a directory, use -r to add directories", p.display());
         }
     }
-    let total = args.paths.iter().map(|p| std::fs::metadata(p).map_or(0, |m| if m.is_file() { m.len() } else { 0 })).sum();
-    let show_progress = args.progress.unwrap_or_else(|| std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES);
+    let total = args
+        .paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| if m.is_file() { m.len() } else { 0 }))
+        .sum();
+    let show_progress = args
+        .progress
+        .unwrap_or_else(|| std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES);
     let bar = show_progress.then(|| progress_bar(total));
 
     let roots = match &repo {
@@ -116,7 +125,8 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
             let pin = args.pin.unwrap_or(true);
             match (pin, roots.as_slice()) {
                 (true, [.., last]) => {
-                    let mut others: Vec<_> = roots[..roots.len() - 1].iter().map(|a| a.cid).collect();
+                    let mut others: Vec<_> =
+                        roots[..roots.len() - 1].iter().map(|a| a.cid).collect();
                     others.dedup();
                     writer.finish_and_pin(last.cid, PinMode::Recursive)?;
                     for cid in others {
@@ -133,24 +143,33 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if args.quieter {
-        if let Some(last) = roots.last() {
-            println!("{}", last.cid);
-        }
+    if let (true, Some(last)) = (args.quieter, roots.last()) {
+        println!("{}", last.cid);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
-    let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() };
-    let style = ProgressStyle::with_template("{bytes:>10} / {total_bytes} [{wide_bar}] {percent:>3}% {bytes_per_sec}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = if total > 0 {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::new_spinner()
+    };
+    let style = ProgressStyle::with_template(
+        "{bytes:>10} / {total_bytes} [{wide_bar}] {percent:>3}% {bytes_per_sec}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }
 
 /// Imports every input into `sink`, printing entries as Kubo does; returns the roots.
-fn import<S: Sink>(args: &AddArgs, params: Params, sink: &mut S, bar: Option<&ProgressBar>) -> Result<Vec<Added>> {
+fn import<S: Sink>(
+    args: &AddArgs,
+    params: Params,
+    sink: &mut S,
+    bar: Option<&ProgressBar>,
+) -> Result<Vec<Added>> {
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());
     let mut write_err = None;
@@ -164,12 +183,18 @@ fn import<S: Sink>(args: &AddArgs, params: Params, sink: &mut S, bar: Option<&Pr
             if args.quieter {
                 return;
             }
-            let name = if a.path.is_empty() { a.cid.to_string() } else { a.path.clone() };
-            let line = if args.quiet { format!("{}\n", a.cid) } else { format!("added {} {}\n", a.cid, name) };
+            let name = if a.path.is_empty() {
+                a.cid.to_string()
+            } else {
+                a.path.clone()
+            };
+            let line = if args.quiet {
+                format!("{}\n", a.cid)
+            } else {
+                format!("added {} {}\n", a.cid, name)
+            };
             let res = match bar {
-                Some(b) => {
-                    b.suspend(|| out.write_all(line.as_bytes()))
-                }
+                Some(b) => b.suspend(|| out.write_all(line.as_bytes())),
                 None => out.write_all(line.as_bytes()),
             };
             if let Err(e) = res {
@@ -187,11 +212,8 @@ fn import<S: Sink>(args: &AddArgs, params: Params, sink: &mut S, bar: Option<&Pr
             roots.push(importer.add_path(p, args.recursive)?);
         }
     }
-    drop(importer);
-    if let Some(e) = write_err {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.into());
-        }
+    match write_err {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(roots),
     }
-    Ok(roots)
 }

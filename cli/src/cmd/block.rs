@@ -63,7 +63,12 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
             let data = dag::export::get(store, &cid)?;
             ignore_broken_pipe(out.write_all(&data))?;
         }
-        BlockCommand::Put { files, cid_codec, mhtype, pin } => {
+        BlockCommand::Put {
+            files,
+            cid_codec,
+            mhtype,
+            pin,
+        } => {
             if mhtype != "sha2-256" {
                 bail!("unsupported hash function {mhtype:?}: only sha2-256");
             }
@@ -72,15 +77,21 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
                 "dag-pb" | "protobuf" => DAG_PB,
                 other => bail!("unsupported codec {other:?}: expected raw or dag-pb"),
             };
-            let inputs: Vec<Option<PathBuf>> =
-                if files.is_empty() { vec![None] } else { files.into_iter().map(Some).collect() };
+            let inputs: Vec<Option<PathBuf>> = if files.is_empty() {
+                vec![None]
+            } else {
+                files.into_iter().map(Some).collect()
+            };
             for input in inputs {
                 let mut data = Vec::new();
                 let read = match &input {
                     Some(p) => std::fs::File::open(p)
                         .and_then(|f| f.take(MAX_BLOCK + 1).read_to_end(&mut data))
                         .with_context(|| format!("reading {}", p.display()))?,
-                    None => std::io::stdin().take(MAX_BLOCK + 1).read_to_end(&mut data).context("reading stdin")?,
+                    None => std::io::stdin()
+                        .take(MAX_BLOCK + 1)
+                        .read_to_end(&mut data)
+                        .context("reading stdin")?,
                 };
                 if read as u64 > MAX_BLOCK {
                     bail!("block is larger than the 2 MiB limit");
@@ -101,7 +112,9 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
             let cid: Cid = block::parse_cid(&cid)?;
             let size = match block::identity_data(&cid) {
                 Some(d) => d.len() as u64,
-                None => store.size(&cid)?.ok_or(dag::SourceError::NotFound { cid })?,
+                None => store
+                    .size(&cid)?
+                    .ok_or(dag::SourceError::NotFound { cid })?,
             };
             ignore_broken_pipe(write!(out, "Key: {cid}\nSize: {size}\n"))?;
         }

@@ -36,23 +36,32 @@ pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
             match dag::car::export(store, &cid, &mut out) {
-                Err(dag::car::CarError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(dag::car::CarError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => {
                     other?;
                 }
             }
             ignore_broken_pipe(out.flush())?;
         }
-        DagCommand::Import { files, pin_roots, stats } => {
+        DagCommand::Import {
+            files,
+            pin_roots,
+            stats,
+        } => {
             let pin = pin_roots.unwrap_or(true);
-            let inputs: Vec<Option<PathBuf>> =
-                if files.is_empty() { vec![None] } else { files.into_iter().map(Some).collect() };
+            let inputs: Vec<Option<PathBuf>> = if files.is_empty() {
+                vec![None]
+            } else {
+                files.into_iter().map(Some).collect()
+            };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             for input in inputs {
                 let report = match &input {
                     Some(p) => {
-                        let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+                        let f = std::fs::File::open(p)
+                            .with_context(|| format!("opening {}", p.display()))?;
                         dag::car::import(store, BufReader::with_capacity(1 << 20, f), pin)
                     }
                     None => dag::car::import(store, BufReader::new(std::io::stdin()), pin),
@@ -63,7 +72,11 @@ pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
                     }
                 }
                 if stats {
-                    ignore_broken_pipe(writeln!(out, "Imported {} blocks ({} bytes)", report.blocks, report.bytes))?;
+                    ignore_broken_pipe(writeln!(
+                        out,
+                        "Imported {} blocks ({} bytes)",
+                        report.blocks, report.bytes
+                    ))?;
                 }
             }
         }

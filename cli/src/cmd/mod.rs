@@ -57,7 +57,9 @@ enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Ctx { repo_path: cli.repo.unwrap_or_else(node::repo::default_path) };
+    let ctx = Ctx {
+        repo_path: cli.repo.unwrap_or_else(node::repo::default_path),
+    };
     match cli.command {
         Command::Init(a) => repo::init(&ctx, a),
         Command::Add(a) => add::run(&ctx, a),
@@ -125,7 +127,10 @@ mod tests {
     fn paths() {
         let cid = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
         assert_eq!(parse_path(cid).expect("ok").1, "");
-        assert_eq!(parse_path(&format!("/ipfs/{cid}/a/b")).expect("ok").1, "a/b");
+        assert_eq!(
+            parse_path(&format!("/ipfs/{cid}/a/b")).expect("ok").1,
+            "a/b"
+        );
         assert!(parse_path("nope").is_err());
         assert!(parse_path("/ipfs/").is_err());
         assert!(parse_path("/ipns/example.com").is_err());

@@ -53,11 +53,19 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
     let mut out = stdout.lock();
     match cmd {
         PinCommand::Add { paths, recursive } => {
-            let mode = if recursive.unwrap_or(true) { PinMode::Recursive } else { PinMode::Direct };
+            let mode = if recursive.unwrap_or(true) {
+                PinMode::Recursive
+            } else {
+                PinMode::Direct
+            };
             for p in paths {
                 let cid = resolve(store, &p)?;
                 store.pin_add(&cid, mode)?;
-                let how = if mode == PinMode::Recursive { "recursively" } else { "directly" };
+                let how = if mode == PinMode::Recursive {
+                    "recursively"
+                } else {
+                    "directly"
+                };
                 ignore_broken_pipe(writeln!(out, "pinned {cid} {how}"))?;
             }
         }
@@ -74,7 +82,9 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
                 "recursive" => (true, false, false),
                 "direct" => (false, true, false),
                 "indirect" => (false, false, true),
-                other => bail!("invalid pin type {other:?}: expected recursive, direct, indirect or all"),
+                other => {
+                    bail!("invalid pin type {other:?}: expected recursive, direct, indirect or all")
+                }
             };
             let mut rows: Vec<(String, String)> = Vec::new();
             if paths.is_empty() {
@@ -84,7 +94,12 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
                     }
                 }
                 if ind {
-                    rows.extend(store.indirect_pins()?.into_iter().map(|c| (c.to_string(), "indirect".into())));
+                    rows.extend(
+                        store
+                            .indirect_pins()?
+                            .into_iter()
+                            .map(|c| (c.to_string(), "indirect".into())),
+                    );
                 }
             } else {
                 for p in paths {

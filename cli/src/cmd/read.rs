@@ -3,8 +3,8 @@
 use super::{Ctx, parse_path, resolve};
 use crate::output::{columns, ignore_broken_pipe};
 use anyhow::Result;
-use dag::export::{self, FileReader, Kind};
 use dag::Cid;
+use dag::export::{self, FileReader, Kind};
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;

@@ -19,8 +19,9 @@ pub struct InitArgs {
 pub fn init(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
     let mut config = Config::default();
     if let Some(name) = &args.profile {
-        let profile = Profile::from_name(name)
-            .with_context(|| format!("unknown profile {name:?} (expected unixfs-v0-2015 or unixfs-v1-2025)"))?;
+        let profile = Profile::from_name(name).with_context(|| {
+            format!("unknown profile {name:?} (expected unixfs-v0-2015 or unixfs-v1-2025)")
+        })?;
         config.import = ImportConfig::from_params(&profile.params(), None);
     }
     let repo = Repo::init(&ctx.repo_path, &config)?;
@@ -79,10 +80,17 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
                 ignore_broken_pipe(writeln!(out, "block {cid} is corrupt"))?;
             }
             for cid in &report.unverifiable {
-                ignore_broken_pipe(writeln!(out, "block {cid} uses a hash function that cannot be checked"))?;
+                ignore_broken_pipe(writeln!(
+                    out,
+                    "block {cid} uses a hash function that cannot be checked"
+                ))?;
             }
             if !report.corrupt.is_empty() {
-                anyhow::bail!("verify complete, {} of {} blocks are corrupt", report.corrupt.len(), report.checked);
+                anyhow::bail!(
+                    "verify complete, {} of {} blocks are corrupt",
+                    report.corrupt.len(),
+                    report.checked
+                );
             }
             ignore_broken_pipe(writeln!(out, "verified {} blocks: repo ok", report.checked))?;
         }
@@ -98,5 +106,9 @@ fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }

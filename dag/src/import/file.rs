@@ -34,7 +34,11 @@ fn leaf(chunk: Bytes, raw: bool, version: Version) -> (Block, Child) {
     } else {
         Block::encode(version, DAG_PB, pb_leaf(&chunk))
     };
-    let child = Child { cid: *block.cid(), tsize: block.data().len() as u64, filesize };
+    let child = Child {
+        cid: *block.cid(),
+        tsize: block.data().len() as u64,
+        filesize,
+    };
     (block, child)
 }
 
@@ -67,7 +71,12 @@ struct Balanced {
 }
 
 impl Balanced {
-    fn push<S: Sink>(&mut self, level: usize, child: Child, sink: &mut S) -> Result<(), ImportError> {
+    fn push<S: Sink>(
+        &mut self,
+        level: usize,
+        child: Child,
+        sink: &mut S,
+    ) -> Result<(), ImportError> {
         if self.levels.len() <= level {
             self.levels.push(Vec::with_capacity(self.max_links));
         }
@@ -88,14 +97,21 @@ impl Balanced {
             ..Data::new(DataType::File)
         };
         let node = Node {
-            links: children.iter().map(|c| Link::new(c.cid, "", c.tsize)).collect(),
+            links: children
+                .iter()
+                .map(|c| Link::new(c.cid, "", c.tsize))
+                .collect(),
             data: Some(data.encode().into()),
         };
         let block = Block::encode(self.version, DAG_PB, node.encode());
         let tsize = block.data().len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
         let cid = *block.cid();
         sink.put(block)?;
-        Ok(Child { cid, tsize, filesize })
+        Ok(Child {
+            cid,
+            tsize,
+            filesize,
+        })
     }
 
     /// Closes every partial level; the single node left on top is the root.
@@ -107,7 +123,11 @@ impl Balanced {
                 None => return Ok(None),
                 Some(top) if top == level => {
                     let last = std::mem::take(&mut self.levels[level]);
-                    return Ok(Some(if last.len() == 1 { last[0] } else { self.parent(&last, sink)? }));
+                    return Ok(Some(if last.len() == 1 {
+                        last[0]
+                    } else {
+                        self.parent(&last, sink)?
+                    }));
                 }
                 Some(_) => {
                     if !self.levels[level].is_empty() {
@@ -135,20 +155,42 @@ fn read_batch<R: Read>(chunker: &mut FixedSize<R>, max: usize) -> std::io::Resul
 
 impl<S: Sink> Importer<'_, S> {
     /// Imports one byte stream as a UnixFS file; returns its root CID and cumulative size.
-    pub(super) fn file(&mut self, reader: impl Read + Send, path: &Path) -> Result<(Cid, u64), ImportError> {
+    pub(super) fn file(
+        &mut self,
+        reader: impl Read + Send,
+        path: &Path,
+    ) -> Result<(Cid, u64), ImportError> {
         let p = &self.params;
         let (raw, version, chunk_size) = (p.raw_leaves, p.cid_version, p.chunk_size);
         let per_batch = (BATCH_BYTES / chunk_size).max(2);
-        let mut tree = Balanced { levels: Vec::new(), max_links: p.max_links, version };
+        let mut tree = Balanced {
+            levels: Vec::new(),
+            max_links: p.max_links,
+            version,
+        };
         let mut chunker = FixedSize::new(reader, chunk_size);
-        let io_err = |source| ImportError::Io { path: path.to_path_buf(), source };
+        let io_err = |source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
 
         let mut batch = read_batch(&mut chunker, per_batch).map_err(io_err)?;
         while !batch.is_empty() {
             let last = batch.len() < per_batch;
             let (leaves, next) = rayon::join(
-                || batch.into_par_iter().map(|c| leaf(c, raw, version)).collect::<Vec<_>>(),
-                || if last { Ok(Vec::new()) } else { read_batch(&mut chunker, per_batch) },
+                || {
+                    batch
+                        .into_par_iter()
+                        .map(|c| leaf(c, raw, version))
+                        .collect::<Vec<_>>()
+                },
+                || {
+                    if last {
+                        Ok(Vec::new())
+                    } else {
+                        read_batch(&mut chunker, per_batch)
+                    }
+                },
             );
             let mut bytes = 0;
             for (block, child) in leaves {
@@ -182,7 +224,12 @@ mod tests {
         (cid, blocks)
     }
 
-    fn depth_of_leaves(root: &Cid, blocks: &HashMap<Cid, Bytes>, depth: usize, out: &mut Vec<usize>) {
+    fn depth_of_leaves(
+        root: &Cid,
+        blocks: &HashMap<Cid, Bytes>,
+        depth: usize,
+        out: &mut Vec<usize>,
+    ) {
         if root.codec() == RAW {
             out.push(depth);
             return;
@@ -198,15 +245,26 @@ mod tests {
 
     #[test]
     fn balanced_shapes() {
-        let small = Params { chunk_size: 4, max_links: 3, ..Params::default() };
+        let small = Params {
+            chunk_size: 4,
+            max_links: 3,
+            ..Params::default()
+        };
         for chunks in [1usize, 2, 3, 4, 9, 10, 27, 28] {
             let (root, blocks) = import(chunks * 4, small.clone());
             let map: HashMap<Cid, Bytes> = blocks.into_iter().map(|b| b.into_parts()).collect();
             let mut depths = Vec::new();
             depth_of_leaves(&root, &map, 0, &mut depths);
             assert_eq!(depths.len(), chunks, "leaf count for {chunks}");
-            let expected = if chunks == 1 { 0 } else { (chunks as f64).log(3.0).ceil() as usize };
-            assert!(depths.iter().all(|d| *d == expected), "{chunks} chunks: depths {depths:?}");
+            let expected = if chunks == 1 {
+                0
+            } else {
+                (chunks as f64).log(3.0).ceil() as usize
+            };
+            assert!(
+                depths.iter().all(|d| *d == expected),
+                "{chunks} chunks: depths {depths:?}"
+            );
         }
     }
 
@@ -214,7 +272,10 @@ mod tests {
     fn fast_leaf_encoding_matches_the_generic_one() {
         for len in [0usize, 1, 127, 128, 300, 262_144] {
             let chunk = Bytes::from(vec![9u8; len]);
-            let generic = Node { links: Vec::new(), data: Some(Data::file_leaf(chunk.clone()).encode().into()) };
+            let generic = Node {
+                links: Vec::new(),
+                data: Some(Data::file_leaf(chunk.clone()).encode().into()),
+            };
             assert_eq!(pb_leaf(&chunk), generic.encode(), "len {len}");
         }
     }
@@ -224,14 +285,28 @@ mod tests {
         let (root, blocks) = import(12, Params::default());
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].cid(), &root);
-        let raw = Params { raw_leaves: true, cid_version: Version::V1, ..Params::default() };
+        let raw = Params {
+            raw_leaves: true,
+            cid_version: Version::V1,
+            ..Params::default()
+        };
         let (root, _) = import(0, raw);
-        assert_eq!(root.to_string(), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        assert_eq!(
+            root.to_string(),
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        );
     }
 
     #[test]
     fn children_come_before_parents() {
-        let (_, blocks) = import(40, Params { chunk_size: 4, max_links: 3, ..Params::default() });
+        let (_, blocks) = import(
+            40,
+            Params {
+                chunk_size: 4,
+                max_links: 3,
+                ..Params::default()
+            },
+        );
         let mut seen = std::collections::HashSet::new();
         for b in &blocks {
             for l in crate::pb::links_of(b.cid(), b.data()).expect("links") {
@@ -244,7 +319,9 @@ mod tests {
     struct Failing;
     impl Sink for Failing {
         fn put(&mut self, _: Block) -> Result<(), ImportError> {
-            Err(ImportError::Params { reason: "sink full" })
+            Err(ImportError::Params {
+                reason: "sink full",
+            })
         }
     }
 

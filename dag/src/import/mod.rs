@@ -210,7 +210,10 @@ pub struct Importer<'a, S: Sink> {
 
 impl<S: Sink> std::fmt::Debug for Importer<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Importer").field("params", &self.params).field("bytes", &self.bytes).finish()
+        f.debug_struct("Importer")
+            .field("params", &self.params)
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -218,15 +221,26 @@ impl<'a, S: Sink> Importer<'a, S> {
     /// An importer with `params` writing into `sink`.
     pub fn new(params: Params, sink: &'a mut S) -> Result<Self, ImportError> {
         if params.chunk_size == 0 || params.chunk_size > crate::chunker::MAX_CHUNK_SIZE {
-            return Err(ImportError::Params { reason: "chunk size must be between 1 byte and 2 MiB" });
+            return Err(ImportError::Params {
+                reason: "chunk size must be between 1 byte and 2 MiB",
+            });
         }
         if params.max_links < 2 {
-            return Err(ImportError::Params { reason: "max links must be at least 2" });
+            return Err(ImportError::Params {
+                reason: "max links must be at least 2",
+            });
         }
         if !crate::hamt::valid_fanout(params.hamt_fanout) {
-            return Err(ImportError::Params { reason: "HAMT fanout must be a power of two between 8 and 1024" });
+            return Err(ImportError::Params {
+                reason: "HAMT fanout must be a power of two between 8 and 1024",
+            });
         }
-        Ok(Importer { params, sink, on_event: None, bytes: 0 })
+        Ok(Importer {
+            params,
+            sink,
+            on_event: None,
+            bytes: 0,
+        })
     }
 
     /// Reports progress and finished entries to `f`.
@@ -236,9 +250,20 @@ impl<'a, S: Sink> Importer<'a, S> {
     }
 
     /// Imports one stream as a file named `name` ("" when it has none).
-    pub fn add_reader(&mut self, reader: impl Read + Send, name: &str) -> Result<Added, ImportError> {
-        let (cid, tsize) = self.file(reader, Path::new(if name.is_empty() { "<stdin>" } else { name }))?;
-        let added = Added { path: name.to_string(), cid, tsize };
+    pub fn add_reader(
+        &mut self,
+        reader: impl Read + Send,
+        name: &str,
+    ) -> Result<Added, ImportError> {
+        let (cid, tsize) = self.file(
+            reader,
+            Path::new(if name.is_empty() { "<stdin>" } else { name }),
+        )?;
+        let added = Added {
+            path: name.to_string(),
+            cid,
+            tsize,
+        };
         self.emit_added(&added);
         Ok(added)
     }
@@ -247,13 +272,23 @@ impl<'a, S: Sink> Importer<'a, S> {
     /// reported under its base name.
     pub fn add_path(&mut self, path: &Path, recursive: bool) -> Result<Added, ImportError> {
         let name = match path.file_name() {
-            Some(n) => n.to_str().ok_or_else(|| ImportError::BadName { path: path.to_path_buf() })?.to_string(),
+            Some(n) => n
+                .to_str()
+                .ok_or_else(|| ImportError::BadName {
+                    path: path.to_path_buf(),
+                })?
+                .to_string(),
             None => String::new(),
         };
-        let meta = std::fs::symlink_metadata(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
+        let meta = std::fs::symlink_metadata(path).map_err(|source| ImportError::Io {
+            path: path.into(),
+            source,
+        })?;
         if meta.is_dir() {
             if !recursive {
-                return Err(ImportError::IsDirectory { path: path.to_path_buf() });
+                return Err(ImportError::IsDirectory {
+                    path: path.to_path_buf(),
+                });
             }
             let mut dirs = Vec::new();
             let root = self.dir(path, &name, &mut dirs)?;
@@ -263,7 +298,11 @@ impl<'a, S: Sink> Importer<'a, S> {
             Ok(root)
         } else {
             let (cid, tsize) = self.entry(path, &meta)?;
-            let added = Added { path: name, cid, tsize };
+            let added = Added {
+                path: name,
+                cid,
+                tsize,
+            };
             self.emit_added(&added);
             Ok(added)
         }

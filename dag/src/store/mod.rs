@@ -34,11 +34,6 @@
 //! [`ImportGuard`] (shared) from its first block to its pin commit, GC holds the lock
 //! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
 
-// Errors carry the CIDs they are about as structured fields (a `Cid` is ~88 bytes), so
-// they exceed clippy's 128-byte threshold; the error path is cold, boxing them would only
-// make matching on them clumsier.
-#![allow(clippy::result_large_err)]
-
 mod gc;
 mod pin;
 mod writer;

