@@ -11,6 +11,7 @@ use crate::pb::Node;
 use crate::unixfs::{Data, DataType};
 use crate::{BlockSource, DecodeError, SourceError};
 use bytes::Bytes;
+use rayon::prelude::*;
 use std::io;
 
 /// Errors while reading a DAG.
@@ -301,7 +302,12 @@ pub struct FileReader<'s, S: BlockSource> {
     /// Bytes still to produce.
     remaining: u64,
     size: u64,
+    /// Blocks fetched ahead of use, in the order they will be visited.
+    ahead: std::collections::VecDeque<(Cid, Result<Entry, ExportError>)>,
 }
+
+/// How many sibling blocks are fetched (and verified) in parallel ahead of the reader.
+const READ_AHEAD: usize = 8;
 
 impl<S: BlockSource> std::fmt::Debug for FileReader<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -341,6 +347,7 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
             skip: offset,
             remaining,
             size,
+            ahead: std::collections::VecDeque::new(),
         })
     }
 
@@ -373,7 +380,7 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
             }
             let entry = match self.root.take() {
                 Some(root) => root,
-                None => load(self.source, &cid)?,
+                None => self.fetch(cid, size)?,
             };
             let data = match entry {
                 Entry::Raw(bytes) => bytes,
@@ -418,6 +425,39 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
         Ok(None)
     }
 
+    /// Loads `cid` (of content size `size`), fetching the siblings the range will need next
+    /// in parallel on the way, so block reads and hash checks use every core.
+    fn fetch(&mut self, cid: Cid, size: u64) -> Result<Entry, ExportError> {
+        if let Some((ahead_cid, entry)) = self.ahead.pop_front() {
+            if ahead_cid == cid {
+                return entry;
+            }
+            self.ahead.clear();
+        }
+        let mut batch = vec![cid];
+        let mut needed = size.saturating_sub(self.skip);
+        if let Some(level) = self.stack.last() {
+            for (next, next_size) in level.as_slice() {
+                if batch.len() == READ_AHEAD || needed >= self.remaining {
+                    break;
+                }
+                batch.push(*next);
+                needed += next_size;
+            }
+        }
+        if batch.len() == 1 {
+            return load(self.source, &cid);
+        }
+        let source = self.source;
+        let mut loaded: Vec<_> = batch
+            .into_par_iter()
+            .map(|c| (c, load(source, &c)))
+            .collect();
+        let first = loaded.remove(0).1;
+        self.ahead.extend(loaded);
+        first
+    }
+
     /// Writes the rest of the range to `out`; returns the bytes written.
     pub fn copy_to(mut self, out: &mut impl io::Write) -> Result<u64, ExportError> {
         let mut n = 0;
@@ -433,6 +473,10 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
 }
 
 /// Writes the UnixFS tree at `cid` to `dest` on disk: files, directories and symlinks.
+///
+/// Never writes outside `dest`: entry names must be plain names (no `/`, `.`, `..`),
+/// names may not repeat within a directory, and an existing symlink or file in the way is
+/// replaced rather than followed.
 pub fn write_tree(
     source: &impl BlockSource,
     cid: &Cid,
@@ -443,20 +487,50 @@ pub fn write_tree(
         source,
     };
     let entry = load(source, cid)?;
-    match entry.kind() {
+    let existing = std::fs::symlink_metadata(dest).ok();
+    let kind = entry.kind();
+    if let Some(meta) = existing {
+        if !(meta.is_dir() && kind == Kind::Directory) {
+            if meta.is_dir() {
+                return Err(io_err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a directory is in the way",
+                )));
+            }
+            std::fs::remove_file(dest).map_err(io_err)?;
+        }
+    }
+    match kind {
         Kind::File => {
-            let file = std::fs::File::create(dest).map_err(io_err)?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dest)
+                .map_err(io_err)?;
             let mut out = io::BufWriter::with_capacity(1 << 20, file);
             FileReader::open(source, cid, 0, None)?.copy_to(&mut out)?;
             io::Write::flush(&mut out).map_err(io_err)
         }
         Kind::Directory => {
-            std::fs::create_dir_all(dest).map_err(io_err)?;
+            if !dest.is_dir() {
+                std::fs::create_dir(dest).map_err(io_err)?;
+            }
+            let mut names = std::collections::HashSet::new();
             for e in list(source, cid)? {
-                if e.name.is_empty() || e.name == "." || e.name == ".." || e.name.contains('/') {
+                let safe = !e.name.is_empty()
+                    && e.name != "."
+                    && e.name != ".."
+                    && !e.name.contains(['/', '\\', '\0']);
+                if !safe {
                     return Err(ExportError::Invalid {
                         cid: *cid,
                         reason: "unsafe entry name",
+                    });
+                }
+                if !names.insert(e.name.clone()) {
+                    return Err(ExportError::Invalid {
+                        cid: *cid,
+                        reason: "duplicate entry name",
                     });
                 }
                 write_tree(source, &e.cid, &dest.join(&e.name))?;

@@ -25,7 +25,8 @@ pub use store::{Store, StoreError};
 /// Where the exporter and DAG walkers read blocks from.
 ///
 /// The store implements it; the node will implement it over the network (BitSwap) too.
-pub trait BlockSource {
+/// Sources are shared across threads (the exporter reads ahead in parallel).
+pub trait BlockSource: Sync {
     /// The bytes of `cid`, or [`SourceError::NotFound`].
     fn get_block(&self, cid: &Cid) -> Result<bytes::Bytes, SourceError>;
 }

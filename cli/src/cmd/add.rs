@@ -27,13 +27,13 @@ pub struct AddArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
     cid_version: Option<u8>,
     /// Store file chunks as raw blocks.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     raw_leaves: Option<bool>,
     /// Chunking algorithm: size-N (fixed N-byte chunks).
     #[arg(long, short = 's', value_name = "size-N")]
     chunker: Option<String>,
     /// Pin what is added [default: true].
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pin: Option<bool>,
     /// Print only the CIDs.
     #[arg(short, long)]
@@ -51,7 +51,7 @@ pub struct AddArgs {
     #[arg(long, hide = true)]
     max_links: Option<usize>,
     /// Show a progress bar (default: when stderr is a terminal).
-    #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     progress: Option<bool>,
 }
 

@@ -19,7 +19,7 @@ pub enum DagCommand {
         /// CAR files; stdin when none.
         files: Vec<PathBuf>,
         /// Pin the roots named in each CAR header [default: true].
-        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
         pin_roots: Option<bool>,
         /// Print block counts.
         #[arg(long)]

@@ -15,7 +15,7 @@ pub enum PinCommand {
         #[arg(required = true)]
         paths: Vec<String>,
         /// Pin the whole DAG [default: true]; false pins only the block.
-        #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+        #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
         recursive: Option<bool>,
     },
     /// Remove pins.

@@ -9,8 +9,11 @@
 //! Blocks written after the snapshot are never candidates.
 
 use super::pin::{Visit, children, read_pins, walk};
-use super::{GcGuard, PinMode, ReadTables, Result, Store, WriteTables, raw_cid, set_durability};
+use super::{
+    GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, WriteTables, raw_cid, set_durability,
+};
 use crate::Cid;
+use redb::ReadableDatabase;
 use redb::{Durability, ReadableTable};
 use std::collections::HashSet;
 
@@ -25,6 +28,8 @@ pub struct GcReport {
     pub removed: Vec<Cid>,
     /// Sum of the removed blocks' sizes.
     pub freed_bytes: u64,
+    /// Pack files deleted (empty, or compacted into the current pack).
+    pub packs_removed: u64,
 }
 
 impl Store {
@@ -37,7 +42,7 @@ impl Store {
     pub fn gc(&self) -> Result<GcReport> {
         let _gc = GcGuard::new(&self.inner.lock);
         let candidates = {
-            let tables = ReadTables::open(&self.inner.db)?;
+            let tables = ReadTables::open(&self.inner)?;
             let mut keep: HashSet<Vec<u8>> = HashSet::new();
             let mut seen = HashSet::new();
             for (root, mode) in read_pins(&tables)? {
@@ -79,7 +84,7 @@ impl Store {
                 set_durability(&mut txn, Durability::None)?;
             }
             {
-                let mut tables = WriteTables::open(&txn)?;
+                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
                 for mh in batch {
                     if let Some(size) = tables.remove(mh)? {
                         report.freed_bytes += size;
@@ -88,13 +93,114 @@ impl Store {
                 }
                 tables.finish()?;
             }
-            txn.commit()?;
+            self.commit(txn)?;
         }
+        report.packs_removed = self.compact()?;
         tracing::debug!(
             removed = report.removed.len(),
+            packs_removed = report.packs_removed,
             bytes = report.freed_bytes,
             "gc done"
         );
         Ok(report)
     }
+}
+
+/// Bytes moved per compaction transaction.
+const COMPACT_BATCH_BYTES: u64 = 64 << 20;
+
+impl Store {
+    /// Deletes pack files nothing references and rewrites those mostly garbage (less than
+    /// half still referenced) into the current pack. Runs under the GC lock.
+    fn compact(&self) -> Result<u64> {
+        let packs = &self.inner.packs;
+        // Packs from this one on may still receive bytes of uncommitted transactions.
+        let active = packs.first_active_id();
+        let mut doomed = Vec::new();
+        let mut to_move = HashSet::new();
+        {
+            let txn = self.inner.db.begin_read()?;
+            let table = txn.open_table(PACKS)?;
+            for id in packs.ids()? {
+                if id >= active {
+                    continue;
+                }
+                let live = table.get(id)?.map_or(0, |g| g.value().1);
+                let size = packs.file_size(id)?;
+                if live == 0 {
+                    doomed.push(id);
+                } else if live.saturating_mul(2) < size {
+                    doomed.push(id);
+                    to_move.insert(id);
+                }
+            }
+        }
+        if !to_move.is_empty() {
+            let mut moving = Vec::new();
+            {
+                let tables = ReadTables::open(&self.inner)?;
+                for entry in tables.index.iter()? {
+                    let (key, loc) = entry?;
+                    let loc = Loc::from(loc.value());
+                    if to_move.contains(&loc.pack) {
+                        moving.push((key.value().to_vec(), loc));
+                    }
+                }
+            }
+            let mut stuck = HashSet::new();
+            for batch in batches_by_bytes(&moving, COMPACT_BATCH_BYTES) {
+                let txn = self.write_txn()?;
+                {
+                    let mut tables = WriteTables::open(&txn, packs)?;
+                    for (mh, loc) in batch {
+                        if !tables.relocate(mh, *loc)? {
+                            stuck.insert(loc.pack);
+                        }
+                    }
+                    tables.finish()?;
+                }
+                self.commit(txn)?;
+            }
+            // A pack with unreadable blocks is kept so `verify` can report them.
+            doomed.retain(|id| !stuck.contains(id));
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        // Delete only what is still unreferenced as of the latest commit (a concurrent `put`
+        // may have committed entries into a pack after it was picked).
+        let txn = self.write_txn()?;
+        let mut removed = Vec::new();
+        {
+            let mut table = txn.open_table(PACKS)?;
+            for id in doomed {
+                if table.get(id)?.map_or(0, |g| g.value().1) == 0 {
+                    table.remove(id)?;
+                    removed.push(id);
+                }
+            }
+        }
+        self.commit(txn)?;
+        for id in &removed {
+            packs.remove(*id)?;
+        }
+        Ok(removed.len() as u64)
+    }
+}
+
+/// Splits `items` into runs of about `max` bytes each.
+fn batches_by_bytes(items: &[(Vec<u8>, Loc)], max: u64) -> Vec<&[(Vec<u8>, Loc)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, loc)) in items.iter().enumerate() {
+        bytes += loc.size;
+        if bytes >= max {
+            out.push(&items[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }

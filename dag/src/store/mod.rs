@@ -8,17 +8,19 @@
 //!
 //! # Layout
 //! Blocks are keyed by their **multihash** (as Kubo does), so one block stored under a
-//! CIDv0 and a CIDv1 is stored once. Four tables:
-//! - `index`: multihash → block size. Answers `has`/`size`/`stat`/`refs local` and drives GC
-//!   without touching block bytes.
-//! - `data`: multihash ‖ segment number (one byte) → a segment of the block's bytes. Blocks
-//!   are cut into segments of [`SEGMENT`] bytes so each segment fills a 128 KiB redb page:
-//!   redb gives a value larger than a page a leaf of its own, rounded up to a power of two,
-//!   so a 256 KiB chunk stored whole would occupy 512 KiB on disk (measured: a 1 GB add made
-//!   a 2.2 GB file); cut in two full pages plus a small tail it occupies ~256 KiB.
+//! CIDv0 and a CIDv1 is stored once. redb holds the index and everything small; the bytes
+//! of large blocks live in append-only pack files next to it ([`pack`]), so an import
+//! writes each byte once, sequentially. Tables:
+//! - `index`: multihash → (size, pack id, offset); pack id 0 means "inline in `data`".
+//!   Answers `has`/`size`/`stat`/`refs local` and drives GC without touching block bytes.
+//! - `data`: multihash → bytes, for blocks of at most [`INLINE_MAX`] bytes (directory and
+//!   internal nodes, small files).
+//! - `packs`: pack id → (bytes written, bytes still referenced), for GC compaction.
 //! - `pins`: CID bytes → [`PinMode`].
 //! - `meta`: counters (the sum of block sizes).
 //!
+//! Pack bytes are synced before the redb commit that references them, so an index entry
+//! never points at bytes that could be lost.
 //! Every change is one redb transaction, so a crash (even SIGKILL) leaves the last
 //! committed state: the file reopens, verifies and collects cleanly.
 //!
@@ -35,6 +37,7 @@
 //! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
 
 mod gc;
+mod pack;
 mod pin;
 mod writer;
 
@@ -44,34 +47,36 @@ pub use writer::{WriteStats, Writer};
 
 use crate::block::{self, BlockError, RAW};
 use crate::{Block, BlockSource, Cid, DecodeError, SourceError};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use multihash::Multihash;
+use pack::Packs;
 use redb::{
     Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition, WriteTransaction,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-/// multihash → block size.
-const INDEX: TableDefinition<'_, &[u8], u64> = TableDefinition::new("index");
-/// multihash ‖ segment number → segment bytes.
+/// multihash → (size, pack id or 0 for inline, offset in the pack).
+const INDEX: TableDefinition<'_, &[u8], (u64, u32, u64)> = TableDefinition::new("index");
+/// multihash → bytes of an inline block.
 const DATA: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("data");
+/// pack id → (bytes written, bytes referenced).
+const PACKS: TableDefinition<'_, u32, (u64, u64)> = TableDefinition::new("packs");
 /// CID bytes → pin mode.
 const PINS: TableDefinition<'_, &[u8], u8> = TableDefinition::new("pins");
 /// Named counters.
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const TOTAL_SIZE: &str = "total_size";
 
-/// Bytes per stored segment: a 128 KiB redb page minus room for the leaf header and the key.
-pub const SEGMENT: usize = 128 * 1024 - 128;
-/// Most segments one block may have (the segment number is one byte).
-const MAX_SEGMENTS: usize = 256;
-/// Largest block the store accepts (~32 MiB; the network limit is 2 MiB).
-pub const MAX_BLOCK_SIZE: usize = SEGMENT * MAX_SEGMENTS;
-/// redb page cache. Kept small: the OS page cache does the rest, and it bounds the memory
-/// a long import may hold in dirty pages (redb spills its write buffer past half of it).
-const CACHE_SIZE: usize = 64 << 20;
+/// Blocks up to this size are stored inside redb; larger ones go to pack files.
+pub const INLINE_MAX: usize = 16 * 1024;
+/// Largest block the store accepts (the network limit is 2 MiB).
+pub const MAX_BLOCK_SIZE: usize = 32 << 20;
+/// redb page cache. Small: it only holds the index and inline blocks; the OS page cache
+/// serves pack reads.
+const CACHE_SIZE: usize = 16 << 20;
 
 /// Errors of the block store.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +175,14 @@ pub enum StoreError {
         /// Which record.
         what: &'static str,
     },
+    /// Reading or writing a pack file failed.
+    #[error("block store pack {}: {source}", path.display())]
+    Pack {
+        /// The pack file (or directory).
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The batched writer's thread stopped without reporting why (it panicked).
     #[error("block store writer thread stopped unexpectedly")]
     WriterGone,
@@ -204,7 +217,7 @@ pub struct RepoStat {
     pub num_blocks: u64,
     /// Sum of the stored blocks' sizes.
     pub total_size: u64,
-    /// Size of the database file on disk.
+    /// Bytes on disk: the database file plus the pack files.
     pub file_size: u64,
 }
 
@@ -236,6 +249,7 @@ pub struct Store {
 
 struct Inner {
     db: Database,
+    packs: Packs,
     path: PathBuf,
     lock: GcLock,
 }
@@ -271,13 +285,16 @@ impl Store {
         {
             txn.open_table(INDEX)?;
             txn.open_table(DATA)?;
+            txn.open_table(PACKS)?;
             txn.open_table(PINS)?;
             txn.open_table(META)?;
         }
         txn.commit()?;
+        let packs = Packs::open(&path.with_extension("packs"))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                packs,
                 path: path.to_path_buf(),
                 lock: GcLock::default(),
             }),
@@ -295,12 +312,20 @@ impl Store {
         if let Some(data) = block::identity_data(cid) {
             return Ok(Some(Bytes::copy_from_slice(data)));
         }
-        let tables = ReadTables::open(&self.inner.db)?;
-        let Some(data) = tables.read(&cid.hash().to_bytes())? else {
-            return Ok(None);
-        };
-        check(cid, &data)?;
-        Ok(Some(data))
+        let mh = cid.hash().to_bytes();
+        // GC compaction may move a block and delete its old pack between reading the index
+        // and reading the bytes; a second look, in a newer snapshot, finds the new place.
+        for _ in 0..2 {
+            let tables = ReadTables::open(&self.inner)?;
+            let Some(loc) = tables.location(&mh)? else {
+                return Ok(None);
+            };
+            if let Some(data) = tables.read_at(&mh, loc)? {
+                check(cid, &data)?;
+                return Ok(Some(data));
+            }
+        }
+        Err(StoreError::Corrupt { cid: *cid })
     }
 
     /// The block `cid` (see [`Store::get`]).
@@ -322,7 +347,7 @@ impl Store {
         let index = txn.open_table(INDEX)?;
         Ok(index
             .get(cid.hash().to_bytes().as_slice())?
-            .map(|g| g.value()))
+            .map(|g| g.value().0))
     }
 
     /// Deletes a block; answers whether it was stored. Refuses blocks that are pinned
@@ -349,12 +374,12 @@ impl Store {
                     });
                 }
             }
-            let mut tables = WriteTables::open(&txn)?;
+            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
             let removed = tables.remove(&mh)?;
             tables.finish()?;
             removed
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(removed.is_some())
     }
 
@@ -369,7 +394,7 @@ impl Store {
         let txn = self.inner.db.begin_write()?;
         let mut added = 0;
         {
-            let mut tables = WriteTables::open(&txn)?;
+            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
             for block in blocks {
                 if tables.insert(&block)? {
                     added += 1;
@@ -377,7 +402,7 @@ impl Store {
             }
             tables.finish()?;
         }
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(added)
     }
 
@@ -410,7 +435,8 @@ impl Store {
         let meta = txn.open_table(META)?;
         let file_size = std::fs::metadata(&self.inner.path)
             .map_err(|e| StoreError::Db { source: e.into() })?
-            .len();
+            .len()
+            + self.inner.packs.disk_size()?;
         Ok(RepoStat {
             num_blocks: index.len()?,
             total_size: meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value()),
@@ -430,14 +456,14 @@ impl Store {
 
     /// Re-hashes every block and reports those that do not match their key.
     pub fn verify(&self) -> Result<VerifyReport> {
-        let tables = ReadTables::open(&self.inner.db)?;
+        let tables = ReadTables::open(&self.inner)?;
         let mut report = VerifyReport::default();
         for entry in tables.index.iter()? {
-            let (key, size) = entry?;
+            let (key, loc) = entry?;
             let mh = key.value();
             report.checked += 1;
             let cid = raw_cid(mh)?;
-            let Some(data) = tables.read_sized(mh, size.value())? else {
+            let Some(data) = tables.read_at(mh, Loc::from(loc.value()))? else {
                 report.corrupt.push(cid);
                 continue;
             };
@@ -453,6 +479,21 @@ impl Store {
     fn write_txn(&self) -> Result<WriteTransaction> {
         Ok(self.inner.db.begin_write()?)
     }
+
+    /// Commits a write transaction. Every commit of the store goes through here: pack
+    /// bytes are synced first, because any commit can make earlier non-durable commits
+    /// (and so their index entries) durable.
+    fn commit(&self, txn: WriteTransaction) -> Result<()> {
+        self.inner.packs.sync()?;
+        Ok(txn.commit()?)
+    }
+
+    /// Commits without durability (a later [`Store::commit`] makes it durable). Needs no
+    /// pack sync: a crash forgets this commit along with whatever it references.
+    fn commit_nondurable(&self, mut txn: WriteTransaction) -> Result<()> {
+        set_durability(&mut txn, Durability::None)?;
+        Ok(txn.commit()?)
+    }
 }
 
 impl BlockSource for Store {
@@ -467,7 +508,7 @@ impl BlockSource for Store {
 
 /// Iterator over the stored blocks' CIDs (CIDv1 raw), from [`Store::all_cids`].
 pub struct AllCids {
-    range: redb::Range<'static, &'static [u8], u64>,
+    range: redb::Range<'static, &'static [u8], (u64, u32, u64)>,
 }
 
 impl std::fmt::Debug for AllCids {
@@ -507,101 +548,115 @@ fn raw_cid(mh: &[u8]) -> Result<Cid> {
     Ok(Cid::new_v1(RAW, mh))
 }
 
-/// The data-table key of segment `i` of the block with multihash `mh`. Multihashes are
-/// self-delimiting, so no key of one block is a prefix-collision with another's.
-fn seg_key(mh: &[u8], i: usize) -> Vec<u8> {
-    let mut key = Vec::with_capacity(mh.len() + 1);
-    key.extend_from_slice(mh);
-    key.push(i as u8);
-    key
+/// Where a block's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loc {
+    size: u64,
+    /// 0: inline in the `data` table.
+    pack: u32,
+    offset: u64,
 }
 
-fn segments(size: u64) -> usize {
-    (size as usize).div_ceil(SEGMENT).max(1)
+impl From<(u64, u32, u64)> for Loc {
+    fn from((size, pack, offset): (u64, u32, u64)) -> Self {
+        Loc { size, pack, offset }
+    }
 }
 
-/// The tables of a read transaction.
-pub(crate) struct ReadTables {
-    index: redb::ReadOnlyTable<&'static [u8], u64>,
+/// The tables of a read transaction, and the packs.
+pub(crate) struct ReadTables<'a> {
+    index: redb::ReadOnlyTable<&'static [u8], (u64, u32, u64)>,
     data: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     pins: redb::ReadOnlyTable<&'static [u8], u8>,
+    packs: &'a Packs,
 }
 
-impl ReadTables {
-    fn open(db: &Database) -> Result<Self> {
-        let txn = db.begin_read()?;
+impl<'a> ReadTables<'a> {
+    fn open(inner: &'a Inner) -> Result<Self> {
+        let txn = inner.db.begin_read()?;
         Ok(ReadTables {
             index: txn.open_table(INDEX)?,
             data: txn.open_table(DATA)?,
             pins: txn.open_table(PINS)?,
+            packs: &inner.packs,
         })
     }
 }
 
 /// Read access to blocks, in a read or a write transaction.
 pub(crate) trait BlockTables {
+    /// Where the block with multihash `mh` is stored.
+    fn location(&self, mh: &[u8]) -> Result<Option<Loc>>;
+    /// The bytes at a known location (unverified); `None` if they are gone or short.
+    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>>;
+
     /// The size of the block with multihash `mh`.
-    fn block_size(&self, mh: &[u8]) -> Result<Option<u64>>;
-    /// The bytes of a block whose size is known.
-    fn read_sized(&self, mh: &[u8], size: u64) -> Result<Option<Bytes>>;
+    fn block_size(&self, mh: &[u8]) -> Result<Option<u64>> {
+        Ok(self.location(mh)?.map(|l| l.size))
+    }
 
     /// The bytes of the block with multihash `mh` (unverified).
     fn read(&self, mh: &[u8]) -> Result<Option<Bytes>> {
-        match self.block_size(mh)? {
-            Some(size) => self.read_sized(mh, size),
+        match self.location(mh)? {
+            Some(loc) => self.read_at(mh, loc),
             None => Ok(None),
         }
     }
 }
 
-fn read_segments(
+fn read_loc(
     data: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    packs: &Packs,
     mh: &[u8],
-    size: u64,
+    loc: Loc,
 ) -> Result<Option<Bytes>> {
-    let n = segments(size);
-    if n == 1 {
+    let Ok(len) = usize::try_from(loc.size) else {
+        return Ok(None);
+    };
+    if loc.pack == 0 {
         return Ok(data
-            .get(seg_key(mh, 0).as_slice())?
-            .map(|g| Bytes::copy_from_slice(g.value())));
+            .get(mh)?
+            .map(|g| Bytes::copy_from_slice(g.value()))
+            .filter(|b| b.len() == len));
     }
-    let mut out = BytesMut::with_capacity(size as usize);
-    for i in 0..n {
-        match data.get(seg_key(mh, i).as_slice())? {
-            Some(g) => out.extend_from_slice(g.value()),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out.freeze()))
+    Ok(packs.read(loc.pack, loc.offset, len)?.map(Bytes::from))
 }
 
-impl BlockTables for ReadTables {
-    fn block_size(&self, mh: &[u8]) -> Result<Option<u64>> {
-        Ok(self.index.get(mh)?.map(|g| g.value()))
+impl BlockTables for ReadTables<'_> {
+    fn location(&self, mh: &[u8]) -> Result<Option<Loc>> {
+        Ok(self.index.get(mh)?.map(|g| Loc::from(g.value())))
     }
 
-    fn read_sized(&self, mh: &[u8], size: u64) -> Result<Option<Bytes>> {
-        read_segments(&self.data, mh, size)
+    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>> {
+        read_loc(&self.data, self.packs, mh, loc)
     }
 }
 
-/// The block tables of a write transaction, tracking the change of the size counter.
+/// The block tables of a write transaction, tracking the change of the size counter and
+/// of each pack's referenced bytes.
 pub(crate) struct WriteTables<'txn> {
-    index: redb::Table<'txn, &'static [u8], u64>,
+    index: redb::Table<'txn, &'static [u8], (u64, u32, u64)>,
     data: redb::Table<'txn, &'static [u8], &'static [u8]>,
     meta: redb::Table<'txn, &'static str, u64>,
+    pack_table: redb::Table<'txn, u32, (u64, u64)>,
+    packs: &'txn Packs,
     added: u64,
     removed: u64,
+    /// pack id → (bytes written, change of referenced bytes) since the last `finish`.
+    pack_delta: HashMap<u32, (u64, i64)>,
 }
 
 impl<'txn> WriteTables<'txn> {
-    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Self> {
+    pub(crate) fn open(txn: &'txn WriteTransaction, packs: &'txn Packs) -> Result<Self> {
         Ok(WriteTables {
             index: txn.open_table(INDEX)?,
             data: txn.open_table(DATA)?,
             meta: txn.open_table(META)?,
+            pack_table: txn.open_table(PACKS)?,
+            packs,
             added: 0,
             removed: 0,
+            pack_delta: HashMap::new(),
         })
     }
 
@@ -621,35 +676,86 @@ impl<'txn> WriteTables<'txn> {
         if self.index.get(mh.as_slice())?.is_some() {
             return Ok(false);
         }
-        if data.is_empty() {
-            self.data.insert(seg_key(&mh, 0).as_slice(), &[][..])?;
-        }
-        for (i, seg) in data.chunks(SEGMENT).enumerate() {
-            self.data.insert(seg_key(&mh, i).as_slice(), seg)?;
-        }
-        self.index.insert(mh.as_slice(), data.len() as u64)?;
-        self.added += data.len() as u64;
+        self.insert_new(&mh, data)?;
+        Ok(true)
+    }
+
+    /// Stores bytes under `mh`, which is not in the index yet (or is being moved).
+    fn insert_new(&mut self, mh: &[u8], data: &[u8]) -> Result<()> {
+        let size = data.len() as u64;
+        let loc = if data.len() <= INLINE_MAX {
+            self.data.insert(mh, data)?;
+            (size, 0, 0)
+        } else {
+            let (pack, offset) = self.packs.append(mh, data)?;
+            let d = self.pack_delta.entry(pack).or_default();
+            d.0 += size;
+            d.1 += size as i64;
+            (size, pack, offset)
+        };
+        self.index.insert(mh, loc)?;
+        self.added += size;
+        Ok(())
+    }
+
+    /// Moves a pack-stored block into the current pack (GC compaction). Answers false if
+    /// its bytes could not be read (they stay where they are, for `verify` to report).
+    pub(crate) fn relocate(&mut self, mh: &[u8], loc: Loc) -> Result<bool> {
+        let Some(data) = self.read_at(mh, loc)? else {
+            return Ok(false);
+        };
+        let (pack, offset) = self.packs.append(mh, &data)?;
+        let d = self.pack_delta.entry(pack).or_default();
+        d.0 += loc.size;
+        d.1 += loc.size as i64;
+        self.index.insert(mh, (loc.size, pack, offset))?;
+        self.forget(mh, loc)?;
         Ok(true)
     }
 
     /// Deletes a block; answers its size if it was stored.
     pub(crate) fn remove(&mut self, mh: &[u8]) -> Result<Option<u64>> {
-        let Some(size) = self.index.remove(mh)?.map(|g| g.value()) else {
+        let Some(loc) = self.index.remove(mh)?.map(|g| Loc::from(g.value())) else {
             return Ok(None);
         };
-        for i in 0..segments(size) {
-            self.data.remove(seg_key(mh, i).as_slice())?;
-        }
-        self.removed += size;
-        Ok(Some(size))
+        self.forget(mh, loc)?;
+        self.removed += loc.size;
+        Ok(Some(loc.size))
     }
 
-    /// Writes the size counter; call before committing.
+    /// Releases the bytes at `loc` (the index entry is already gone or replaced).
+    fn forget(&mut self, mh: &[u8], loc: Loc) -> Result<()> {
+        if loc.pack == 0 {
+            self.data.remove(mh)?;
+        } else {
+            self.pack_delta.entry(loc.pack).or_default().1 -= loc.size as i64;
+        }
+        Ok(())
+    }
+
+    /// Writes the counters and starts flushing the packs in the background, for a
+    /// non-durable intermediate commit.
+    pub(crate) fn finish_deferred(&mut self) -> Result<()> {
+        self.write_counters()?;
+        self.packs.flush_in_background()
+    }
+
+    /// Writes the counters and syncs the packs; call before committing.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        self.write_counters()?;
+        self.packs.sync()
+    }
+
+    fn write_counters(&mut self) -> Result<()> {
         if self.added != self.removed {
             let total = self.meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value());
             let total = (total + self.added).saturating_sub(self.removed);
             self.meta.insert(TOTAL_SIZE, total)?;
+        }
+        for (pack, (written, live)) in self.pack_delta.drain() {
+            let (w0, l0) = self.pack_table.get(pack)?.map_or((0, 0), |g| g.value());
+            let live = (l0 as i64 + live).max(0) as u64;
+            self.pack_table.insert(pack, (w0 + written, live))?;
         }
         self.added = 0;
         self.removed = 0;
@@ -658,12 +764,12 @@ impl<'txn> WriteTables<'txn> {
 }
 
 impl BlockTables for WriteTables<'_> {
-    fn block_size(&self, mh: &[u8]) -> Result<Option<u64>> {
-        Ok(self.index.get(mh)?.map(|g| g.value()))
+    fn location(&self, mh: &[u8]) -> Result<Option<Loc>> {
+        Ok(self.index.get(mh)?.map(|g| Loc::from(g.value())))
     }
 
-    fn read_sized(&self, mh: &[u8], size: u64) -> Result<Option<Bytes>> {
-        read_segments(&self.data, mh, size)
+    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>> {
+        read_loc(&self.data, self.packs, mh, loc)
     }
 }
 

@@ -9,6 +9,7 @@
 //! Links are read with [`crate::pb::links_of`]: dag-pb nodes have links; raw and every other
 //! codec (dag-cbor included, for now) are treated as leaves.
 
+use super::pack::Packs;
 use super::{BlockTables, ImportGuard, PINS, ReadTables, Result, Store, StoreError, WriteTables};
 use crate::block::{self, DAG_PB};
 use crate::{Cid, pb};
@@ -171,7 +172,12 @@ pub(crate) fn children(cid: &Cid, data: Option<&Bytes>) -> Result<Vec<Cid>> {
 }
 
 /// Checks that what `cid` pins in `mode` is present, then records the pin, inside `txn`.
-pub(crate) fn pin_in_txn(txn: &WriteTransaction, cid: &Cid, mode: PinMode) -> Result<()> {
+pub(crate) fn pin_in_txn(
+    txn: &WriteTransaction,
+    packs: &Packs,
+    cid: &Cid,
+    mode: PinMode,
+) -> Result<()> {
     let key = cid.to_bytes();
     let mut pins = txn.open_table(PINS)?;
     let existing = pins
@@ -185,7 +191,7 @@ pub(crate) fn pin_in_txn(txn: &WriteTransaction, cid: &Cid, mode: PinMode) -> Re
         (Some(old), new) if old == new => return Ok(()),
         _ => {}
     }
-    let tables = WriteTables::open(txn)?;
+    let tables = WriteTables::open(txn, packs)?;
     match mode {
         PinMode::Direct => {
             if block::identity_data(cid).is_none()
@@ -218,8 +224,8 @@ impl Store {
     pub fn pin_add(&self, cid: &Cid, mode: PinMode) -> Result<()> {
         let _guard = self.import_guard();
         let txn = self.write_txn()?;
-        pin_in_txn(&txn, cid, mode)?;
-        txn.commit()?;
+        pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
+        self.commit(txn)?;
         Ok(())
     }
 
@@ -227,8 +233,8 @@ impl Store {
     /// import that stored the blocks and now pins the root).
     pub fn pin_add_guarded(&self, _guard: &ImportGuard, cid: &Cid, mode: PinMode) -> Result<()> {
         let txn = self.write_txn()?;
-        pin_in_txn(&txn, cid, mode)?;
-        txn.commit()?;
+        pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
+        self.commit(txn)?;
         Ok(())
     }
 
@@ -244,7 +250,7 @@ impl Store {
         match removed {
             Some(mode) => {
                 let mode = PinMode::from_byte(mode)?;
-                txn.commit()?;
+                self.commit(txn)?;
                 Ok(mode)
             }
             None => {
@@ -261,14 +267,14 @@ impl Store {
 
     /// Every pin (direct and recursive roots), in CID-bytes order.
     pub fn pins(&self) -> Result<Vec<(Cid, PinMode)>> {
-        let tables = ReadTables::open(&self.inner.db)?;
+        let tables = ReadTables::open(&self.inner)?;
         read_pins(&tables)
     }
 
     /// Everything reachable from recursive pins, excluding the recursive roots themselves
     /// (blocks missing from the store are left out).
     pub fn indirect_pins(&self) -> Result<Vec<Cid>> {
-        let tables = ReadTables::open(&self.inner.db)?;
+        let tables = ReadTables::open(&self.inner)?;
         let pins = read_pins(&tables)?;
         let roots: HashSet<Cid> = pins
             .iter()
@@ -297,7 +303,7 @@ impl Store {
     /// Whether and how `cid` is pinned. Indirect pins are matched by multihash (a CIDv1 of a
     /// block linked as CIDv0 is found too); this walks the recursive pins' DAGs.
     pub fn pin_status(&self, cid: &Cid) -> Result<Option<PinKind>> {
-        let tables = ReadTables::open(&self.inner.db)?;
+        let tables = ReadTables::open(&self.inner)?;
         let pins = read_pins(&tables)?;
         if let Some((_, mode)) = pins.iter().find(|(c, _)| c == cid) {
             return Ok(Some(match mode {
@@ -334,7 +340,7 @@ impl Store {
 
     /// Checks every pin: its DAG complete, every block hashing right. One report per pin.
     pub fn pin_verify(&self) -> Result<Vec<PinReport>> {
-        let tables = ReadTables::open(&self.inner.db)?;
+        let tables = ReadTables::open(&self.inner)?;
         let mut reports = Vec::new();
         for (cid, mode) in read_pins(&tables)? {
             let mut problems = Vec::new();
@@ -373,7 +379,7 @@ impl Store {
     }
 }
 
-pub(crate) fn read_pins(tables: &ReadTables) -> Result<Vec<(Cid, PinMode)>> {
+pub(crate) fn read_pins(tables: &ReadTables<'_>) -> Result<Vec<(Cid, PinMode)>> {
     let mut out = Vec::new();
     for entry in tables.pins.iter()? {
         let (key, mode) = entry?;

@@ -34,18 +34,10 @@ pub(crate) fn corrupt(store: &Store, cid: &Cid, garbage: &[u8]) {
         let mh = cid.hash().to_bytes();
         let mut index = txn.open_table(INDEX).expect("index");
         let mut data = txn.open_table(DATA).expect("data");
-        let old = index
-            .get(mh.as_slice())
-            .expect("get")
-            .map(|g| g.value())
-            .unwrap_or(0);
-        for i in 0..segments(old) {
-            data.remove(seg_key(&mh, i).as_slice()).expect("remove");
-        }
-        data.insert(seg_key(&mh, 0).as_slice(), garbage)
-            .expect("insert");
+        // Whether it lived inline or in a pack, it now reads back as `garbage`.
+        data.insert(mh.as_slice(), garbage).expect("insert");
         index
-            .insert(mh.as_slice(), garbage.len() as u64)
+            .insert(mh.as_slice(), (garbage.len() as u64, 0, 0))
             .expect("index");
     }
     txn.commit().expect("commit");
@@ -55,8 +47,8 @@ pub(crate) fn corrupt(store: &Store, cid: &Cid, garbage: &[u8]) {
 fn put_get_has_delete_size() {
     let (_dir, store) = temp_store();
     let small = raw(b"hello");
-    let big = raw(&vec![7u8; 3 * SEGMENT + 17]);
-    let exact = raw(&vec![9u8; SEGMENT]);
+    let big = raw(&vec![7u8; 3 * INLINE_MAX + 17]);
+    let exact = raw(&vec![9u8; INLINE_MAX]);
     let empty = raw(b"");
     for b in [&small, &big, &exact, &empty] {
         assert!(!store.has(b.cid()).expect("has"));
@@ -74,7 +66,10 @@ fn put_get_has_delete_size() {
     assert!(store.has(&v1).expect("has"));
     let stat = store.stat().expect("stat");
     assert_eq!(stat.num_blocks, 4);
-    assert_eq!(stat.total_size, (5 + 3 * SEGMENT + 17 + SEGMENT) as u64);
+    assert_eq!(
+        stat.total_size,
+        (5 + 3 * INLINE_MAX + 17 + INLINE_MAX) as u64
+    );
     assert!(stat.file_size > 0);
     assert_eq!(
         store
@@ -90,7 +85,7 @@ fn put_get_has_delete_size() {
     assert_eq!(store.get(big.cid()).expect("get"), None);
     let stat = store.stat().expect("stat");
     assert_eq!(stat.num_blocks, 3);
-    assert_eq!(stat.total_size, (5 + SEGMENT) as u64);
+    assert_eq!(stat.total_size, (5 + INLINE_MAX) as u64);
     let all: HashSet<Cid> = store
         .all_cids()
         .expect("all")
@@ -478,4 +473,89 @@ proptest! {
         prop_assert_eq!(store.stat().expect("stat").num_blocks as usize, keep.len());
         prop_assert!(store.pin_verify().expect("pin verify").iter().all(PinReport::is_ok));
     }
+}
+
+#[test]
+fn gc_compacts_and_deletes_packs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("blocks.redb");
+    let blocks: Vec<Block> = (0..10u8)
+        .map(|i| raw(&vec![i; INLINE_MAX + 1000]))
+        .collect();
+    {
+        let store = Store::open(&path).expect("open");
+        store.put_many(blocks.clone()).expect("put");
+        for b in &blocks[..2] {
+            store.pin_add(b.cid(), PinMode::Direct).expect("pin");
+        }
+    }
+    // After a restart appends go to a new pack; the first one is now closed.
+    let store = Store::open(&path).expect("reopen");
+    let late = raw(&vec![99u8; INLINE_MAX * 2]);
+    store.put(late.clone()).expect("put");
+    store.pin_add(late.cid(), PinMode::Direct).expect("pin");
+    let before = store.stat().expect("stat");
+    assert_eq!(store.inner.packs.ids().expect("ids").len(), 2);
+
+    let report = store.gc().expect("gc");
+    assert_eq!(report.removed.len(), 8);
+    assert_eq!(
+        report.packs_removed, 1,
+        "the first pack was mostly garbage: compacted away"
+    );
+    let ids = store.inner.packs.ids().expect("ids");
+    assert_eq!(ids.len(), 1);
+    for b in blocks[..2].iter().chain([&late]) {
+        assert_eq!(store.get(b.cid()).expect("get").as_ref(), Some(b.data()));
+    }
+    let after = store.stat().expect("stat");
+    assert!(
+        after.file_size < before.file_size,
+        "{after:?} vs {before:?}"
+    );
+    assert!(store.verify().expect("verify").is_ok());
+    drop(store);
+    // Everything survives a reopen.
+    let store = Store::open(&path).expect("reopen");
+    for b in blocks[..2].iter().chain([&late]) {
+        assert_eq!(store.get(b.cid()).expect("get").as_ref(), Some(b.data()));
+    }
+    // Unpinning all and collecting leaves no pack behind but the open one.
+    for b in blocks[..2].iter().chain([&late]) {
+        store.pin_rm(b.cid()).expect("unpin");
+    }
+    store.gc().expect("gc");
+    assert_eq!(store.stat().expect("stat").num_blocks, 0);
+    drop(store);
+    let store = Store::open(&path).expect("reopen");
+    store.gc().expect("gc");
+    assert!(store.inner.packs.ids().expect("ids").is_empty());
+}
+
+#[test]
+fn corrupt_pack_bytes_are_never_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("blocks.redb");
+    let big = raw(&vec![5u8; INLINE_MAX * 3]);
+    let store = Store::open(&path).expect("open");
+    store.put(big.clone()).expect("put");
+    let id = store.inner.packs.ids().expect("ids")[0];
+    let pack = path.with_extension("packs").join(format!("{id:08}.pack"));
+    let mut bytes = std::fs::read(&pack).expect("read pack");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&pack, &bytes).expect("write pack");
+    assert!(matches!(
+        store.get(big.cid()),
+        Err(StoreError::Corrupt { .. })
+    ));
+    let report = store.verify().expect("verify");
+    assert_eq!(report.corrupt.len(), 1);
+    // A truncated pack reads as corrupt too, never as a short block.
+    std::fs::write(&pack, &bytes[..bytes.len() / 2]).expect("truncate");
+    let store2 = store.clone();
+    assert!(matches!(
+        store2.get(big.cid()),
+        Err(StoreError::Corrupt { .. })
+    ));
 }

@@ -1,0 +1,355 @@
+//! Helpers shared by the `ipfsd` integration tests: a throwaway repository, running the
+//! real binary with a deadline, and checks on its output.
+//!
+//! Every child process is waited for with a deadline and killed when it passes it, so a
+//! hung command fails its test instead of hanging the suite.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The longest any single command may run.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A fresh temp directory holding a repository (`repo/`) and a work area (`work/`, the
+/// current directory of every command, so relative paths name files in it).
+#[derive(Debug)]
+pub struct Repo {
+    _tmp: tempfile::TempDir,
+    /// The repository directory (passed as `--repo`).
+    pub path: PathBuf,
+    /// Scratch space for input and output files.
+    pub work: PathBuf,
+}
+
+impl Repo {
+    /// A temp dir with an initialized repository.
+    pub fn init() -> Repo {
+        let repo = Repo::uninit();
+        let out = repo.ok(&["init"]);
+        assert_eq!(
+            out,
+            format!("initialized ipfsd repository at {}\n", repo.path.display())
+        );
+        repo
+    }
+
+    /// A temp dir where the repository has not been created.
+    pub fn uninit() -> Repo {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("repo");
+        let work = tmp.path().join("work");
+        std::fs::create_dir(&work).expect("mkdir work");
+        Repo {
+            _tmp: tmp,
+            path,
+            work,
+        }
+    }
+
+    /// `ipfsd --repo <path> <args>`, run in the work directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = bin();
+        c.arg("--repo")
+            .arg(&self.path)
+            .args(args)
+            .current_dir(&self.work);
+        c
+    }
+
+    /// Runs a command with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(&mut self.cmd(args), None)
+    }
+
+    /// Runs a command with `input` on stdin.
+    pub fn run_in(&self, args: &[&str], input: &[u8]) -> Output {
+        run(&mut self.cmd(args), Some(input.to_vec()))
+    }
+
+    /// Runs a command that must succeed quietly; its stdout as text.
+    pub fn ok(&self, args: &[&str]) -> String {
+        text(expect_ok(args, self.run(args)))
+    }
+
+    /// Like [`Repo::ok`], with `input` on stdin.
+    pub fn ok_in(&self, args: &[&str], input: &[u8]) -> String {
+        text(expect_ok(args, self.run_in(args, input)))
+    }
+
+    /// Runs a command that must succeed quietly; its stdout as bytes.
+    pub fn ok_bytes(&self, args: &[&str]) -> Vec<u8> {
+        expect_ok(args, self.run(args))
+    }
+
+    /// Runs a command that must fail cleanly; its one `Error: ...` line (without newline).
+    pub fn fail(&self, args: &[&str]) -> String {
+        expect_error(args, &self.run(args))
+    }
+
+    /// Like [`Repo::fail`], with `input` on stdin.
+    pub fn fail_in(&self, args: &[&str], input: &[u8]) -> String {
+        expect_error(args, &self.run_in(args, input))
+    }
+
+    /// Writes `data` to `work/<rel>` (creating parents) and answers the path.
+    pub fn file(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.work.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, data).expect("write file");
+        p
+    }
+
+    /// Creates the directory `work/<rel>` (and parents).
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = self.work.join(rel);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+
+    /// `add -Q <args>`: the root CID.
+    pub fn add(&self, args: &[&str]) -> String {
+        let mut all = vec!["add", "-Q"];
+        all.extend_from_slice(args);
+        self.ok(&all).trim_end().to_string()
+    }
+
+    /// `cat <path>` as bytes.
+    pub fn cat(&self, path: &str) -> Vec<u8> {
+        self.ok_bytes(&["cat", path])
+    }
+
+    /// The multihashes of every stored block (from `refs local`).
+    pub fn local(&self) -> BTreeSet<Vec<u8>> {
+        self.ok(&["refs", "local"]).lines().map(multihash).collect()
+    }
+
+    /// `NumObjects` from `repo stat`.
+    pub fn num_objects(&self) -> u64 {
+        stat_field(&self.ok(&["repo", "stat"]), "NumObjects")
+            .parse()
+            .expect("NumObjects is a number")
+    }
+
+    /// The pins, as `pin ls` prints them, sorted.
+    pub fn pins(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&["pin", "ls"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The binary with a scrubbed environment: no `IPFSD_PATH`, and a `HOME` that does not
+/// exist, so a command that ignored `--repo` could never touch a real repository.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ipfsd"));
+    c.env_remove("IPFSD_PATH")
+        .env("HOME", "/nonexistent/ipfsd-test-home")
+        .env_remove("RUST_BACKTRACE");
+    c
+}
+
+/// Runs `cmd` to completion (stdin closed, or fed `input` from a thread), collecting its
+/// output, within [`TIMEOUT`].
+pub fn run(cmd: &mut Command, input: Option<Vec<u8>>) -> Output {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn ipfsd");
+    let stdin = child.stdin.take();
+    let feeder = std::thread::spawn(move || {
+        if let (Some(mut pipe), Some(data)) = (stdin, input) {
+            // The command may legitimately stop reading (an error): ignore EPIPE.
+            let _ = pipe.write_all(&data);
+        }
+    });
+    let (out, err) = drain(&mut child);
+    let status = wait_deadline(&mut child, TIMEOUT);
+    feeder.join().expect("stdin feeder");
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// Starts threads reading the child's stdout and stderr to the end.
+pub fn drain(child: &mut Child) -> (JoinHandle<Vec<u8>>, JoinHandle<Vec<u8>>) {
+    (read_all(child.stdout.take()), read_all(child.stderr.take()))
+}
+
+fn read_all(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Waits for the child; kills it (and fails the test) after `timeout`.
+pub fn wait_deadline(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ipfsd (pid {}) did not finish within {timeout:?}",
+                child.id()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "ipfsd {}\nstatus: {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
+        String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Asserts success with an empty stderr; answers stdout.
+pub fn expect_ok(args: &[&str], out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "expected success:\n{}",
+        describe(args, &out)
+    );
+    out.stdout
+}
+
+/// Asserts a clean failure: non-zero exit, no panic, stderr exactly one line starting with
+/// `Error: `. Answers that line.
+pub fn expect_error(args: &[&str], out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let ctx = describe(args, out);
+    assert!(!out.status.success(), "expected failure:\n{ctx}");
+    assert_eq!(out.status.code(), Some(1), "expected exit code 1:\n{ctx}");
+    assert!(!err.contains("panicked"), "panic:\n{ctx}");
+    assert!(
+        err.starts_with("Error: ") && err.ends_with('\n'),
+        "expected `Error: ...` line:\n{ctx}"
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "expected exactly one stderr line:\n{ctx}"
+    );
+    err.trim_end().to_string()
+}
+
+/// Stdout as UTF-8 text.
+pub fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("stdout is UTF-8")
+}
+
+/// A path as a `&str` argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// The multihash bytes of a CID string (so CIDv0 and CIDv1 of one block compare equal).
+pub fn multihash(cid: &str) -> Vec<u8> {
+    dag::block::parse_cid(cid.trim())
+        .expect("valid CID")
+        .hash()
+        .to_bytes()
+}
+
+/// Multihashes of a DAG's blocks: the root and everything `refs -r` reaches.
+pub fn dag_blocks(r: &Repo, root: &str) -> BTreeSet<Vec<u8>> {
+    let mut all: BTreeSet<Vec<u8>> = r.ok(&["refs", "-r", root]).lines().map(multihash).collect();
+    all.insert(multihash(root));
+    all
+}
+
+/// The value of `Key: value` in `repo stat` output.
+pub fn stat_field(stat: &str, key: &str) -> String {
+    stat.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {stat:?}"))
+        .trim()
+        .to_string()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64), different per seed.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Asserts two trees are identical: same names, types, file bytes and symlink targets.
+pub fn assert_same_tree(a: &Path, b: &Path) {
+    let (ma, mb) = (
+        std::fs::symlink_metadata(a).expect("stat a"),
+        std::fs::symlink_metadata(b).expect("stat b"),
+    );
+    let kind = |m: &std::fs::Metadata| (m.is_dir(), m.is_file(), m.file_type().is_symlink());
+    assert_eq!(
+        kind(&ma),
+        kind(&mb),
+        "{} and {} differ in type",
+        a.display(),
+        b.display()
+    );
+    if ma.file_type().is_symlink() {
+        assert_eq!(
+            std::fs::read_link(a).expect("readlink"),
+            std::fs::read_link(b).expect("readlink")
+        );
+    } else if ma.is_file() {
+        assert!(
+            std::fs::read(a).expect("read") == std::fs::read(b).expect("read"),
+            "{} differs",
+            b.display()
+        );
+    } else {
+        let names = |p: &Path| -> BTreeSet<std::ffi::OsString> {
+            std::fs::read_dir(p)
+                .expect("read_dir")
+                .map(|e| e.expect("entry").file_name())
+                .collect()
+        };
+        let (na, nb) = (names(a), names(b));
+        assert_eq!(
+            na,
+            nb,
+            "entries of {} and {} differ",
+            a.display(),
+            b.display()
+        );
+        for n in na {
+            assert_same_tree(&a.join(&n), &b.join(&n));
+        }
+    }
+}

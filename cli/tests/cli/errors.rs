@@ -1,0 +1,184 @@
+//! Error reporting: one `Error: ` line, missing repositories, a repository in use.
+
+use super::*;
+
+#[test]
+fn errors_are_one_clear_line() {
+    let r = Repo::init();
+    let not_found = format!("Error: block {HELLO} not found");
+    for args in [
+        vec!["cat", HELLO],
+        vec!["cat", &format!("/ipfs/{HELLO}/sub/path")],
+        vec!["ls", HELLO],
+        vec!["get", "-o", "out", HELLO],
+        vec!["refs", HELLO],
+        vec!["block", "get", HELLO],
+        vec!["block", "stat", HELLO],
+        vec!["dag", "export", HELLO],
+    ] {
+        assert_eq!(r.fail(&args), not_found, "{args:?}");
+    }
+    let e = r.fail(&["pin", "add", HELLO]);
+    assert!(e.contains(HELLO), "{e}");
+    for args in [
+        vec!["cat", "notacid"],
+        vec!["cat", "/ipfs/notacid/x"],
+        vec!["ls", "Qm123"],
+        vec!["refs", "-r", "bafy"],
+        vec!["pin", "rm", "zzz"],
+        vec!["pin", "ls", "zzz"],
+        vec!["block", "get", "zzz"],
+        vec!["block", "stat", ""],
+        vec!["dag", "export", "nope"],
+    ] {
+        let e = r.fail(&args);
+        assert!(e.contains("invalid"), "{args:?}: {e}");
+    }
+    for bad in ["/ipns/example.com", "/ipfs/", "//x"] {
+        let e = r.fail(&["cat", bad]);
+        assert!(e.contains("invalid path"), "{bad}: {e}");
+    }
+    let e = r.fail(&["init"]);
+    assert!(
+        e.contains("already exists") && e.contains(s(&r.path)),
+        "{e}"
+    );
+    let e = r.fail(&["dag", "import", "no-such.car"]);
+    assert!(e.contains("no-such.car"), "{e}");
+    let e = r.fail(&["block", "put", "no-such-file"]);
+    assert!(e.contains("no-such-file"), "{e}");
+}
+
+#[test]
+fn missing_repo_says_to_run_init() {
+    let r = Repo::uninit();
+    for args in [
+        &["cat", HELLO][..],
+        &["add", "x"],
+        &["repo", "stat"],
+        &["repo", "gc"],
+        &["pin", "ls"],
+        &["block", "put"],
+        &["refs", "local"],
+        &["dag", "import"],
+    ] {
+        let e = r.fail(args);
+        assert_eq!(
+            e,
+            format!(
+                "Error: no ipfsd repository at {} (run `ipfsd init`)",
+                r.path.display()
+            ),
+            "{args:?}"
+        );
+    }
+    assert!(!r.path.exists(), "a command created the repository");
+    // Through IPFSD_PATH, and HOME's default.
+    let out = common::run(
+        bin().env("IPFSD_PATH", &r.path).args(["repo", "stat"]),
+        None,
+    );
+    let e = common::expect_error(&["repo", "stat"], &out);
+    assert!(e.contains(s(&r.path)) && e.contains("ipfsd init"), "{e}");
+    let out = common::run(bin().args(["pin", "ls"]), None);
+    let e = common::expect_error(&["pin", "ls"], &out);
+    assert!(
+        e.contains("/nonexistent/ipfsd-test-home/.ipfsd") && e.contains("ipfsd init"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ipfsd_path_selects_the_repo() {
+    let r = Repo::uninit();
+    let env = |args: &[&str], input: Option<Vec<u8>>| {
+        let mut c = bin();
+        c.env("IPFSD_PATH", &r.path).args(args).current_dir(&r.work);
+        common::expect_ok(args, common::run(&mut c, input))
+    };
+    env(&["init"], None);
+    assert_eq!(
+        env(&["add", "-Q"], Some(b"hello world\n".to_vec())),
+        format!("{HELLO}\n").into_bytes()
+    );
+    assert_eq!(r.cat(HELLO), b"hello world\n");
+    // --repo wins over IPFSD_PATH.
+    let other = Repo::init();
+    let mut c = other.cmd(&["cat", HELLO]);
+    c.env("IPFSD_PATH", &r.path);
+    let out = common::run(&mut c, None);
+    assert_eq!(
+        common::expect_error(&["cat"], &out),
+        format!("Error: block {HELLO} not found")
+    );
+}
+
+#[test]
+fn a_repo_held_by_another_process_is_reported() {
+    let r = Repo::init();
+    r.file("hello.txt", b"hello world\n");
+    let mut holder = r
+        .cmd(&["add", "-Q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn holder");
+    let (out, err) = common::drain(&mut holder);
+    let mut stdin = holder.stdin.take().expect("stdin");
+    // Once the holder has consumed 1 MiB (far beyond a pipe's buffer) it has opened the repo
+    // and sits reading stdin, which stays open until we drop it.
+    let data = random_bytes(18, 1 << 20);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let chunk = data.clone();
+    std::thread::spawn(move || {
+        let res = stdin.write_all(&chunk).map(|()| stdin);
+        let _ = tx.send(res);
+    });
+    let stdin = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(stdin)) => stdin,
+        other => {
+            let _ = holder.kill();
+            panic!(
+                "holder did not read its input: {:?}",
+                other.map(|r| r.map(|_| ()))
+            );
+        }
+    };
+
+    for args in [
+        &["repo", "stat"][..],
+        &["cat", HELLO],
+        &["add", "hello.txt"],
+        &["init"],
+    ] {
+        let e = r.fail(args);
+        let expected = if args == ["init"] {
+            "already exists"
+        } else {
+            "in use by another process"
+        };
+        assert!(
+            e.contains(expected) && e.contains(s(&r.path)),
+            "{args:?}: {e}"
+        );
+    }
+    // Only-hash needs no store.
+    assert_eq!(r.ok(&["add", "-nQ", "hello.txt"]), format!("{HELLO}\n"));
+
+    drop(stdin);
+    let status = common::wait_deadline(&mut holder, common::TIMEOUT);
+    let (out, err) = (out.join().expect("stdout"), err.join().expect("stderr"));
+    assert!(
+        status.success(),
+        "holder failed: {}",
+        String::from_utf8_lossy(&err)
+    );
+    let cid = String::from_utf8(out)
+        .expect("utf-8")
+        .trim_end()
+        .to_string();
+    assert_eq!(r.ok_in(&["add", "-nQ"], &data).trim_end(), cid);
+    assert_eq!(r.cat(&cid), data);
+    assert!(r.ok(&["repo", "stat"]).starts_with("NumObjects: 5\n"));
+}
