@@ -489,16 +489,15 @@ pub fn write_tree(
     let entry = load(source, cid)?;
     let existing = std::fs::symlink_metadata(dest).ok();
     let kind = entry.kind();
-    if let Some(meta) = existing {
-        if !(meta.is_dir() && kind == Kind::Directory) {
-            if meta.is_dir() {
-                return Err(io_err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "a directory is in the way",
-                )));
-            }
-            std::fs::remove_file(dest).map_err(io_err)?;
+    match existing {
+        Some(meta) if meta.is_dir() && kind != Kind::Directory => {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a directory is in the way",
+            )));
         }
+        Some(meta) if !meta.is_dir() => std::fs::remove_file(dest).map_err(io_err)?,
+        _ => {}
     }
     match kind {
         Kind::File => {

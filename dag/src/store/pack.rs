@@ -99,12 +99,10 @@ impl Packs {
         if w.current
             .as_ref()
             .is_some_and(|c| c.len >= PACK_TARGET_SIZE)
+            && let Some(old) = w.current.take()
+            && old.dirty
         {
-            if let Some(old) = w.current.take() {
-                if old.dirty {
-                    w.unsynced.push(old.file);
-                }
-            }
+            w.unsynced.push(old.file);
         }
         if w.current.is_none() {
             let id = w.next_id;
@@ -216,17 +214,17 @@ impl Packs {
         for f in files {
             f.sync_data().map_err(io_err(&self.dir))?;
         }
-        if let Some((id, file)) = current {
-            if let Err(e) = file.sync_data() {
-                // Mark dirty again so the next commit retries the sync.
-                if let Some(c) = self.writer().current.as_mut().filter(|c| c.id == id) {
-                    c.dirty = true;
-                }
-                return Err(StoreError::Pack {
-                    path: self.path(id),
-                    source: e,
-                });
+        if let Some((id, file)) = current
+            && let Err(e) = file.sync_data()
+        {
+            // Mark dirty again so the next commit retries the sync.
+            if let Some(c) = self.writer().current.as_mut().filter(|c| c.id == id) {
+                c.dirty = true;
             }
+            return Err(StoreError::Pack {
+                path: self.path(id),
+                source: e,
+            });
         }
         Ok(())
     }
