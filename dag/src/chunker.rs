@@ -17,31 +17,64 @@ pub struct FixedSize<R> {
     size: usize,
     done: bool,
     emitted: bool,
+    head: usize,
+    tail: usize,
+}
+
+/// A chunk read into a buffer with free room before and after it, so a block format can
+/// wrap it in place (see [`FixedSize::with_room`]).
+#[derive(Debug)]
+pub struct Chunk {
+    /// The buffer: `head` free bytes, then the chunk, with capacity for the tail room.
+    pub buf: Vec<u8>,
+    /// Where the chunk starts in `buf`.
+    pub head: usize,
+}
+
+impl Chunk {
+    /// The chunk's bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
 }
 
 impl<R: Read> FixedSize<R> {
     /// A chunker over `reader`; `size` must be between 1 and [`MAX_CHUNK_SIZE`].
     pub fn new(reader: R, size: usize) -> Self {
+        Self::with_room(reader, size, 0, 0)
+    }
+
+    /// Like [`FixedSize::new`], reserving `head` bytes before and `tail` bytes after each
+    /// chunk in its buffer ([`FixedSize::next_buf`]).
+    pub fn with_room(reader: R, size: usize, head: usize, tail: usize) -> Self {
         FixedSize {
             reader,
             size: size.clamp(1, MAX_CHUNK_SIZE),
             done: false,
             emitted: false,
+            head,
+            tail,
         }
     }
 
     /// The next chunk, or `None` at the end. An empty input yields one empty chunk, because
     /// an empty file is still one (empty) leaf.
     pub fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        Ok(self.next_buf()?.map(|c| Bytes::from(c.buf).slice(c.head..)))
+    }
+
+    /// The next chunk in a buffer with the configured free room around it.
+    pub fn next_buf(&mut self) -> io::Result<Option<Chunk>> {
         if self.done {
             return Ok(None);
         }
-        let mut buf = Vec::with_capacity(self.size);
+        let mut buf = Vec::with_capacity(self.head + self.size + self.tail);
+        buf.resize(self.head, 0);
         // `take` + `read_to_end` fills the buffer without zeroing it first.
         (&mut self.reader)
             .take(self.size as u64)
             .read_to_end(&mut buf)?;
-        let filled = buf.len();
+        let filled = buf.len() - self.head;
         if filled < self.size {
             self.done = true;
             if filled == 0 && self.emitted {
@@ -49,7 +82,10 @@ impl<R: Read> FixedSize<R> {
             }
         }
         self.emitted = true;
-        Ok(Some(Bytes::from(buf)))
+        Ok(Some(Chunk {
+            buf,
+            head: self.head,
+        }))
     }
 }
 

@@ -426,6 +426,9 @@ fn reachable(blocks: &[Block], pins: &[(usize, PinMode)]) -> HashSet<Cid> {
     let by_cid: std::collections::HashMap<Cid, &Block> =
         blocks.iter().map(|b| (*b.cid(), b)).collect();
     let mut out = HashSet::new();
+    // Walked separately from `out`: a block pinned directly must still have its children
+    // visited when a recursive pin reaches it.
+    let mut walked = HashSet::new();
     for (i, mode) in pins {
         let root = *blocks[*i].cid();
         if *mode == PinMode::Direct {
@@ -434,7 +437,8 @@ fn reachable(blocks: &[Block], pins: &[(usize, PinMode)]) -> HashSet<Cid> {
         }
         let mut stack = vec![root];
         while let Some(c) = stack.pop() {
-            if out.insert(c) {
+            out.insert(c);
+            if walked.insert(c) {
                 let b = by_cid[&c];
                 stack.extend(crate::pb::links_of(b.cid(), b.data()).expect("links"));
             }
