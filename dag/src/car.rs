@@ -635,23 +635,12 @@ pub fn import(store: &Store, input: impl Read, pin_roots: bool) -> Result<Import
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::{RAW, Version};
-    use crate::pb::{Link, Node};
     use proptest::prelude::*;
 
-    fn raw(data: &[u8]) -> Block {
-        Block::encode(Version::V1, RAW, data.to_vec())
-    }
+    use crate::testutil::raw;
 
     fn node(links: &[&Block], data: &[u8]) -> Block {
-        let node = Node {
-            links: links
-                .iter()
-                .map(|b| Link::new(*b.cid(), "x", b.data().len() as u64))
-                .collect(),
-            data: Some(Bytes::copy_from_slice(data)),
-        };
-        Block::encode(Version::V0, DAG_PB, node.encode())
+        crate::testutil::node_named(links, "x", data)
     }
 
     /// root → [a → [l1, l2], b → [l2, l3], l1]; pre-order with duplicates skipped:

@@ -18,6 +18,9 @@ mod proto;
 pub mod store;
 pub mod unixfs;
 
+#[cfg(test)]
+pub(crate) mod testutil;
+
 pub use block::{Block, BlockError, Cid, Version};
 pub use proto::DecodeError;
 pub use store::{Store, StoreError};

@@ -129,6 +129,21 @@ impl Repo {
         self.ok(&["refs", "local"]).lines().map(multihash).collect()
     }
 
+    /// Runs `repo gc`; answers the multihashes it reports removed and its line count.
+    pub fn gc(&self) -> (BTreeSet<Vec<u8>>, usize) {
+        let out = self.ok(&["repo", "gc"]);
+        let removed = out
+            .lines()
+            .map(|l| {
+                multihash(
+                    l.strip_prefix("removed ")
+                        .unwrap_or_else(|| panic!("bad gc line {l:?}")),
+                )
+            })
+            .collect();
+        (removed, out.lines().count())
+    }
+
     /// `NumObjects` from `repo stat`.
     pub fn num_objects(&self) -> u64 {
         stat_field(&self.ok(&["repo", "stat"]), "NumObjects")

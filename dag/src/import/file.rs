@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// Bytes read and hashed per batch; two batches are alive at once.
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// A finished subtree: its CID, cumulative DAG size and content size.
 #[derive(Debug, Clone, Copy)]

@@ -104,7 +104,7 @@ pub enum StoreError {
         source: redb::Error,
     },
     /// A block needed (to pin a DAG, or as asked) is not in the store.
-    #[error("block {cid} is not in the store")]
+    #[error("block {cid} not found")]
     MissingBlock {
         /// The missing block.
         cid: Cid,

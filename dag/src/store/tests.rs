@@ -1,8 +1,7 @@
 //! Tests of the block store, pins and GC.
 
 use super::*;
-use crate::block::{DAG_PB, IDENTITY, Version};
-use crate::pb::{Link, Node};
+use crate::block::IDENTITY;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -12,19 +11,10 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn raw(data: &[u8]) -> Block {
-    Block::encode(Version::V1, RAW, data.to_vec())
-}
+use crate::testutil::raw;
 
 fn node(links: &[&Block], data: &[u8]) -> Block {
-    let node = Node {
-        links: links
-            .iter()
-            .map(|b| Link::new(*b.cid(), "", b.data().len() as u64))
-            .collect(),
-        data: Some(Bytes::copy_from_slice(data)),
-    };
-    Block::encode(Version::V0, DAG_PB, node.encode())
+    crate::testutil::node_named(links, "", data)
 }
 
 /// Test-only: overwrites the stored bytes of a block behind the store's back.
