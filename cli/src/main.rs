@@ -3,6 +3,7 @@
 
 mod cmd;
 mod output;
+mod remote;
 
 use clap::Parser;
 use std::process::ExitCode;

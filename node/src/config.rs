@@ -12,8 +12,55 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Config {
+    /// Where the node listens.
+    pub addresses: Addresses,
+    /// RPC API settings.
+    #[serde(rename = "API")]
+    pub api: ApiConfig,
     /// Defaults for `add` (each can be overridden per command).
     pub import: ImportConfig,
+}
+
+/// Listen addresses, as multiaddrs (Kubo's `Addresses` section). Port 0 picks a free port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Addresses {
+    /// The RPC API (`/api/v0`). Loopback by default: the API has full control of the node.
+    #[serde(rename = "API")]
+    pub api: String,
+    /// The HTTP gateway.
+    pub gateway: String,
+    /// libp2p listen addresses.
+    pub swarm: Vec<String>,
+}
+
+impl Default for Addresses {
+    fn default() -> Self {
+        Addresses {
+            api: "/ip4/127.0.0.1/tcp/5001".into(),
+            gateway: "/ip4/127.0.0.1/tcp/8080".into(),
+            swarm: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        }
+    }
+}
+
+/// RPC API settings (Kubo's `API` section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ApiConfig {
+    /// Extra response headers; `Access-Control-Allow-Origin` also lists the browser origins
+    /// allowed to call the API (requests from any other `Origin` get 403).
+    #[serde(rename = "HTTPHeaders")]
+    pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ApiConfig {
+    /// The browser origins allowed to call the API.
+    pub fn allowed_origins(&self) -> &[String] {
+        self.http_headers
+            .get("Access-Control-Allow-Origin")
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// How `add` builds DAGs when no flag says otherwise. Names follow Kubo's `Import` section.
@@ -115,9 +162,115 @@ impl ImportConfig {
     }
 }
 
+impl Config {
+    /// The config as a JSON value (for `ipfsd config KEY`).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The value at a dotted key (`Addresses.API`), if present.
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        let mut v = self.to_value();
+        for part in key.split('.') {
+            v = v.get_mut(part)?.take();
+        }
+        Some(v)
+    }
+
+    /// A copy with `key` set to `value` (a JSON value, or a bare string), checked against
+    /// the typed config so a misspelled key or a wrongly typed value is refused.
+    pub fn with(&self, key: &str, value: serde_json::Value) -> Result<Config, ConfigKeyError> {
+        let mut root = self.to_value();
+        let mut v = &mut root;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let obj = v
+                .as_object_mut()
+                .ok_or_else(|| ConfigKeyError::UnknownKey {
+                    key: key.to_string(),
+                })?;
+            if i + 1 == parts.len() {
+                if !obj.contains_key(*part) && !is_free_map(&parts[..i]) {
+                    return Err(ConfigKeyError::UnknownKey {
+                        key: key.to_string(),
+                    });
+                }
+                obj.insert((*part).to_string(), value.clone());
+                break;
+            }
+            v = obj
+                .get_mut(*part)
+                .ok_or_else(|| ConfigKeyError::UnknownKey {
+                    key: key.to_string(),
+                })?;
+        }
+        serde_json::from_value(root).map_err(|e| ConfigKeyError::BadValue {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Sections whose keys are free-form (header names).
+fn is_free_map(path: &[&str]) -> bool {
+    path == ["API", "HTTPHeaders"]
+}
+
+/// `ipfsd config KEY VALUE` was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigKeyError {
+    /// No such key.
+    #[error("config key {key:?} does not exist")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// The value has the wrong type or is out of range.
+    #[error("invalid value for config key {key:?}: {reason}")]
+    BadValue {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_keys_get_and_set() {
+        let c = Config::default();
+        assert_eq!(
+            c.get("Addresses.API"),
+            Some(serde_json::json!("/ip4/127.0.0.1/tcp/5001"))
+        );
+        assert_eq!(c.get("Nope.Key"), None);
+        let c2 = c
+            .with("Addresses.API", serde_json::json!("/ip4/127.0.0.1/tcp/0"))
+            .expect("set");
+        assert_eq!(c2.addresses.api, "/ip4/127.0.0.1/tcp/0");
+        assert!(matches!(
+            c.with("Addresses.Nope", serde_json::json!(1)),
+            Err(ConfigKeyError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            c.with("Import.CidVersion", serde_json::json!("x")),
+            Err(ConfigKeyError::BadValue { .. })
+        ));
+        let c3 = c
+            .with(
+                "API.HTTPHeaders.Access-Control-Allow-Origin",
+                serde_json::json!(["http://localhost:3000"]),
+            )
+            .expect("free-form header key");
+        assert_eq!(
+            c3.api.allowed_origins(),
+            ["http://localhost:3000".to_string()]
+        );
+    }
 
     #[test]
     fn defaults_are_kubo_defaults() {

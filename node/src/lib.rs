@@ -4,7 +4,11 @@
 //! typed configuration ([`config::Config`]). Networking, the RPC API and the gateway plug
 //! in here in later stages; `dag`, `bitswap` and `ipns` never depend on this crate.
 
+pub mod api;
 pub mod config;
+pub mod daemon;
+pub mod ops;
+pub mod path;
 pub mod repo;
 
 pub use config::Config;

@@ -4,7 +4,6 @@ use super::{Ctx, parse_bool};
 use anyhow::{Context, Result, bail};
 use dag::Version;
 use dag::import::{Added, Discard, Event, Importer, Params, Profile, Sink};
-use dag::store::PinMode;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -20,6 +19,9 @@ pub struct AddArgs {
     /// Add directories recursively.
     #[arg(short, long)]
     recursive: bool,
+    /// Wrap the added files in a directory (reported last, as the root).
+    #[arg(short, long)]
+    wrap: bool,
     /// Only compute the CIDs; store nothing.
     #[arg(short = 'n', long)]
     only_hash: bool,
@@ -122,21 +124,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         Some(repo) => {
             let mut writer = repo.store().writer()?;
             let roots = import(&args, params, &mut writer, bar.as_ref())?;
-            let pin = args.pin.unwrap_or(true);
-            match (pin, roots.as_slice()) {
-                (true, [.., last]) => {
-                    let mut others: Vec<_> =
-                        roots[..roots.len() - 1].iter().map(|a| a.cid).collect();
-                    others.dedup();
-                    writer.finish_and_pin(last.cid, PinMode::Recursive)?;
-                    for cid in others {
-                        repo.store().pin_add(&cid, PinMode::Recursive)?;
-                    }
-                }
-                _ => {
-                    writer.finish()?;
-                }
-            }
+            node::ops::finish_add(repo.store(), writer, &roots, args.pin.unwrap_or(true))?;
             roots
         }
     };
@@ -208,9 +196,7 @@ fn import<S: Sink>(
         let stdin = std::io::stdin();
         roots.push(importer.add_reader(stdin, "")?);
     } else {
-        for p in &args.paths {
-            roots.push(importer.add_path(p, args.recursive)?);
-        }
+        roots = importer.add_paths(&args.paths, args.recursive, args.wrap)?;
     }
     match write_err {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),

@@ -2,6 +2,7 @@
 
 mod add;
 mod block;
+mod daemon;
 mod dagcmd;
 mod pin;
 mod read;
@@ -21,6 +22,12 @@ pub struct Cli {
     /// Repository directory [default: $IPFSD_PATH or ~/.ipfsd]
     #[arg(long, global = true, value_name = "DIR")]
     repo: Option<PathBuf>,
+    /// Use the daemon at this API address (multiaddr or http:// URL).
+    #[arg(long, global = true, value_name = "ADDR", conflicts_with = "offline")]
+    api: Option<String>,
+    /// Never use a running daemon: open the repository directly.
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +58,12 @@ enum Command {
     /// DAGs as CAR files.
     #[command(subcommand)]
     Dag(dagcmd::DagCommand),
+    /// Run the node: open the repository and serve the RPC API until stopped.
+    Daemon(daemon::DaemonArgs),
+    /// Stop the running daemon.
+    Shutdown,
+    /// Read or set a config value: `config KEY [VALUE]`, or `config show`.
+    Config(daemon::ConfigArgs),
     /// Print the version.
     Version,
 }
@@ -59,6 +72,8 @@ enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Ctx {
         repo_path: cli.repo.unwrap_or_else(node::repo::default_path),
+        api: cli.api,
+        offline: cli.offline,
     };
     match cli.command {
         Command::Init(a) => repo::init(&ctx, a),
@@ -71,6 +86,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Repo(c) => repo::run(&ctx, c),
         Command::Block(c) => block::run(&ctx, c),
         Command::Dag(c) => dagcmd::run(&ctx, c),
+        Command::Daemon(a) => daemon::daemon(&ctx, a),
+        Command::Shutdown => daemon::shutdown(&ctx),
+        Command::Config(a) => daemon::config(&ctx, a),
         Command::Version => {
             println!("ipfsd version {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -78,12 +96,37 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// What every command needs to find the repository.
+/// What every command needs to find the repository or its daemon.
 pub struct Ctx {
     repo_path: PathBuf,
+    api: Option<String>,
+    offline: bool,
 }
 
 impl Ctx {
+    /// The daemon to talk to: `--api`, or the one whose address is in the repository's
+    /// `api` file and answers; `None` when commands should open the repository directly.
+    fn client(&self) -> Result<Option<crate::remote::Client>> {
+        if self.offline {
+            return Ok(None);
+        }
+        if let Some(api) = &self.api {
+            let client = crate::remote::Client::new(api)?;
+            if !client.reachable() {
+                bail!("cannot connect to the daemon at {api}");
+            }
+            return Ok(Some(client));
+        }
+        let file = self.repo_path.join(node::daemon::API_FILE);
+        let Ok(addr) = std::fs::read_to_string(&file) else {
+            return Ok(None);
+        };
+        let client = crate::remote::Client::new(&addr)
+            .with_context(|| format!("{} holds an invalid address", file.display()))?;
+        // A stale file (the daemon was killed) is ignored: the repository is free then.
+        Ok(client.reachable().then_some(client))
+    }
+
     fn repo(&self) -> Result<Repo> {
         Ok(Repo::open(&self.repo_path)?)
     }

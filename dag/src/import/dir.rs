@@ -1,112 +1,137 @@
-//! Directories and symlinks: walking a tree in name order, plain and HAMT directories.
+//! Walking directories on disk, symlinks, and building one plain or HAMT directory node.
+//!
+//! Data flow: [`Walk`] visits the given paths depth first, each directory's entries in name
+//! order (hidden names skipped unless asked for), and yields [`TreeEntry`] values that go
+//! into the same [`super::tree::DirTree`] as an RPC upload; directories are built there by
+//! [`Importer::directory`].
 
-use super::{Added, HamtEstimation, ImportError, Importer, Sink};
+use super::tree::TreeEntry;
+use super::{HamtEstimation, ImportError, Importer, Sink};
 use crate::block::{Block, Cid, DAG_PB};
 use crate::hamt;
 use crate::pb::{Link, Node};
 use crate::unixfs::{Data, DataType};
-use std::fs::{self, Metadata};
-use std::path::Path;
+use std::fs::{self, File, Metadata};
+use std::path::PathBuf;
 
-impl<S: Sink> Importer<'_, S> {
-    /// Imports a regular file or symlink.
-    pub(super) fn entry(
-        &mut self,
-        path: &Path,
-        meta: &Metadata,
-    ) -> Result<(Cid, u64), ImportError> {
-        let io_err = |source| ImportError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        if meta.file_type().is_symlink() {
-            let target = fs::read_link(path).map_err(io_err)?;
-            let target = target.to_str().ok_or_else(|| ImportError::BadName {
-                path: path.to_path_buf(),
-            })?;
-            let data = Data {
-                data: target.as_bytes().to_vec().into(),
-                ..Data::new(DataType::Symlink)
-            };
-            let node = Node {
-                links: Vec::new(),
-                data: Some(data.encode().into()),
-            };
-            let block = Block::encode(self.params.cid_version, DAG_PB, node.encode());
-            let out = (*block.cid(), block.data().len() as u64);
-            self.sink.put(block)?;
-            Ok(out)
-        } else if meta.is_file() {
-            let file = fs::File::open(path).map_err(io_err)?;
-            self.file(file, path)
-        } else {
-            Err(ImportError::Unsupported {
-                path: path.to_path_buf(),
-            })
+/// A depth-first walk of paths on disk in name order, as tree entries paired with the path
+/// on disk (for error messages). Directories come before their children.
+#[derive(Debug)]
+pub(super) struct Walk {
+    /// Top-level paths: (path on disk, name to add it under, its metadata).
+    top: std::vec::IntoIter<(PathBuf, String, Metadata)>,
+    /// Directories being walked: (path on disk, relative path, names left to visit).
+    stack: Vec<(PathBuf, String, std::vec::IntoIter<String>)>,
+    hidden: bool,
+}
+
+impl Walk {
+    /// Walks `top`; a top-level directory with an empty name has its entries added at the
+    /// top level instead (`ipfs add -r .`). Directories are walked whole (recursively).
+    pub(super) fn new(top: Vec<(PathBuf, String, Metadata)>, hidden: bool) -> Self {
+        Walk {
+            top: top.into_iter(),
+            stack: Vec::new(),
+            hidden,
         }
     }
 
-    /// Imports the directory at `path` reported as `rel`; finished directories are appended
-    /// to `dirs` in post-order, files are reported as they complete.
-    pub(super) fn dir(
+    /// The entry for `path` on disk, added as `rel`; `None` for the unnamed top directory.
+    fn visit(
         &mut self,
-        path: &Path,
-        rel: &str,
-        dirs: &mut Vec<Added>,
-    ) -> Result<Added, ImportError> {
+        path: PathBuf,
+        rel: String,
+        meta: &Metadata,
+    ) -> Result<Option<(TreeEntry<File>, PathBuf)>, ImportError> {
         let io_err = |source| ImportError::Io {
-            path: path.to_path_buf(),
+            path: path.clone(),
             source,
         };
-        let mut names = Vec::new();
-        for entry in fs::read_dir(path).map_err(io_err)? {
-            let entry = entry.map_err(io_err)?;
-            let name = entry.file_name();
-            let name = name
-                .to_str()
-                .ok_or_else(|| ImportError::BadName { path: entry.path() })?
-                .to_string();
-            if !self.params.hidden && name.starts_with('.') {
-                continue;
+        let entry = if meta.is_dir() {
+            let mut names = Vec::new();
+            for entry in fs::read_dir(&path).map_err(io_err)? {
+                let entry = entry.map_err(io_err)?;
+                let name = entry.file_name();
+                let name = name
+                    .to_str()
+                    .ok_or_else(|| ImportError::BadName { path: entry.path() })?
+                    .to_string();
+                if !self.hidden && name.starts_with('.') {
+                    continue;
+                }
+                names.push(name);
             }
-            names.push(name);
-        }
-        names.sort_unstable();
-
-        let mut links = Vec::with_capacity(names.len());
-        for name in names {
-            let child = path.join(&name);
-            let child_rel = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let meta = fs::symlink_metadata(&child).map_err(|source| ImportError::Io {
-                path: child.clone(),
-                source,
-            })?;
-            let added = if meta.is_dir() {
-                self.dir(&child, &child_rel, dirs)?
-            } else {
-                let (cid, tsize) = self.entry(&child, &meta)?;
-                let added = Added {
-                    path: child_rel,
-                    cid,
-                    tsize,
-                };
-                self.emit_added(&added);
-                added
-            };
-            links.push(Link::new(added.cid, name, added.tsize));
-        }
-        let (cid, tsize) = self.directory(links)?;
-        let added = Added {
-            path: rel.to_string(),
-            cid,
-            tsize,
+            names.sort_unstable();
+            self.stack
+                .push((path.clone(), rel.clone(), names.into_iter()));
+            if rel.is_empty() {
+                return Ok(None);
+            }
+            TreeEntry::Dir { path: rel }
+        } else if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path).map_err(io_err)?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| ImportError::BadName { path: path.clone() })?
+                .to_string();
+            TreeEntry::Symlink { path: rel, target }
+        } else if meta.is_file() {
+            let reader = File::open(&path).map_err(io_err)?;
+            TreeEntry::File { path: rel, reader }
+        } else {
+            return Err(ImportError::Unsupported { path });
         };
-        dirs.push(added.clone());
-        Ok(added)
+        Ok(Some((entry, path)))
+    }
+}
+
+impl Iterator for Walk {
+    type Item = Result<(TreeEntry<File>, PathBuf), ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (path, rel, meta) = if let Some((dir, rel, names)) = self.stack.last_mut() {
+                let Some(name) = names.next() else {
+                    self.stack.pop();
+                    continue;
+                };
+                let path = dir.join(&name);
+                let rel = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                match fs::symlink_metadata(&path) {
+                    Ok(meta) => (path, rel, meta),
+                    Err(source) => return Some(Err(ImportError::Io { path, source })),
+                }
+            } else {
+                self.top.next()?
+            };
+            match self.visit(path, rel, &meta) {
+                Ok(Some(entry)) => return Some(Ok(entry)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl<S: Sink> Importer<'_, S> {
+    /// Imports a symlink to `target`; returns its CID and size.
+    pub(super) fn symlink(&mut self, target: &str) -> Result<(Cid, u64), ImportError> {
+        let data = Data {
+            data: target.as_bytes().to_vec().into(),
+            ..Data::new(DataType::Symlink)
+        };
+        let node = Node {
+            links: Vec::new(),
+            data: Some(data.encode().into()),
+        };
+        let block = Block::encode(self.params.cid_version, DAG_PB, node.encode());
+        let out = (*block.cid(), block.data().len() as u64);
+        self.sink.put(block)?;
+        Ok(out)
     }
 
     /// Builds a directory from links sorted by name: one node, or a HAMT past the threshold.

@@ -2,13 +2,18 @@
 //!
 //! Data flow: a reader is cut into chunks ([`crate::chunker`]), batches of chunks are hashed
 //! in parallel on all cores while the next batch is read, and the resulting leaves are
-//! folded into a balanced tree ([`file`]). Directories are walked in name order and built as
-//! one dag-pb node, or as a HAMT once they pass the size threshold ([`dir`]). Every block
+//! folded into a balanced tree ([`file`]). Trees — walked from disk in name order ([`dir`])
+//! or uploaded as [`TreeEntry`] values in any order — go through one builder ([`tree`]) that
+//! keeps directories as link lists and builds them at the end, each as one dag-pb node or as
+//! a HAMT once it passes the size threshold. Every block
 //! goes to a [`Sink`] (the store's batched writer, or [`Discard`] for `--only-hash`), so
 //! nothing is held whole: memory is bounded by two batches plus the sink's buffer.
 
 mod dir;
 mod file;
+mod tree;
+
+pub use tree::{PathProblem, TreeEntry};
 
 use crate::block::{Block, Cid, Version};
 use crate::chunker::DEFAULT_CHUNK_SIZE;
@@ -125,6 +130,14 @@ pub enum ImportError {
     BadName {
         /// The path with the bad name.
         path: PathBuf,
+    },
+    /// A path in a tree being added is malformed or clashes with another entry.
+    #[error("{path}: {problem}")]
+    BadPath {
+        /// The path as given ('/'-separated, relative to the import root).
+        path: String,
+        /// What is wrong with it.
+        problem: PathProblem,
     },
     /// Invalid import parameters.
     #[error("invalid import parameters: {reason}")]
@@ -269,43 +282,89 @@ impl<'a, S: Sink> Importer<'a, S> {
     }
 
     /// Imports a file, symlink or (with `recursive`) directory tree from disk. The root is
-    /// reported under its base name.
+    /// reported under its base name (a directory without one, like `.`, as "" with its
+    /// entries at the top level). Same as [`Self::add_paths`] with one path, no wrapping.
     pub fn add_path(&mut self, path: &Path, recursive: bool) -> Result<Added, ImportError> {
-        let name = match path.file_name() {
-            Some(n) => n
-                .to_str()
-                .ok_or_else(|| ImportError::BadName {
-                    path: path.to_path_buf(),
-                })?
-                .to_string(),
-            None => String::new(),
-        };
-        let meta = std::fs::symlink_metadata(path).map_err(|source| ImportError::Io {
-            path: path.into(),
-            source,
-        })?;
-        if meta.is_dir() {
-            if !recursive {
-                return Err(ImportError::IsDirectory {
-                    path: path.to_path_buf(),
-                });
+        let mut roots = self.add_paths(&[path.to_path_buf()], recursive, false)?;
+        // One path gives one root; a directory without a base name gives the unnamed one.
+        roots.pop().ok_or_else(|| ImportError::BadPath {
+            path: path.display().to_string(),
+            problem: PathProblem::NoName,
+        })
+    }
+
+    /// Imports several files, symlinks or (with `recursive`) directory trees from disk, like
+    /// `ipfs add [-r] [-w] PATH...`. Each is added under its base name, walked in name order
+    /// with hidden names skipped unless [`Params::hidden`]; files are reported as they
+    /// complete, then directories in post-order. Returns one root per path in order, or with
+    /// `wrap` one unnamed directory (path "") holding them all. Base names must differ.
+    pub fn add_paths(
+        &mut self,
+        paths: &[PathBuf],
+        recursive: bool,
+        wrap: bool,
+    ) -> Result<Vec<Added>, ImportError> {
+        let mut top = Vec::with_capacity(paths.len());
+        let mut unnamed = false;
+        for path in paths {
+            let meta = std::fs::symlink_metadata(path).map_err(|source| ImportError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if meta.is_dir() && !recursive {
+                return Err(ImportError::IsDirectory { path: path.clone() });
             }
-            let mut dirs = Vec::new();
-            let root = self.dir(path, &name, &mut dirs)?;
-            for d in &dirs {
-                self.emit_added(d);
-            }
-            Ok(root)
-        } else {
-            let (cid, tsize) = self.entry(path, &meta)?;
-            let added = Added {
-                path: name,
-                cid,
-                tsize,
+            let name = match path.file_name() {
+                Some(n) => n
+                    .to_str()
+                    .ok_or_else(|| ImportError::BadName { path: path.clone() })?
+                    .to_string(),
+                None if meta.is_dir() && !wrap && paths.len() == 1 => {
+                    // `add -r .`: the directory's entries go at the top, the directory
+                    // itself is the unnamed wrapper.
+                    unnamed = true;
+                    String::new()
+                }
+                None => {
+                    return Err(ImportError::BadPath {
+                        path: path.display().to_string(),
+                        problem: PathProblem::NoName,
+                    });
+                }
             };
-            self.emit_added(&added);
-            Ok(added)
+            top.push((path.clone(), name, meta));
         }
+        let mut tree = tree::DirTree::new();
+        for item in dir::Walk::new(top, self.params.hidden) {
+            let (entry, source) = item?;
+            self.tree_entry(&mut tree, entry, Some(&source))?;
+        }
+        tree.finish(self, wrap || unnamed)
+    }
+
+    /// Imports a tree sent as entries with '/'-separated relative paths (the RPC API's
+    /// multipart `add`), giving the same CIDs and events as [`Self::add_paths`] on the same
+    /// tree on disk.
+    ///
+    /// Files and symlinks are imported and reported as they arrive; directories are kept as
+    /// link lists and built when `entries` ends, deepest first, then reported in post-order
+    /// with children in name order. Entries may come in any order (the CIDs do not depend on
+    /// it), and parents implied by a child's path are created. Paths must be relative, with
+    /// no empty, `.` or `..` components, and no name may be used twice in a directory
+    /// ([`ImportError::BadPath`]). The first `Err` item stops the import and is returned.
+    ///
+    /// Returns the top-level entries in arrival order, or with `wrap` a single unnamed
+    /// directory (path "") holding them, reported last, like `ipfs add -w`.
+    pub fn add_tree<R: Read + Send>(
+        &mut self,
+        entries: impl IntoIterator<Item = Result<TreeEntry<R>, ImportError>>,
+        wrap: bool,
+    ) -> Result<Vec<Added>, ImportError> {
+        let mut tree = tree::DirTree::new();
+        for entry in entries {
+            self.tree_entry(&mut tree, entry?, None)?;
+        }
+        tree.finish(self, wrap)
     }
 
     fn emit_added(&mut self, added: &Added) {

@@ -1,0 +1,145 @@
+//! `ipfsd daemon`, `ipfsd shutdown` and `ipfsd config`.
+
+use super::Ctx;
+use anyhow::{Context, Result, bail};
+use node::daemon::{Daemon, Overrides};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// RPC API listen address for this run (multiaddr; port 0 picks a free port).
+    #[arg(long, value_name = "MULTIADDR")]
+    api_addr: Option<String>,
+    /// Gateway listen address for this run.
+    #[arg(long, value_name = "MULTIADDR")]
+    gateway_addr: Option<String>,
+    /// Swarm listen address for this run (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    swarm_addr: Vec<String>,
+    /// Log format: text or json. Filter with RUST_LOG (default: info).
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        "text" => builder.try_init(),
+        "json" => builder.json().try_init(),
+        other => bail!("invalid log format {other:?}: expected text or json"),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
+    init_logging(&args.log_format)?;
+    let repo = ctx.repo()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ipfsd")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let overrides = Overrides {
+            api: args.api_addr,
+            gateway: args.gateway_addr,
+            swarm: args.swarm_addr,
+        };
+        let daemon = Daemon::start(repo, overrides).await?;
+        println!(
+            "RPC API server listening on {}",
+            node::daemon::multiaddr_of(daemon.api_addr())
+        );
+        println!("Daemon is ready");
+        let stop = daemon.shutdown_handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received, shutting down");
+            stop.notify_one();
+        });
+        daemon.wait().await?;
+        println!("Daemon stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn shutdown(ctx: &Ctx) -> Result<ExitCode> {
+    let Some(client) = ctx.client()? else {
+        bail!("no daemon is running for {}", ctx.repo_path.display());
+    };
+    client.post("shutdown", &[])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The key (dotted, e.g. Addresses.API), or `show` for the whole config.
+    key: String,
+    /// The new value; prints the current one when absent.
+    value: Option<String>,
+    /// Parse the value as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Parse the value as a boolean.
+    #[arg(long)]
+    bool: bool,
+}
+
+pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    if args.key == "show" && args.value.is_none() {
+        println!("{}", serde_json::to_string_pretty(&config.to_value())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.value {
+        None => {
+            let v = config
+                .get(&args.key)
+                .with_context(|| format!("config key {:?} does not exist", args.key))?;
+            match v {
+                serde_json::Value::String(s) => println!("{s}"),
+                other => println!("{}", serde_json::to_string_pretty(&other)?),
+            }
+        }
+        Some(raw) => {
+            let value = if args.json {
+                serde_json::from_str(&raw)
+                    .with_context(|| format!("--json value {raw:?} is not valid JSON"))?
+            } else if args.bool {
+                serde_json::Value::Bool(super::parse_bool(&raw).map_err(anyhow::Error::msg)?)
+            } else {
+                serde_json::Value::String(raw)
+            };
+            let updated = config.with(&args.key, value)?;
+            updated.import.params()?;
+            node::repo::save_config(&ctx.repo_path, &updated)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,415 @@
+//! Administrative commands: version, id, shutdown, pins, blocks, DAG import/export, repo.
+
+use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
+use crate::path;
+use axum::extract::{Multipart, State};
+use axum::response::Response;
+use dag::block::{self, Block, DAG_PB, RAW};
+use dag::store::{PinKind, PinMode, PinProblem};
+use dag::{Cid, Version};
+use serde_json::json;
+
+pub(crate) async fn version() -> Response {
+    json(json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "Commit": "",
+        "Repo": crate::repo::REPO_VERSION.to_string(),
+        "System": format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+        "Golang": "",
+    }))
+}
+
+pub(crate) async fn id(State(s): State<ApiState>) -> Response {
+    json(json!({
+        "ID": "",
+        "PublicKey": "",
+        "Addresses": [],
+        "AgentVersion": format!("ipfsd/{}", env!("CARGO_PKG_VERSION")),
+        "Protocols": [],
+        "RepoPath": s.repo_path.display().to_string(),
+    }))
+}
+
+pub(crate) async fn shutdown(State(s): State<ApiState>) -> Response {
+    s.shutdown.notify_one();
+    json(json!({}))
+}
+
+impl From<path::ResolveError> for ApiError {
+    fn from(e: path::ResolveError) -> Self {
+        match e {
+            path::ResolveError::Path(p) => ApiError::bad_request(p.to_string()),
+            path::ResolveError::Export(e) => e.into(),
+        }
+    }
+}
+
+fn parse_cid(s: &str) -> Result<Cid, ApiError> {
+    block::parse_cid(s).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let paths: Vec<String> = args
+        .required("ipfs-path")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mode = if args.flag("recursive", true)? {
+        PinMode::Recursive
+    } else {
+        PinMode::Direct
+    };
+    let pins = blocking(move || {
+        let mut pins = Vec::new();
+        for p in &paths {
+            let cid = path::resolve(&s.store, p)?;
+            s.store.pin_add(&cid, mode)?;
+            pins.push(cid.to_string());
+        }
+        Ok(pins)
+    })
+    .await?;
+    Ok(json(json!({ "Pins": pins })))
+}
+
+pub(crate) async fn pin_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let paths: Vec<String> = args
+        .required("ipfs-path")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let pins = blocking(move || {
+        let mut pins = Vec::new();
+        for p in &paths {
+            let cid = path::resolve(&s.store, p)?;
+            s.store.pin_rm(&cid)?;
+            pins.push(cid.to_string());
+        }
+        Ok(pins)
+    })
+    .await?;
+    Ok(json(json!({ "Pins": pins })))
+}
+
+pub(crate) async fn pin_ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let kind = args.get("type").unwrap_or("all").to_string();
+    let (rec, dir, ind) = match kind.as_str() {
+        "all" => (true, true, true),
+        "recursive" => (true, false, false),
+        "direct" => (false, true, false),
+        "indirect" => (false, false, true),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid pin type {other:?}: expected recursive, direct, indirect or all"
+            )));
+        }
+    };
+    let stream = args.flag("stream", false)?;
+    let paths: Vec<String> = args.args().into_iter().map(String::from).collect();
+    let rows = blocking(move || {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        if paths.is_empty() {
+            for (cid, mode) in s.store.pins()? {
+                if (mode == PinMode::Recursive && rec) || (mode == PinMode::Direct && dir) {
+                    rows.push((cid.to_string(), mode.to_string()));
+                }
+            }
+            if ind {
+                rows.extend(
+                    s.store
+                        .indirect_pins()?
+                        .into_iter()
+                        .map(|c| (c.to_string(), "indirect".into())),
+                );
+            }
+        } else {
+            for p in &paths {
+                let cid = path::resolve(&s.store, p)?;
+                let label = match s.store.pin_status(&cid)? {
+                    Some(PinKind::Recursive) if rec => "recursive".to_string(),
+                    Some(PinKind::Direct) if dir => "direct".to_string(),
+                    Some(PinKind::Indirect { via }) if ind => format!("indirect through {via}"),
+                    _ => return Err(ApiError::bad_request(format!("path '{p}' is not pinned"))),
+                };
+                rows.push((cid.to_string(), label));
+            }
+        }
+        Ok(rows)
+    })
+    .await?;
+    if stream {
+        let lines: Vec<_> = rows
+            .into_iter()
+            .map(|(c, t)| json!({ "Cid": c, "Type": t }))
+            .collect();
+        return Ok(stream_body("application/json", move |sink| {
+            for l in &lines {
+                sink.json(l)?;
+            }
+            Ok(())
+        }));
+    }
+    let keys: serde_json::Map<String, serde_json::Value> = rows
+        .into_iter()
+        .map(|(c, t)| (c, json!({ "Type": t })))
+        .collect();
+    Ok(json(json!({ "Keys": keys })))
+}
+
+fn describe(p: &PinProblem) -> serde_json::Value {
+    let (cid, err) = match p {
+        PinProblem::Missing { cid } => (cid, "missing block"),
+        PinProblem::Corrupt { cid } => (cid, "corrupt block"),
+        PinProblem::Undecodable { cid } => (cid, "undecodable block"),
+        _ => return json!({ "Cid": "", "Err": format!("{p:?}") }),
+    };
+    json!({ "Cid": cid.to_string(), "Err": err })
+}
+
+pub(crate) async fn pin_verify(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let verbose = args.flag("verbose", false)?;
+    Ok(stream_body("application/json", move |sink| {
+        for report in s.store.pin_verify()? {
+            if report.is_ok() && !verbose {
+                continue;
+            }
+            let bad: Vec<_> = report.problems.iter().map(describe).collect();
+            sink.json(
+                &json!({ "Cid": report.cid.to_string(), "Ok": report.is_ok(), "BadNodes": bad }),
+            )?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let cid = parse_cid(args.first("cid")?)?;
+    let data = blocking(move || Ok(dag::export::get(&s.store, &cid)?)).await?;
+    let mut resp = Response::new(axum::body::Body::from(data));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(resp)
+}
+
+/// The bytes of every file part of a multipart body, each at most `limit` bytes.
+async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut out = Vec::new();
+    while let Some(mut field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
+    {
+        let mut data = Vec::new();
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
+        {
+            if data.len() + chunk.len() > limit {
+                return Err(ApiError::bad_request(format!(
+                    "block is larger than the {limit}-byte limit"
+                )));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        out.push(data);
+        if out.len() > super::MAX_ARGS {
+            return Err(ApiError::bad_request("too many parts"));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn block_put(
+    State(s): State<ApiState>,
+    args: Args,
+    mp: Multipart,
+) -> Result<Response, ApiError> {
+    let codec = match args
+        .get("cid-codec")
+        .or(args.get("format"))
+        .unwrap_or("raw")
+    {
+        "raw" => RAW,
+        "dag-pb" | "protobuf" | "v0" => DAG_PB,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported codec {other:?}: expected raw or dag-pb"
+            )));
+        }
+    };
+    if let Some(mh) = args.get("mhtype").filter(|m| *m != "sha2-256") {
+        return Err(ApiError::bad_request(format!(
+            "unsupported hash function {mh:?}: only sha2-256"
+        )));
+    }
+    let pin = args.flag("pin", false)?;
+    let bodies = parts(mp, super::MAX_SMALL_BODY / 2).await?;
+    let rows = blocking(move || {
+        let mut rows = Vec::new();
+        for data in bodies {
+            if codec == DAG_PB {
+                dag::pb::Node::decode(&data).map_err(|e| {
+                    ApiError::bad_request(format!("input is not a valid dag-pb node: {e}"))
+                })?;
+            }
+            let size = data.len();
+            let b = Block::encode(Version::V1, codec, data);
+            let cid = *b.cid();
+            s.store.put(b)?;
+            if pin {
+                s.store.pin_add(&cid, PinMode::Direct)?;
+            }
+            rows.push(json!({ "Key": cid.to_string(), "Size": size }));
+        }
+        Ok(rows)
+    })
+    .await?;
+    Ok(stream_body("application/json", move |sink| {
+        for r in &rows {
+            sink.json(r)?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn block_stat(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let cid = parse_cid(args.first("cid")?)?;
+    let size = blocking(move || {
+        let size = match block::identity_data(&cid) {
+            Some(d) => d.len() as u64,
+            None => s.store.size(&cid)?.ok_or(dag::export::ExportError::Source(
+                dag::SourceError::NotFound { cid },
+            ))?,
+        };
+        Ok(size)
+    })
+    .await?;
+    Ok(json(json!({ "Key": cid.to_string(), "Size": size })))
+}
+
+pub(crate) async fn block_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let cids = args
+        .required("cid")?
+        .into_iter()
+        .map(parse_cid)
+        .collect::<Result<Vec<_>, _>>()?;
+    let force = args.flag("force", false)?;
+    Ok(stream_body("application/json", move |sink| {
+        for cid in cids {
+            let error = match s.store.pin_status(&cid)? {
+                Some(kind) => format!("cannot remove {cid}: pinned ({kind:?})"),
+                None => match s.store.delete(&cid)? {
+                    true => String::new(),
+                    false if force => continue,
+                    false => format!("cannot remove {cid}: block not found"),
+                },
+            };
+            sink.json(&json!({ "Hash": cid.to_string(), "Error": error }))?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn dag_export(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let p = args.first("root")?.to_string();
+    let store = s.store.clone();
+    let cid = blocking(move || Ok(path::resolve(&store, &p)?)).await?;
+    Ok(stream_body("application/vnd.ipld.car", move |sink| {
+        let mut w = SinkWriter::new(sink, 1 << 20);
+        dag::car::export(&s.store, &cid, &mut w)?;
+        std::io::Write::flush(&mut w).map_err(|_| super::Gone)?;
+        Ok(())
+    }))
+}
+
+pub(crate) async fn dag_import(
+    State(s): State<ApiState>,
+    args: Args,
+    mut mp: Multipart,
+) -> Result<Response, ApiError> {
+    let pin = args.flag("pin-roots", true)?;
+    let stats = args.flag("stats", false)?;
+    let mut reports = Vec::new();
+    while let Some(mut field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
+    {
+        let store = s.store.clone();
+        let report = super::files::with_field(&mut field, move |reader| {
+            let input = std::io::BufReader::with_capacity(1 << 20, reader);
+            Ok(dag::car::import(&store, input, pin)?)
+        })
+        .await?;
+        reports.push(report);
+    }
+    Ok(stream_body("application/json", move |sink| {
+        let (mut blocks, mut bytes) = (0, 0);
+        for r in &reports {
+            blocks += r.blocks;
+            bytes += r.bytes;
+            if pin {
+                for root in &r.roots {
+                    sink.json(
+                        &json!({ "Root": { "Cid": { "/": root.to_string() }, "PinErrorMsg": "" } }),
+                    )?;
+                }
+            }
+        }
+        if stats {
+            sink.json(&json!({ "Stats": { "BlockCount": blocks, "BlockBytesCount": bytes } }))?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn repo_gc(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let report = blocking(move || Ok(store.gc()?)).await?;
+    Ok(stream_body("application/json", move |sink| {
+        for cid in &report.removed {
+            sink.json(&json!({ "Key": { "/": cid.to_string() } }))?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let st = blocking(move || Ok(store.stat()?)).await?;
+    Ok(json(json!({
+        "NumObjects": st.num_blocks,
+        "RepoSize": st.file_size,
+        "DataSize": st.total_size,
+        "RepoPath": s.repo_path.display().to_string(),
+        "Version": format!("ipfsd-repo@{}", crate::repo::REPO_VERSION),
+    })))
+}
+
+pub(crate) async fn repo_verify(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    Ok(stream_body("application/json", move |sink: &Sink| {
+        let report = s.store.verify()?;
+        for cid in &report.corrupt {
+            sink.json(
+                &json!({ "Msg": format!("block {cid} is corrupt"), "Corrupt": cid.to_string() }),
+            )?;
+        }
+        for cid in &report.unverifiable {
+            sink.json(&json!({ "Msg": format!("block {cid} uses a hash function that cannot be checked") }))?;
+        }
+        sink.json(&json!({ "Checked": report.checked, "Corrupt": report.corrupt.len() }))?;
+        Ok(())
+    }))
+}

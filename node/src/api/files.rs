@@ -1,0 +1,521 @@
+//! File commands: add (multipart upload), cat, get (tar), ls, refs.
+
+use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
+use crate::path;
+use axum::extract::multipart::Field;
+use axum::extract::{Multipart, State};
+use axum::response::Response;
+use bytes::Bytes;
+use dag::export::{self, FileReader, Kind};
+use dag::import::{Event, Importer, Profile, TreeEntry};
+use dag::{Cid, Version};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::io::Read;
+use tokio::sync::mpsc;
+
+/// Chunks of one uploaded file in flight between the request and the importer.
+const CHUNK_DEPTH: usize = 8;
+
+/// A sync `Read` over chunks sent from an async task (a multipart field being received).
+pub(crate) struct ChanReader {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    cur: Bytes,
+}
+
+impl ChanReader {
+    fn new(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Self {
+        ChanReader {
+            rx,
+            cur: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("malformed multipart body: {e}"))
+}
+
+/// Pumps a field's bytes into `tx`; a transport error reaches the reader as an I/O error,
+/// so a truncated upload never imports as a shorter file.
+async fn pump(
+    field: &mut Field<'_>,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), ApiError> {
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return Ok(()); // the consumer stopped (it reports why)
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let _ = tx
+                    .send(Err(std::io::Error::other(format!("upload failed: {e}"))))
+                    .await;
+                return Err(malformed(e));
+            }
+        }
+    }
+}
+
+/// Runs `consume` on the blocking pool over the bytes of `field` as they arrive.
+pub(crate) async fn with_field<T: Send + 'static>(
+    field: &mut Field<'_>,
+    consume: impl FnOnce(ChanReader) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
+    let task = tokio::task::spawn_blocking(move || consume(ChanReader::new(rx)));
+    let fed = pump(field, tx).await;
+    let out = task.await.map_err(|e| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    })??;
+    fed?;
+    Ok(out)
+}
+
+/// One multipart part as the importer sees it.
+enum Part {
+    File {
+        path: String,
+        rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    },
+    Dir {
+        path: String,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+}
+
+/// The path of a part: its `filename`, percent-decoded (as Kubo's clients encode it).
+fn part_path(field: &Field<'_>) -> Result<String, ApiError> {
+    let raw = field.file_name().unwrap_or("");
+    let decoded: String =
+        form_urlencoded::parse(format!("p={}", raw.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+    Ok(decoded.trim_start_matches('/').to_string())
+}
+
+/// Import parameters from the request's flags, on top of the config's defaults.
+fn import_params(s: &ApiState, args: &Args) -> Result<dag::import::Params, ApiError> {
+    let mut p = match args.get("profile") {
+        Some(name) => Profile::from_name(name)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown profile {name:?}")))?
+            .params(),
+        None => s
+            .config
+            .import
+            .params()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
+    if let Some(v) = args.number("cid-version")? {
+        p.cid_version = match v {
+            0 => Version::V0,
+            1 => Version::V1,
+            _ => return Err(ApiError::bad_request("cid-version must be 0 or 1")),
+        };
+        if args.get("raw-leaves").is_none() {
+            p.raw_leaves = v == 1;
+        }
+    }
+    if args.get("raw-leaves").is_some() {
+        p.raw_leaves = args.flag("raw-leaves", false)?;
+    }
+    if let Some(c) = args.get("chunker") {
+        p.chunk_size = dag::chunker::parse_chunker(c).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid chunker {c:?}: expected size-N"))
+        })?;
+    }
+    Ok(p)
+}
+
+/// Sends events to the client without ever blocking the importer on a client that is
+/// still uploading: what does not fit in the stream waits in a backlog, bounded by the
+/// number of entries in the upload.
+struct Events<'a> {
+    sink: &'a Sink,
+    backlog: VecDeque<serde_json::Value>,
+}
+
+impl Events<'_> {
+    fn push(&mut self, v: serde_json::Value) {
+        self.backlog.push_back(v);
+        while let Some(front) = self.backlog.pop_front() {
+            match self.sink.try_json(front) {
+                Ok(None) => {}
+                Ok(Some(back)) => {
+                    self.backlog.push_front(back);
+                    return;
+                }
+                Err(super::Gone) => return,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), super::Gone> {
+        while let Some(v) = self.backlog.pop_front() {
+            self.sink.json(&v)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn add(
+    State(s): State<ApiState>,
+    args: Args,
+    mut mp: Multipart,
+) -> Result<Response, ApiError> {
+    let params = import_params(&s, &args)?;
+    let only_hash = args.flag("only-hash", false)?;
+    let pin = args.flag("pin", true)?;
+    let wrap = args.flag("wrap-with-directory", false)?;
+    let progress = args.flag("progress", false)?;
+    let quieter = args.flag("quieter", false)?;
+    let (entry_tx, mut entry_rx) = mpsc::channel::<Part>(1);
+
+    // The request side: parts go to the importer one by one, file bytes as they arrive.
+    let reader = tokio::spawn(async move {
+        while let Some(mut field) = mp.next_field().await.map_err(malformed)? {
+            let path = part_path(&field)?;
+            let ctype = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let part = match ctype.as_str() {
+                "application/x-directory" => Part::Dir { path },
+                "application/symlink" => {
+                    let mut target = Vec::new();
+                    while let Some(c) = field.chunk().await.map_err(malformed)? {
+                        target.extend_from_slice(&c);
+                        if target.len() > 4096 {
+                            return Err(ApiError::bad_request("symlink target too long"));
+                        }
+                    }
+                    let target = String::from_utf8(target)
+                        .map_err(|_| ApiError::bad_request("symlink target is not UTF-8"))?;
+                    Part::Symlink { path, target }
+                }
+                _ => {
+                    let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
+                    if entry_tx.send(Part::File { path, rx }).await.is_err() {
+                        return Ok(());
+                    }
+                    pump(&mut field, tx).await?;
+                    continue;
+                }
+            };
+            if entry_tx.send(part).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok::<(), ApiError>(())
+    });
+
+    let store = s.store.clone();
+    Ok(stream_body("application/json", move |sink| {
+        let mut events = Events {
+            sink,
+            backlog: VecDeque::new(),
+        };
+        let mut on_event = |e: Event<'_>| match e {
+            Event::Progress { bytes } if progress => {
+                events.push(json!({ "Name": "", "Bytes": bytes }))
+            }
+            Event::Progress { .. } => {}
+            Event::Added(a) if !quieter => {
+                let name = if a.path.is_empty() {
+                    a.cid.to_string()
+                } else {
+                    a.path.clone()
+                };
+                events.push(
+                    json!({ "Name": name, "Hash": a.cid.to_string(), "Size": a.tsize.to_string() }),
+                );
+            }
+            Event::Added(_) => {}
+        };
+        let entries = std::iter::from_fn(|| {
+            entry_rx.blocking_recv().map(|part| {
+                Ok(match part {
+                    Part::File { path, rx } => TreeEntry::File {
+                        path,
+                        reader: ChanReader::new(rx),
+                    },
+                    Part::Dir { path } => TreeEntry::Dir { path },
+                    Part::Symlink { path, target } => TreeEntry::Symlink { path, target },
+                })
+            })
+        });
+        let roots = if only_hash {
+            let mut discard = dag::import::Discard::default();
+            Importer::new(params, &mut discard)?
+                .on_event(&mut on_event)
+                .add_tree(entries, wrap)?
+        } else {
+            let mut writer = store.writer()?;
+            let roots = Importer::new(params, &mut writer)?
+                .on_event(&mut on_event)
+                .add_tree(entries, wrap)?;
+            crate::ops::finish_add(&store, writer, &roots, pin)?;
+            roots
+        };
+        // The upload must have been read to its end without error.
+        match tokio::runtime::Handle::current().block_on(reader) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string(),
+                ));
+            }
+        }
+        if quieter && let Some(last) = roots.last() {
+            events.push(json!({ "Name": last.path, "Hash": last.cid.to_string(), "Size": last.tsize.to_string() }));
+        }
+        events.flush()?;
+        Ok(())
+    }))
+}
+
+pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let paths: Vec<String> = args
+        .required("ipfs-path")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let offset = args.number("offset")?.unwrap_or(0);
+    let length = args.number("length")?;
+    let store = s.store.clone();
+    // Resolve (and check every path is a file) before the stream starts, so errors get a
+    // proper status.
+    let cids = blocking(move || {
+        paths
+            .iter()
+            .map(|p| {
+                let cid = path::resolve(&store, p)?;
+                FileReader::open(&store, &cid, 0, Some(0))?;
+                Ok(cid)
+            })
+            .collect::<Result<Vec<Cid>, ApiError>>()
+    })
+    .await?;
+    Ok(stream_body("text/plain", move |sink| {
+        let (mut offset, mut length) = (offset, length);
+        for cid in &cids {
+            let mut reader = FileReader::open(&s.store, cid, offset, length)?;
+            offset = offset.saturating_sub(reader.size());
+            if let Some(l) = length.as_mut() {
+                *l -= reader.remaining();
+            }
+            while let Some(piece) = reader.next_piece()? {
+                sink.bytes(piece)?;
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// `Read` over a [`FileReader`], for the tar writer.
+struct PieceReader<'s> {
+    inner: FileReader<'s, dag::Store>,
+    cur: Bytes,
+}
+
+impl Read for PieceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.inner.next_piece() {
+                Ok(Some(p)) => self.cur = p,
+                Ok(None) => return Ok(0),
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+fn tar_tree<W: std::io::Write>(
+    store: &dag::Store,
+    tar: &mut tar::Builder<W>,
+    cid: &Cid,
+    name: &str,
+) -> Result<(), ApiError> {
+    let io = |e: std::io::Error| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    };
+    let entry = export::load(store, cid)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_mtime(0);
+    match entry.kind() {
+        Kind::File => {
+            let reader = FileReader::open(store, cid, 0, None)?;
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(reader.size());
+            header.set_mode(0o644);
+            tar.append_data(
+                &mut header,
+                name,
+                PieceReader {
+                    inner: reader,
+                    cur: Bytes::new(),
+                },
+            )
+            .map_err(io)?;
+        }
+        Kind::Directory => {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+            header.set_mode(0o755);
+            tar.append_data(&mut header, name, std::io::empty())
+                .map_err(io)?;
+            for e in export::list(store, cid)? {
+                if e.name.is_empty() || e.name == "." || e.name == ".." || e.name.contains('/') {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "unsafe entry name",
+                    ));
+                }
+                tar_tree(store, tar, &e.cid, &format!("{name}/{}", e.name))?;
+            }
+        }
+        Kind::Symlink => {
+            let export::Entry::Pb(_, Some(d)) = entry else {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "symlink without data",
+                ));
+            };
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            header.set_mode(0o777);
+            tar.append_link(&mut header, name, String::from_utf8_lossy(&d.data).as_ref())
+                .map_err(io)?;
+        }
+        Kind::Other => {
+            return Err(ApiError::bad_request(format!(
+                "{cid} is not a UnixFS file or directory"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let p = args.first("ipfs-path")?.to_string();
+    let store = s.store.clone();
+    let (cid, name) = blocking(move || {
+        let cid = path::resolve(&store, &p)?;
+        let (root, inner) = path::parse(&p).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let name = inner
+            .rsplit('/')
+            .find(|c| !c.is_empty())
+            .map_or_else(|| root.to_string(), String::from);
+        Ok((cid, name))
+    })
+    .await?;
+    Ok(stream_body("application/x-tar", move |sink| {
+        let mut tar = tar::Builder::new(SinkWriter::new(sink, 1 << 20));
+        tar.follow_symlinks(false);
+        tar_tree(&s.store, &mut tar, &cid, &name)?;
+        let mut w = tar.into_inner().map_err(|_| super::Gone)?;
+        std::io::Write::flush(&mut w).map_err(|_| super::Gone)?;
+        Ok(())
+    }))
+}
+
+pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let paths: Vec<String> = args
+        .required("ipfs-path")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let objects = blocking(move || {
+        let mut objects = Vec::new();
+        for p in &paths {
+            let cid = path::resolve(&s.store, p)?;
+            let entries = match export::load(&s.store, &cid)?.kind() {
+                Kind::Directory => export::list(&s.store, &cid)?,
+                _ => Vec::new(),
+            };
+            let mut links = Vec::with_capacity(entries.len());
+            for e in entries {
+                let child = export::load(&s.store, &e.cid)?;
+                let (ty, size) = match child.kind() {
+                    Kind::Directory => (1, 0),
+                    Kind::Symlink => (4, child.filesize()),
+                    _ => (2, child.filesize()),
+                };
+                links.push(json!({ "Name": e.name, "Hash": e.cid.to_string(), "Size": size, "Type": ty, "Target": "" }));
+            }
+            objects.push(json!({ "Hash": p, "Links": links }));
+        }
+        Ok(objects)
+    })
+    .await?;
+    Ok(json(json!({ "Objects": objects })))
+}
+
+pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let paths: Vec<String> = args
+        .required("ipfs-path")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let recursive = args.flag("recursive", false)?;
+    let unique = args.flag("unique", false)?;
+    let store = s.store.clone();
+    let roots = blocking(move || {
+        paths
+            .iter()
+            .map(|p| Ok(path::resolve(&store, p)?))
+            .collect::<Result<Vec<Cid>, ApiError>>()
+    })
+    .await?;
+    Ok(stream_body("application/json", move |sink| {
+        let mut seen = std::collections::HashSet::new();
+        for root in roots {
+            crate::ops::walk_refs(&s.store, root, recursive, unique, &mut seen, |cid| {
+                sink.json(&json!({ "Ref": cid.to_string(), "Err": "" }))
+            })
+            .map_err(|e| match e {
+                crate::ops::RefsError::Export(e) => ApiError::from(e),
+                crate::ops::RefsError::Callback(gone) => ApiError::from(gone),
+            })?;
+        }
+        Ok(())
+    }))
+}
+
+pub(crate) async fn refs_local(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    Ok(stream_body("application/json", move |sink| {
+        for cid in s.store.all_cids()? {
+            sink.json(&json!({ "Ref": cid?.to_string(), "Err": "" }))?;
+        }
+        Ok(())
+    }))
+}

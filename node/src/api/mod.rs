@@ -1,0 +1,413 @@
+//! The Kubo-style RPC API (`POST /api/v0/<command>`), served by the daemon.
+//!
+//! Requests carry positional arguments as repeated `arg=` query parameters and flags as
+//! other query parameters; bodies (for `add`, `block/put`, `dag/import`) are multipart.
+//! Every handler runs store work on the blocking pool; streamed responses (`add`, `cat`,
+//! `refs`, `dag/export`, ...) are produced by a blocking task into a bounded channel, so a
+//! slow client slows the producer instead of growing a buffer. Errors are JSON
+//! `{"Message", "Code", "Type": "error"}` with 400 (bad request), 404 (missing block or
+//! path) or 500; an error after streaming started ends the stream with one such object.
+//!
+//! Security: the API binds loopback by default; a request that carries a browser `Origin`
+//! not listed in `API.HTTPHeaders.Access-Control-Allow-Origin` gets 403, so a web page
+//! cannot drive the node; anything but POST gets 405; bodies and argument counts are
+//! bounded.
+
+mod admin;
+mod files;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bytes::Bytes;
+use dag::Store;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Most positional arguments and flags one request may carry.
+pub const MAX_ARGS: usize = 1024;
+/// Largest non-streamed request body (block/put).
+pub const MAX_SMALL_BODY: usize = 4 << 20;
+/// Chunks buffered between a streaming handler and the client.
+const STREAM_DEPTH: usize = 8;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub(crate) store: Store,
+    pub(crate) config: Arc<crate::Config>,
+    pub(crate) repo_path: std::path::PathBuf,
+    pub(crate) shutdown: Arc<tokio::sync::Notify>,
+    pub(crate) allowed_origins: Arc<Vec<String>>,
+}
+
+/// The API router: every command under `/api/v0/`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v0/version", any(admin::version))
+        .route("/api/v0/id", any(admin::id))
+        .route("/api/v0/shutdown", any(admin::shutdown))
+        .route("/api/v0/add", any(files::add))
+        .route("/api/v0/cat", any(files::cat))
+        .route("/api/v0/get", any(files::get))
+        .route("/api/v0/ls", any(files::ls))
+        .route("/api/v0/refs", any(files::refs))
+        .route("/api/v0/refs/local", any(files::refs_local))
+        .route("/api/v0/pin/add", any(admin::pin_add))
+        .route("/api/v0/pin/rm", any(admin::pin_rm))
+        .route("/api/v0/pin/ls", any(admin::pin_ls))
+        .route("/api/v0/pin/verify", any(admin::pin_verify))
+        .route("/api/v0/block/get", any(admin::block_get))
+        .route("/api/v0/block/put", any(admin::block_put))
+        .route("/api/v0/block/stat", any(admin::block_stat))
+        .route("/api/v0/block/rm", any(admin::block_rm))
+        .route("/api/v0/dag/export", any(admin::dag_export))
+        .route("/api/v0/dag/import", any(admin::dag_import))
+        .route("/api/v0/repo/gc", any(admin::repo_gc))
+        .route("/api/v0/repo/stat", any(admin::repo_stat))
+        .route("/api/v0/repo/verify", any(admin::repo_verify))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// POST only, and no foreign browser origins.
+async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| state.allowed_origins.iter().any(|a| a == o || a == "*"));
+        if !allowed {
+            return ApiError::new(StatusCode::FORBIDDEN, "403 - Forbidden: origin not allowed")
+                .into_response();
+        }
+    }
+    if req.method() != Method::POST {
+        let mut resp = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} not allowed: the RPC API takes POST only", req.method()),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    next.run(req).await
+}
+
+/// An API error, rendered as Kubo renders them.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn body(&self) -> serde_json::Value {
+        let code = if self.status == StatusCode::BAD_REQUEST {
+            1
+        } else {
+            0
+        };
+        serde_json::json!({ "Message": self.message, "Code": code, "Type": "error" })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        resp.headers_mut().insert(
+            "X-Content-Type-Options",
+            HeaderValue::from_static("nosniff"),
+        );
+        resp
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Maps library errors to statuses: missing things are 404, invalid input 400.
+pub(crate) fn status_of(err: &(dyn std::error::Error + 'static)) -> StatusCode {
+    use dag::export::ExportError;
+    if let Some(e) = err.downcast_ref::<ExportError>() {
+        return match e {
+            ExportError::Source(dag::SourceError::NotFound { .. }) | ExportError::NoLink { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            ExportError::IsDirectory { .. } | ExportError::NotDirectory { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
+    if let Some(e) = err.downcast_ref::<dag::StoreError>() {
+        return match e {
+            dag::StoreError::MissingBlock { .. } => StatusCode::NOT_FOUND,
+            dag::StoreError::NotPinned { .. }
+            | dag::StoreError::PinnedIndirectly { .. }
+            | dag::StoreError::Pinned { .. }
+            | dag::StoreError::AlreadyPinnedRecursively { .. } => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
+    if err.downcast_ref::<dag::car::CarError>().is_some()
+        || err.downcast_ref::<dag::BlockError>().is_some()
+    {
+        return StatusCode::BAD_REQUEST;
+    }
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+macro_rules! api_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                ApiError::new(status_of(&e), e.to_string())
+            }
+        }
+    )*};
+}
+api_error_from!(
+    dag::StoreError,
+    dag::export::ExportError,
+    dag::car::CarError,
+    dag::BlockError,
+    dag::import::ImportError
+);
+
+/// The query of a request: positional `arg`s and flags.
+#[derive(Debug, Default)]
+pub struct Args {
+    pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Args {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .take(MAX_ARGS + 1)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if pairs.len() > MAX_ARGS {
+            return Err(ApiError::bad_request(format!(
+                "too many arguments (limit {MAX_ARGS})"
+            )));
+        }
+        Ok(Args { pairs })
+    }
+}
+
+impl Args {
+    /// Every positional argument.
+    pub fn args(&self) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == "arg")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The positional arguments, at least one required.
+    pub fn required(&self, what: &str) -> Result<Vec<&str>, ApiError> {
+        let args = self.args();
+        if args.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "argument \"{what}\" is required"
+            )));
+        }
+        Ok(args)
+    }
+
+    /// The first positional argument, required.
+    pub fn first(&self, what: &str) -> Result<&str, ApiError> {
+        Ok(self.required(what)?[0])
+    }
+
+    /// A flag's raw value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean flag (`name`, `name=true`, `name=false`), or `default`.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some("" | "true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(v) => Err(ApiError::bad_request(format!(
+                "invalid value {v:?} for flag {name}: expected true or false"
+            ))),
+        }
+    }
+
+    /// A numeric flag.
+    pub fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid value {v:?} for {name}: expected a number"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Runs store work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("task failed: {e}"),
+        )
+    })?
+}
+
+/// A streamed response fed by a blocking producer: `produce` gets a sender of chunks and
+/// runs on the blocking pool; the response ends when it returns.
+pub(crate) fn stream_body(
+    content_type: &'static str,
+    produce: impl FnOnce(&Sink) -> Result<(), ApiError> + Send + 'static,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(STREAM_DEPTH);
+    tokio::task::spawn_blocking(move || {
+        let sink = Sink { tx };
+        if let Err(e) = produce(&sink) {
+            // Streaming already started: the error ends the stream as one JSON object.
+            let _ = sink.json(&e.body());
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert("X-Stream-Output", HeaderValue::from_static("1"));
+    h.insert("X-Chunked-Output", HeaderValue::from_static("1"));
+    h.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// The producer side of [`stream_body`].
+#[derive(Debug)]
+pub(crate) struct Sink {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+/// The client went away; producers stop.
+#[derive(Debug)]
+pub(crate) struct Gone;
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("client disconnected")
+    }
+}
+
+impl From<Gone> for ApiError {
+    fn from(_: Gone) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "client disconnected")
+    }
+}
+
+impl Sink {
+    /// Sends raw bytes; waits while the client is slow.
+    pub(crate) fn bytes(&self, b: Bytes) -> Result<(), Gone> {
+        self.tx.blocking_send(Ok(b)).map_err(|_| Gone)
+    }
+
+    /// Sends one JSON object without waiting; hands it back if the stream is full.
+    pub(crate) fn try_json(&self, v: serde_json::Value) -> Result<Option<serde_json::Value>, Gone> {
+        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        line.push(b'\n');
+        match self.tx.try_send(Ok(Bytes::from(line))) {
+            Ok(()) => Ok(None),
+            Err(mpsc::error::TrySendError::Full(_)) => Ok(Some(v)),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
+        }
+    }
+
+    /// Sends one JSON object and a newline.
+    pub(crate) fn json(&self, v: &serde_json::Value) -> Result<(), Gone> {
+        let mut line = serde_json::to_vec(v).unwrap_or_default();
+        line.push(b'\n');
+        self.bytes(Bytes::from(line))
+    }
+}
+
+/// A `Write` over a [`Sink`], buffered into chunks of `cap` bytes (for CAR and tar output).
+pub(crate) struct SinkWriter<'a> {
+    sink: &'a Sink,
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl<'a> SinkWriter<'a> {
+    pub(crate) fn new(sink: &'a Sink, cap: usize) -> Self {
+        SinkWriter {
+            sink,
+            buf: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+}
+
+impl std::io::Write for SinkWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.cap {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap));
+            self.sink
+                .bytes(Bytes::from(chunk))
+                .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON response.
+pub(crate) fn json(v: serde_json::Value) -> Response {
+    axum::Json(v).into_response()
+}

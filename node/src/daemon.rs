@@ -1,0 +1,223 @@
+//! The running daemon: it owns the repository and serves the RPC API until shut down.
+//!
+//! `Daemon::start` binds the API listener (port 0 picks a free port), writes the bound
+//! address as a multiaddr to `$IPFSD_PATH/api` (as Kubo does) so the CLI and scripts can
+//! find it, and serves until [`Daemon::shutdown`] is called (by `POST /api/v0/shutdown`,
+//! or a signal handler in the binary). Shutdown is graceful: the listener closes, requests
+//! in flight finish (their writes commit or roll back as a whole), then the `api` file is
+//! removed and the store is closed. Networking (swarm, DHT, BitSwap) and the gateway plug
+//! in here as further tasks owned by the daemon.
+
+use crate::api::{self, ApiState};
+use crate::repo::Repo;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The file in the repository that holds the running daemon's API multiaddr.
+pub const API_FILE: &str = "api";
+
+/// The daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    /// An address is not a `/ip4|ip6/<ip>/tcp/<port>` multiaddr.
+    #[error(
+        "invalid listen address {addr:?}: expected /ip4/<ip>/tcp/<port> or /ip6/<ip>/tcp/<port>"
+    )]
+    BadAddr {
+        /// The address given.
+        addr: String,
+    },
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing or removing the `api` file failed.
+    #[error("{path}: {source}")]
+    ApiFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("RPC API server: {source}")]
+    Serve {
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Parses a TCP multiaddr into a socket address.
+pub fn socket_addr(addr: &str) -> Result<SocketAddr, DaemonError> {
+    use multiaddr::{Multiaddr, Protocol};
+    let bad = || DaemonError::BadAddr {
+        addr: addr.to_string(),
+    };
+    let ma: Multiaddr = addr.parse().map_err(|_| bad())?;
+    let mut it = ma.iter();
+    let ip: std::net::IpAddr = match it.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Err(bad()),
+    };
+    let port = match it.next() {
+        Some(Protocol::Tcp(port)) => port,
+        _ => return Err(bad()),
+    };
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// The multiaddr of a socket address.
+pub fn multiaddr_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("/ip4/{}/tcp/{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("/ip6/{}/tcp/{}", a.ip(), a.port()),
+    }
+}
+
+/// Overrides of the configured addresses for one run (`ipfsd daemon --api-addr ...`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// The RPC API address.
+    pub api: Option<String>,
+    /// The gateway address (served once the gateway exists).
+    pub gateway: Option<String>,
+    /// Swarm addresses (used once networking exists).
+    pub swarm: Vec<String>,
+}
+
+/// A running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    api_addr: SocketAddr,
+    shutdown: Arc<Notify>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    api_file: PathBuf,
+}
+
+impl Daemon {
+    /// Starts serving `repo` with the configured addresses, overridden by `overrides`.
+    pub async fn start(repo: Repo, overrides: Overrides) -> Result<Daemon, DaemonError> {
+        let mut config = repo.config().clone();
+        if let Some(a) = overrides.api {
+            config.addresses.api = a;
+        }
+        if let Some(g) = overrides.gateway {
+            config.addresses.gateway = g;
+        }
+        if !overrides.swarm.is_empty() {
+            config.addresses.swarm = overrides.swarm;
+        }
+        let want = socket_addr(&config.addresses.api)?;
+        let listener = tokio::net::TcpListener::bind(want)
+            .await
+            .map_err(|source| DaemonError::Bind { addr: want, source })?;
+        let api_addr = listener
+            .local_addr()
+            .map_err(|source| DaemonError::Bind { addr: want, source })?;
+        let shutdown = Arc::new(Notify::new());
+        let state = ApiState {
+            store: repo.store().clone(),
+            allowed_origins: Arc::new(config.api.allowed_origins().to_vec()),
+            config: Arc::new(config),
+            repo_path: repo.path().to_path_buf(),
+            shutdown: shutdown.clone(),
+        };
+        let app = api::router(state);
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.notified().await })
+                .await
+        });
+        let api_file = repo.path().join(API_FILE);
+        std::fs::write(&api_file, multiaddr_of(api_addr)).map_err(|source| {
+            DaemonError::ApiFile {
+                path: api_file.clone(),
+                source,
+            }
+        })?;
+        tracing::info!(api = %api_addr, repo = %repo.path().display(), "daemon ready");
+        Ok(Daemon {
+            api_addr,
+            shutdown,
+            server,
+            api_file,
+        })
+    }
+
+    /// The address the RPC API listens on.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// A handle that stops the daemon when notified (see [`Daemon::shutdown`]).
+    pub fn shutdown_handle(&self) -> Arc<Notify> {
+        self.shutdown.clone()
+    }
+
+    /// Asks the daemon to stop; [`Daemon::wait`] returns once it has.
+    pub fn shutdown(&self) {
+        self.shutdown.notify_one();
+    }
+
+    /// Waits until the daemon has stopped (after a shutdown request), then removes the
+    /// `api` file.
+    pub async fn wait(self) -> Result<(), DaemonError> {
+        let served = self.server.await;
+        let removed = std::fs::remove_file(&self.api_file);
+        match served {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => return Err(DaemonError::Serve { source }),
+            Err(e) => {
+                return Err(DaemonError::Serve {
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        }
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DaemonError::ApiFile {
+                path: self.api_file,
+                source: e,
+            }),
+            _ => {
+                tracing::info!("daemon stopped");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            socket_addr("/ip4/127.0.0.1/tcp/5001").ok(),
+            Some("127.0.0.1:5001".parse().expect("addr"))
+        );
+        assert_eq!(
+            socket_addr("/ip6/::1/tcp/0").ok(),
+            Some("[::1]:0".parse().expect("addr"))
+        );
+        assert!(socket_addr("/ip4/127.0.0.1/udp/1").is_err());
+        assert!(socket_addr("/dns4/localhost/tcp/1").is_err());
+        assert!(socket_addr("nonsense").is_err());
+        assert_eq!(
+            multiaddr_of("127.0.0.1:8080".parse().expect("addr")),
+            "/ip4/127.0.0.1/tcp/8080"
+        );
+    }
+}
