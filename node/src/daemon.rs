@@ -15,6 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// How long shutdown waits for requests still running on the blocking pool.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The file in the repository that holds the running daemon's API multiaddr.
 pub const API_FILE: &str = "api";
 
@@ -99,6 +102,7 @@ pub struct Overrides {
 /// A running daemon.
 #[derive(Debug)]
 pub struct Daemon {
+    store: dag::Store,
     api_addr: SocketAddr,
     shutdown: Arc<Notify>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -149,6 +153,7 @@ impl Daemon {
         })?;
         tracing::info!(api = %api_addr, repo = %repo.path().display(), "daemon ready");
         Ok(Daemon {
+            store: repo.store().clone(),
             api_addr,
             shutdown,
             server,
@@ -175,6 +180,17 @@ impl Daemon {
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
+        // Requests that were running finish on the blocking pool; the repository is free
+        // (and everything they acknowledged is committed) once their store handles are
+        // gone. They end promptly: their clients are disconnected.
+        let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+        while self.store.handle_count() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if self.store.handle_count() > 1 {
+            tracing::warn!("requests still running at shutdown; the store closes when they end");
+        }
+        drop(self.store);
         let removed = std::fs::remove_file(&self.api_file);
         match served {
             Ok(Ok(())) => {}

@@ -301,6 +301,12 @@ impl Store {
         })
     }
 
+    /// How many handles (clones) of this store are alive. The database closes when the
+    /// last one is dropped; a daemon waits for its tasks' handles before it reports stopped.
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -24,7 +24,7 @@
 use super::pin::pin_in_txn;
 use super::{ImportGuard, PinMode, Result, Store, StoreError, WriteTables};
 use crate::{Block, Cid};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -32,6 +32,9 @@ use std::thread::JoinHandle;
 pub const MAX_IN_FLIGHT: usize = 8 << 20;
 /// Bytes per intermediate commit in batched mode.
 pub const BATCH_BYTES: usize = 8 << 20;
+/// In batched mode, a write transaction idle this long is committed (non-durably), so a
+/// slow producer never holds the store's single write lock.
+const IDLE_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Blocks in the channel at most (bounds the count for tiny blocks).
 const CHANNEL_BLOCKS: usize = 4096;
 
@@ -202,9 +205,15 @@ fn run(store: &Store, mode: Mode, rx: Receiver<Msg>, budget: &Budget) -> Result<
                         }
                     }
                     Ok(Msg::Finish(pin)) => break Outcome::Finish(pin),
-                    Err(_) => break Outcome::Abort,
+                    Err(RecvTimeoutError::Disconnected) => break Outcome::Abort,
+                    // The producer is slow (a client uploading slowly): release the
+                    // store's write lock instead of holding it while idle.
+                    Err(RecvTimeoutError::Timeout) if mode == Mode::Batched => {
+                        break Outcome::Batch;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
                 }
-                next = rx.recv();
+                next = rx.recv_timeout(IDLE_COMMIT);
             };
             match outcome {
                 Outcome::Batch => tables.finish_deferred()?,

@@ -18,7 +18,7 @@ mod files;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -51,7 +51,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/version", any(admin::version))
         .route("/api/v0/id", any(admin::id))
         .route("/api/v0/shutdown", any(admin::shutdown))
-        .route("/api/v0/add", any(files::add))
+        // Uploads of any size stream through these two; everything else is bounded.
+        .route(
+            "/api/v0/add",
+            any(files::add).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v0/cat", any(files::cat))
         .route("/api/v0/get", any(files::get))
         .route("/api/v0/ls", any(files::ls))
@@ -66,11 +70,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/block/stat", any(admin::block_stat))
         .route("/api/v0/block/rm", any(admin::block_rm))
         .route("/api/v0/dag/export", any(admin::dag_export))
-        .route("/api/v0/dag/import", any(admin::dag_import))
+        .route(
+            "/api/v0/dag/import",
+            any(admin::dag_import).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v0/repo/gc", any(admin::repo_gc))
         .route("/api/v0/repo/stat", any(admin::repo_stat))
         .route("/api/v0/repo/verify", any(admin::repo_verify))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -122,7 +130,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn body(&self) -> serde_json::Value {
+    pub(crate) fn body(&self) -> serde_json::Value {
         let code = if self.status == StatusCode::BAD_REQUEST {
             1
         } else {
@@ -300,14 +308,27 @@ pub(crate) fn stream_body(
     content_type: &'static str,
     produce: impl FnOnce(&Sink) -> Result<(), ApiError> + Send + 'static,
 ) -> Response {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(STREAM_DEPTH);
+    let (sink, rx) = stream_channel();
     tokio::task::spawn_blocking(move || {
-        let sink = Sink { tx };
         if let Err(e) = produce(&sink) {
             // Streaming already started: the error ends the stream as one JSON object.
             let _ = sink.json(&e.body());
         }
     });
+    stream_response(content_type, rx)
+}
+
+/// The receiving end of a [`Sink`].
+pub(crate) type StreamRx = mpsc::Receiver<Result<Bytes, std::io::Error>>;
+
+/// A bounded channel for a streamed response, before the response is made.
+pub(crate) fn stream_channel() -> (Sink, StreamRx) {
+    let (tx, rx) = mpsc::channel(STREAM_DEPTH);
+    (Sink { tx }, rx)
+}
+
+/// A streamed response over what a [`Sink`] sends.
+pub(crate) fn stream_response(content_type: &'static str, rx: StreamRx) -> Response {
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });

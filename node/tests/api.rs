@@ -1,0 +1,441 @@
+//! The RPC API against a daemon started in-process on 127.0.0.1 (ephemeral port): method
+//! and origin checks, malformed bodies, streaming add/cat, concurrent clients, shutdown.
+
+use node::daemon::{Daemon, Overrides};
+use node::{Config, Repo};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+struct TestDaemon {
+    url: String,
+    repo_path: std::path::PathBuf,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+    done: std::sync::mpsc::Receiver<Result<(), String>>,
+    _dir: tempfile::TempDir,
+}
+
+fn start(config: Config) -> TestDaemon {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo_path = dir.path().join("repo");
+    let repo = Repo::init(&repo_path, &config).expect("init");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let overrides = Overrides {
+                api: Some("/ip4/127.0.0.1/tcp/0".into()),
+                gateway: None,
+                swarm: vec![],
+            };
+            let daemon = Daemon::start(repo, overrides).await.expect("daemon starts");
+            ready_tx
+                .send((daemon.api_addr(), daemon.shutdown_handle()))
+                .expect("ready");
+            let _ = done_tx.send(daemon.wait().await.map_err(|e| e.to_string()));
+        });
+    });
+    let (addr, stop) = ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("daemon ready in time");
+    assert!(addr.ip().is_loopback());
+    TestDaemon {
+        url: format!("http://{addr}/api/v0"),
+        repo_path,
+        stop,
+        done,
+        _dir: dir,
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+        let _ = self.done.recv_timeout(Duration::from_secs(10));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+            .collect()
+    }
+}
+
+fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    resp.into_body()
+        .into_reader()
+        .read_to_end(&mut body)
+        .expect("body");
+    Reply { status, body }
+}
+
+impl TestDaemon {
+    fn post(&self, cmd: &str) -> Reply {
+        reply(
+            agent()
+                .post(&format!("{}/{cmd}", self.url))
+                .send_empty()
+                .expect("request"),
+        )
+    }
+
+    fn multipart(&self, cmd: &str, boundary: &str, body: Vec<u8>) -> Reply {
+        reply(
+            agent()
+                .post(&format!("{}/{cmd}", self.url))
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send(&body[..])
+                .expect("request"),
+        )
+    }
+
+    /// Adds `files` (name, bytes) in one multipart upload; answers the NDJSON lines.
+    fn add(&self, query: &str, files: &[(&str, &[u8])]) -> Reply {
+        let boundary = "ipfsd-test-boundary";
+        let mut body = Vec::new();
+        for (name, data) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.multipart(&format!("add?{query}"), boundary, body)
+    }
+
+    fn local_refs(&self) -> Vec<serde_json::Value> {
+        let r = self.post("refs/local");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.lines()
+    }
+}
+
+fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn methods_other_than_post_get_405_and_unknown_commands_404() {
+    let d = start(Config::default());
+    for cmd in ["version", "add", "cat?arg=x", "pin/ls", "shutdown"] {
+        let r = reply(
+            agent()
+                .get(&format!("{}/{cmd}", d.url))
+                .call()
+                .expect("request"),
+        );
+        assert_eq!(r.status, 405, "GET {cmd}");
+        assert_eq!(r.json()["Type"], "error");
+    }
+    let r = d.post("no/such/command");
+    assert_eq!(r.status, 404);
+    // The daemon is still up: GET shutdown did nothing.
+    assert_eq!(d.post("version").status, 200);
+}
+
+#[test]
+fn browser_origins_are_refused_unless_allowed() {
+    let d = start(Config::default());
+    let evil = reply(
+        agent()
+            .post(&format!("{}/version", d.url))
+            .header("Origin", "http://evil.example")
+            .send_empty()
+            .expect("req"),
+    );
+    assert_eq!(evil.status, 403);
+    let r = reply(
+        agent()
+            .post(&format!("{}/add", d.url))
+            .header("Origin", "http://evil.example")
+            .header("Content-Type", "multipart/form-data; boundary=b")
+            .send(&b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nx\r\n--b--\r\n"[..])
+            .expect("req"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(d.local_refs().is_empty(), "a refused add wrote nothing");
+
+    let allowed = Config::default()
+        .with(
+            "API.HTTPHeaders.Access-Control-Allow-Origin",
+            serde_json::json!(["http://localhost:3000"]),
+        )
+        .expect("config");
+    let d = start(allowed);
+    let ok = reply(
+        agent()
+            .post(&format!("{}/version", d.url))
+            .header("Origin", "http://localhost:3000")
+            .send_empty()
+            .expect("req"),
+    );
+    assert_eq!(ok.status, 200);
+    let evil = reply(
+        agent()
+            .post(&format!("{}/version", d.url))
+            .header("Origin", "http://localhost:3001")
+            .send_empty()
+            .expect("req"),
+    );
+    assert_eq!(evil.status, 403);
+}
+
+#[test]
+fn malformed_multipart_is_a_clear_400_and_writes_nothing() {
+    let d = start(Config::default());
+    for body in [
+        &b"garbage"[..],
+        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nunterminated",
+    ] {
+        let r = d.multipart("add", "b", body.to_vec());
+        let text = r.text();
+        assert!(text.contains("malformed multipart"), "{} {text}", r.status);
+        assert!(!text.contains("\"Hash\""), "nothing was added: {text}");
+    }
+    let r = reply(
+        agent()
+            .post(&format!("{}/add", d.url))
+            .header("Content-Type", "text/plain")
+            .send(&b"x"[..])
+            .expect("req"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = d.multipart("block/put", "b", b"nope".to_vec());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        d.local_refs().is_empty(),
+        "malformed requests wrote nothing"
+    );
+    let pins = d.post("pin/ls").json();
+    assert_eq!(pins["Keys"], serde_json::json!({}));
+}
+
+#[test]
+fn arguments_are_validated_and_bounded() {
+    let d = start(Config::default());
+    let r = d.post("cat");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("required"))
+    );
+    let r = d.post("cat?arg=not-a-cid");
+    assert_eq!(r.status, 400);
+    let r = d.post("cat?arg=QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(
+        r.json()["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not found"))
+    );
+    let many: String = (0..2000).map(|i| format!("arg={i}&")).collect();
+    let r = d.post(&format!("pin/add?{many}"));
+    assert_eq!(r.status, 400);
+    let r = d.post("pin/add?arg=QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH&recursive=maybe");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn add_cat_pin_and_stream_shapes() {
+    let d = start(Config::default());
+    let r = d.add("", &[("hello.txt", b"hello world\n")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.lines(),
+        vec![
+            serde_json::json!({"Name": "hello.txt", "Hash": "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "Size": "20"})
+        ]
+    );
+    let big = data(1, 3 << 20);
+    let r = d.add("cid-version=1&progress=true", &[("big.bin", &big)]);
+    let lines = r.lines();
+    let last = lines.last().expect("a result line");
+    assert!(
+        lines.iter().any(|l| l.get("Bytes").is_some()),
+        "progress lines"
+    );
+    let cid = last["Hash"].as_str().expect("hash").to_string();
+    assert!(cid.starts_with("bafy"), "{cid}");
+    let back = d.post(&format!("cat?arg={cid}"));
+    assert_eq!(back.status, 200);
+    assert!(back.body == big, "cat returns the bytes added");
+    let part = d.post(&format!("cat?arg={cid}&offset=1000000&length=70000"));
+    assert!(part.body == big[1_000_000..1_070_000]);
+    let pins = d.post("pin/ls?type=recursive").json();
+    assert!(pins["Keys"].get(&cid).is_some(), "{pins}");
+    let r = d.add(
+        "pin=false&wrap-with-directory=true",
+        &[("a", b"a"), ("b", b"b")],
+    );
+    let lines = r.lines();
+    assert_eq!(lines.len(), 3, "two files then the wrapper: {lines:?}");
+    let wrapper = lines[2]["Hash"].as_str().expect("hash");
+    let ls = d.post(&format!("ls?arg={wrapper}")).json();
+    let names: Vec<&str> = ls["Objects"][0]["Links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .filter_map(|l| l["Name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(
+        d.post("pin/ls").json()["Keys"].get(wrapper).is_none(),
+        "pin=false"
+    );
+    let gc = d.post("repo/gc");
+    assert_eq!(gc.status, 200);
+    assert_eq!(
+        gc.lines().len(),
+        3,
+        "the unpinned wrapper and its two files: {}",
+        gc.text()
+    );
+}
+
+#[test]
+fn twenty_concurrent_clients_add_and_cat() {
+    let d = start(Config::default());
+    let url = d.url.clone();
+    let threads: Vec<_> = (0..20u64)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let d = TestDaemon::client_only(url);
+                let mine = data(100 + i, 200_000 + (i as usize) * 7919);
+                let r = d.add("", &[("f", &mine)]);
+                assert_eq!(r.status, 200, "{}", r.text());
+                let cid = r.lines().last().expect("line")["Hash"]
+                    .as_str()
+                    .expect("hash")
+                    .to_string();
+                let back = d.post(&format!("cat?arg={cid}"));
+                assert!(back.body == mine, "client {i} read back its own bytes");
+                cid
+            })
+        })
+        .collect();
+    let cids: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .collect();
+    let pins = d.post("pin/ls?type=recursive").json();
+    for cid in &cids {
+        assert!(pins["Keys"].get(cid).is_some(), "{cid} pinned");
+    }
+    let verify = d.post("repo/verify");
+    assert!(verify.text().contains("\"Corrupt\":0"), "{}", verify.text());
+}
+
+impl TestDaemon {
+    /// A handle that only talks to an existing daemon (for client threads).
+    fn client_only(url: String) -> ClientOnly {
+        ClientOnly { url }
+    }
+}
+
+struct ClientOnly {
+    url: String,
+}
+
+impl ClientOnly {
+    fn post(&self, cmd: &str) -> Reply {
+        reply(
+            agent()
+                .post(&format!("{}/{cmd}", self.url))
+                .send_empty()
+                .expect("request"),
+        )
+    }
+
+    fn add(&self, query: &str, files: &[(&str, &[u8])]) -> Reply {
+        let boundary = "c";
+        let mut body = Vec::new();
+        for (name, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        reply(
+            agent()
+                .post(&format!("{}/add?{query}", self.url))
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send(&body[..])
+                .expect("request"),
+        )
+    }
+}
+
+#[test]
+fn shutdown_is_prompt_and_removes_the_api_file() {
+    let d = start(Config::default());
+    let api_file = d.repo_path.join(node::daemon::API_FILE);
+    let written = std::fs::read_to_string(&api_file).expect("api file");
+    assert!(written.starts_with("/ip4/127.0.0.1/tcp/"), "{written}");
+    d.add("", &[("x", b"x")]);
+    let t = Instant::now();
+    assert_eq!(d.post("shutdown").status, 200);
+    let res = d
+        .done
+        .recv_timeout(Duration::from_secs(2))
+        .expect("stopped within 2 s");
+    assert!(res.is_ok(), "{res:?}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(!api_file.exists(), "api file removed");
+    // What was acknowledged is on disk: the repo reopens with the pin.
+    let repo = Repo::open(&d.repo_path).expect("reopen after shutdown");
+    assert_eq!(repo.store().pins().expect("pins").len(), 1);
+}
