@@ -335,6 +335,16 @@ impl<S: Sink> Importer<'_, S> {
     ) -> Result<(), ImportError> {
         let (path, slot, (cid, tsize)) = match entry {
             TreeEntry::Dir { path } => return tree.insert_dir(&path),
+            TreeEntry::File { path, reader } if path.is_empty() => {
+                // An unnamed upload (a bare string or stdin) is named by its CID, as Kubo
+                // does; it is reported with an empty path.
+                let (cid, tsize) = self.file(reader, source.unwrap_or(Path::new("<unnamed>")))?;
+                let name = cid.to_string();
+                let slot = tree.reserve(&name)?;
+                tree.fill(slot, &name, cid, tsize);
+                self.emit_added(&Added { path, cid, tsize });
+                return Ok(());
+            }
             TreeEntry::File { path, reader } => {
                 let slot = tree.reserve(&path)?;
                 let out = self.file(reader, source.unwrap_or(Path::new(&path)))?;
@@ -580,7 +590,6 @@ mod tests {
             target: "x".to_string(),
         };
         let cases: Vec<(Vec<Entry>, &str, PathProblem)> = vec![
-            (vec![file("", b"")], "", PathProblem::Empty),
             (
                 vec![file("/etc/passwd", b"")],
                 "/etc/passwd",
@@ -665,6 +674,35 @@ mod tests {
                 target: target.clone(),
             },
         }
+    }
+
+    #[test]
+    fn unnamed_files_are_named_by_their_cid() {
+        let mut blocks = Vec::new();
+        let mut seen = Vec::new();
+        let mut on = |e: Event<'_>| {
+            if let Event::Added(a) = e {
+                seen.push(a.path.clone());
+            }
+        };
+        let roots = Importer::new(Params::default(), &mut blocks)
+            .expect("params")
+            .on_event(&mut on)
+            .add_tree(
+                vec![file("", b"hello world\n"), file("b", b"b")]
+                    .into_iter()
+                    .map(Ok),
+                true,
+            )
+            .expect("import");
+        assert_eq!(seen, ["", "b", ""], "the unnamed file, b, then the wrapper");
+        let wrapper = Node::decode(blocks.last().expect("wrapper").data()).expect("node");
+        let names: Vec<&str> = wrapper.links.iter().map(|l| l.name_str()).collect();
+        assert_eq!(
+            names,
+            ["QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "b"]
+        );
+        assert_eq!(roots.len(), 1);
     }
 
     #[test]

@@ -392,6 +392,7 @@ pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, Api
     Ok(json(json!({
         "NumObjects": st.num_blocks,
         "RepoSize": st.file_size,
+        "StorageMax": u64::MAX, // no quota; kubo-rpc-client requires the field (BigInt)
         "DataSize": st.total_size,
         "RepoPath": s.repo_path.display().to_string(),
         "Version": format!("ipfsd-repo@{}", crate::repo::REPO_VERSION),

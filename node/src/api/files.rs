@@ -172,13 +172,6 @@ impl Events<'_> {
             }
         }
     }
-
-    fn flush(&mut self) -> Result<(), super::Gone> {
-        while let Some(v) = self.backlog.pop_front() {
-            self.sink.json(&v)?;
-        }
-        Ok(())
-    }
 }
 
 pub(crate) async fn add(
@@ -235,89 +228,76 @@ pub(crate) async fn add(
     let store = s.store.clone();
     let (sink, rx) = super::stream_channel();
     let import = tokio::task::spawn_blocking(move || {
-        let result = (|| {
-            let mut events = Events {
-                sink: &sink,
-                backlog: VecDeque::new(),
-            };
-            let mut on_event = |e: Event<'_>| match e {
-                Event::Progress { bytes } if progress => {
-                    events.push(json!({ "Name": "", "Bytes": bytes }))
-                }
-                Event::Progress { .. } => {}
-                Event::Added(a) if !quieter => {
-                    let name = if a.path.is_empty() {
-                        a.cid.to_string()
-                    } else {
-                        a.path.clone()
-                    };
-                    events.push(json!({ "Name": name, "Hash": a.cid.to_string(), "Size": a.tsize.to_string() }));
-                }
-                Event::Added(_) => {}
-            };
-            let entries = std::iter::from_fn(|| {
-                entry_rx.blocking_recv().map(|part| {
-                    Ok(match part {
-                        Part::File { path, rx } => TreeEntry::File {
-                            path,
-                            reader: ChanReader::new(rx),
-                        },
-                        Part::Dir { path } => TreeEntry::Dir { path },
-                        Part::Symlink { path, target } => TreeEntry::Symlink { path, target },
-                    })
-                })
-            });
-            let roots = if only_hash {
-                let mut discard = dag::import::Discard::default();
-                Importer::new(params, &mut discard)?
-                    .on_event(&mut on_event)
-                    .add_tree(entries, wrap)?
-            } else {
-                let mut writer = store.writer()?;
-                let roots = Importer::new(params, &mut writer)?
-                    .on_event(&mut on_event)
-                    .add_tree(entries, wrap)?;
-                crate::ops::finish_add(&store, writer, &roots, pin)?;
-                roots
-            };
-            if quieter && let Some(last) = roots.last() {
-                events.push(json!({ "Name": last.path, "Hash": last.cid.to_string(), "Size": last.tsize.to_string() }));
+        let mut events = Events {
+            sink: &sink,
+            backlog: VecDeque::new(),
+        };
+        let mut on_event = |e: Event<'_>| match e {
+            Event::Progress { bytes } if progress => {
+                events.push(json!({ "Name": "", "Bytes": bytes }))
             }
-            events.flush()?;
-            Ok::<(), ApiError>(())
-        })();
-        if let Err(e) = &result {
-            let _ = sink.json(&e.body());
+            Event::Progress { .. } => {}
+            Event::Added(a) if !quieter => {
+                let name = if a.path.is_empty() {
+                    a.cid.to_string()
+                } else {
+                    a.path.clone()
+                };
+                events.push(
+                    json!({ "Name": name, "Hash": a.cid.to_string(), "Size": a.tsize.to_string() }),
+                );
+            }
+            Event::Added(_) => {}
+        };
+        let entries = std::iter::from_fn(|| {
+            entry_rx.blocking_recv().map(|part| {
+                Ok(match part {
+                    Part::File { path, rx } => TreeEntry::File {
+                        path,
+                        reader: ChanReader::new(rx),
+                    },
+                    Part::Dir { path } => TreeEntry::Dir { path },
+                    Part::Symlink { path, target } => TreeEntry::Symlink { path, target },
+                })
+            })
+        });
+        let roots = if only_hash {
+            let mut discard = dag::import::Discard::default();
+            Importer::new(params, &mut discard)?
+                .on_event(&mut on_event)
+                .add_tree(entries, wrap)?
+        } else {
+            let mut writer = store.writer()?;
+            let roots = Importer::new(params, &mut writer)?
+                .on_event(&mut on_event)
+                .add_tree(entries, wrap)?;
+            crate::ops::finish_add(&store, writer, &roots, pin)?;
+            roots
+        };
+        if quieter && let Some(last) = roots.last() {
+            let name = if last.path.is_empty() {
+                last.cid.to_string()
+            } else {
+                last.path.clone()
+            };
+            events.push(json!({ "Name": name, "Hash": last.cid.to_string(), "Size": last.tsize.to_string() }));
         }
-        result
+        Ok::<_, ApiError>(events.backlog)
     });
 
-    // The answer starts only once the whole upload was read: a malformed or truncated
-    // body is a 400 and nothing is pinned or reported. Until then the importer's events
-    // wait in its backlog (never blocking it on a client that is still sending).
-    match reader.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(e) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                e.to_string(),
-            ));
-        }
-    }
-    if import.is_finished() {
-        match import.await {
-            Ok(Err(e)) => return Err(e),
-            Err(e) => {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    e.to_string(),
-                ));
-            }
-            Ok(Ok(())) => {}
-        }
-    }
-    Ok(super::stream_response("application/json", rx))
+    // The answer starts only once the whole upload was read and imported: a malformed or
+    // truncated body or a failed import gets its own status (400 or 500) and nothing is
+    // pinned or reported. Meanwhile the importer's events wait, partly in the stream's
+    // buffer and the rest in its backlog (bounded by the entries uploaded), so the
+    // importer is never blocked by a client that is still sending.
+    let uploaded = reader.await;
+    let imported = import.await;
+    let task_failed = |e: tokio::task::JoinError| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    };
+    uploaded.map_err(task_failed)??;
+    let backlog = imported.map_err(task_failed)??;
+    Ok(super::stream_response_then("application/json", rx, backlog))
 }
 
 pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {

@@ -329,9 +329,24 @@ pub(crate) fn stream_channel() -> (Sink, StreamRx) {
 
 /// A streamed response over what a [`Sink`] sends.
 pub(crate) fn stream_response(content_type: &'static str, rx: StreamRx) -> Response {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    stream_response_then(content_type, rx, std::collections::VecDeque::new())
+}
+
+/// Like [`stream_response`], followed by JSON lines that did not fit in the channel.
+pub(crate) fn stream_response_then(
+    content_type: &'static str,
+    rx: StreamRx,
+    then: std::collections::VecDeque<serde_json::Value>,
+) -> Response {
+    let queued = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
+    let rest = futures::stream::iter(then.into_iter().map(|v| {
+        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        line.push(b'\n');
+        Ok(Bytes::from(line))
+    }));
+    let stream = futures::StreamExt::chain(queued, rest);
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

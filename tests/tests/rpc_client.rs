@@ -1,0 +1,200 @@
+//! The real JS client for Kubo's RPC API (`kubo-rpc-client`, unmodified) against an ipfsd
+//! daemon started in-process on 127.0.0.1: `tests/interop/rpc-client.mjs` adds, cats, lists,
+//! pins, exports and reads blocks through it and checks every answer against values computed
+//! independently of ipfsd (see that script). Then the daemon must stop promptly and clean up.
+//!
+//! Needs the JS packages: `bash scripts/setup-peers.sh` (the README's test command runs it).
+//! Set `IPFSD_SKIP_INTEROP=1` to skip this test on a machine without them.
+
+use anyhow::{Context, Result, bail, ensure};
+use node::daemon::{Daemon, Overrides};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the client script may run before it is killed.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the daemon may take to stop once asked.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+const SETUP_HINT: &str = "run `bash scripts/setup-peers.sh` to install the reference peers";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn skip() -> bool {
+    let skip = std::env::var_os("IPFSD_SKIP_INTEROP").is_some_and(|v| v == "1");
+    if skip {
+        eprintln!("IPFSD_SKIP_INTEROP=1: interop test skipped");
+    }
+    skip
+}
+
+/// What the script did: its exit status (None when killed at the timeout) and output.
+struct Outcome {
+    status: Option<std::process::ExitStatus>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Runs `node rpc-client.mjs URL WORKDIR`, killing it past [`SCRIPT_TIMEOUT`].
+fn run_script(url: &str, workdir: &Path) -> Result<Outcome> {
+    let script = root().join("tests/interop/rpc-client.mjs");
+    let start = Instant::now();
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg(url)
+        .arg(workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "running node {} (is Node.js >= 20 installed?)",
+                script.display()
+            )
+        })?;
+    let out = drain(child.stdout.take().context("child stdout")?);
+    let err = drain(child.stderr.take().context("child stderr")?);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if start.elapsed() > SCRIPT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(Outcome {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed: start.elapsed(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubo_rpc_client_against_daemon() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let client = root().join("tests/interop/node_modules/kubo-rpc-client/package.json");
+    ensure!(
+        client.is_file(),
+        "{} is missing: {SETUP_HINT}",
+        client.display()
+    );
+
+    let tmp = tempfile::tempdir()?;
+    let repo_path = tmp.path().join("repo");
+    let workdir = tmp.path().join("work");
+    std::fs::create_dir(&workdir)?;
+    let repo = node::Repo::init(&repo_path, &node::Config::default())?;
+    let daemon = Daemon::start(
+        repo,
+        Overrides {
+            api: Some("/ip4/127.0.0.1/tcp/0".into()),
+            gateway: None,
+            swarm: vec![],
+        },
+    )
+    .await?;
+    let addr = daemon.api_addr();
+    ensure!(addr.ip().is_loopback(), "API bound to {addr}, not loopback");
+    let api_file = repo_path.join(node::daemon::API_FILE);
+    assert_eq!(
+        std::fs::read_to_string(&api_file)?,
+        format!("/ip4/127.0.0.1/tcp/{}", addr.port()),
+        "api file names the bound address"
+    );
+
+    let url = format!("http://127.0.0.1:{}", addr.port());
+    let wd = workdir.clone();
+    let outcome = tokio::task::spawn_blocking(move || run_script(&url, &wd)).await??;
+
+    // Stop the daemon whatever the script did, so a failure does not leave it serving.
+    daemon.shutdown();
+    let stopping = Instant::now();
+    let stopped = tokio::time::timeout(STOP_TIMEOUT, daemon.wait()).await;
+
+    eprintln!("--- rpc-client.mjs stderr ---\n{}", outcome.stderr);
+    match outcome.status {
+        None => bail!(
+            "rpc-client.mjs did not finish within {SCRIPT_TIMEOUT:?}; killed. stdout: {}",
+            outcome.stdout
+        ),
+        Some(s) if s.code() == Some(3) => bail!(
+            "rpc-client.mjs cannot load its JS dependencies: {SETUP_HINT}\n{}",
+            outcome.stderr
+        ),
+        Some(s) if !s.success() => bail!(
+            "rpc-client.mjs failed ({s}):\n{}\nsummary: {}",
+            outcome
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("rpc-client.mjs:"))
+                .unwrap_or(""),
+            outcome.stdout.trim()
+        ),
+        Some(_) => {}
+    }
+    let summary: serde_json::Value = serde_json::from_str(outcome.stdout.trim())
+        .with_context(|| format!("summary is not JSON: {:?}", outcome.stdout))?;
+    ensure!(summary["ok"] == true, "summary says not ok: {summary}");
+    for check in [
+        "version",
+        "add.string",
+        "add.bytes",
+        "cat",
+        "addAll.directory",
+        "addAll.wrapWithDirectory",
+        "ls",
+        "pin.ls",
+        "pin.rm",
+        "pin.add",
+        "dag.export",
+        "refs",
+        "block",
+    ] {
+        ensure!(
+            !summary["checks"][check].is_null(),
+            "summary lacks check {check}: {summary}"
+        );
+    }
+    ensure!(
+        workdir.join("export.car").is_file(),
+        "the script did not write the exported CAR"
+    );
+    eprintln!("rpc-client.mjs ok in {:?}: {summary}", outcome.elapsed);
+
+    match stopped {
+        Err(_) => bail!("daemon did not stop within {STOP_TIMEOUT:?} of shutdown"),
+        Ok(r) => r.context("daemon stopped with an error")?,
+    }
+    eprintln!("daemon stopped in {:?}", stopping.elapsed());
+    ensure!(
+        !api_file.exists(),
+        "{} still exists after shutdown",
+        api_file.display()
+    );
+    // The port is released: nothing answers there any more.
+    ensure!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "{addr} still accepts connections after shutdown"
+    );
+    Ok(())
+}
