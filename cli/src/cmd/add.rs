@@ -1,6 +1,9 @@
 //! `ipfsd add`: import files, directories or stdin.
 
+use super::read::bool_str;
+use super::upload::{self, AddBody};
 use super::{Ctx, parse_bool};
+use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
 use dag::Version;
 use dag::import::{Added, Discard, Event, Importer, Params, Profile, Sink};
@@ -91,8 +94,11 @@ impl AddArgs {
 }
 
 pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
+    let client = ctx.client()?;
     // Only-hash needs no store, so it also works while a daemon holds the repository.
-    let (repo, config_params) = if args.only_hash {
+    let (repo, config_params) = if client.is_some() {
+        (None, Params::default())
+    } else if args.only_hash {
         let params = match ctx.config() {
             Ok(c) => c.import.params()?,
             Err(_) => Params::default(),
@@ -103,7 +109,12 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         let params = repo.config().import.params()?;
         (Some(repo), params)
     };
+    // Online the daemon applies its config; the flags are checked here all the same, so
+    // a bad one is reported before anything is sent, in the same words.
     let params = args.params(config_params)?;
+    if client.is_some() && args.max_links.is_some() {
+        bail!("--max-links cannot be used through the daemon (its API has no such flag)");
+    }
     for p in &args.paths {
         if !args.recursive && p.is_dir() {
             bail!("{} is a directory, use -r to add directories", p.display());
@@ -118,21 +129,26 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         .progress
         .unwrap_or_else(|| std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES);
     let bar = show_progress.then(|| progress_bar(total));
+    let mut printer = Printer::new(&args, bar.as_ref());
 
-    let roots = match &repo {
-        None => import(&args, params, &mut Discard::default(), bar.as_ref())?,
-        Some(repo) => {
+    let last = match (&client, &repo) {
+        (Some(client), _) => add_remote(client, &args, &mut printer)?,
+        (None, None) => import(&args, params, &mut Discard::default(), &mut printer)?
+            .last()
+            .map(|a| a.cid.to_string()),
+        (None, Some(repo)) => {
             let mut writer = repo.store().writer()?;
-            let roots = import(&args, params, &mut writer, bar.as_ref())?;
+            let roots = import(&args, params, &mut writer, &mut printer)?;
             node::ops::finish_add(repo.store(), writer, &roots, args.pin.unwrap_or(true))?;
-            roots
+            roots.last().map(|a| a.cid.to_string())
         }
     };
+    printer.finish()?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if let (true, Some(last)) = (args.quieter, roots.last()) {
-        println!("{}", last.cid);
+    if let (true, Some(last)) = (args.quieter, last) {
+        println!("{last}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -151,55 +167,143 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// Imports every input into `sink`, printing entries as Kubo does; returns the roots.
+/// Prints added entries as Kubo does, from the importer's events or the daemon's answer.
+struct Printer<'a> {
+    out: std::io::LineWriter<std::io::StdoutLock<'static>>,
+    quiet: bool,
+    quieter: bool,
+    bar: Option<&'a ProgressBar>,
+    write_err: Option<std::io::Error>,
+}
+
+impl<'a> Printer<'a> {
+    fn new(args: &AddArgs, bar: Option<&'a ProgressBar>) -> Self {
+        Printer {
+            out: std::io::LineWriter::new(std::io::stdout().lock()),
+            quiet: args.quiet,
+            quieter: args.quieter,
+            bar,
+            write_err: None,
+        }
+    }
+
+    fn progress(&self, bytes: u64) {
+        if let Some(b) = self.bar {
+            b.set_position(bytes);
+        }
+    }
+
+    /// One entry done: `name` is its path, or its CID when it has none.
+    fn added(&mut self, cid: &str, name: &str) {
+        if self.quieter {
+            return;
+        }
+        let line = if self.quiet {
+            format!("{cid}\n")
+        } else {
+            format!("added {cid} {name}\n")
+        };
+        let out = &mut self.out;
+        let res = match self.bar {
+            Some(b) => b.suspend(|| out.write_all(line.as_bytes())),
+            None => out.write_all(line.as_bytes()),
+        };
+        if let Err(e) = res {
+            self.write_err.get_or_insert(e);
+        }
+    }
+
+    /// A closed stdout is fine (`add ... | head`); any other write error is not.
+    fn finish(mut self) -> Result<()> {
+        if let Err(e) = self.out.flush() {
+            self.write_err.get_or_insert(e);
+        }
+        match self.write_err {
+            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Imports every input into `sink`, printing entries as they complete; returns the roots.
 fn import<S: Sink>(
     args: &AddArgs,
     params: Params,
     sink: &mut S,
-    bar: Option<&ProgressBar>,
+    printer: &mut Printer<'_>,
 ) -> Result<Vec<Added>> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::LineWriter::new(stdout.lock());
-    let mut write_err = None;
     let mut on_event = |e: Event<'_>| match e {
-        Event::Progress { bytes } => {
-            if let Some(b) = bar {
-                b.set_position(bytes);
-            }
-        }
+        Event::Progress { bytes } => printer.progress(bytes),
         Event::Added(a) => {
-            if args.quieter {
-                return;
-            }
-            let name = if a.path.is_empty() {
-                a.cid.to_string()
-            } else {
-                a.path.clone()
-            };
-            let line = if args.quiet {
-                format!("{}\n", a.cid)
-            } else {
-                format!("added {} {}\n", a.cid, name)
-            };
-            let res = match bar {
-                Some(b) => b.suspend(|| out.write_all(line.as_bytes())),
-                None => out.write_all(line.as_bytes()),
-            };
-            if let Err(e) = res {
-                write_err.get_or_insert(e);
-            }
+            let cid = a.cid.to_string();
+            printer.added(&cid, if a.path.is_empty() { &cid } else { &a.path });
         }
     };
     let mut importer = Importer::new(params, sink)?.on_event(&mut on_event);
-    let mut roots = Vec::new();
     if args.paths.is_empty() {
         let stdin = std::io::stdin();
-        roots.push(importer.add_reader(stdin, "")?);
+        Ok(vec![importer.add_reader(stdin, "")?])
     } else {
-        roots = importer.add_paths(&args.paths, args.recursive, args.wrap)?;
+        Ok(importer.add_paths(&args.paths, args.recursive, args.wrap)?)
     }
-    match write_err {
-        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(roots),
+}
+
+/// Uploads every input to the daemon's `add`, printing the entries it reports; returns
+/// the CID of the last root.
+fn add_remote(
+    client: &Client,
+    args: &AddArgs,
+    printer: &mut Printer<'_>,
+) -> Result<Option<String>> {
+    let (top, unnamed) = if args.paths.is_empty() {
+        (None, false)
+    } else {
+        let (top, unnamed) = upload::top_level(&args.paths, args.recursive, args.wrap)?;
+        (Some(top), unnamed)
+    };
+    let body = AddBody::new(top, args.hidden, printer.bar.cloned());
+    let (boundary, failure) = (body.boundary(), body.failure());
+    let cid_version = args.cid_version.map(|v| v.to_string());
+    let mut q: Vec<(&str, &str)> = vec![
+        ("pin", bool_str(args.pin.unwrap_or(true))),
+        ("only-hash", bool_str(args.only_hash)),
+        ("quieter", bool_str(args.quieter)),
+    ];
+    // Stdin is never wrapped (as offline); `add -r .` wraps the directory's entries.
+    if (args.wrap && !args.paths.is_empty()) || unnamed {
+        q.push(("wrap-with-directory", "true"));
     }
+    if let Some(v) = &cid_version {
+        q.push(("cid-version", v));
+    }
+    if let Some(raw) = args.raw_leaves {
+        q.push(("raw-leaves", bool_str(raw)));
+    }
+    if let Some(c) = &args.chunker {
+        q.push(("chunker", c));
+    }
+    if let Some(p) = &args.profile {
+        q.push(("profile", p));
+    }
+    let mut last = None;
+    let res = client
+        .post_multipart("add", &q, &boundary, body)
+        .and_then(|answer| {
+            for line in remote::lines(answer) {
+                let line = line?;
+                if line.get("Hash").is_none() {
+                    continue; // progress
+                }
+                let cid = remote::field(&line, "Hash");
+                printer.added(&cid, &remote::field(&line, "Name"));
+                last = Some(cid);
+            }
+            Ok(())
+        });
+    // A file that could not be read cut the upload short: that is the error to report.
+    if let Some(e) = failure.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e.into());
+    }
+    res?;
+    Ok(last)
 }

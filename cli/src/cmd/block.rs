@@ -1,7 +1,9 @@
 //! `ipfsd block get|put|stat|rm`.
 
 use super::Ctx;
+use super::read::bool_str;
 use crate::output::ignore_broken_pipe;
+use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
 use dag::block::{self, Block, DAG_PB, RAW};
 use dag::{Cid, Version};
@@ -53,15 +55,32 @@ pub enum BlockCommand {
 const MAX_BLOCK: u64 = 2 << 20;
 
 pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
-    let repo = ctx.repo()?;
-    let store = repo.store();
+    let client = ctx.client()?;
+    let repo = match client {
+        Some(_) => None,
+        None => Some(ctx.repo()?),
+    };
+    let target = match (&client, &repo) {
+        (Some(client), _) => Target::Remote(client),
+        (None, Some(repo)) => Target::Local(repo.store()),
+        (None, None) => unreachable!("a repository is open when there is no daemon"),
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cmd {
         BlockCommand::Get { cid } => {
             let cid = block::parse_cid(&cid)?;
-            let data = dag::export::get(store, &cid)?;
-            ignore_broken_pipe(out.write_all(&data))?;
+            match target {
+                Target::Local(store) => {
+                    let data = dag::export::get(store, &cid)?;
+                    ignore_broken_pipe(out.write_all(&data))?;
+                }
+                Target::Remote(client) => {
+                    let body = client.post("block/get", &[("arg", &cid.to_string())])?;
+                    let res = std::io::copy(&mut body.into_reader(), &mut out).map(drop);
+                    ignore_broken_pipe(res)?;
+                }
+            }
         }
         BlockCommand::Put {
             files,
@@ -82,6 +101,7 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
             } else {
                 files.into_iter().map(Some).collect()
             };
+            // Input by input, each checked here first, so errors read and come as offline.
             for input in inputs {
                 let mut data = Vec::new();
                 let read = match &input {
@@ -99,42 +119,94 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
                 if codec == DAG_PB {
                     dag::pb::Node::decode(&data).context("input is not a valid dag-pb node")?;
                 }
-                let block = Block::encode(Version::V1, codec, data);
-                let cid = *block.cid();
-                store.put(block)?;
-                if pin {
-                    store.pin_add(&cid, dag::store::PinMode::Direct)?;
-                }
+                let cid = match target {
+                    Target::Local(store) => {
+                        let block = Block::encode(Version::V1, codec, data);
+                        let cid = *block.cid();
+                        store.put(block)?;
+                        if pin {
+                            store.pin_add(&cid, dag::store::PinMode::Direct)?;
+                        }
+                        cid.to_string()
+                    }
+                    Target::Remote(client) => {
+                        let b = remote::boundary();
+                        let body = remote::single_part(&b, "", std::io::Cursor::new(data));
+                        let codec = if codec == DAG_PB { "dag-pb" } else { "raw" };
+                        let args = [
+                            ("cid-codec", codec),
+                            ("mhtype", "sha2-256"),
+                            ("pin", bool_str(pin)),
+                        ];
+                        let answer = client.post_multipart("block/put", &args, &b, body)?;
+                        let mut keys = Vec::new();
+                        for line in remote::lines(answer) {
+                            keys.push(remote::field(&line?, "Key"));
+                        }
+                        match <[String; 1]>::try_from(keys) {
+                            Ok([key]) => key,
+                            Err(keys) => bail!("the daemon stored {} blocks, not one", keys.len()),
+                        }
+                    }
+                };
                 ignore_broken_pipe(writeln!(out, "{cid}"))?;
             }
         }
         BlockCommand::Stat { cid } => {
             let cid: Cid = block::parse_cid(&cid)?;
-            let size = match block::identity_data(&cid) {
-                Some(d) => d.len() as u64,
-                None => store
+            let size = match (block::identity_data(&cid), target) {
+                (Some(d), _) => d.len() as u64,
+                (None, Target::Local(store)) => store
                     .size(&cid)?
                     .ok_or(dag::SourceError::NotFound { cid })?,
+                (None, Target::Remote(client)) => {
+                    let answer = client.json("block/stat", &[("arg", &cid.to_string())])?;
+                    remote::number(&answer, "Size")?
+                }
             };
             ignore_broken_pipe(write!(out, "Key: {cid}\nSize: {size}\n"))?;
         }
         BlockCommand::Rm { cids, force, quiet } => {
             let mut failed = false;
-            for c in cids {
-                let cid = block::parse_cid(&c)?;
-                if let Some(kind) = store.pin_status(&cid)? {
-                    eprintln!("Error: cannot remove {cid}: pinned ({kind:?})");
-                    failed = true;
-                    continue;
+            match target {
+                Target::Local(store) => {
+                    for c in cids {
+                        let cid = block::parse_cid(&c)?;
+                        let error = match store.pin_status(&cid)? {
+                            Some(kind) => Some(format!("cannot remove {cid}: pinned ({kind:?})")),
+                            None => match store.delete(&cid)? {
+                                true => None,
+                                false if force => continue,
+                                false => Some(format!("cannot remove {cid}: block not found")),
+                            },
+                        };
+                        failed |= report_rm(&mut out, &cid.to_string(), error, quiet)?;
+                    }
                 }
-                let removed = store.delete(&cid)?;
-                if !removed && !force {
-                    eprintln!("Error: cannot remove {cid}: block not found");
-                    failed = true;
-                    continue;
-                }
-                if removed && !quiet {
-                    ignore_broken_pipe(writeln!(out, "removed {cid}"))?;
+                Target::Remote(client) => {
+                    // The valid CIDs before the first invalid one are removed, as offline.
+                    let parsed: Vec<Result<Cid, _>> =
+                        cids.iter().map(|c| block::parse_cid(c)).collect();
+                    let valid: Vec<String> = parsed
+                        .iter()
+                        .map_while(|c| c.as_ref().ok().map(Cid::to_string))
+                        .collect();
+                    if !valid.is_empty() {
+                        let mut q: Vec<(&str, &str)> =
+                            valid.iter().map(|c| ("arg", c.as_str())).collect();
+                        q.push(("force", bool_str(force)));
+                        for line in remote::lines(client.post("block/rm", &q)?) {
+                            let line = line?;
+                            let error =
+                                Some(remote::field(&line, "Error")).filter(|e| !e.is_empty());
+                            failed |=
+                                report_rm(&mut out, &remote::field(&line, "Hash"), error, quiet)?;
+                        }
+                    }
+                    if let Some(Err(e)) = parsed.into_iter().find(Result::is_err) {
+                        out.flush()?;
+                        return Err(e.into());
+                    }
                 }
             }
             if failed {
@@ -143,4 +215,28 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where blocks live for this command.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Local(&'a dag::Store),
+    Remote(&'a Client),
+}
+
+/// Prints one `block rm` result; answers whether it failed.
+fn report_rm(out: &mut impl Write, cid: &str, error: Option<String>, quiet: bool) -> Result<bool> {
+    match error {
+        Some(e) => {
+            out.flush()?;
+            eprintln!("Error: {e}");
+            Ok(true)
+        }
+        None => {
+            if !quiet {
+                ignore_broken_pipe(writeln!(out, "removed {cid}"))?;
+            }
+            Ok(false)
+        }
+    }
 }

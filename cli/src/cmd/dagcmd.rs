@@ -1,9 +1,11 @@
 //! `ipfsd dag import|export`: DAGs as CAR v1 files.
 
+use super::read::{bool_str, copy_raw};
 use super::{Ctx, parse_bool, resolve};
 use crate::output::ignore_broken_pipe;
-use anyhow::{Context, Result};
-use std::io::{BufReader, BufWriter, Write};
+use crate::remote::{self, Client};
+use anyhow::{Context, Result, bail};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,21 +30,25 @@ pub enum DagCommand {
 }
 
 pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
-    let repo = ctx.repo()?;
-    let store = repo.store();
+    let client = ctx.client()?;
+    let repo = match client {
+        Some(_) => None,
+        None => Some(ctx.repo()?),
+    };
     match cmd {
         DagCommand::Export { root } => {
-            let cid = resolve(store, &root)?;
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-            match dag::car::export(store, &cid, &mut out) {
-                Err(dag::car::CarError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => {
-                    other?;
-                }
-            }
-            ignore_broken_pipe(out.flush())?;
+            let res = match (&client, &repo) {
+                (Some(client), _) => client
+                    .post("dag/export", &[("arg", &root)])
+                    .and_then(|body| copy_raw(body, &mut out)),
+                (None, Some(repo)) => export_local(repo.store(), &root, &mut out),
+                (None, None) => unreachable!("a repository is open when there is no daemon"),
+            };
+            let flushed = ignore_broken_pipe(out.flush());
+            res?;
+            flushed?;
         }
         DagCommand::Import {
             files,
@@ -57,15 +63,31 @@ pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
             };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
+            // Input by input (statistics are per input), each streamed, never buffered.
             for input in inputs {
-                let report = match &input {
-                    Some(p) => {
-                        let f = std::fs::File::open(p)
-                            .with_context(|| format!("opening {}", p.display()))?;
-                        dag::car::import(store, BufReader::with_capacity(1 << 20, f), pin)
+                let reader: Box<dyn Read + Send> = match &input {
+                    Some(p) => Box::new(
+                        std::fs::File::open(p)
+                            .with_context(|| format!("opening {}", p.display()))?,
+                    ),
+                    None => Box::new(std::io::stdin()),
+                };
+                let report = match (&client, &repo) {
+                    (Some(client), _) => import_remote(client, reader, pin)?,
+                    (None, Some(repo)) => {
+                        let report = dag::car::import(
+                            repo.store(),
+                            BufReader::with_capacity(1 << 20, reader),
+                            pin,
+                        )?;
+                        Imported {
+                            roots: report.roots.iter().map(ToString::to_string).collect(),
+                            blocks: report.blocks,
+                            bytes: report.bytes,
+                        }
                     }
-                    None => dag::car::import(store, BufReader::new(std::io::stdin()), pin),
-                }?;
+                    (None, None) => unreachable!("a repository is open when there is no daemon"),
+                };
                 if pin {
                     for root in &report.roots {
                         ignore_broken_pipe(writeln!(out, "Pinned root\t{root}\tsuccess"))?;
@@ -82,4 +104,48 @@ pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn export_local(store: &dag::Store, root: &str, out: &mut impl Write) -> Result<()> {
+    let cid = resolve(store, root)?;
+    match dag::car::export(store, &cid, out) {
+        Err(dag::car::CarError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(())
+        }
+        other => Ok(other.map(drop)?),
+    }
+}
+
+/// What one CAR import did.
+struct Imported {
+    roots: Vec<String>,
+    blocks: u64,
+    bytes: u64,
+}
+
+fn import_remote(client: &Client, reader: Box<dyn Read + Send>, pin: bool) -> Result<Imported> {
+    let b = remote::boundary();
+    let body = remote::single_part(&b, "", reader);
+    let args = [("pin-roots", bool_str(pin)), ("stats", "true")];
+    let mut report = Imported {
+        roots: Vec::new(),
+        blocks: 0,
+        bytes: 0,
+    };
+    for line in remote::lines(client.post_multipart("dag/import", &args, &b, body)?) {
+        let line = line?;
+        if let Some(root) = line.get("Root") {
+            report.roots.push(remote::field(&root["Cid"], "/"));
+            let err = remote::field(root, "PinErrorMsg");
+            if !err.is_empty() {
+                bail!("{err}");
+            }
+        } else if let Some(s) = line.get("Stats") {
+            report.blocks = remote::number(s, "BlockCount")?;
+            report.bytes = remote::number(s, "BlockBytesCount")?;
+        }
+    }
+    Ok(report)
 }

@@ -7,6 +7,8 @@ mod dagcmd;
 mod pin;
 mod read;
 mod repo;
+mod untar;
+mod upload;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -89,11 +91,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(a) => daemon::daemon(&ctx, a),
         Command::Shutdown => daemon::shutdown(&ctx),
         Command::Config(a) => daemon::config(&ctx, a),
-        Command::Version => {
-            println!("ipfsd version {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Version => version(&ctx),
     }
+}
+
+fn version(ctx: &Ctx) -> Result<ExitCode> {
+    let version = match ctx.client()? {
+        Some(client) => crate::remote::field(&client.json("version", &[])?, "Version"),
+        None => env!("CARGO_PKG_VERSION").to_string(),
+    };
+    println!("ipfsd version {version}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What every command needs to find the repository or its daemon.
@@ -127,6 +135,16 @@ impl Ctx {
         Ok(client.reachable().then_some(client))
     }
 
+    /// The repository path to print: the one given, unless `--api` named another daemon
+    /// (then the daemon's own, `reported`).
+    fn shown_repo_path(&self, reported: &str) -> String {
+        if self.api.is_some() {
+            reported.to_string()
+        } else {
+            self.repo_path.display().to_string()
+        }
+    }
+
     fn repo(&self) -> Result<Repo> {
         Ok(Repo::open(&self.repo_path)?)
     }
@@ -136,21 +154,29 @@ impl Ctx {
     }
 }
 
-/// Splits `<cid>[/path]` or `/ipfs/<cid>[/path]` into the root CID and the inner path.
+/// Splits `<cid>[/path]` or `/ipfs/<cid>[/path]` into the root CID and the inner path
+/// (the daemon parses paths with the same code, so errors read the same online).
 pub fn parse_path(input: &str) -> Result<(Cid, String)> {
-    let rest = input.strip_prefix("/ipfs/").unwrap_or(input);
-    if rest.starts_with('/') || input.starts_with("/ipns/") {
-        bail!("invalid path {input:?}: expected <cid>[/path] or /ipfs/<cid>[/path]");
-    }
-    let (cid, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let cid = dag::block::parse_cid(cid).with_context(|| format!("invalid path {input:?}"))?;
-    Ok((cid, path.to_string()))
+    Ok(node::path::parse(input)?)
 }
 
 /// Resolves `<cid>[/path]` through the store to the CID it names.
 pub fn resolve(store: &dag::Store, input: &str) -> Result<Cid> {
-    let (root, path) = parse_path(input)?;
-    Ok(dag::export::resolve(store, &root, &path)?)
+    Ok(node::path::resolve(store, input)?)
+}
+
+/// For a request over several paths that the daemon refused before answering anything:
+/// offline, the paths are handled one by one and the results for those before the first
+/// bad one are printed. Finds that path (its index) and its error by asking about each
+/// path alone with `probe`; `None` when no single path fails.
+pub fn first_failing(
+    paths: &[String],
+    mut probe: impl FnMut(&str) -> Result<()>,
+) -> Option<(usize, anyhow::Error)> {
+    paths
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| probe(p).err().map(|e| (i, e)))
 }
 
 /// Parses a `--flag[=bool]` style value.

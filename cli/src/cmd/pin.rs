@@ -1,8 +1,10 @@
 //! `ipfsd pin add|rm|ls|verify`.
 
+use super::read::bool_str;
 use super::{Ctx, parse_bool, resolve};
 use crate::output::ignore_broken_pipe;
-use anyhow::{Result, bail};
+use crate::remote::{self, Client};
+use anyhow::{Context, Result, bail};
 use dag::store::{PinKind, PinMode, PinProblem};
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,13 +49,88 @@ pub enum PinCommand {
 }
 
 pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
+    match ctx.client()? {
+        Some(client) => run_remote(&client, cmd),
+        None => run_local(ctx, cmd),
+    }
+}
+
+fn how(recursive: bool) -> &'static str {
+    if recursive { "recursively" } else { "directly" }
+}
+
+/// Which pin types `pin ls --type` selects: (recursive, direct, indirect).
+fn pin_types(kind: &str) -> Result<(bool, bool, bool)> {
+    Ok(match kind {
+        "all" => (true, true, true),
+        "recursive" => (true, false, false),
+        "direct" => (false, true, false),
+        "indirect" => (false, false, true),
+        other => bail!("invalid pin type {other:?}: expected recursive, direct, indirect or all"),
+    })
+}
+
+/// Prints `pin ls` rows: `<cid> <type>`, or only the CID.
+fn print_pins(rows: impl IntoIterator<Item = Result<(String, String)>>, quiet: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for row in rows {
+        let (cid, label) = row?;
+        let line = if quiet { cid } else { format!("{cid} {label}") };
+        ignore_broken_pipe(writeln!(out, "{line}"))?;
+    }
+    Ok(())
+}
+
+/// One pinned DAG's check: its root and what is wrong below it (empty when fine).
+struct PinCheck {
+    cid: String,
+    problems: Vec<String>,
+}
+
+/// Prints `pin verify` results; fails (without an error line) when a pin is broken.
+fn print_checks(
+    checks: impl IntoIterator<Item = Result<PinCheck>>,
+    verbose: bool,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut broken = 0;
+    for check in checks {
+        let check = check?;
+        let ok = check.problems.is_empty();
+        if !ok {
+            broken += 1;
+        }
+        if ok && !verbose {
+            continue;
+        }
+        let line = if quiet {
+            check.cid
+        } else if ok {
+            format!("{} ok", check.cid)
+        } else {
+            format!("{} broken: {}", check.cid, check.problems.join("; "))
+        };
+        ignore_broken_pipe(writeln!(out, "{line}"))?;
+    }
+    Ok(if broken > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
     let repo = ctx.repo()?;
     let store = repo.store();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cmd {
         PinCommand::Add { paths, recursive } => {
-            let mode = if recursive.unwrap_or(true) {
+            let recursive = recursive.unwrap_or(true);
+            let mode = if recursive {
                 PinMode::Recursive
             } else {
                 PinMode::Direct
@@ -61,12 +138,7 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
             for p in paths {
                 let cid = resolve(store, &p)?;
                 store.pin_add(&cid, mode)?;
-                let how = if mode == PinMode::Recursive {
-                    "recursively"
-                } else {
-                    "directly"
-                };
-                ignore_broken_pipe(writeln!(out, "pinned {cid} {how}"))?;
+                ignore_broken_pipe(writeln!(out, "pinned {cid} {}", how(recursive)))?;
             }
         }
         PinCommand::Rm { paths } => {
@@ -77,15 +149,7 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
             }
         }
         PinCommand::Ls { paths, kind, quiet } => {
-            let (rec, dir, ind) = match kind.as_str() {
-                "all" => (true, true, true),
-                "recursive" => (true, false, false),
-                "direct" => (false, true, false),
-                "indirect" => (false, false, true),
-                other => {
-                    bail!("invalid pin type {other:?}: expected recursive, direct, indirect or all")
-                }
-            };
+            let (rec, dir, ind) = pin_types(&kind)?;
             let mut rows: Vec<(String, String)> = Vec::new();
             if paths.is_empty() {
                 for (cid, mode) in store.pins()? {
@@ -113,34 +177,18 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
                     rows.push((cid.to_string(), label));
                 }
             }
-            for (cid, label) in rows {
-                let line = if quiet { cid } else { format!("{cid} {label}") };
-                ignore_broken_pipe(writeln!(out, "{line}"))?;
-            }
+            drop(out);
+            print_pins(rows.into_iter().map(Ok), quiet)?;
         }
         PinCommand::Verify { verbose, quiet } => {
-            let mut broken = 0;
-            for report in store.pin_verify()? {
-                let ok = report.is_ok();
-                if !ok {
-                    broken += 1;
-                }
-                if ok && !verbose {
-                    continue;
-                }
-                let line = if quiet {
-                    report.cid.to_string()
-                } else if ok {
-                    format!("{} ok", report.cid)
-                } else {
-                    let problems: Vec<String> = report.problems.iter().map(describe).collect();
-                    format!("{} broken: {}", report.cid, problems.join("; "))
-                };
-                ignore_broken_pipe(writeln!(out, "{line}"))?;
-            }
-            if broken > 0 {
-                return Ok(ExitCode::FAILURE);
-            }
+            let checks = store.pin_verify()?.into_iter().map(|report| {
+                Ok(PinCheck {
+                    cid: report.cid.to_string(),
+                    problems: report.problems.iter().map(describe).collect(),
+                })
+            });
+            drop(out);
+            return print_checks(checks, verbose, quiet);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -153,4 +201,72 @@ fn describe(p: &PinProblem) -> String {
         PinProblem::Undecodable { cid } => format!("undecodable block {cid}"),
         other => format!("{other:?}"),
     }
+}
+
+fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cmd {
+        // Path by path, so those before a bad path are pinned and printed, as offline.
+        PinCommand::Add { paths, recursive } => {
+            let recursive = recursive.unwrap_or(true);
+            for p in paths {
+                let answer = client.json(
+                    "pin/add",
+                    &[("arg", &p), ("recursive", bool_str(recursive))],
+                )?;
+                for cid in pinned(&answer)? {
+                    ignore_broken_pipe(writeln!(out, "pinned {cid} {}", how(recursive)))?;
+                }
+            }
+        }
+        PinCommand::Rm { paths } => {
+            for p in paths {
+                for cid in pinned(&client.json("pin/rm", &[("arg", &p)])?)? {
+                    ignore_broken_pipe(writeln!(out, "unpinned {cid}"))?;
+                }
+            }
+        }
+        PinCommand::Ls { paths, kind, quiet } => {
+            pin_types(&kind)?;
+            let mut q: Vec<(&str, &str)> = paths.iter().map(|p| ("arg", p.as_str())).collect();
+            q.extend([("type", kind.as_str()), ("stream", "true")]);
+            let rows = remote::lines(client.post("pin/ls", &q)?)
+                .map(|l| l.map(|l| (remote::field(&l, "Cid"), remote::field(&l, "Type"))));
+            drop(out);
+            print_pins(rows, quiet)?;
+        }
+        PinCommand::Verify { verbose, quiet } => {
+            let body = client.post("pin/verify", &[("verbose", bool_str(verbose))])?;
+            let checks = remote::lines(body).map(|l| {
+                let l = l?;
+                let bad = l["BadNodes"].as_array().cloned().unwrap_or_default();
+                let problems = bad
+                    .iter()
+                    .map(|b| match remote::field(b, "Cid") {
+                        cid if cid.is_empty() => remote::field(b, "Err"),
+                        cid => format!("{} {cid}", remote::field(b, "Err")),
+                    })
+                    .collect();
+                Ok(PinCheck {
+                    cid: remote::field(&l, "Cid"),
+                    problems,
+                })
+            });
+            drop(out);
+            return print_checks(checks, verbose, quiet);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CIDs of a `pin/add` or `pin/rm` answer.
+fn pinned(answer: &serde_json::Value) -> Result<Vec<String>> {
+    let pins = answer["Pins"]
+        .as_array()
+        .with_context(|| format!("the daemon's answer has no pins: {answer}"))?;
+    Ok(pins
+        .iter()
+        .map(|c| c.as_str().unwrap_or_default().to_string())
+        .collect())
 }

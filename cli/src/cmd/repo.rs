@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::output::ignore_broken_pipe;
+use crate::remote;
 use anyhow::{Context, Result};
 use dag::import::Profile;
 use node::config::ImportConfig;
@@ -47,52 +48,137 @@ pub enum RepoCommand {
     Verify,
 }
 
+/// What `repo stat` prints.
+struct Stat {
+    blocks: u64,
+    repo_size: u64,
+    data_size: u64,
+    path: String,
+    version: String,
+}
+
+/// What `repo verify` found: a report line per bad block, and the counts.
+struct Verified {
+    lines: Vec<String>,
+    checked: u64,
+    corrupt: u64,
+}
+
 pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
-    let repo = ctx.repo()?;
-    let store = repo.store();
+    let client = ctx.client()?;
+    let repo = match client {
+        Some(_) => None,
+        None => Some(ctx.repo()?),
+    };
+    let store = repo.as_ref().map(Repo::store);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cmd {
         RepoCommand::Gc { quiet } => {
-            let report = store.gc()?;
-            if !quiet {
-                for cid in &report.removed {
+            let removed: Box<dyn Iterator<Item = Result<String>>> = match (&client, store) {
+                (Some(client), _) => Box::new(
+                    remote::lines(client.post("repo/gc", &[])?)
+                        .map(|l| l.map(|l| remote::field(&l["Key"], "/"))),
+                ),
+                (None, Some(store)) => Box::new(
+                    store
+                        .gc()?
+                        .removed
+                        .into_iter()
+                        .map(|cid| Ok(cid.to_string())),
+                ),
+                (None, None) => unreachable!("a repository is open when there is no daemon"),
+            };
+            for cid in removed {
+                let cid = cid?;
+                if !quiet {
                     ignore_broken_pipe(writeln!(out, "removed {cid}"))?;
                 }
             }
         }
         RepoCommand::Stat { human } => {
-            let s = store.stat()?;
+            let s = match (&client, store) {
+                (Some(client), _) => {
+                    let v = client.json("repo/stat", &[])?;
+                    Stat {
+                        blocks: remote::number(&v, "NumObjects")?,
+                        repo_size: remote::number(&v, "RepoSize")?,
+                        data_size: remote::number(&v, "DataSize")?,
+                        path: ctx.shown_repo_path(&remote::field(&v, "RepoPath")),
+                        version: remote::field(&v, "Version"),
+                    }
+                }
+                (None, Some(store)) => {
+                    let s = store.stat()?;
+                    Stat {
+                        blocks: s.num_blocks,
+                        repo_size: s.file_size,
+                        data_size: s.total_size,
+                        path: ctx.repo_path.display().to_string(),
+                        version: format!("ipfsd-repo@{}", node::repo::REPO_VERSION),
+                    }
+                }
+                (None, None) => unreachable!("a repository is open when there is no daemon"),
+            };
             let size = |n: u64| if human { human_bytes(n) } else { n.to_string() };
             let text = format!(
-                "NumObjects: {}\nRepoSize:   {}\nDataSize:   {}\nRepoPath:   {}\nVersion:    ipfsd-repo@{}\n",
-                s.num_blocks,
-                size(s.file_size),
-                size(s.total_size),
-                repo.path().display(),
-                node::repo::REPO_VERSION,
+                "NumObjects: {}\nRepoSize:   {}\nDataSize:   {}\nRepoPath:   {}\nVersion:    {}\n",
+                s.blocks,
+                size(s.repo_size),
+                size(s.data_size),
+                s.path,
+                s.version,
             );
             ignore_broken_pipe(out.write_all(text.as_bytes()))?;
         }
         RepoCommand::Verify => {
-            let report = store.verify()?;
-            for cid in &report.corrupt {
-                ignore_broken_pipe(writeln!(out, "block {cid} is corrupt"))?;
+            let v = match (&client, store) {
+                (Some(client), _) => {
+                    let mut v = Verified {
+                        lines: Vec::new(),
+                        checked: 0,
+                        corrupt: 0,
+                    };
+                    for l in remote::lines(client.post("repo/verify", &[])?) {
+                        let l = l?;
+                        match l.get("Checked") {
+                            Some(_) => {
+                                v.checked = remote::number(&l, "Checked")?;
+                                v.corrupt = remote::number(&l, "Corrupt")?;
+                            }
+                            None => v.lines.push(remote::field(&l, "Msg")),
+                        }
+                    }
+                    v
+                }
+                (None, Some(store)) => {
+                    let report = store.verify()?;
+                    let corrupt = report
+                        .corrupt
+                        .iter()
+                        .map(|cid| format!("block {cid} is corrupt"));
+                    let unverifiable = report.unverifiable.iter().map(|cid| {
+                        format!("block {cid} uses a hash function that cannot be checked")
+                    });
+                    Verified {
+                        lines: corrupt.chain(unverifiable).collect(),
+                        checked: report.checked,
+                        corrupt: report.corrupt.len() as u64,
+                    }
+                }
+                (None, None) => unreachable!("a repository is open when there is no daemon"),
+            };
+            for line in &v.lines {
+                ignore_broken_pipe(writeln!(out, "{line}"))?;
             }
-            for cid in &report.unverifiable {
-                ignore_broken_pipe(writeln!(
-                    out,
-                    "block {cid} uses a hash function that cannot be checked"
-                ))?;
-            }
-            if !report.corrupt.is_empty() {
+            if v.corrupt > 0 {
                 anyhow::bail!(
                     "verify complete, {} of {} blocks are corrupt",
-                    report.corrupt.len(),
-                    report.checked
+                    v.corrupt,
+                    v.checked
                 );
             }
-            ignore_broken_pipe(writeln!(out, "verified {} blocks: repo ok", report.checked))?;
+            ignore_broken_pipe(writeln!(out, "verified {} blocks: repo ok", v.checked))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
-fn add_known_vectors_and_output_modes() {
-    let r = Repo::init();
+fn add_known_vectors_and_output_modes(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("hello.txt", b"hello world\n");
     r.file("empty", b"");
     r.dir("emptydir");
@@ -100,9 +99,8 @@ fn add_known_vectors_and_output_modes() {
     assert_eq!(r.ok(&["ls", EMPTY_DIR]), "");
 }
 
-#[test]
-fn add_only_hash_stores_nothing() {
-    let r = Repo::init();
+fn add_only_hash_stores_nothing(mode: Mode) {
+    let r = Repo::new(mode);
     let data = random_bytes(1, 300_000);
     r.file("data", &data);
     r.file("hello.txt", b"hello world\n");
@@ -149,6 +147,7 @@ fn add_only_hash_stores_nothing() {
     );
 }
 
+/// Offline only: it needs no repository, so there is no daemon to go through.
 #[test]
 fn add_flag_equivalences() {
     // Only-hash needs no repository.
@@ -190,9 +189,8 @@ fn add_flag_equivalences() {
     );
 }
 
-#[test]
-fn add_raw_leaves_and_chunker_shape_the_stored_dag() {
-    let r = Repo::init();
+fn add_raw_leaves_and_chunker_shape_the_stored_dag(mode: Mode) {
+    let r = Repo::new(mode);
     let data = random_bytes(2, 600_000);
     r.file("f", &data);
     let raw = r.add(&["--raw-leaves", "f"]);
@@ -220,9 +218,8 @@ fn add_raw_leaves_and_chunker_shape_the_stored_dag() {
     );
 }
 
-#[test]
-fn add_without_pin_is_collected_by_gc() {
-    let r = Repo::init();
+fn add_without_pin_is_collected_by_gc(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("keep", b"keep me\n");
     let data = random_bytes(3, 400_000);
     r.file("drop", &data);
@@ -244,9 +241,8 @@ fn add_without_pin_is_collected_by_gc() {
     assert_eq!(r.ok(&["repo", "gc"]), "", "a second GC removes nothing");
 }
 
-#[test]
-fn add_hidden_files() {
-    let r = Repo::init();
+fn add_hidden_files(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("d/visible", b"v");
     r.file("d/.hidden", b"h");
     r.file("d/.dotdir/x", b"x");
@@ -264,9 +260,8 @@ fn add_hidden_files() {
     assert_eq!(r.add(&["-r", "-H", "d"]), with);
 }
 
-#[test]
-fn add_errors_are_clear_and_store_nothing() {
-    let r = Repo::init();
+fn add_errors_are_clear_and_store_nothing(mode: Mode) {
+    let r = Repo::new(mode);
     r.dir("somedir");
     r.file("hello.txt", b"hello world\n");
     let e = r.fail(&["add", "somedir"]);
@@ -312,3 +307,12 @@ fn add_errors_are_clear_and_store_nothing() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+both_modes!(
+    add_known_vectors_and_output_modes,
+    add_only_hash_stores_nothing,
+    add_raw_leaves_and_chunker_shape_the_stored_dag,
+    add_without_pin_is_collected_by_gc,
+    add_hidden_files,
+    add_errors_are_clear_and_store_nothing,
+);

@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
-fn block_put_get_stat_rm() {
-    let r = Repo::init();
+fn block_put_get_stat_rm(mode: Mode) {
+    let r = Repo::new(mode);
     assert_eq!(
         r.ok_in(&["block", "put"], b"hello world\n"),
         format!("{HELLO_V1}\n")
@@ -85,9 +84,8 @@ fn block_put_get_stat_rm() {
     assert!(e.contains("invalid"), "{e}");
 }
 
-#[test]
-fn dag_export_import_round_trip() {
-    let a = Repo::init();
+fn dag_export_import_round_trip(mode: Mode) {
+    let a = Repo::new(mode);
     let data = random_bytes(15, 700_000);
     a.file("t/x.bin", &data);
     a.file("t/s/y.txt", b"why");
@@ -101,7 +99,7 @@ fn dag_export_import_round_trip() {
         "export is deterministic"
     );
 
-    let b = Repo::init();
+    let b = Repo::new(mode);
     b.file("t.car", &car);
     assert_eq!(
         b.ok(&["dag", "import", "--pin-roots", "t.car"]),
@@ -127,7 +125,7 @@ fn dag_export_import_round_trip() {
     assert_eq!(b.num_objects(), a.num_objects());
 
     // Without pinning, blocks arrive but nothing is pinned (and GC may take them).
-    let c = Repo::init();
+    let c = Repo::new(mode);
     assert_eq!(c.ok_in(&["dag", "import", "--pin-roots=false"], &car), "");
     assert_eq!(c.ok(&["pin", "ls"]), "");
     assert_eq!(c.local(), a.local());
@@ -140,9 +138,8 @@ fn dag_export_import_round_trip() {
     );
 }
 
-#[test]
-fn dag_import_rejects_bad_cars_and_changes_nothing() {
-    let src = Repo::init();
+fn dag_import_rejects_bad_cars_and_changes_nothing(mode: Mode) {
+    let src = Repo::new(mode);
     let marker = b"ipfsd-test-car-marker";
     let mut content = marker.to_vec();
     content.extend(random_bytes(16, 5_000));
@@ -151,7 +148,7 @@ fn dag_import_rejects_bad_cars_and_changes_nothing() {
     let root = src.add(&["-r", "t"]);
     let car = src.ok_bytes(&["dag", "export", &root]);
 
-    let dst = Repo::init();
+    let dst = Repo::new(mode);
     dst.file("hello.txt", b"hello world\n");
     dst.add(&["hello.txt"]);
     let state = |r: &Repo| (r.num_objects(), r.local(), r.pins());
@@ -202,3 +199,9 @@ fn dag_import_rejects_bad_cars_and_changes_nothing() {
     );
     assert_eq!(dst.cat(&format!("{root}/marked")), content);
 }
+
+both_modes!(
+    block_put_get_stat_rm,
+    dag_export_import_round_trip,
+    dag_import_rejects_bad_cars_and_changes_nothing,
+);

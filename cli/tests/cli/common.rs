@@ -14,19 +14,44 @@ use std::time::{Duration, Instant};
 /// The longest any single command may run.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How commands reach the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Each command opens the repository itself.
+    Offline,
+    /// A daemon holds the repository; each command goes through its RPC API.
+    Online,
+}
+
+/// Longest wait for a daemon to start, or to stop when asked.
+const DAEMON_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `ipfsd daemon` for a test repository.
+#[derive(Debug)]
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+    /// The API address it wrote to the `api` file.
+    api: String,
+}
+
 /// A fresh temp directory holding a repository (`repo/`) and a work area (`work/`, the
-/// current directory of every command, so relative paths name files in it).
+/// current directory of every command, so relative paths name files in it). With a
+/// daemon, the daemon is stopped when the `Repo` is dropped, also when a test panics.
 #[derive(Debug)]
 pub struct Repo {
-    _tmp: tempfile::TempDir,
     /// The repository directory (passed as `--repo`).
     pub path: PathBuf,
     /// Scratch space for input and output files.
     pub work: PathBuf,
+    daemon: Option<Daemon>,
+    daemons_started: u32,
+    // Last: removed after the daemon has stopped (see `Drop`).
+    tmp: tempfile::TempDir,
 }
 
 impl Repo {
-    /// A temp dir with an initialized repository.
+    /// A temp dir with an initialized repository, used offline.
     pub fn init() -> Repo {
         let repo = Repo::uninit();
         let out = repo.ok(&["init"]);
@@ -37,6 +62,22 @@ impl Repo {
         repo
     }
 
+    /// A temp dir with an initialized repository and a daemon serving it (on 127.0.0.1,
+    /// a free port): every command then goes through the daemon.
+    pub fn init_online() -> Repo {
+        let mut repo = Repo::init();
+        repo.start_daemon();
+        repo
+    }
+
+    /// [`Repo::init`] or [`Repo::init_online`].
+    pub fn new(mode: Mode) -> Repo {
+        match mode {
+            Mode::Offline => Repo::init(),
+            Mode::Online => Repo::init_online(),
+        }
+    }
+
     /// A temp dir where the repository has not been created.
     pub fn uninit() -> Repo {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -44,10 +85,104 @@ impl Repo {
         let work = tmp.path().join("work");
         std::fs::create_dir(&work).expect("mkdir work");
         Repo {
-            _tmp: tmp,
             path,
             work,
+            daemon: None,
+            daemons_started: 0,
+            tmp,
         }
+    }
+
+    /// The running daemon's API multiaddr.
+    pub fn api(&self) -> String {
+        self.daemon.as_ref().expect("a daemon runs").api.clone()
+    }
+
+    /// Starts `ipfsd daemon` for the repository, listening on 127.0.0.1 only, and waits
+    /// until its `api` file names an address that accepts connections.
+    pub fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "a daemon already runs");
+        self.daemons_started += 1;
+        let log = self
+            .tmp
+            .path()
+            .join(format!("daemon-{}.log", self.daemons_started));
+        let file = std::fs::File::create(&log).expect("daemon log");
+        let mut child = bin()
+            .arg("--repo")
+            .arg(&self.path)
+            .args(["daemon", "--api-addr", "/ip4/127.0.0.1/tcp/0"])
+            .current_dir(&self.work)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn daemon");
+        let api_file = self.path.join("api");
+        let deadline = Instant::now() + DAEMON_TIMEOUT;
+        let api = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                panic!(
+                    "the daemon exited ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            let ready = std::fs::read_to_string(&api_file)
+                .ok()
+                .and_then(|api| Some((socket_addr(&api)?, api)))
+                .filter(|(addr, _)| {
+                    std::net::TcpStream::connect_timeout(addr, Duration::from_secs(1)).is_ok()
+                });
+            if let Some((addr, api)) = ready {
+                assert!(addr.ip().is_loopback(), "the daemon listens on {addr}");
+                break api;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the daemon did not start within {DAEMON_TIMEOUT:?}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        self.daemon = Some(Daemon { child, log, api });
+    }
+
+    /// Stops the daemon: `ipfsd shutdown`, then a kill if it has not exited in time.
+    /// Answers whether it stopped by itself. Never panics (it runs in `Drop`).
+    pub fn stop_daemon(&mut self) -> bool {
+        let Some(mut d) = self.daemon.take() else {
+            return true;
+        };
+        let asked = bin()
+            .arg("--api")
+            .arg(&d.api)
+            .arg("shutdown")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+            .map(|mut c| wait_or_kill(&mut c, DAEMON_TIMEOUT));
+        let stopped = wait_or_kill(&mut d.child, DAEMON_TIMEOUT);
+        let clean =
+            matches!(asked, Some(Some(s)) if s.success()) && stopped.is_some_and(|s| s.success());
+        if !clean && !std::thread::panicking() {
+            eprintln!(
+                "daemon log:\n{}",
+                std::fs::read_to_string(&d.log).unwrap_or_default()
+            );
+        }
+        clean
+    }
+
+    /// SIGKILLs the daemon, leaving its stale `api` file behind.
+    pub fn kill_daemon(&mut self) {
+        let mut d = self.daemon.take().expect("a daemon runs");
+        d.child.kill().expect("kill daemon");
+        d.child.wait().expect("wait daemon");
     }
 
     /// `ipfsd --repo <path> <args>`, run in the work directory.
@@ -160,6 +295,40 @@ impl Repo {
             .collect();
         v.sort();
         v
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        self.stop_daemon();
+    }
+}
+
+/// Waits up to `timeout` for the child, then kills it; its status if it exited by itself.
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// The socket address of an `/ip4/<ip>/tcp/<port>` multiaddr.
+pub fn socket_addr(api: &str) -> Option<std::net::SocketAddr> {
+    let parts: Vec<&str> = api.trim().split('/').collect();
+    match parts[..] {
+        ["", "ip4", ip, "tcp", port] => Some(std::net::SocketAddr::new(
+            ip.parse().ok()?,
+            port.parse().ok()?,
+        )),
+        _ => None,
     }
 }
 

@@ -126,6 +126,7 @@ fn check_after_kill(r: &Repo, done: &mut Vec<(String, Vec<u8>)>, round: u64) -> 
     leftover
 }
 
+/// Offline only: the process killed is the one writing the store.
 #[test]
 fn sigkill_during_add_keeps_the_repo_consistent() {
     let r = Repo::init();

@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
-fn errors_are_one_clear_line() {
-    let r = Repo::init();
+fn errors_are_one_clear_line(mode: Mode) {
+    let r = Repo::new(mode);
     let not_found = format!("Error: block {HELLO} not found");
     for args in [
         vec!["cat", HELLO],
@@ -49,6 +48,7 @@ fn errors_are_one_clear_line() {
     assert!(e.contains("no-such-file"), "{e}");
 }
 
+/// Offline only: without a repository there is no daemon.
 #[test]
 fn missing_repo_says_to_run_init() {
     let r = Repo::uninit();
@@ -88,6 +88,7 @@ fn missing_repo_says_to_run_init() {
     );
 }
 
+/// Offline only (the daemon is found through IPFSD_PATH in `online::ipfsd_path_finds_the_daemon`).
 #[test]
 fn ipfsd_path_selects_the_repo() {
     let r = Repo::uninit();
@@ -113,6 +114,7 @@ fn ipfsd_path_selects_the_repo() {
     );
 }
 
+/// Offline only: another command holds the repository's lock while these run.
 #[test]
 fn a_repo_held_by_another_process_is_reported() {
     let r = Repo::init();
@@ -182,3 +184,5 @@ fn a_repo_held_by_another_process_is_reported() {
     assert_eq!(r.cat(&cid), data);
     assert!(r.ok(&["repo", "stat"]).starts_with("NumObjects: 5\n"));
 }
+
+both_modes!(errors_are_one_clear_line,);

@@ -1,6 +1,26 @@
 //! End-to-end tests of the `ipfsd` binary: each test runs the real command line against a
 //! fresh temporary repository and checks the exact output where the format is defined.
+//! Most run twice ([`both_modes!`]): offline, and through a daemon holding the repository.
 //! One test binary (modules by command family) keeps link time down.
+
+/// Runs test bodies `fn name(mode: Mode)` in both modes, as the tests `name::offline`
+/// (each command opens the repository) and `name::online` (a daemon holds it and every
+/// command goes through its RPC API).
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn offline() {
+                super::$name(crate::common::Mode::Offline)
+            }
+
+            #[test]
+            fn online() {
+                super::$name(crate::common::Mode::Online)
+            }
+        }
+    )*};
+}
 
 mod add;
 mod block_dag;
@@ -8,10 +28,13 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod errors;
+mod online;
 mod pin;
 mod read;
 
-use common::{Repo, assert_same_tree, bin, dag_blocks, multihash, random_bytes, s, stat_field};
+use common::{
+    Mode, Repo, assert_same_tree, bin, dag_blocks, multihash, random_bytes, s, stat_field,
+};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::Stdio;

@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
-fn pin_add_rm_ls() {
-    let r = Repo::init();
+fn pin_add_rm_ls(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("d/a", &random_bytes(8, 300_000));
     r.file("d/b", b"b");
     let root = r.add(&["-r", "d"]);
@@ -114,9 +113,8 @@ fn corrupt_store(r: &Repo, marker: &[u8]) {
     std::fs::write(&file, db).expect("write store");
 }
 
-#[test]
-fn verify_detects_a_corrupt_block() {
-    let r = Repo::init();
+fn verify_detects_a_corrupt_block(mode: Mode) {
+    let mut r = Repo::new(mode);
     let marker = b"ipfsd-test-corruption-marker";
     let mut victim_data = marker.to_vec();
     victim_data.extend(random_bytes(9, 3_000));
@@ -131,7 +129,14 @@ fn verify_detects_a_corrupt_block() {
     );
     assert_eq!(r.ok(&["repo", "verify"]), "verified 2 blocks: repo ok\n");
 
+    // The store file is only changed while no daemon holds it.
+    if mode == Mode::Online {
+        assert!(r.stop_daemon(), "the daemon did not stop cleanly");
+    }
     corrupt_store(&r, marker);
+    if mode == Mode::Online {
+        r.start_daemon();
+    }
 
     let out = r.run(&["pin", "verify"]);
     assert_eq!(out.status.code(), Some(1));
@@ -162,9 +167,8 @@ fn verify_detects_a_corrupt_block() {
     assert_eq!(r.cat(&other), b"fine");
 }
 
-#[test]
-fn missing_blocks_are_named() {
-    let r = Repo::init();
+fn missing_blocks_are_named(mode: Mode) {
+    let r = Repo::new(mode);
     let data = random_bytes(10, 600_000);
     r.file("f", &data);
     let f = r.add(&["--pin=false", "f"]);
@@ -198,9 +202,8 @@ fn missing_blocks_are_named() {
     );
 }
 
-#[test]
-fn gc_keeps_exactly_the_pinned_dags() {
-    let r = Repo::init();
+fn gc_keeps_exactly_the_pinned_dags(mode: Mode) {
+    let r = Repo::new(mode);
     let a_data = random_bytes(11, 500_000);
     r.file("a", &a_data);
     r.file("b", &random_bytes(12, 300_000));
@@ -255,9 +258,8 @@ fn gc_keeps_exactly_the_pinned_dags() {
     assert_eq!(r.local(), dag_blocks(&r, &a));
 }
 
-#[test]
-fn repo_stat_format() {
-    let r = Repo::init();
+fn repo_stat_format(mode: Mode) {
+    let r = Repo::new(mode);
     let expect = |stat: &str, objects: u64, data: &str| {
         let size = stat_field(stat, "RepoSize");
         assert!(
@@ -283,3 +285,11 @@ fn repo_stat_format() {
     expect(&r.ok(&["repo", "stat", "--human"]), 2, "3.0 KiB");
     assert_eq!(r.ok(&["repo", "verify"]), "verified 2 blocks: repo ok\n");
 }
+
+both_modes!(
+    pin_add_rm_ls,
+    verify_detects_a_corrupt_block,
+    missing_blocks_are_named,
+    gc_keeps_exactly_the_pinned_dags,
+    repo_stat_format,
+);

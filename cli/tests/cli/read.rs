@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
-fn cat_whole_ranges_and_paths() {
-    let r = Repo::init();
+fn cat_whole_ranges_and_paths(mode: Mode) {
+    let r = Repo::new(mode);
     let big = random_bytes(4, 700_000);
     r.file("t/a.txt", b"0123456789");
     r.file("t/sub/big.bin", &big);
@@ -61,10 +60,9 @@ fn cat_whole_ranges_and_paths() {
 }
 
 #[cfg(unix)]
-#[test]
-fn get_recreates_a_tree_byte_for_byte() {
+fn get_recreates_a_tree_byte_for_byte(mode: Mode) {
     use std::os::unix::fs::symlink;
-    let r = Repo::init();
+    let r = Repo::new(mode);
     r.file("t/a.txt", b"aaa");
     r.file("t/.hidden", b"h");
     r.file("t/sub/empty", b"");
@@ -104,11 +102,10 @@ fn put_pb(r: &Repo, links: Vec<dag::pb::Link>, data: &dag::unixfs::Data) -> dag:
 /// A directory holding a symlink `s -> <outside>` and, under the same name, a directory
 /// with a file: writing the second `s` must not follow the first out of the destination.
 #[cfg(unix)]
-#[test]
-fn get_never_writes_outside_its_destination() {
+fn get_never_writes_outside_its_destination(mode: Mode) {
     use dag::pb::Link;
     use dag::unixfs::{Data, DataType};
-    let r = Repo::init();
+    let r = Repo::new(mode);
     let outside = r.dir("outside");
     r.file("hello.txt", b"hello world\n");
     let hello = dag::block::parse_cid(&r.add(&["hello.txt"])).expect("CID");
@@ -139,9 +136,8 @@ fn get_never_writes_outside_its_destination() {
     assert!(!err.contains("panicked"));
 }
 
-#[test]
-fn ls_output_is_aligned() {
-    let r = Repo::init();
+fn ls_output_is_aligned(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("d/a.txt", b"aaa");
     r.file("d/big.bin", &random_bytes(6, 300_000));
     r.dir("d/emptydir");
@@ -170,9 +166,8 @@ fn ls_output_is_aligned() {
     assert!(e.contains("missing"), "{e}");
 }
 
-#[test]
-fn refs_direct_recursive_unique_and_local() {
-    let r = Repo::init();
+fn refs_direct_recursive_unique_and_local(mode: Mode) {
+    let r = Repo::new(mode);
     r.file("d/one/same", b"same");
     r.file("d/two/same", b"same");
     r.file("d/two/other", b"other");
@@ -204,3 +199,14 @@ fn refs_direct_recursive_unique_and_local() {
     assert_eq!(r.local(), expected);
     assert_eq!(r.num_objects(), 5);
 }
+
+both_modes!(
+    cat_whole_ranges_and_paths,
+    ls_output_is_aligned,
+    refs_direct_recursive_unique_and_local,
+);
+#[cfg(unix)]
+both_modes!(
+    get_recreates_a_tree_byte_for_byte,
+    get_never_writes_outside_its_destination,
+);

@@ -186,6 +186,9 @@ pub(crate) async fn add(
     let progress = args.flag("progress", false)?;
     let quieter = args.flag("quieter", false)?;
     let (entry_tx, mut entry_rx) = mpsc::channel::<Part>(1);
+    // Set once the whole body was read; checked before anything is committed or pinned.
+    let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let completed = complete.clone();
 
     // The request side: parts go to the importer one by one, file bytes as they arrive.
     let reader = tokio::spawn(async move {
@@ -222,6 +225,8 @@ pub(crate) async fn add(
                 return Ok(());
             }
         }
+        // Before the entries end (entry_tx drops with this task), so the importer sees it.
+        completed.store(true, std::sync::atomic::Ordering::Release);
         Ok::<(), ApiError>(())
     });
 
@@ -271,6 +276,11 @@ pub(crate) async fn add(
             let roots = Importer::new(params, &mut writer)?
                 .on_event(&mut on_event)
                 .add_tree(entries, wrap)?;
+            // A body cut between two parts ends the entries early: the partial tree must
+            // not be committed or pinned (the reader's error is what the client gets).
+            if !complete.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(ApiError::bad_request("the upload is incomplete"));
+            }
             crate::ops::finish_add(&store, writer, &roots, pin)?;
             roots
         };
@@ -360,6 +370,10 @@ impl Read for PieceReader<'_> {
     }
 }
 
+fn invalid(cid: &Cid, reason: &'static str) -> ApiError {
+    export::ExportError::Invalid { cid: *cid, reason }.into()
+}
+
 fn tar_tree<W: std::io::Write>(
     store: &dag::Store,
     tar: &mut tar::Builder<W>,
@@ -394,22 +408,25 @@ fn tar_tree<W: std::io::Write>(
             header.set_mode(0o755);
             tar.append_data(&mut header, name, std::io::empty())
                 .map_err(io)?;
+            // The checks (and errors) of `export::write_tree`, so `get` fails alike online.
+            let mut names = std::collections::HashSet::new();
             for e in export::list(store, cid)? {
-                if e.name.is_empty() || e.name == "." || e.name == ".." || e.name.contains('/') {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "unsafe entry name",
-                    ));
+                let safe = !e.name.is_empty()
+                    && e.name != "."
+                    && e.name != ".."
+                    && !e.name.contains(['/', '\\', '\0']);
+                if !safe {
+                    return Err(invalid(cid, "unsafe entry name"));
+                }
+                if !names.insert(e.name.clone()) {
+                    return Err(invalid(cid, "duplicate entry name"));
                 }
                 tar_tree(store, tar, &e.cid, &format!("{name}/{}", e.name))?;
             }
         }
         Kind::Symlink => {
             let export::Entry::Pb(_, Some(d)) = entry else {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "symlink without data",
-                ));
+                return Err(invalid(cid, "symlink without data"));
             };
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_size(0);
@@ -417,11 +434,7 @@ fn tar_tree<W: std::io::Write>(
             tar.append_link(&mut header, name, String::from_utf8_lossy(&d.data).as_ref())
                 .map_err(io)?;
         }
-        Kind::Other => {
-            return Err(ApiError::bad_request(format!(
-                "{cid} is not a UnixFS file or directory"
-            )));
-        }
+        Kind::Other => return Err(invalid(cid, "not a UnixFS file or directory")),
     }
     Ok(())
 }

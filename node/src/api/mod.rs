@@ -6,7 +6,9 @@
 //! `refs`, `dag/export`, ...) are produced by a blocking task into a bounded channel, so a
 //! slow client slows the producer instead of growing a buffer. Errors are JSON
 //! `{"Message", "Code", "Type": "error"}` with 400 (bad request), 404 (missing block or
-//! path) or 500; an error after streaming started ends the stream with one such object.
+//! path) or 500; an error after streaming started ends the stream with one such object
+//! (a raw byte stream — cat, get, dag/export — is then also broken off, so that object
+//! cannot pass for content).
 //!
 //! Security: the API binds loopback by default; a request that carries a browser `Origin`
 //! not listed in `API.HTTPHeaders.Access-Control-Allow-Origin` gets 403, so a web page
@@ -32,6 +34,8 @@ use tokio::sync::mpsc;
 pub const MAX_ARGS: usize = 1024;
 /// Largest non-streamed request body (block/put).
 pub const MAX_SMALL_BODY: usize = 4 << 20;
+/// How long a broken-off stream waits for what it sent before to be written out.
+const BREAK_OFF_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Chunks buffered between a streaming handler and the client.
 const STREAM_DEPTH: usize = 8;
 
@@ -303,7 +307,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// A streamed response fed by a blocking producer: `produce` gets a sender of chunks and
-/// runs on the blocking pool; the response ends when it returns.
+/// runs on the blocking pool; the response ends when it returns. An error it returns is
+/// sent as one JSON error object; a raw (non-JSON) response is then broken off.
 pub(crate) fn stream_body(
     content_type: &'static str,
     produce: impl FnOnce(&Sink) -> Result<(), ApiError> + Send + 'static,
@@ -313,6 +318,11 @@ pub(crate) fn stream_body(
         if let Err(e) = produce(&sink) {
             // Streaming already started: the error ends the stream as one JSON object.
             let _ = sink.json(&e.body());
+            // In raw bytes (cat, tar, CAR) that object could be content, so the response
+            // is then broken off instead of ended: the client sees it is incomplete.
+            if content_type != "application/json" {
+                let _ = sink.tx.blocking_send(Err(std::io::Error::other(e.message)));
+            }
         }
     });
     stream_response(content_type, rx)
@@ -339,7 +349,13 @@ pub(crate) fn stream_response_then(
     then: std::collections::VecDeque<serde_json::Value>,
 ) -> Response {
     let queued = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+        let item = rx.recv().await?;
+        if item.is_err() {
+            // The connection is about to be broken off: let the server write out what
+            // came before (the error object) first, which it does while the body waits.
+            tokio::time::sleep(BREAK_OFF_DELAY).await;
+        }
+        Some((item, rx))
     });
     let rest = futures::stream::iter(then.into_iter().map(|v| {
         let mut line = serde_json::to_vec(&v).unwrap_or_default();
