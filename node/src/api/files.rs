@@ -15,7 +15,7 @@ use std::io::Read;
 use tokio::sync::mpsc;
 
 /// Chunks of one uploaded file in flight between the request and the importer.
-const CHUNK_DEPTH: usize = 8;
+const CHUNK_DEPTH: usize = 64;
 
 /// A sync `Read` over chunks sent from an async task (a multipart field being received).
 pub(crate) struct ChanReader {
