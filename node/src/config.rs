@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Config {
+    /// The node's identity (the key itself is in the repository's `identity` file).
+    pub identity: IdentityConfig,
     /// Where the node listens.
     pub addresses: Addresses,
     /// RPC API settings.
@@ -19,6 +21,15 @@ pub struct Config {
     pub api: ApiConfig,
     /// Defaults for `add` (each can be overridden per command).
     pub import: ImportConfig,
+}
+
+/// The identity section: the peer ID, for reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdentityConfig {
+    /// The node's peer ID.
+    #[serde(rename = "PeerID")]
+    pub peer_id: String,
 }
 
 /// Listen addresses, as multiaddrs (Kubo's `Addresses` section). Port 0 picks a free port.

@@ -132,6 +132,7 @@ impl Daemon {
         let shutdown = Arc::new(Notify::new());
         let state = ApiState {
             store: repo.store().clone(),
+            identity: repo.identity().clone(),
             allowed_origins: Arc::new(config.api.allowed_origins().to_vec()),
             config: Arc::new(config),
             repo_path: repo.path().to_path_buf(),

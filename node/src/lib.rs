@@ -7,9 +7,22 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod identity;
 pub mod ops;
 pub mod path;
 pub mod repo;
 
 pub use config::Config;
 pub use repo::{Repo, RepoError};
+
+/// What `ipfsd id` and `/api/v0/id` report (Kubo's shape). No swarm yet: no addresses or
+/// protocols.
+pub fn identity_json(identity: &identity::Identity) -> serde_json::Value {
+    serde_json::json!({
+        "ID": identity.peer_id().to_string(),
+        "PublicKey": identity.public_key_base64(),
+        "Addresses": [],
+        "AgentVersion": format!("ipfsd/{}", env!("CARGO_PKG_VERSION")),
+        "Protocols": [],
+    })
+}

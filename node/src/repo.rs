@@ -6,6 +6,7 @@
 //! [`RepoError::Locked`] while a daemon or another command holds the repo.
 
 use crate::config::Config;
+use crate::identity::{Identity, IdentityError};
 use dag::{Store, StoreError};
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,9 @@ pub enum RepoError {
         /// The version found.
         found: String,
     },
+    /// The identity key is missing or invalid.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// The block store failed (includes "in use by another process").
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -76,6 +80,7 @@ pub fn default_path() -> PathBuf {
 pub struct Repo {
     path: PathBuf,
     config: Config,
+    identity: Identity,
     store: Store,
 }
 
@@ -99,12 +104,23 @@ impl Repo {
             &path.join(VERSION_FILE),
             format!("{REPO_VERSION}\n").as_bytes(),
         )?;
+        let identity = match Identity::load(path) {
+            Ok(id) => id, // an earlier init stopped before writing the config
+            Err(_) => {
+                let id = Identity::generate();
+                id.save(path)?;
+                id
+            }
+        };
         let store = Store::open(&path.join(STORE_FILE))?;
+        let mut config = config.clone();
+        config.identity.peer_id = identity.peer_id().to_string();
         // The config file is written last: its presence marks a complete repository.
-        save_config(path, config)?;
+        save_config(path, &config)?;
         Ok(Repo {
             path: path.to_path_buf(),
-            config: config.clone(),
+            config,
+            identity,
             store,
         })
     }
@@ -120,10 +136,12 @@ impl Repo {
                 found: found.trim().to_string(),
             });
         }
+        let identity = Identity::load(path)?;
         let store = Store::open(&path.join(STORE_FILE))?;
         Ok(Repo {
             path: path.to_path_buf(),
             config,
+            identity,
             store,
         })
     }
@@ -136,6 +154,11 @@ impl Repo {
     /// The configuration as loaded.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// The block store.
@@ -213,7 +236,11 @@ mod tests {
         ));
         drop(repo);
         let repo = Repo::open(&path).expect("open");
-        assert_eq!(repo.config(), &Config::default());
+        assert_eq!(repo.config().import, Config::default().import);
+        assert_eq!(
+            repo.config().identity.peer_id,
+            repo.identity().peer_id().to_string()
+        );
         std::fs::write(path.join(CONFIG_FILE), b"{not json").expect("write");
         drop(repo);
         assert!(matches!(Repo::open(&path), Err(RepoError::Config { .. })));

@@ -97,6 +97,19 @@ pub fn shutdown(ctx: &Ctx) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn id(ctx: &Ctx) -> Result<ExitCode> {
+    let info = match ctx.client()? {
+        Some(client) => client.json("id", &[])?,
+        None => {
+            // The key file is readable while the store is held; check it is a repo first.
+            ctx.config()?;
+            node::identity_json(&node::identity::Identity::load(&ctx.repo_path)?)
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&info)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
     /// The key (dotted, e.g. Addresses.API), or `show` for the whole config.

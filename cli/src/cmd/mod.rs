@@ -64,6 +64,8 @@ enum Command {
     Daemon(daemon::DaemonArgs),
     /// Stop the running daemon.
     Shutdown,
+    /// Show the node's identity (peer ID, public key, agent version) as JSON.
+    Id,
     /// Read or set a config value: `config KEY [VALUE]`, or `config show`.
     Config(daemon::ConfigArgs),
     /// Print the version.
@@ -90,6 +92,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dag(c) => dagcmd::run(&ctx, c),
         Command::Daemon(a) => daemon::daemon(&ctx, a),
         Command::Shutdown => daemon::shutdown(&ctx),
+        Command::Id => daemon::id(&ctx),
         Command::Config(a) => daemon::config(&ctx, a),
         Command::Version => version(&ctx),
     }

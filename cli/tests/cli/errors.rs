@@ -185,4 +185,24 @@ fn a_repo_held_by_another_process_is_reported() {
     assert!(r.ok(&["repo", "stat"]).starts_with("NumObjects: 5\n"));
 }
 
-both_modes!(errors_are_one_clear_line,);
+/// `id` reports the repository's identity, the same through the daemon as offline, and
+/// the peer ID matches the config's `Identity.PeerID`.
+fn id_reports_the_identity(mode: Mode) {
+    let r = Repo::new(mode);
+    let out = r.ok(&["id"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("id prints JSON");
+    let id = v["ID"].as_str().expect("ID");
+    assert!(id.starts_with("12D3KooW"), "{out}");
+    assert_eq!(r.ok(&["config", "Identity.PeerID"]).trim_end(), id);
+    assert!(
+        v["PublicKey"].as_str().is_some_and(|k| !k.is_empty()),
+        "{out}"
+    );
+    assert_eq!(
+        r.ok(&["--offline", "id"]),
+        out,
+        "same output offline and through the daemon"
+    );
+}
+
+both_modes!(errors_are_one_clear_line, id_reports_the_identity,);

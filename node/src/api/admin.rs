@@ -20,14 +20,7 @@ pub(crate) async fn version() -> Response {
 }
 
 pub(crate) async fn id(State(s): State<ApiState>) -> Response {
-    json(json!({
-        "ID": "",
-        "PublicKey": "",
-        "Addresses": [],
-        "AgentVersion": format!("ipfsd/{}", env!("CARGO_PKG_VERSION")),
-        "Protocols": [],
-        "RepoPath": s.repo_path.display().to_string(),
-    }))
+    json(crate::identity_json(&s.identity))
 }
 
 pub(crate) async fn shutdown(State(s): State<ApiState>) -> Response {

@@ -43,6 +43,7 @@ const STREAM_DEPTH: usize = 8;
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub(crate) store: Store,
+    pub(crate) identity: crate::identity::Identity,
     pub(crate) config: Arc<crate::Config>,
     pub(crate) repo_path: std::path::PathBuf,
     pub(crate) shutdown: Arc<tokio::sync::Notify>,
