@@ -1,7 +1,7 @@
 //! `ipfsd add`: import files, directories or stdin.
 
 use super::read::bool_str;
-use super::upload::{self, AddBody};
+use super::upload::AddBody;
 use super::{Ctx, parse_bool};
 use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
@@ -255,13 +255,14 @@ fn add_remote(
     args: &AddArgs,
     printer: &mut Printer<'_>,
 ) -> Result<Option<String>> {
-    let (top, unnamed) = if args.paths.is_empty() {
+    let (walk, unnamed) = if args.paths.is_empty() {
         (None, false)
     } else {
-        let (top, unnamed) = upload::top_level(&args.paths, args.recursive, args.wrap)?;
-        (Some(top), unnamed)
+        let (walk, unnamed) =
+            dag::import::walk(&args.paths, args.recursive, args.wrap, args.hidden)?;
+        (Some(walk), unnamed)
     };
-    let body = AddBody::new(top, args.hidden, printer.bar.cloned());
+    let body = AddBody::new(walk, printer.bar.cloned());
     let (boundary, failure) = (body.boundary(), body.failure());
     let cid_version = args.cid_version.map(|v| v.to_string());
     let mut q: Vec<(&str, &str)> = vec![

@@ -1,69 +1,26 @@
 //! The multipart body of an online `add`: the files, directories and symlinks to add, in
 //! the order the offline importer walks them, produced lazily as a [`Read`].
 //!
-//! Data flow: the top-level paths are checked up front exactly as
-//! `dag::import::Importer::add_paths` checks them (same errors), then a depth-first walk
-//! (names sorted, hidden names skipped unless asked for) yields one part per entry: a
-//! header (`filename` = the percent-encoded path relative to the import root, the
-//! content type saying file, directory or symlink), then the content, read from disk
-//! only as ureq sends it. So a 1 GB add holds one read buffer, never the file.
+//! Data flow: the paths are checked and walked by `dag::import::walk`, the same walk the
+//! offline importer uses (same errors, same order: names sorted, hidden names skipped
+//! unless asked for); each entry becomes one part: a header (`filename` = the
+//! percent-encoded path relative to the import root, the content type saying file,
+//! directory or symlink), then the content, read from disk only as ureq sends it. So a
+//! 1 GB add holds one read buffer, never the file.
 //!
 //! When reading the disk fails mid-way, the error (worded as offline) is kept for the
 //! caller and the body is cut short inside a part, so the daemon's import fails and
 //! stores nothing, while what it reported before is still printed.
 
 use crate::remote;
-use dag::import::{ImportError, PathProblem};
+use dag::import::{ImportError, TreeEntry, Walk};
 use indicatif::ProgressBar;
-use std::fs::{self, Metadata};
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A top-level path to add: (path on disk, name to add it under, its metadata).
-type Top = (PathBuf, String, Metadata);
-
 /// Where the reading error of an upload is kept for the caller.
 pub type Failure = Arc<Mutex<Option<ImportError>>>;
-
-/// Checks the paths given to `add` as the offline importer does; answers them and whether
-/// the single path is a directory without a base name (`add -r .`), whose entries go at
-/// the top level of an unnamed wrapping directory.
-pub fn top_level(
-    paths: &[PathBuf],
-    recursive: bool,
-    wrap: bool,
-) -> Result<(Vec<Top>, bool), ImportError> {
-    let mut top = Vec::with_capacity(paths.len());
-    let mut unnamed = false;
-    for path in paths {
-        let meta = fs::symlink_metadata(path).map_err(|source| ImportError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() && !recursive {
-            return Err(ImportError::IsDirectory { path: path.clone() });
-        }
-        let name = match path.file_name() {
-            Some(n) => n
-                .to_str()
-                .ok_or_else(|| ImportError::BadName { path: path.clone() })?
-                .to_string(),
-            None if meta.is_dir() && !wrap && paths.len() == 1 => {
-                unnamed = true;
-                String::new()
-            }
-            None => {
-                return Err(ImportError::BadPath {
-                    path: path.display().to_string(),
-                    problem: PathProblem::NoName,
-                });
-            }
-        };
-        top.push((path.clone(), name, meta));
-    }
-    Ok((top, unnamed))
-}
 
 /// What one part carries.
 enum Content {
@@ -78,10 +35,7 @@ enum Content {
 /// The lazily produced multipart body of an `add`.
 pub struct AddBody {
     boundary: String,
-    top: std::vec::IntoIter<Top>,
-    /// Directories being walked: (path on disk, relative path, names left to visit).
-    stack: Vec<(PathBuf, String, std::vec::IntoIter<String>)>,
-    hidden: bool,
+    walk: Option<Walk>,
     /// Stdin, sent as the one unnamed part, when no path is given.
     stdin: Option<io::Stdin>,
     header: Cursor<Vec<u8>>,
@@ -103,15 +57,13 @@ impl std::fmt::Debug for AddBody {
 }
 
 impl AddBody {
-    /// A body walking `top` (from [`top_level`]), or sending stdin when `top` is `None`.
-    /// File bytes sent so far are shown on `bar`.
-    pub fn new(top: Option<Vec<Top>>, hidden: bool, bar: Option<ProgressBar>) -> Self {
-        let stdin = top.is_none().then(io::stdin);
+    /// A body sending the entries of `walk`, or stdin when `walk` is `None`. File bytes
+    /// sent so far are shown on `bar`.
+    pub fn new(walk: Option<Walk>, bar: Option<ProgressBar>) -> Self {
+        let stdin = walk.is_none().then(io::stdin);
         AddBody {
             boundary: remote::boundary(),
-            top: top.unwrap_or_default().into_iter(),
-            stack: Vec::new(),
-            hidden,
+            walk,
             stdin,
             header: Cursor::new(Vec::new()),
             content: Content::None,
@@ -186,79 +138,16 @@ impl AddBody {
         self.parts += 1;
     }
 
-    /// The next entry of the walk, as `dag::import`'s directory walk yields it.
+    /// The next entry of the walk, as a part's name and content.
     fn next_entry(&mut self) -> Option<Result<(String, Content), ImportError>> {
-        loop {
-            let (path, rel, meta) = if let Some((dir, rel, names)) = self.stack.last_mut() {
-                let Some(name) = names.next() else {
-                    self.stack.pop();
-                    continue;
-                };
-                let path = dir.join(&name);
-                let rel = if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
-                };
-                match fs::symlink_metadata(&path) {
-                    Ok(meta) => (path, rel, meta),
-                    Err(source) => return Some(Err(ImportError::Io { path, source })),
-                }
-            } else {
-                self.top.next()?
-            };
-            match self.visit(path, rel, &meta) {
-                Ok(Some(entry)) => return Some(Ok(entry)),
-                Ok(None) => continue,
-                Err(e) => return Some(Err(e)),
+        let item = self.walk.as_mut()?.next()?;
+        Some(item.map(|(entry, source)| match entry {
+            TreeEntry::Dir { path } => (path, Content::None),
+            TreeEntry::Symlink { path, target } => {
+                (path, Content::Target(Cursor::new(target.into_bytes())))
             }
-        }
-    }
-
-    /// The part for `path` on disk, added as `rel`; `None` for the unnamed top directory.
-    fn visit(
-        &mut self,
-        path: PathBuf,
-        rel: String,
-        meta: &Metadata,
-    ) -> Result<Option<(String, Content)>, ImportError> {
-        let io_err = |source| ImportError::Io {
-            path: path.clone(),
-            source,
-        };
-        if meta.is_dir() {
-            let mut names = Vec::new();
-            for entry in fs::read_dir(&path).map_err(io_err)? {
-                let entry = entry.map_err(io_err)?;
-                let name = entry.file_name();
-                let name = name
-                    .to_str()
-                    .ok_or_else(|| ImportError::BadName { path: entry.path() })?
-                    .to_string();
-                if !self.hidden && name.starts_with('.') {
-                    continue;
-                }
-                names.push(name);
-            }
-            names.sort_unstable();
-            self.stack.push((path, rel.clone(), names.into_iter()));
-            Ok((!rel.is_empty()).then_some((rel, Content::None)))
-        } else if meta.file_type().is_symlink() {
-            let target = fs::read_link(&path).map_err(io_err)?;
-            let target = target
-                .to_str()
-                .ok_or_else(|| ImportError::BadName { path: path.clone() })?
-                .to_string();
-            Ok(Some((
-                rel,
-                Content::Target(Cursor::new(target.into_bytes())),
-            )))
-        } else if meta.is_file() {
-            let file = fs::File::open(&path).map_err(io_err)?;
-            Ok(Some((rel, Content::File(Box::new(file), path))))
-        } else {
-            Err(ImportError::Unsupported { path })
-        }
+            TreeEntry::File { path, reader } => (path, Content::File(Box::new(reader), source)),
+        }))
     }
 }
 

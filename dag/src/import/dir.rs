@@ -5,7 +5,7 @@
 //! into the same [`super::tree::DirTree`] as an RPC upload; directories are built there by
 //! [`Importer::directory`].
 
-use super::tree::TreeEntry;
+use super::tree::{PathProblem, TreeEntry};
 use super::{HamtEstimation, ImportError, Importer, Sink};
 use crate::block::{Block, Cid, DAG_PB};
 use crate::hamt;
@@ -15,9 +15,11 @@ use std::fs::{self, File, Metadata};
 use std::path::PathBuf;
 
 /// A depth-first walk of paths on disk in name order, as tree entries paired with the path
-/// on disk (for error messages). Directories come before their children.
+/// on disk (for error messages). Directories come before their children. Made by
+/// [`walk`]; the offline importer and the CLI's upload to a daemon both use it, so both
+/// send the same entries in the same order.
 #[derive(Debug)]
-pub(super) struct Walk {
+pub struct Walk {
     /// Top-level paths: (path on disk, name to add it under, its metadata).
     top: std::vec::IntoIter<(PathBuf, String, Metadata)>,
     /// Directories being walked: (path on disk, relative path, names left to visit).
@@ -25,17 +27,55 @@ pub(super) struct Walk {
     hidden: bool,
 }
 
-impl Walk {
-    /// Walks `top`; a top-level directory with an empty name has its entries added at the
-    /// top level instead (`ipfs add -r .`). Directories are walked whole (recursively).
-    pub(super) fn new(top: Vec<(PathBuf, String, Metadata)>, hidden: bool) -> Self {
+/// Checks the paths given to `add` and walks them: each is added under its base name; a
+/// directory needs `recursive`; base names must differ. A single directory without a base
+/// name (`add -r .`) has its entries added at the top level; the second value says so (the
+/// caller then wraps them in an unnamed directory).
+pub fn walk(
+    paths: &[PathBuf],
+    recursive: bool,
+    wrap: bool,
+    hidden: bool,
+) -> Result<(Walk, bool), ImportError> {
+    let mut top = Vec::with_capacity(paths.len());
+    let mut unnamed = false;
+    for path in paths {
+        let meta = fs::symlink_metadata(path).map_err(|source| ImportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() && !recursive {
+            return Err(ImportError::IsDirectory { path: path.clone() });
+        }
+        let name = match path.file_name() {
+            Some(n) => n
+                .to_str()
+                .ok_or_else(|| ImportError::BadName { path: path.clone() })?
+                .to_string(),
+            None if meta.is_dir() && !wrap && paths.len() == 1 => {
+                unnamed = true;
+                String::new()
+            }
+            None => {
+                return Err(ImportError::BadPath {
+                    path: path.display().to_string(),
+                    problem: PathProblem::NoName,
+                });
+            }
+        };
+        top.push((path.clone(), name, meta));
+    }
+    Ok((
         Walk {
             top: top.into_iter(),
             stack: Vec::new(),
             hidden,
-        }
-    }
+        },
+        unnamed,
+    ))
+}
 
+impl Walk {
     /// The entry for `path` on disk, added as `rel`; `None` for the unnamed top directory.
     fn visit(
         &mut self,

@@ -13,6 +13,7 @@ mod dir;
 mod file;
 mod tree;
 
+pub use dir::{Walk, walk};
 pub use tree::{PathProblem, TreeEntry};
 
 use crate::block::{Block, Cid, Version};
@@ -304,38 +305,9 @@ impl<'a, S: Sink> Importer<'a, S> {
         recursive: bool,
         wrap: bool,
     ) -> Result<Vec<Added>, ImportError> {
-        let mut top = Vec::with_capacity(paths.len());
-        let mut unnamed = false;
-        for path in paths {
-            let meta = std::fs::symlink_metadata(path).map_err(|source| ImportError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if meta.is_dir() && !recursive {
-                return Err(ImportError::IsDirectory { path: path.clone() });
-            }
-            let name = match path.file_name() {
-                Some(n) => n
-                    .to_str()
-                    .ok_or_else(|| ImportError::BadName { path: path.clone() })?
-                    .to_string(),
-                None if meta.is_dir() && !wrap && paths.len() == 1 => {
-                    // `add -r .`: the directory's entries go at the top, the directory
-                    // itself is the unnamed wrapper.
-                    unnamed = true;
-                    String::new()
-                }
-                None => {
-                    return Err(ImportError::BadPath {
-                        path: path.display().to_string(),
-                        problem: PathProblem::NoName,
-                    });
-                }
-            };
-            top.push((path.clone(), name, meta));
-        }
+        let (walk, unnamed) = dir::walk(paths, recursive, wrap, self.params.hidden)?;
         let mut tree = tree::DirTree::new();
-        for item in dir::Walk::new(top, self.params.hidden) {
+        for item in walk {
             let (entry, source) = item?;
             self.tree_entry(&mut tree, entry, Some(&source))?;
         }
