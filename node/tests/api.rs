@@ -7,7 +7,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 struct TestDaemon {
-    url: String,
+    client: Client,
     repo_path: std::path::PathBuf,
     stop: std::sync::Arc<tokio::sync::Notify>,
     done: std::sync::mpsc::Receiver<Result<(), String>>,
@@ -44,7 +44,9 @@ fn start(config: Config) -> TestDaemon {
         .expect("daemon ready in time");
     assert!(addr.ip().is_loopback());
     TestDaemon {
-        url: format!("http://{addr}/api/v0"),
+        client: Client {
+            url: format!("http://{addr}/api/v0"),
+        },
         repo_path,
         stop,
         done,
@@ -100,7 +102,20 @@ fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
     Reply { status, body }
 }
 
-impl TestDaemon {
+/// Talks to a daemon's API.
+struct Client {
+    url: String,
+}
+
+impl std::ops::Deref for TestDaemon {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Client {
     fn post(&self, cmd: &str) -> Reply {
         reply(
             agent()
@@ -347,7 +362,7 @@ fn twenty_concurrent_clients_add_and_cat() {
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let d = TestDaemon::client_only(url);
+                let d = Client { url };
                 let mine = data(100 + i, 200_000 + (i as usize) * 7919);
                 let r = d.add("", &[("f", &mine)]);
                 assert_eq!(r.status, 200, "{}", r.text());
@@ -371,52 +386,6 @@ fn twenty_concurrent_clients_add_and_cat() {
     }
     let verify = d.post("repo/verify");
     assert!(verify.text().contains("\"Corrupt\":0"), "{}", verify.text());
-}
-
-impl TestDaemon {
-    /// A handle that only talks to an existing daemon (for client threads).
-    fn client_only(url: String) -> ClientOnly {
-        ClientOnly { url }
-    }
-}
-
-struct ClientOnly {
-    url: String,
-}
-
-impl ClientOnly {
-    fn post(&self, cmd: &str) -> Reply {
-        reply(
-            agent()
-                .post(&format!("{}/{cmd}", self.url))
-                .send_empty()
-                .expect("request"),
-        )
-    }
-
-    fn add(&self, query: &str, files: &[(&str, &[u8])]) -> Reply {
-        let boundary = "c";
-        let mut body = Vec::new();
-        for (name, data) in files {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        reply(
-            agent()
-                .post(&format!("{}/add?{query}", self.url))
-                .header(
-                    "Content-Type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .send(&body[..])
-                .expect("request"),
-        )
-    }
 }
 
 #[test]
