@@ -14,17 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn skip() -> bool {
-    let skip = std::env::var_os("IPFSD_SKIP_INTEROP").is_some_and(|v| v == "1");
-    if skip {
-        eprintln!("IPFSD_SKIP_INTEROP=1: interop test skipped");
-    }
-    skip
-}
+use ipfsd_tests::{skip_interop as skip, workspace_root as root};
 
 fn run(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result, bail, ensure};
 use node::daemon::{Daemon, Overrides};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,17 +20,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SETUP_HINT: &str = "run `bash scripts/setup-peers.sh` to install the reference peers";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn skip() -> bool {
-    let skip = std::env::var_os("IPFSD_SKIP_INTEROP").is_some_and(|v| v == "1");
-    if skip {
-        eprintln!("IPFSD_SKIP_INTEROP=1: interop test skipped");
-    }
-    skip
-}
+use ipfsd_tests::{skip_interop as skip, workspace_root as root};
 
 /// What the script did: its exit status (None when killed at the timeout) and output.
 struct Outcome {
