@@ -345,8 +345,16 @@ pub(crate) async fn dag_import(
             let input = std::io::BufReader::with_capacity(1 << 20, reader);
             Ok(dag::car::import(&store, input, pin)?)
         })
-        .await?;
-        reports.push(report);
+        .await;
+        match report {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                // Read the rest, so the client (still sending) gets this answer.
+                drop(field);
+                super::files::drain(&mut mp).await;
+                return Err(e);
+            }
+        }
     }
     Ok(stream_body("application/json", move |sink| {
         let (mut blocks, mut bytes) = (0, 0);

@@ -62,7 +62,8 @@ async fn pump(
         match field.chunk().await {
             Ok(Some(chunk)) => {
                 if tx.send(Ok(chunk)).await.is_err() {
-                    return Ok(()); // the consumer stopped (it reports why)
+                    // The consumer stopped (it reports why); the rest is read and dropped.
+                    return Ok(());
                 }
             }
             Ok(None) => return Ok(()),
@@ -71,6 +72,24 @@ async fn pump(
                     .send(Err(std::io::Error::other(format!("upload failed: {e}"))))
                     .await;
                 return Err(malformed(e));
+            }
+        }
+    }
+}
+
+/// Most request bytes read and dropped after a request failed, so the client, which
+/// sends its whole body before reading the answer, gets the error instead of a reset
+/// connection. Past this the connection is closed.
+const DRAIN_LIMIT: u64 = 256 << 20;
+
+/// Reads and drops the rest of a multipart body (see [`DRAIN_LIMIT`]).
+pub(crate) async fn drain(mp: &mut Multipart) {
+    let mut left = DRAIN_LIMIT;
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            match left.checked_sub(chunk.len() as u64) {
+                Some(l) => left = l,
+                None => return,
             }
         }
     }
@@ -215,6 +234,8 @@ pub(crate) async fn add(
                 _ => {
                     let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
                     if entry_tx.send(Part::File { path, rx }).await.is_err() {
+                        drop(field);
+                        drain(&mut mp).await;
                         return Ok(());
                     }
                     pump(&mut field, tx).await?;
@@ -222,6 +243,9 @@ pub(crate) async fn add(
                 }
             };
             if entry_tx.send(part).await.is_err() {
+                // The import failed (it reports why): read the rest so the client hears it.
+                drop(field);
+                drain(&mut mp).await;
                 return Ok(());
             }
         }
