@@ -2,8 +2,11 @@
 //!
 //! The private key lives in `$IPFSD_PATH/identity` (libp2p protobuf encoding, owner-only
 //! permissions), never in the config file, so `ipfsd config show` cannot leak it; the
-//! config records the peer ID (`Identity.PeerID`) for reference. The S/Kademlia
-//! proof-of-work search and peer filtering build on this in the networking stage.
+//! config records the peer ID (`Identity.PeerID`) for reference.
+//!
+//! S/Kademlia static puzzle: [`Identity::generate_with_difficulty`] draws ed25519 keys until
+//! `sha256(peer ID bytes)` starts with at least D zero bits ([`difficulty`]), searching on
+//! every core. A node can then refuse peers whose IDs fall short (networking stage).
 
 use libp2p_identity::{Keypair, PeerId};
 use std::path::{Path, PathBuf};
@@ -33,6 +36,29 @@ pub enum IdentityError {
     },
 }
 
+/// Default proof-of-work difficulty of `ipfsd init`: about 2^13 key draws, ~0.1 s on 2
+/// cores here (release build); the search time is geometric, so even the slow tail stays
+/// under a second.
+pub const DEFAULT_DIFFICULTY: u32 = 13;
+/// Highest difficulty accepted for a new identity (2^24 draws is minutes of work).
+pub const MAX_DIFFICULTY: u32 = 24;
+
+/// The S/Kademlia difficulty of a peer ID: the leading zero bits of sha256(ID bytes).
+pub fn difficulty(peer: &PeerId) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(peer.to_bytes());
+    let mut bits = 0;
+    for byte in digest {
+        if byte == 0 {
+            bits += 8;
+        } else {
+            bits += byte.leading_zeros();
+            break;
+        }
+    }
+    bits
+}
+
 /// A node identity.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -45,6 +71,23 @@ impl Identity {
         Identity {
             keypair: Keypair::generate_ed25519(),
         }
+    }
+
+    /// A fresh identity whose peer ID has at least `min` bits of difficulty, drawn on every
+    /// core. `min` is capped at [`MAX_DIFFICULTY`].
+    pub fn generate_with_difficulty(min: u32) -> Self {
+        use rayon::prelude::*;
+        let min = min.min(MAX_DIFFICULTY);
+        let keypair = rayon::iter::repeat(())
+            .map(|()| Keypair::generate_ed25519())
+            .find_any(|k| difficulty(&k.public().to_peer_id()) >= min)
+            .unwrap_or_else(Keypair::generate_ed25519);
+        Identity { keypair }
+    }
+
+    /// The difficulty of this identity's peer ID.
+    pub fn difficulty(&self) -> u32 {
+        difficulty(&self.peer_id())
     }
 
     /// The peer ID.
@@ -105,6 +148,18 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn difficulty_counts_leading_zero_bits() {
+        for min in [0, 1, 4, 8, 10] {
+            let id = Identity::generate_with_difficulty(min);
+            assert!(id.difficulty() >= min, "{} < {min}", id.difficulty());
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(id.peer_id().to_bytes());
+            let bits: String = digest.iter().map(|b| format!("{b:08b}")).collect();
+            assert_eq!(bits.find('1').unwrap_or(256) as u32, id.difficulty());
+        }
+    }
 
     #[test]
     fn save_load_roundtrip_owner_only() {

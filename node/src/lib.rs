@@ -20,6 +20,7 @@ pub use repo::{Repo, RepoError};
 pub fn identity_json(identity: &identity::Identity) -> serde_json::Value {
     serde_json::json!({
         "ID": identity.peer_id().to_string(),
+        "PowDifficulty": identity.difficulty(),
         "PublicKey": identity.public_key_base64(),
         "Addresses": [],
         "AgentVersion": format!("ipfsd/{}", env!("CARGO_PKG_VERSION")),

@@ -92,8 +92,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError + '_ {
 }
 
 impl Repo {
-    /// Creates a repository at `path` with `config`.
+    /// Creates a repository at `path` with `config` and a new identity without
+    /// proof of work (see [`Repo::init_with_identity`]).
     pub fn init(path: &Path, config: &Config) -> Result<Repo, RepoError> {
+        Self::init_with_identity(path, config, Identity::generate)
+    }
+
+    /// Creates a repository at `path` with `config`; `identity` makes its key (e.g.
+    /// `|| Identity::generate_with_difficulty(d)`), unless an interrupted earlier init left
+    /// one.
+    pub fn init_with_identity(
+        path: &Path,
+        config: &Config,
+        identity: impl FnOnce() -> Identity,
+    ) -> Result<Repo, RepoError> {
         if path.join(CONFIG_FILE).exists() {
             return Err(RepoError::AlreadyExists {
                 path: path.to_path_buf(),
@@ -107,7 +119,7 @@ impl Repo {
         let identity = match Identity::load(path) {
             Ok(id) => id, // an earlier init stopped before writing the config
             Err(_) => {
-                let id = Identity::generate();
+                let id = identity();
                 id.save(path)?;
                 id
             }

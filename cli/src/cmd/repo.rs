@@ -12,6 +12,11 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
+    /// S/Kademlia proof of work: draw keys until sha256(peer ID) has this many leading
+    /// zero bits (at most 24).
+    #[arg(long, default_value_t = node::identity::DEFAULT_DIFFICULTY,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(node::identity::MAX_DIFFICULTY)))]
+    pow_difficulty: u32,
     /// Import profile written into the config: unixfs-v0-2015 (default) or unixfs-v1-2025.
     #[arg(long)]
     profile: Option<String>,
@@ -25,7 +30,10 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
         })?;
         config.import = ImportConfig::from_params(&profile.params(), None);
     }
-    let repo = Repo::init(&ctx.repo_path, &config)?;
+    let difficulty = args.pow_difficulty;
+    let repo = Repo::init_with_identity(&ctx.repo_path, &config, || {
+        node::identity::Identity::generate_with_difficulty(difficulty)
+    })?;
     println!("initialized ipfsd repository at {}", repo.path().display());
     Ok(ExitCode::SUCCESS)
 }

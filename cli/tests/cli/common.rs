@@ -54,7 +54,8 @@ impl Repo {
     /// A temp dir with an initialized repository, used offline.
     pub fn init() -> Repo {
         let repo = Repo::uninit();
-        let out = repo.ok(&["init"]);
+        // No proof of work: the default difficulty takes seconds in a debug build.
+        let out = repo.ok(&["init", "--pow-difficulty", "0"]);
         assert_eq!(
             out,
             format!("initialized ipfsd repository at {}\n", repo.path.display())

@@ -205,4 +205,19 @@ fn id_reports_the_identity(mode: Mode) {
     );
 }
 
+/// `init --pow-difficulty D` makes an identity of at least D bits, which `id` reports;
+/// out-of-range difficulties are refused.
+#[test]
+fn init_with_proof_of_work() {
+    let r = Repo::uninit();
+    r.ok(&["init", "--pow-difficulty", "9"]);
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["id"])).expect("JSON");
+    let bits = v["PowDifficulty"].as_u64().expect("PowDifficulty");
+    assert!(bits >= 9, "{v}");
+    let other = Repo::uninit();
+    let out = other.run(&["init", "--pow-difficulty", "25"]);
+    assert!(!out.status.success());
+    assert!(!other.path.join("config").exists(), "nothing created");
+}
+
 both_modes!(errors_are_one_clear_line, id_reports_the_identity,);
