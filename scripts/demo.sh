@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds ipfsd and runs its main job on an embedded default: a fresh repository in a temp
 # directory, a generated sample tree (a small web page, a 3 MB file, an empty dir), then
-# add → ls → cat → pin → gc → CAR export/import into a second repo → verify.
-# No network, no external services. Leaves nothing behind.
+# add → ls → cat → pin → gc → CAR export/import into a second repo → verify, and the same
+# repo served by `ipfsd daemon` (RPC API on 127.0.0.1, any free port) that the CLI then
+# goes through. No network beyond loopback, no external services. Leaves nothing behind.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p ipfsd-cli
 BIN="$ROOT/target/release/ipfsd"
 WORK="$(mktemp -d /tmp/ipfsd-demo.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+DAEMON_PID=""
+trap '[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 A="$WORK/repo-a"; B="$WORK/repo-b"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { step "ipfsd $*"; "$BIN" "$@"; }
@@ -42,4 +44,17 @@ run --repo "$A" pin rm "$ROOT_CID"
 run --repo "$A" repo gc -q
 run --repo "$A" repo stat
 run --repo "$B" repo verify
+
+step "ipfsd --repo repo-b daemon --api-addr /ip4/127.0.0.1/tcp/0 &"
+"$BIN" --repo "$B" daemon --api-addr /ip4/127.0.0.1/tcp/0 &
+DAEMON_PID=$!
+for _ in $(seq 1 500); do [ -s "$B/api" ] && break; sleep 0.01; done
+echo "RPC API at $(cat "$B/api")"
+run --repo "$B" id
+run --repo "$B" ls "$ROOT_CID"
+step "echo 'added through the daemon' | ipfsd add"
+echo 'added through the daemon' | "$BIN" --repo "$B" add
+run --repo "$B" shutdown
+wait "$DAEMON_PID" || true
+DAEMON_PID=""
 printf '\ndemo complete\n'
