@@ -3,7 +3,7 @@
 //! Layout of `$IPFSD_PATH` (default `~/.ipfsd`): `config` (JSON, see [`Config`]),
 //! `blocks.redb` (blocks, pins; see [`dag::store`]), `version`. The directory is created
 //! owner-only. redb admits one process per file, so a second process gets
-//! [`RepoError::Locked`] while a daemon or another command holds the repo.
+//! [`dag::StoreError::Locked`] (inside [`RepoError::Store`]) while a daemon or another command holds the repo.
 
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError};
