@@ -1,9 +1,12 @@
-//! The on-disk repository: a directory holding the config file and the block store.
+//! The on-disk repository: a directory holding the config file, the identity key and the
+//! block store.
 //!
 //! Layout of `$IPFSD_PATH` (default `~/.ipfsd`): `config` (JSON, see [`Config`]),
-//! `blocks.redb` (blocks, pins; see [`dag::store`]), `version`. The directory is created
-//! owner-only. redb admits one process per file, so a second process gets
-//! [`dag::StoreError::Locked`] (inside [`RepoError::Store`]) while a daemon or another command holds the repo.
+//! `identity` (the private key, owner-only), `blocks.redb` and `blocks.packs/` (blocks and
+//! pins; see [`dag::store`]), `version`, and `api` while a daemon runs. The directory is
+//! created owner-only. redb admits one process per file, so a second process gets
+//! [`dag::StoreError::Locked`] (inside [`RepoError::Store`]) while a daemon or another
+//! command holds the repo.
 
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError};
