@@ -1,7 +1,7 @@
 //! Operations shared by the offline CLI and the RPC API, so both behave the same.
 
 use dag::import::Added;
-use dag::store::{PinMode, Writer};
+use dag::store::{PinKind, PinMode, Writer};
 use dag::{Cid, Store, StoreError};
 use std::collections::HashSet;
 
@@ -28,6 +28,102 @@ pub fn finish_add(
         }
     }
     Ok(())
+}
+
+/// Which pins `pin ls --type` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinTypes {
+    /// Recursive pins.
+    pub recursive: bool,
+    /// Direct pins.
+    pub direct: bool,
+    /// Blocks pinned through a recursive pin.
+    pub indirect: bool,
+}
+
+impl PinTypes {
+    /// Parses `recursive`, `direct`, `indirect` or `all`.
+    pub fn parse(kind: &str) -> Result<Self, PinListError> {
+        let (recursive, direct, indirect) = match kind {
+            "all" => (true, true, true),
+            "recursive" => (true, false, false),
+            "direct" => (false, true, false),
+            "indirect" => (false, false, true),
+            other => {
+                return Err(PinListError::BadType {
+                    kind: other.to_string(),
+                });
+            }
+        };
+        Ok(PinTypes {
+            recursive,
+            direct,
+            indirect,
+        })
+    }
+}
+
+/// `pin ls` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinListError {
+    /// Not a pin type.
+    #[error("invalid pin type {kind:?}: expected recursive, direct, indirect or all")]
+    BadType {
+        /// What was given.
+        kind: String,
+    },
+    /// A path asked about is not pinned (with one of the selected types).
+    #[error("path '{path}' is not pinned")]
+    NotPinned {
+        /// The path.
+        path: String,
+    },
+    /// A path could not be resolved.
+    #[error(transparent)]
+    Resolve(#[from] crate::path::ResolveError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The rows of `pin ls`: (CID, type label). Without `paths`, every pin of the selected
+/// types; with them, how each is pinned (an error for one that is not).
+pub fn pin_list(
+    store: &Store,
+    types: PinTypes,
+    paths: &[String],
+) -> Result<Vec<(String, String)>, PinListError> {
+    let mut rows = Vec::new();
+    if paths.is_empty() {
+        for (cid, mode) in store.pins()? {
+            if (mode == PinMode::Recursive && types.recursive)
+                || (mode == PinMode::Direct && types.direct)
+            {
+                rows.push((cid.to_string(), mode.to_string()));
+            }
+        }
+        if types.indirect {
+            rows.extend(
+                store
+                    .indirect_pins()?
+                    .into_iter()
+                    .map(|c| (c.to_string(), "indirect".into())),
+            );
+        }
+        return Ok(rows);
+    }
+    for p in paths {
+        let cid = crate::path::resolve(store, p)?;
+        let label = match store.pin_status(&cid)? {
+            Some(PinKind::Recursive) if types.recursive => "recursive".to_string(),
+            Some(PinKind::Direct) if types.direct => "direct".to_string(),
+            Some(PinKind::Indirect { via }) if types.indirect => format!("indirect through {via}"),
+            _ => return Err(PinListError::NotPinned { path: p.clone() }),
+        };
+        rows.push((cid.to_string(), label));
+    }
+    Ok(rows)
 }
 
 /// Errors of a reference walk.

@@ -4,8 +4,8 @@ use super::read::bool_str;
 use super::{Ctx, parse_bool, resolve};
 use crate::output::ignore_broken_pipe;
 use crate::remote::{self, Client};
-use anyhow::{Context, Result, bail};
-use dag::store::{PinKind, PinMode, PinProblem};
+use anyhow::{Context, Result};
+use dag::store::PinMode;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -57,17 +57,6 @@ pub fn run(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
 
 fn how(recursive: bool) -> &'static str {
     if recursive { "recursively" } else { "directly" }
-}
-
-/// Which pin types `pin ls --type` selects: (recursive, direct, indirect).
-fn pin_types(kind: &str) -> Result<(bool, bool, bool)> {
-    Ok(match kind {
-        "all" => (true, true, true),
-        "recursive" => (true, false, false),
-        "direct" => (false, true, false),
-        "indirect" => (false, false, true),
-        other => bail!("invalid pin type {other:?}: expected recursive, direct, indirect or all"),
-    })
 }
 
 /// Prints `pin ls` rows: `<cid> <type>`, or only the CID.
@@ -149,34 +138,7 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
             }
         }
         PinCommand::Ls { paths, kind, quiet } => {
-            let (rec, dir, ind) = pin_types(&kind)?;
-            let mut rows: Vec<(String, String)> = Vec::new();
-            if paths.is_empty() {
-                for (cid, mode) in store.pins()? {
-                    if (mode == PinMode::Recursive && rec) || (mode == PinMode::Direct && dir) {
-                        rows.push((cid.to_string(), mode.to_string()));
-                    }
-                }
-                if ind {
-                    rows.extend(
-                        store
-                            .indirect_pins()?
-                            .into_iter()
-                            .map(|c| (c.to_string(), "indirect".into())),
-                    );
-                }
-            } else {
-                for p in paths {
-                    let cid = resolve(store, &p)?;
-                    let label = match store.pin_status(&cid)? {
-                        Some(PinKind::Recursive) if rec => "recursive".to_string(),
-                        Some(PinKind::Direct) if dir => "direct".to_string(),
-                        Some(PinKind::Indirect { via }) if ind => format!("indirect through {via}"),
-                        _ => bail!("path '{p}' is not pinned"),
-                    };
-                    rows.push((cid.to_string(), label));
-                }
-            }
+            let rows = node::ops::pin_list(store, node::ops::PinTypes::parse(&kind)?, &paths)?;
             drop(out);
             print_pins(rows.into_iter().map(Ok), quiet)?;
         }
@@ -184,7 +146,7 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
             let checks = store.pin_verify()?.into_iter().map(|report| {
                 Ok(PinCheck {
                     cid: report.cid.to_string(),
-                    problems: report.problems.iter().map(describe).collect(),
+                    problems: report.problems.iter().map(ToString::to_string).collect(),
                 })
             });
             drop(out);
@@ -192,15 +154,6 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn describe(p: &PinProblem) -> String {
-    match p {
-        PinProblem::Missing { cid } => format!("missing block {cid}"),
-        PinProblem::Corrupt { cid } => format!("corrupt block {cid}"),
-        PinProblem::Undecodable { cid } => format!("undecodable block {cid}"),
-        other => format!("{other:?}"),
-    }
 }
 
 fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
@@ -228,7 +181,7 @@ fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
             }
         }
         PinCommand::Ls { paths, kind, quiet } => {
-            pin_types(&kind)?;
+            node::ops::PinTypes::parse(&kind)?; // refused client-side, as offline
             let mut q: Vec<(&str, &str)> = paths.iter().map(|p| ("arg", p.as_str())).collect();
             q.extend([("type", kind.as_str()), ("stream", "true")]);
             let rows = remote::lines(client.post("pin/ls", &q)?)

@@ -89,6 +89,32 @@ pub enum PinProblem {
     },
 }
 
+impl PinProblem {
+    /// The block the problem is about.
+    pub fn cid(&self) -> &Cid {
+        match self {
+            PinProblem::Missing { cid }
+            | PinProblem::Corrupt { cid }
+            | PinProblem::Undecodable { cid } => cid,
+        }
+    }
+
+    /// What is wrong, without the CID ("missing block", ...).
+    pub fn what(&self) -> &'static str {
+        match self {
+            PinProblem::Missing { .. } => "missing block",
+            PinProblem::Corrupt { .. } => "corrupt block",
+            PinProblem::Undecodable { .. } => "undecodable block",
+        }
+    }
+}
+
+impl std::fmt::Display for PinProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.what(), self.cid())
+    }
+}
+
 /// The health of one pin, from [`Store::pin_verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,11 +1,11 @@
 //! Administrative commands: version, id, shutdown, pins, blocks, DAG import/export, repo.
 
 use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
-use crate::path;
+use crate::{ops, path};
 use axum::extract::{Multipart, State};
 use axum::response::Response;
 use dag::block::{self, Block, DAG_PB, RAW};
-use dag::store::{PinKind, PinMode, PinProblem};
+use dag::store::PinMode;
 use dag::{Cid, Version};
 use serde_json::json;
 
@@ -28,6 +28,16 @@ pub(crate) async fn shutdown(State(s): State<ApiState>) -> Response {
     json(json!({}))
 }
 
+impl From<ops::PinListError> for ApiError {
+    fn from(e: ops::PinListError) -> Self {
+        match e {
+            ops::PinListError::Resolve(e) => e.into(),
+            ops::PinListError::Store(e) => e.into(),
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+}
+
 impl From<path::ResolveError> for ApiError {
     fn from(e: path::ResolveError) -> Self {
         match e {
@@ -41,95 +51,45 @@ fn parse_cid(s: &str) -> Result<Cid, ApiError> {
     block::parse_cid(s).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// Resolves each path and applies `op` to its CID; answers `{"Pins": [...]}`.
+async fn pin_each(
+    s: ApiState,
+    paths: Vec<String>,
+    op: impl Fn(&dag::Store, &Cid) -> Result<(), dag::StoreError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let pins = blocking(move || {
+        let mut pins = Vec::new();
+        for p in &paths {
+            let cid = path::resolve(&s.store, p)?;
+            op(&s.store, &cid)?;
+            pins.push(cid.to_string());
+        }
+        Ok(pins)
+    })
+    .await?;
+    Ok(json(json!({ "Pins": pins })))
+}
+
 pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths: Vec<String> = args
-        .required("ipfs-path")?
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let paths = args.required_owned("ipfs-path")?;
     let mode = if args.flag("recursive", true)? {
         PinMode::Recursive
     } else {
         PinMode::Direct
     };
-    let pins = blocking(move || {
-        let mut pins = Vec::new();
-        for p in &paths {
-            let cid = path::resolve(&s.store, p)?;
-            s.store.pin_add(&cid, mode)?;
-            pins.push(cid.to_string());
-        }
-        Ok(pins)
-    })
-    .await?;
-    Ok(json(json!({ "Pins": pins })))
+    pin_each(s, paths, move |store, cid| store.pin_add(cid, mode)).await
 }
 
 pub(crate) async fn pin_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths: Vec<String> = args
-        .required("ipfs-path")?
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let pins = blocking(move || {
-        let mut pins = Vec::new();
-        for p in &paths {
-            let cid = path::resolve(&s.store, p)?;
-            s.store.pin_rm(&cid)?;
-            pins.push(cid.to_string());
-        }
-        Ok(pins)
-    })
-    .await?;
-    Ok(json(json!({ "Pins": pins })))
+    let paths = args.required_owned("ipfs-path")?;
+    pin_each(s, paths, |store, cid| store.pin_rm(cid).map(drop)).await
 }
 
 pub(crate) async fn pin_ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let kind = args.get("type").unwrap_or("all").to_string();
-    let (rec, dir, ind) = match kind.as_str() {
-        "all" => (true, true, true),
-        "recursive" => (true, false, false),
-        "direct" => (false, true, false),
-        "indirect" => (false, false, true),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "invalid pin type {other:?}: expected recursive, direct, indirect or all"
-            )));
-        }
-    };
+    let types = ops::PinTypes::parse(args.get("type").unwrap_or("all"))?;
     let stream = args.flag("stream", false)?;
-    let paths: Vec<String> = args.args().into_iter().map(String::from).collect();
-    let rows = blocking(move || {
-        let mut rows: Vec<(String, String)> = Vec::new();
-        if paths.is_empty() {
-            for (cid, mode) in s.store.pins()? {
-                if (mode == PinMode::Recursive && rec) || (mode == PinMode::Direct && dir) {
-                    rows.push((cid.to_string(), mode.to_string()));
-                }
-            }
-            if ind {
-                rows.extend(
-                    s.store
-                        .indirect_pins()?
-                        .into_iter()
-                        .map(|c| (c.to_string(), "indirect".into())),
-                );
-            }
-        } else {
-            for p in &paths {
-                let cid = path::resolve(&s.store, p)?;
-                let label = match s.store.pin_status(&cid)? {
-                    Some(PinKind::Recursive) if rec => "recursive".to_string(),
-                    Some(PinKind::Direct) if dir => "direct".to_string(),
-                    Some(PinKind::Indirect { via }) if ind => format!("indirect through {via}"),
-                    _ => return Err(ApiError::bad_request(format!("path '{p}' is not pinned"))),
-                };
-                rows.push((cid.to_string(), label));
-            }
-        }
-        Ok(rows)
-    })
-    .await?;
+    let paths = args.owned_args();
+    let rows = blocking(move || Ok(ops::pin_list(&s.store, types, &paths)?)).await?;
     if stream {
         let lines: Vec<_> = rows
             .into_iter()
@@ -149,16 +109,6 @@ pub(crate) async fn pin_ls(State(s): State<ApiState>, args: Args) -> Result<Resp
     Ok(json(json!({ "Keys": keys })))
 }
 
-fn describe(p: &PinProblem) -> serde_json::Value {
-    let (cid, err) = match p {
-        PinProblem::Missing { cid } => (cid, "missing block"),
-        PinProblem::Corrupt { cid } => (cid, "corrupt block"),
-        PinProblem::Undecodable { cid } => (cid, "undecodable block"),
-        _ => return json!({ "Cid": "", "Err": format!("{p:?}") }),
-    };
-    json!({ "Cid": cid.to_string(), "Err": err })
-}
-
 pub(crate) async fn pin_verify(
     State(s): State<ApiState>,
     args: Args,
@@ -169,7 +119,11 @@ pub(crate) async fn pin_verify(
             if report.is_ok() && !verbose {
                 continue;
             }
-            let bad: Vec<_> = report.problems.iter().map(describe).collect();
+            let bad: Vec<_> = report
+                .problems
+                .iter()
+                .map(|p| json!({ "Cid": p.cid().to_string(), "Err": p.what() }))
+                .collect();
             sink.json(
                 &json!({ "Cid": report.cid.to_string(), "Ok": report.is_ok(), "BadNodes": bad }),
             )?;

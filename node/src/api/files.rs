@@ -103,9 +103,7 @@ pub(crate) async fn with_field<T: Send + 'static>(
     let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
     let task = tokio::task::spawn_blocking(move || consume(ChanReader::new(rx)));
     let fed = pump(field, tx).await;
-    let out = task.await.map_err(|e| {
-        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    })??;
+    let out = task.await??;
     fed?;
     Ok(out)
 }
@@ -326,20 +324,13 @@ pub(crate) async fn add(
     // importer is never blocked by a client that is still sending.
     let uploaded = reader.await;
     let imported = import.await;
-    let task_failed = |e: tokio::task::JoinError| {
-        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    };
-    uploaded.map_err(task_failed)??;
-    let backlog = imported.map_err(task_failed)??;
+    uploaded??;
+    let backlog = imported??;
     Ok(super::stream_response_then("application/json", rx, backlog))
 }
 
 pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths: Vec<String> = args
-        .required("ipfs-path")?
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let paths = args.required_owned("ipfs-path")?;
     let offset = args.number("offset")?.unwrap_or(0);
     let length = args.number("length")?;
     let store = s.store.clone();
@@ -487,11 +478,7 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
 }
 
 pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths: Vec<String> = args
-        .required("ipfs-path")?
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let paths = args.required_owned("ipfs-path")?;
     let objects = blocking(move || {
         let mut objects = Vec::new();
         for p in &paths {
@@ -519,11 +506,7 @@ pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response
 }
 
 pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths: Vec<String> = args
-        .required("ipfs-path")?
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let paths = args.required_owned("ipfs-path")?;
     let recursive = args.flag("recursive", false)?;
     let unique = args.flag("unique", false)?;
     let store = s.store.clone();

@@ -256,6 +256,16 @@ impl Args {
         Ok(args)
     }
 
+    /// Every positional argument, owned (for moving into a blocking task).
+    pub fn owned_args(&self) -> Vec<String> {
+        self.args().into_iter().map(String::from).collect()
+    }
+
+    /// The positional arguments, at least one required, owned.
+    pub fn required_owned(&self, what: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self.required(what)?.into_iter().map(String::from).collect())
+    }
+
     /// The first positional argument, required.
     pub fn first(&self, what: &str) -> Result<&str, ApiError> {
         Ok(self.required(what)?[0])
@@ -299,12 +309,16 @@ impl Args {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
+    tokio::task::spawn_blocking(f).await?
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("task failed: {e}"),
         )
-    })?
+    }
 }
 
 /// A streamed response fed by a blocking producer: `produce` gets a sender of chunks and
