@@ -21,6 +21,147 @@ pub struct Config {
     pub api: ApiConfig,
     /// Defaults for `add` (each can be overridden per command).
     pub import: ImportConfig,
+    /// Peers dialled at start (multiaddrs ending in `/p2p/<id>`). Empty by default: joining
+    /// the public network is an explicit choice (`ipfsd config profile apply public`).
+    pub bootstrap: Vec<String>,
+    /// Connection settings.
+    pub swarm: SwarmConfig,
+    /// DHT settings.
+    pub routing: RoutingConfig,
+    /// What the node announces to the DHT, and how often.
+    pub provide: ProvideConfig,
+}
+
+/// The public IPFS bootstrap peers (Kubo's defaults), used only by the `public` profile.
+pub const PUBLIC_BOOTSTRAP: &[&str] = &[
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+    "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+];
+
+/// Connection settings (Kubo's `Swarm` section, simplified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SwarmConfig {
+    /// Established connections at most (inbound and outbound together).
+    pub max_connections: u32,
+    /// Established connections per peer at most.
+    pub max_connections_per_peer: u32,
+    /// Handshakes in progress at most, each way.
+    pub max_pending: u32,
+    /// A connection with no open stream closes after this long (e.g. `60s`).
+    pub idle_timeout: String,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig {
+            max_connections: 512,
+            max_connections_per_peer: 4,
+            max_pending: 128,
+            idle_timeout: "60s".into(),
+        }
+    }
+}
+
+/// DHT settings (Kubo's `Routing` section, plus the S/Kademlia knobs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RoutingConfig {
+    /// `dhtserver` (answer DHT queries; the default), `dhtclient` (query only) or `none`
+    /// (no DHT at all).
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The issue's `min_peer_difficulty`: peers whose ID has fewer leading zero bits in
+    /// sha256(peer ID) are refused (no connection, no routing-table entry, not served).
+    /// 0 (the default) admits Kubo and Helia peers, whose IDs carry no proof of work.
+    pub min_peer_difficulty: u32,
+    /// S/Kademlia disjoint lookup paths.
+    pub disjoint_paths: bool,
+    /// Also run the LAN DHT (`/ipfs/lan/kad/1.0.0`), which Kubo uses for peers on private
+    /// and loopback addresses.
+    #[serde(rename = "LanDHT")]
+    pub lan_dht: bool,
+    /// Bucket size and replication factor.
+    pub k: u32,
+    /// One DHT query gives up after this long (e.g. `30s`).
+    pub query_timeout: String,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            kind: "dhtserver".into(),
+            min_peer_difficulty: 0,
+            disjoint_paths: true,
+            lan_dht: true,
+            k: 20,
+            query_timeout: "30s".into(),
+        }
+    }
+}
+
+/// Announcing content (Kubo's `Provide`/`Reprovider` sections).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProvideConfig {
+    /// `all` (every block), `pinned` (every block of pinned DAGs) or `roots` (pin roots).
+    pub strategy: String,
+    /// How often everything is announced again (`22h`; `0` turns reproviding off).
+    pub interval: String,
+}
+
+impl Default for ProvideConfig {
+    fn default() -> Self {
+        ProvideConfig {
+            strategy: "all".into(),
+            interval: "22h".into(),
+        }
+    }
+}
+
+/// Parses a duration like `30s`, `22h`, `500ms`, `5m` or `0`.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// A named set of config changes (`ipfsd config profile apply NAME`).
+pub fn apply_profile(config: &Config, name: &str) -> Option<Config> {
+    let mut c = config.clone();
+    match name {
+        // Join the public IPFS network: its bootstrap peers, listening on all interfaces.
+        "public" => {
+            c.bootstrap = PUBLIC_BOOTSTRAP.iter().map(|s| s.to_string()).collect();
+            c.addresses.swarm = vec![
+                "/ip4/0.0.0.0/tcp/4001".into(),
+                "/ip4/0.0.0.0/udp/4001/quic-v1".into(),
+            ];
+        }
+        // Loopback only, no bootstrap peers: the default.
+        "local" => {
+            c.bootstrap = Vec::new();
+            c.addresses.swarm = Addresses::default().swarm;
+        }
+        _ => return None,
+    }
+    Some(c)
 }
 
 /// The identity section: the peer ID, for reference.
@@ -50,7 +191,10 @@ impl Default for Addresses {
         Addresses {
             api: "/ip4/127.0.0.1/tcp/5001".into(),
             gateway: "/ip4/127.0.0.1/tcp/8080".into(),
-            swarm: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            swarm: vec![
+                "/ip4/127.0.0.1/tcp/4001".into(),
+                "/ip4/127.0.0.1/udp/4001/quic-v1".into(),
+            ],
         }
     }
 }
@@ -281,6 +425,34 @@ mod tests {
             c3.api.allowed_origins(),
             ["http://localhost:3000".to_string()]
         );
+    }
+
+    #[test]
+    fn durations_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("22h"), Some(Duration::from_secs(22 * 3600)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "h", "10", "10d", "-1s", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_is_loopback_without_bootstrap() {
+        let c = Config::default();
+        assert!(c.bootstrap.is_empty());
+        assert!(
+            c.addresses
+                .swarm
+                .iter()
+                .all(|a| a.starts_with("/ip4/127.0.0.1/"))
+        );
+        let public = apply_profile(&c, "public").unwrap();
+        assert!(!public.bootstrap.is_empty());
+        assert_eq!(apply_profile(&public, "local").unwrap(), c);
     }
 
     #[test]

@@ -49,6 +49,15 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// The network settings are wrong.
+    #[error(transparent)]
+    NetConfig(#[from] crate::net::NetConfigError),
+    /// The network could not start.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    /// The DHT datastore could not be opened.
+    #[error(transparent)]
+    Records(#[from] crate::net::records::RecordsError),
     /// The server failed.
     #[error("RPC API server: {source}")]
     Serve {
@@ -95,9 +104,17 @@ pub struct Overrides {
     pub api: Option<String>,
     /// The gateway address (served once the gateway exists).
     pub gateway: Option<String>,
-    /// Swarm addresses (used once networking exists).
+    /// Swarm addresses.
     pub swarm: Vec<String>,
+    /// Run without the network (no swarm, no DHT), like `ipfs daemon --offline`.
+    pub offline: bool,
 }
+
+/// The DHT datastore file in the repository.
+pub const DATASTORE_FILE: &str = "datastore.redb";
+
+/// How long after start the first reprovide runs.
+const FIRST_REPROVIDE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A running daemon.
 #[derive(Debug)]
@@ -107,6 +124,7 @@ pub struct Daemon {
     shutdown: Arc<Notify>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     api_file: PathBuf,
+    net: Option<(crate::net::Network, crate::net::NetTask)>,
 }
 
 impl Daemon {
@@ -129,8 +147,17 @@ impl Daemon {
         let api_addr = listener
             .local_addr()
             .map_err(|source| DaemonError::Bind { addr: want, source })?;
+        let net = if overrides.offline {
+            None
+        } else {
+            Some(start_network(&repo, &config).await?)
+        };
         let shutdown = Arc::new(Notify::new());
         let state = ApiState {
+            net: net.as_ref().map(|(n, _, _)| n.clone()),
+            reprovider: net.as_ref().map(|(_, _, r)| r.clone()),
+            provide_strategy: crate::net::Strategy::parse(&config.provide.strategy)
+                .unwrap_or_default(),
             store: repo.store().clone(),
             identity: repo.identity().clone(),
             allowed_origins: Arc::new(config.api.allowed_origins().to_vec()),
@@ -159,7 +186,13 @@ impl Daemon {
             shutdown,
             server,
             api_file,
+            net: net.map(|(n, t, _)| (n, t)),
         })
+    }
+
+    /// The network handle (`None` when started offline).
+    pub fn network(&self) -> Option<&crate::net::Network> {
+        self.net.as_ref().map(|(n, _)| n)
     }
 
     /// The address the RPC API listens on.
@@ -181,6 +214,10 @@ impl Daemon {
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
+        if let Some((net, task)) = self.net {
+            net.stop().await;
+            task.wait().await;
+        }
         // Requests that were running finish on the blocking pool; the repository is free
         // (and everything they acknowledged is committed) once their store handles are
         // gone. They end promptly: their clients are disconnected.
@@ -213,6 +250,49 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Opens the DHT datastore, starts the swarm and the reprovider.
+async fn start_network(
+    repo: &Repo,
+    config: &crate::Config,
+) -> Result<
+    (
+        crate::net::Network,
+        crate::net::NetTask,
+        crate::net::provide::Reprovider,
+    ),
+    DaemonError,
+> {
+    use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
+    let net_config = NetConfig::from_config(config)?;
+    let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
+        key: "Provide.Strategy",
+        reason: "must be all, pinned or roots",
+    })?;
+    let interval =
+        crate::config::parse_duration(&config.provide.interval).ok_or(NetConfigError::Bad {
+            key: "Provide.Interval",
+            reason: "must be a duration like 22h, or 0 to turn reproviding off",
+        })?;
+    let path = repo.path().join(DATASTORE_FILE);
+    let local = repo.identity().peer_id();
+    let limits = net_config.limits;
+    let records = tokio::task::spawn_blocking(move || Records::open(&path, local, limits))
+        .await
+        .map_err(|e| crate::net::NetError::Start {
+            reason: e.to_string(),
+        })??;
+    let (net, task) =
+        Network::start(repo.identity().keypair().clone(), net_config, records).await?;
+    let reprovider = crate::net::provide::spawn_reprovider(
+        net.clone(),
+        repo.store().clone(),
+        strategy,
+        FIRST_REPROVIDE,
+        (!interval.is_zero()).then_some(interval),
+    );
+    Ok((net, task, reprovider))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod identity;
+pub mod net;
 pub mod ops;
 pub mod path;
 pub mod repo;

@@ -202,6 +202,23 @@ pub fn load_config(path: &Path) -> Result<Config, RepoError> {
     serde_json::from_slice(&text).map_err(|source| RepoError::Config { path: file, source })
 }
 
+/// Reads the config file, lets `edit` change it, and writes it back if it did (one edit
+/// at a time within this process).
+pub fn edit_config<T, E: From<RepoError>>(
+    path: &Path,
+    edit: impl FnOnce(&mut Config) -> Result<T, E>,
+) -> Result<T, E> {
+    static EDITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = EDITING.lock().unwrap_or_else(|p| p.into_inner());
+    let before = load_config(path)?;
+    let mut after = before.clone();
+    let out = edit(&mut after)?;
+    if after != before {
+        save_config(path, &after)?;
+    }
+    Ok(out)
+}
+
 /// Writes the config file atomically (temp file + rename), owner-only.
 pub fn save_config(path: &Path, config: &Config) -> Result<(), RepoError> {
     let mut text = serde_json::to_vec_pretty(config).map_err(|source| RepoError::Config {

@@ -30,7 +30,8 @@ fn start(config: Config) -> TestDaemon {
             let overrides = Overrides {
                 api: Some("/ip4/127.0.0.1/tcp/0".into()),
                 gateway: None,
-                swarm: vec![],
+                swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                offline: false,
             };
             let daemon = Daemon::start(repo, overrides).await.expect("daemon starts");
             ready_tx

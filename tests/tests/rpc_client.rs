@@ -99,7 +99,8 @@ async fn kubo_rpc_client_against_daemon() -> Result<()> {
         Overrides {
             api: Some("/ip4/127.0.0.1/tcp/0".into()),
             gateway: None,
-            swarm: vec![],
+            swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            offline: false,
         },
     )
     .await?;

@@ -48,6 +48,8 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             api: args.api_addr,
             gateway: args.gateway_addr,
             swarm: args.swarm_addr,
+            // `ipfsd daemon --offline` (the global flag): no swarm, no DHT.
+            offline: ctx.offline,
         };
         let daemon = Daemon::start(repo, overrides).await?;
         println!(
@@ -112,10 +114,13 @@ pub fn id(ctx: &Ctx) -> Result<ExitCode> {
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
-    /// The key (dotted, e.g. Addresses.API), or `show` for the whole config.
+    /// The key (dotted, e.g. Addresses.API), `show` for the whole config, or `profile`
+    /// (`config profile apply public|local`).
     key: String,
     /// The new value; prints the current one when absent.
     value: Option<String>,
+    /// The profile name, for `config profile apply NAME`.
+    profile: Option<String>,
     /// Parse the value as JSON.
     #[arg(long)]
     json: bool,
@@ -126,6 +131,16 @@ pub struct ConfigArgs {
 
 pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
+    if args.key == "profile" {
+        let (Some("apply"), Some(name)) = (args.value.as_deref(), args.profile.as_deref()) else {
+            bail!("usage: ipfsd config profile apply public|local");
+        };
+        let updated = node::config::apply_profile(&config, name)
+            .with_context(|| format!("unknown profile {name:?}: expected public or local"))?;
+        node::repo::save_config(&ctx.repo_path, &updated)?;
+        println!("applied profile {name} (takes effect when the daemon next starts)");
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.key == "show" && args.value.is_none() {
         println!("{}", serde_json::to_string_pretty(&config.to_value())?);
         return Ok(ExitCode::SUCCESS);

@@ -4,6 +4,7 @@ mod add;
 mod block;
 mod daemon;
 mod dagcmd;
+mod net;
 mod pin;
 mod read;
 mod repo;
@@ -27,7 +28,8 @@ pub struct Cli {
     /// Use the daemon at this API address (multiaddr or http:// URL).
     #[arg(long, global = true, value_name = "ADDR", conflicts_with = "offline")]
     api: Option<String>,
-    /// Never use a running daemon: open the repository directly.
+    /// Never use a running daemon: open the repository directly (`daemon --offline`:
+    /// serve without the network).
     #[arg(long, global = true)]
     offline: bool,
     #[command(subcommand)]
@@ -68,6 +70,18 @@ enum Command {
     Id,
     /// Read or set a config value: `config KEY [VALUE]`, or `config show`.
     Config(daemon::ConfigArgs),
+    /// Connections to other peers.
+    #[command(subcommand)]
+    Swarm(net::SwarmCommand),
+    /// The peers dialled at start (empty by default).
+    #[command(subcommand)]
+    Bootstrap(net::BootstrapCommand),
+    /// The DHT: find providers and peers, announce content, get and put records.
+    #[command(subcommand)]
+    Routing(net::RoutingCommand),
+    /// Counters of the running node.
+    #[command(subcommand)]
+    Stats(net::StatsCommand),
     /// Print the version.
     Version,
 }
@@ -94,6 +108,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Shutdown => daemon::shutdown(&ctx),
         Command::Id => daemon::id(&ctx),
         Command::Config(a) => daemon::config(&ctx, a),
+        Command::Swarm(c) => net::swarm(&ctx, c),
+        Command::Bootstrap(c) => net::bootstrap(&ctx, c),
+        Command::Routing(c) => net::routing(&ctx, c),
+        Command::Stats(c) => net::stats(&ctx, c),
         Command::Version => version(&ctx),
     }
 }

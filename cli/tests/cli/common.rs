@@ -112,7 +112,13 @@ impl Repo {
         let mut child = bin()
             .arg("--repo")
             .arg(&self.path)
-            .args(["daemon", "--api-addr", "/ip4/127.0.0.1/tcp/0"])
+            .args([
+                "daemon",
+                "--api-addr",
+                "/ip4/127.0.0.1/tcp/0",
+                "--swarm-addr",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
             .current_dir(&self.work)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))

@@ -19,10 +19,6 @@ pub(crate) async fn version() -> Response {
     }))
 }
 
-pub(crate) async fn id(State(s): State<ApiState>) -> Response {
-    json(crate::identity_json(&s.identity))
-}
-
 pub(crate) async fn shutdown(State(s): State<ApiState>) -> Response {
     s.shutdown.notify_one();
     json(json!({}))
@@ -47,27 +43,31 @@ impl From<path::ResolveError> for ApiError {
     }
 }
 
-fn parse_cid(s: &str) -> Result<Cid, ApiError> {
+pub(crate) fn parse_cid(s: &str) -> Result<Cid, ApiError> {
     block::parse_cid(s).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// Resolves each path and applies `op` to its CID; answers `{"Pins": [...]}`.
+/// Resolves each path and applies `op` to its CID; returns the CIDs.
 async fn pin_each(
-    s: ApiState,
+    s: &ApiState,
     paths: Vec<String>,
     op: impl Fn(&dag::Store, &Cid) -> Result<(), dag::StoreError> + Send + 'static,
-) -> Result<Response, ApiError> {
-    let pins = blocking(move || {
+) -> Result<Vec<Cid>, ApiError> {
+    let store = s.store.clone();
+    blocking(move || {
         let mut pins = Vec::new();
         for p in &paths {
-            let cid = path::resolve(&s.store, p)?;
-            op(&s.store, &cid)?;
-            pins.push(cid.to_string());
+            let cid = path::resolve(&store, p)?;
+            op(&store, &cid)?;
+            pins.push(cid);
         }
         Ok(pins)
     })
-    .await?;
-    Ok(json(json!({ "Pins": pins })))
+    .await
+}
+
+fn pins_json(pins: &[Cid]) -> Response {
+    json(json!({ "Pins": pins.iter().map(Cid::to_string).collect::<Vec<_>>() }))
 }
 
 pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
@@ -77,12 +77,16 @@ pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Res
     } else {
         PinMode::Direct
     };
-    pin_each(s, paths, move |store, cid| store.pin_add(cid, mode)).await
+    let pins = pin_each(&s, paths, move |store, cid| store.pin_add(cid, mode)).await?;
+    // What is now pinned is announced (per the provide strategy) in the background.
+    super::net::announce(&s, pins.clone(), true);
+    Ok(pins_json(&pins))
 }
 
 pub(crate) async fn pin_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let paths = args.required_owned("ipfs-path")?;
-    pin_each(s, paths, |store, cid| store.pin_rm(cid).map(drop)).await
+    let pins = pin_each(&s, paths, |store, cid| store.pin_rm(cid).map(drop)).await?;
+    Ok(pins_json(&pins))
 }
 
 pub(crate) async fn pin_ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {

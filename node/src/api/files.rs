@@ -253,6 +253,7 @@ pub(crate) async fn add(
     });
 
     let store = s.store.clone();
+    let announce_to = s.clone();
     let (sink, rx) = super::stream_channel();
     let import = tokio::task::spawn_blocking(move || {
         let mut events = Events {
@@ -304,6 +305,7 @@ pub(crate) async fn add(
                 return Err(ApiError::bad_request("the upload is incomplete"));
             }
             crate::ops::finish_add(&store, writer, &roots, pin)?;
+            super::net::announce(&announce_to, roots.iter().map(|a| a.cid).collect(), pin);
             roots
         };
         if quieter && let Some(last) = roots.last() {

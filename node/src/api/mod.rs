@@ -17,6 +17,7 @@
 
 mod admin;
 mod files;
+mod net;
 
 use axum::Router;
 use axum::body::Body;
@@ -48,13 +49,17 @@ pub struct ApiState {
     pub(crate) repo_path: std::path::PathBuf,
     pub(crate) shutdown: Arc<tokio::sync::Notify>,
     pub(crate) allowed_origins: Arc<Vec<String>>,
+    /// The network (`None` when the daemon runs offline).
+    pub(crate) net: Option<crate::net::Network>,
+    pub(crate) reprovider: Option<crate::net::provide::Reprovider>,
+    pub(crate) provide_strategy: crate::net::Strategy,
 }
 
 /// The API router: every command under `/api/v0/`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v0/version", any(admin::version))
-        .route("/api/v0/id", any(admin::id))
+        .route("/api/v0/id", any(net::id))
         .route("/api/v0/shutdown", any(admin::shutdown))
         // Uploads of any size stream through these two; everything else is bounded.
         .route(
@@ -82,6 +87,31 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/repo/gc", any(admin::repo_gc))
         .route("/api/v0/repo/stat", any(admin::repo_stat))
         .route("/api/v0/repo/verify", any(admin::repo_verify))
+        .route("/api/v0/swarm/peers", any(net::swarm_peers))
+        .route("/api/v0/swarm/connect", any(net::swarm_connect))
+        .route("/api/v0/swarm/disconnect", any(net::swarm_disconnect))
+        .route("/api/v0/swarm/addrs", any(net::swarm_addrs))
+        .route("/api/v0/swarm/addrs/listen", any(net::swarm_addrs_listen))
+        .route("/api/v0/swarm/addrs/local", any(net::swarm_addrs_local))
+        .route("/api/v0/bootstrap", any(net::bootstrap_list))
+        .route("/api/v0/bootstrap/list", any(net::bootstrap_list))
+        .route("/api/v0/bootstrap/add", any(net::bootstrap_add))
+        .route("/api/v0/bootstrap/rm", any(net::bootstrap_rm))
+        .route("/api/v0/routing/findprovs", any(net::findprovs))
+        .route("/api/v0/routing/findpeer", any(net::findpeer))
+        .route("/api/v0/routing/provide", any(net::routing_provide))
+        .route("/api/v0/routing/get", any(net::routing_get))
+        .route("/api/v0/routing/put", any(net::routing_put))
+        .route("/api/v0/routing/reprovide", any(net::reprovide))
+        // Kubo's older names for the same commands.
+        .route("/api/v0/dht/findprovs", any(net::findprovs))
+        .route("/api/v0/dht/findpeer", any(net::findpeer))
+        .route("/api/v0/dht/provide", any(net::routing_provide))
+        .route("/api/v0/dht/get", any(net::routing_get))
+        .route("/api/v0/dht/put", any(net::routing_put))
+        .route("/api/v0/bitswap/reprovide", any(net::reprovide))
+        .route("/api/v0/stats/provide", any(net::stats_provide))
+        .route("/api/v0/stats/dht", any(net::stats_dht))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -427,6 +457,13 @@ impl Sink {
             Err(mpsc::error::TrySendError::Full(_)) => Ok(Some(v)),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
         }
+    }
+
+    /// Sends one JSON object and a newline, from async code.
+    pub(crate) async fn json_async(&self, v: &serde_json::Value) -> Result<(), Gone> {
+        let mut line = serde_json::to_vec(v).unwrap_or_default();
+        line.push(b'\n');
+        self.tx.send(Ok(Bytes::from(line))).await.map_err(|_| Gone)
     }
 
     /// Sends one JSON object and a newline.

@@ -1,0 +1,473 @@
+//! Network commands: `swarm`, `bootstrap`, `routing` (and Kubo's older `dht` aliases),
+//! `stats provide`, and the online part of `id`. Each needs the running network, except
+//! `bootstrap`, which edits the config file (the list is read when the daemon starts).
+//!
+//! Answers follow Kubo's shapes, so existing clients read them: `routing findprovs` and
+//! `findpeer` stream `QueryEvent` objects (`Type` 4 = provider, 2 = final peer),
+//! `routing get` answers `Type` 5 with the value in `Extra` (base64).
+
+use super::{ApiError, ApiState, Args, blocking, json, stream_channel, stream_response};
+use crate::net::{NetError, Network, ProviderEvent, peer_of, provide};
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use dag::Cid;
+use libp2p::{Multiaddr, PeerId};
+use serde_json::json;
+use std::time::Duration;
+
+/// Longest wait for a network answer (queries end earlier by their own timeout).
+const NET_TIMEOUT: Duration = Duration::from_secs(90);
+/// Default and largest `--num-providers`.
+const DEFAULT_PROVIDERS: u64 = 20;
+const MAX_PROVIDERS: u64 = 1000;
+
+impl From<crate::repo::RepoError> for ApiError {
+    fn from(e: crate::repo::RepoError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<NetError> for ApiError {
+    fn from(e: NetError) -> Self {
+        let status = match &e {
+            NetError::NotFound { .. } => StatusCode::NOT_FOUND,
+            NetError::BadRecord { .. } | NetError::Dial { .. } => StatusCode::BAD_REQUEST,
+            NetError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+fn online(s: &ApiState) -> Result<&Network, ApiError> {
+    s.net.as_ref().ok_or_else(|| {
+        ApiError::bad_request(
+            "this command must be run in online mode: the daemon was started with --offline",
+        )
+    })
+}
+
+async fn timed<T>(
+    op: &'static str,
+    f: impl std::future::Future<Output = Result<T, NetError>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(NET_TIMEOUT, f).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(NetError::Timeout { op }.into()),
+    }
+}
+
+fn parse_peer(s: &str) -> Result<PeerId, ApiError> {
+    s.parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid peer ID {s:?}")))
+}
+
+fn parse_addr(s: &str) -> Result<Multiaddr, ApiError> {
+    s.parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid multiaddr {s:?}")))
+}
+
+fn strings(v: Vec<String>) -> Response {
+    json(json!({ "Strings": v }))
+}
+
+/// Queues announcements for DAGs just added or pinned (per the provide strategy), in the
+/// background: the caller never waits for the network.
+pub(crate) fn announce(s: &ApiState, roots: Vec<Cid>, pinned: bool) {
+    let Some(net) = s.net.clone() else { return };
+    let store = s.store.clone();
+    let strategy = s.provide_strategy;
+    tokio::task::spawn_blocking(move || {
+        for root in roots {
+            net.provide_background(provide::keys_for_new_dag(&store, strategy, root, pinned));
+        }
+    });
+}
+
+/// `id`: identity plus, when online, listen addresses and protocols.
+pub(crate) async fn id(State(s): State<ApiState>) -> Response {
+    let mut v = crate::identity_json(&s.identity);
+    if let Some(net) = &s.net
+        && let Ok(info) = net.info().await
+    {
+        let me = s.identity.peer_id();
+        v["Addresses"] = json!(
+            info.listen
+                .iter()
+                .map(|a| format!("{a}/p2p/{me}"))
+                .collect::<Vec<_>>()
+        );
+        v["Protocols"] = json!(info.protocols);
+    }
+    json(v)
+}
+
+pub(crate) async fn swarm_peers(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let latency = args.flag("latency", false)?;
+    let mut peers = online(&s)?.peers().await?;
+    peers.sort_by_key(|p| p.peer);
+    let rows: Vec<_> = peers
+        .iter()
+        .map(|p| {
+            let mut row = json!({
+                "Addr": p.addr.to_string(),
+                "Peer": p.peer.to_string(),
+                "Direction": if p.outbound { 2 } else { 1 },
+            });
+            if latency {
+                row["Latency"] = json!(p.latency.map(|d| format!("{d:?}")).unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    Ok(json(json!({ "Peers": rows })))
+}
+
+pub(crate) async fn swarm_connect(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let mut out = Vec::new();
+    for a in args.required("address")? {
+        let addr = parse_addr(a)?;
+        let peer = timed("connect", net.connect(addr)).await?;
+        out.push(format!("connect {peer} success"));
+    }
+    Ok(strings(out))
+}
+
+pub(crate) async fn swarm_disconnect(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let mut out = Vec::new();
+    for a in args.required("address")? {
+        let peer = match a.parse::<Multiaddr>() {
+            Ok(ma) => peer_of(&ma).ok_or_else(|| {
+                ApiError::bad_request(format!("{a}: address does not end in /p2p/<peer id>"))
+            })?,
+            Err(_) => parse_peer(a)?,
+        };
+        if net.disconnect(peer).await? {
+            out.push(format!("disconnect {peer} success"));
+        } else {
+            return Err(ApiError::bad_request(format!(
+                "disconnect {peer} failure: not connected"
+            )));
+        }
+    }
+    Ok(strings(out))
+}
+
+pub(crate) async fn swarm_addrs(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let known = online(&s)?.known_addrs().await?;
+    let map: serde_json::Map<String, serde_json::Value> = known
+        .into_iter()
+        .map(|(p, addrs)| {
+            (
+                p.to_string(),
+                json!(addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    Ok(json(json!({ "Addrs": map })))
+}
+
+pub(crate) async fn swarm_addrs_listen(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let info = online(&s)?.info().await?;
+    Ok(strings(info.listen.iter().map(|a| a.to_string()).collect()))
+}
+
+pub(crate) async fn swarm_addrs_local(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let with_id = args.flag("id", false)?;
+    let info = online(&s)?.info().await?;
+    let me = s.identity.peer_id();
+    Ok(strings(
+        info.listen
+            .iter()
+            .map(|a| {
+                if with_id {
+                    format!("{a}/p2p/{me}")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn query_event(kind: u8, id: &str, responses: serde_json::Value, extra: &str) -> serde_json::Value {
+    json!({ "Extra": extra, "ID": id, "Responses": responses, "Type": kind })
+}
+
+fn peer_json(peer: &PeerId, addrs: &[Multiaddr]) -> serde_json::Value {
+    json!({ "ID": peer.to_string(), "Addrs": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>() })
+}
+
+pub(crate) async fn findprovs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let net = online(&s)?.clone();
+    let cid = super::admin::parse_cid(args.first("key")?)?;
+    let limit = args
+        .number("num-providers")?
+        .unwrap_or(DEFAULT_PROVIDERS)
+        .clamp(1, MAX_PROVIDERS);
+    let mut rx = net
+        .find_providers_stream(crate::net::provider_key(&cid), limit as usize)
+        .await?;
+    let (sink, out) = stream_channel();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + NET_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(ProviderEvent::Found(p))) => {
+                    let ev = query_event(4, "", json!([peer_json(&p.peer, &p.addrs)]), "");
+                    if sink.json_async(&ev).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Some(ProviderEvent::Done(_)) | None) => return,
+                Err(_) => {
+                    let _ = sink
+                        .json_async(&ApiError::from(NetError::Timeout { op: "findprovs" }).body())
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    Ok(stream_response("application/json", out))
+}
+
+pub(crate) async fn findpeer(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let peer = parse_peer(args.first("peerID")?)?;
+    let addrs = timed("findpeer", net.find_peer(peer)).await?;
+    Ok(json(query_event(
+        2,
+        "",
+        json!([peer_json(&peer, &addrs)]),
+        "",
+    )))
+}
+
+/// A routing key from the command line: `/ipns/<name>` (either name form) or `/pk/<peer>`.
+fn routing_key(arg: &str) -> Result<Vec<u8>, ApiError> {
+    if arg.starts_with("/ipns/") {
+        let (name, rest) =
+            ipns::Name::from_path(arg).map_err(|e| ApiError::bad_request(format!("{arg}: {e}")))?;
+        if !rest.is_empty() && rest != "/" {
+            return Err(ApiError::bad_request(format!("{arg}: a key has no path")));
+        }
+        return Ok(name.routing_key());
+    }
+    if let Some(p) = arg.strip_prefix("/pk/") {
+        let peer = parse_peer(p)?;
+        let mut key = b"/pk/".to_vec();
+        key.extend_from_slice(&peer.to_bytes());
+        return Ok(key);
+    }
+    Err(ApiError::bad_request(format!(
+        "{arg}: only /ipns/<name> and /pk/<peer id> keys are supported"
+    )))
+}
+
+pub(crate) async fn routing_get(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let key = routing_key(args.first("key")?)?;
+    let value = timed("get", net.get_value(key)).await?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+    Ok(json(query_event(5, "", serde_json::Value::Null, &b64)))
+}
+
+pub(crate) async fn routing_put(
+    State(s): State<ApiState>,
+    args: Args,
+    mut form: Multipart,
+) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let key = routing_key(args.first("key")?)?;
+    let field = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .ok_or_else(|| ApiError::bad_request("argument \"value-file\" is required"))?;
+    let value = field
+        .bytes()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    timed("put", net.put_value(key, value.to_vec())).await?;
+    Ok(json(query_event(
+        5,
+        &s.identity.peer_id().to_string(),
+        serde_json::Value::Null,
+        "",
+    )))
+}
+
+pub(crate) async fn routing_provide(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let net = online(&s)?.clone();
+    let recursive = args.flag("recursive", false)?;
+    let mut roots = Vec::new();
+    for a in args.required("key")? {
+        roots.push(super::admin::parse_cid(a)?);
+    }
+    let store = s.store.clone();
+    let keys = blocking(move || {
+        let mut keys = Vec::new();
+        for root in roots {
+            if !store.has(&root)? {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("block {root} is not in the local store: cannot provide it"),
+                ));
+            }
+            if recursive {
+                keys.extend(provide::keys_for_new_dag(
+                    &store,
+                    crate::net::Strategy::All,
+                    root,
+                    true,
+                ));
+            } else {
+                keys.push(crate::net::provider_key(&root));
+            }
+        }
+        Ok(keys)
+    })
+    .await?;
+    timed("provide", net.provide(keys)).await?;
+    Ok(json(json!({})))
+}
+
+pub(crate) async fn reprovide(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    online(&s)?;
+    if let Some(r) = &s.reprovider {
+        r.trigger();
+    }
+    Ok(json(json!({})))
+}
+
+pub(crate) async fn stats_provide(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let net = online(&s)?;
+    let stats = net.provide_stats().await?;
+    let info = net.info().await?;
+    let mut v = serde_json::to_value(stats).unwrap_or_default();
+    v["Records"] = serde_json::to_value(info.records).unwrap_or_default();
+    Ok(json(v))
+}
+
+pub(crate) async fn stats_dht(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let info = online(&s)?.info().await?;
+    Ok(json(json!({
+        "Peers": info.peers,
+        "RoutingTable": { "WAN": info.routing_table.0, "LAN": info.routing_table.1 },
+        "PowRefused": info.pow_refused,
+        "Records": info.records,
+    })))
+}
+
+// ---- bootstrap: edits the config file ----
+
+fn edit_config(
+    s: &ApiState,
+    edit: impl FnOnce(&mut Vec<String>) -> Result<Vec<String>, ApiError>,
+) -> Result<Vec<String>, ApiError> {
+    let path = s.repo_path.clone();
+    crate::repo::edit_config(&path, |c| edit(&mut c.bootstrap))
+}
+
+pub(crate) async fn bootstrap_list(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let list = blocking(move || edit_config(&s, |b| Ok(b.clone()))).await?;
+    Ok(json(json!({ "Peers": list })))
+}
+
+pub(crate) async fn bootstrap_add(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let default = args.flag("default", false)?;
+    let mut add = args.owned_args();
+    if default {
+        add.extend(
+            crate::config::PUBLIC_BOOTSTRAP
+                .iter()
+                .map(|a| a.to_string()),
+        );
+    }
+    if add.is_empty() {
+        return Err(ApiError::bad_request("no bootstrap peers to add"));
+    }
+    for a in &add {
+        let ma = parse_addr(a)?;
+        if peer_of(&ma).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "{a}: a bootstrap address must end in /p2p/<peer id>"
+            )));
+        }
+    }
+    let added = blocking(move || {
+        edit_config(&s, |list| {
+            let mut added = Vec::new();
+            for a in add {
+                if !list.contains(&a) {
+                    list.push(a.clone());
+                    added.push(a);
+                }
+            }
+            Ok(added)
+        })
+    })
+    .await?;
+    Ok(json(json!({ "Peers": added })))
+}
+
+pub(crate) async fn bootstrap_rm(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let all = args.flag("all", false)?;
+    let rm = args.owned_args();
+    if !all && rm.is_empty() {
+        return Err(ApiError::bad_request(
+            "argument \"peer\" is required (or --all)",
+        ));
+    }
+    let removed = blocking(move || {
+        edit_config(&s, |list| {
+            if all {
+                return Ok(std::mem::take(list));
+            }
+            let mut removed = Vec::new();
+            list.retain(|a| {
+                let hit = rm.iter().any(|r| {
+                    a == r
+                        || r.parse::<PeerId>()
+                            .is_ok_and(|p| a.ends_with(&format!("/p2p/{p}")))
+                });
+                if hit {
+                    removed.push(a.clone());
+                }
+                !hit
+            });
+            Ok(removed)
+        })
+    })
+    .await?;
+    Ok(json(json!({ "Peers": removed })))
+}
