@@ -96,7 +96,19 @@ struct Shared {
     limits: Limits,
     tables: Mutex<Tables>,
     persist: Option<crossbeam_channel::Sender<Persist>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     dropped_writes: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for Shared {
+    /// The last handle waits for the writer to commit what is queued and close the file,
+    /// so the repository can be opened again at once (a daemon restarted in-process).
+    fn drop(&mut self) {
+        self.persist = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
 }
 
 /// The record store handle shared by the node's Kademlia behaviours (cheap to clone).
@@ -128,6 +140,7 @@ impl Records {
                 limits,
                 tables: Mutex::new(Tables::default()),
                 persist: None,
+                writer: None,
                 dropped_writes: Default::default(),
             }),
         }
@@ -165,14 +178,20 @@ impl Records {
         tracing::debug!(loaded, expired = expired.len(), path = %path.display(), "DHT records loaded");
         let (tx, rx) = crossbeam_channel::bounded(PERSIST_QUEUE);
         let file = path.to_path_buf();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("ipfsd-records".into())
             .spawn(move || writer(db, rx, file))
             .map_err(|e| db_err(redb::Error::Io(e)))?;
-        let mut shared = Arc::into_inner(records.shared).unwrap_or_else(|| unreachable!());
-        shared.persist = Some(tx);
+        let tables = std::mem::take(&mut *records.tables());
         Ok(Records {
-            shared: Arc::new(shared),
+            shared: Arc::new(Shared {
+                local,
+                limits,
+                tables: Mutex::new(tables),
+                persist: Some(tx),
+                writer: Some(thread),
+                dropped_writes: Default::default(),
+            }),
         })
     }
 
@@ -604,7 +623,8 @@ mod tests {
             s.put(v).unwrap();
             s.flush();
         }
-        std::thread::sleep(Duration::from_millis(120));
+        // Outlive the 50 ms record.
+        std::thread::sleep(Duration::from_millis(60));
         let s = Records::open(&path, me, Limits::default()).unwrap();
         let got = s.providers(&key);
         assert_eq!(got.len(), 2);
