@@ -17,3 +17,5 @@ pub fn skip_interop() -> bool {
     }
     skip
 }
+
+pub mod testnet;
