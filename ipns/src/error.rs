@@ -172,6 +172,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A `/pk/` value carries more than the key's standard encoding.
+    #[error("/pk/ value is not the key's canonical protobuf encoding")]
+    NonCanonicalKey,
 }
 
 impl Error {

@@ -93,6 +93,11 @@ pub fn validate_pk_record(key: &[u8], value: &[u8]) -> Result<PublicKey, Error> 
     if found != expected {
         return Err(Error::KeyMismatch { expected, found });
     }
+    // The value must be exactly the key's encoding: unknown protobuf fields would
+    // otherwise let anyone store arbitrary bytes under a fresh key.
+    if public.encode_protobuf() != value {
+        return Err(Error::NonCanonicalKey);
+    }
     Ok(public)
 }
 
@@ -361,6 +366,13 @@ mod tests {
         assert!(matches!(
             validate_pk_record(&pk_key, b"junk"),
             Err(Error::BadPublicKey { .. })
+        ));
+        // The right key padded with an unknown protobuf field (number 15, bytes).
+        let mut padded = value.clone();
+        padded.extend_from_slice(&[0x7a, 3, b'p', b'a', b'd']);
+        assert!(matches!(
+            validate_pk_record(&pk_key, &padded),
+            Err(Error::NonCanonicalKey)
         ));
         assert!(matches!(
             validate_pk_record(&[b"/ipns/".as_slice(), &peer.to_bytes()].concat(), &value),

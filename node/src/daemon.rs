@@ -124,7 +124,11 @@ pub struct Daemon {
     shutdown: Arc<Notify>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     api_file: PathBuf,
-    net: Option<(crate::net::Network, crate::net::NetTask)>,
+    net: Option<(
+        crate::net::Network,
+        crate::net::NetTask,
+        crate::net::provide::Reprovider,
+    )>,
 }
 
 impl Daemon {
@@ -186,13 +190,13 @@ impl Daemon {
             shutdown,
             server,
             api_file,
-            net: net.map(|(n, t, _)| (n, t)),
+            net,
         })
     }
 
     /// The network handle (`None` when started offline).
     pub fn network(&self) -> Option<&crate::net::Network> {
-        self.net.as_ref().map(|(n, _)| n)
+        self.net.as_ref().map(|(n, _, _)| n)
     }
 
     /// The address the RPC API listens on.
@@ -214,7 +218,8 @@ impl Daemon {
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
-        if let Some((net, task)) = self.net {
+        if let Some((net, task, reprovider)) = self.net {
+            reprovider.stop();
             net.stop().await;
             task.wait().await;
         }

@@ -138,16 +138,22 @@ fn for_each_key(
     Ok(())
 }
 
-/// A handle to trigger a reprovide run now.
+/// A handle to trigger a reprovide run now, or to stop the reprovider.
 #[derive(Debug, Clone)]
 pub struct Reprovider {
     kick: Arc<Notify>,
+    task: tokio::task::AbortHandle,
 }
 
 impl Reprovider {
     /// Starts a run now (or right after the current one).
     pub fn trigger(&self) {
         self.kick.notify_one();
+    }
+
+    /// Stops the reprovider (a run in progress is abandoned; it holds only reads).
+    pub fn stop(&self) {
+        self.task.abort();
     }
 }
 
@@ -161,8 +167,8 @@ pub fn spawn_reprovider(
     interval: Option<Duration>,
 ) -> Reprovider {
     let kick = Arc::new(Notify::new());
-    let handle = Reprovider { kick: kick.clone() };
-    tokio::spawn(async move {
+    let wake = kick.clone();
+    let task = tokio::spawn(async move {
         let mut next = interval.map(|_| tokio::time::Instant::now() + first_delay);
         loop {
             let due = async {
@@ -183,7 +189,10 @@ pub fn spawn_reprovider(
             next = interval.map(|i| tokio::time::Instant::now() + i);
         }
     });
-    handle
+    Reprovider {
+        kick: wake,
+        task: task.abort_handle(),
+    }
 }
 
 /// One reprovide run: enumerates keys on the blocking pool, announces them batch by batch.

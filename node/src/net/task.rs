@@ -587,7 +587,7 @@ impl Task {
             Err(e) => {
                 let _ = reply.send(Err(NetError::Dial {
                     addr,
-                    reason: e.to_string(),
+                    reason: error_chain(&e),
                 }));
             }
         }
@@ -643,7 +643,7 @@ impl Task {
                 if let Some((addr, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Err(NetError::Dial {
                         addr,
-                        reason: error.to_string(),
+                        reason: error_chain(&error),
                     }));
                 }
             }
@@ -805,7 +805,7 @@ impl Task {
                     Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
                 };
                 if let Some(info) = peers.into_iter().find(|p| p.peer_id == *peer) {
-                    for a in info.addrs {
+                    for a in info.addrs.into_iter().map(without_p2p) {
                         if !found.contains(&a) {
                             found.push(a);
                         }
@@ -980,6 +980,21 @@ impl Task {
             let _ = b.reply.send(result);
         }
     }
+}
+
+/// An error and its causes on one line ("Dial error: ...: peer ... has difficulty 3").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Whether an address is worth dialling (an IP or DNS transport address, not a wildcard).

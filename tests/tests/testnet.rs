@@ -1,0 +1,266 @@
+//! Multi-node DHT scenarios with real ipfsd daemons on 127.0.0.1 (ephemeral ports):
+//! a 10-node network with chained bootstrap (providers and peers found from every node,
+//! records surviving a restart), and the S/Kademlia admission rule keeping a weak peer out.
+
+use base64::Engine;
+use ipfsd_tests::testnet::{TestNode, init_repo, wait_for};
+use std::time::Duration;
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Random-looking unique content, so runs never collide.
+fn unique_bytes(tag: &str) -> Vec<u8> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{tag} {nanos} {}", std::process::id()).into_bytes()
+}
+
+fn wan_table(node: &TestNode) -> u64 {
+    node.call("stats/dht", &[]).ok().json()["RoutingTable"]["WAN"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn total_provides(node: &TestNode) -> u64 {
+    node.call("stats/provide", &[]).ok().json()["TotalProvides"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn ten_nodes_find_providers_and_peers_and_keep_records_across_restart() {
+    const N: usize = 10;
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("[{:>6.2?}] {what}", t0.elapsed());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<TestNode> = Vec::new();
+    for i in 0..N {
+        let path = dir.path().join(format!("node{i}"));
+        let bootstrap: Vec<String> = nodes
+            .last()
+            .map(|prev| vec![prev.swarm_addr().to_string()])
+            .unwrap_or_default();
+        init_repo(&path, None, |c| {
+            c.bootstrap = bootstrap;
+            // Only what this test announces: records found after the restart come from
+            // the datastore, not from a fresh announcement.
+            c.provide.interval = "0".into();
+        });
+        nodes.push(TestNode::start(&path, None));
+    }
+    phase("10 nodes started");
+    // Chained bootstrap: each node knows one other at first; the DHT's own bootstrap
+    // lookups must spread that into full routing tables.
+    for (i, n) in nodes.iter().enumerate() {
+        wait_for(SETTLE, &format!("node {i}'s routing table"), || {
+            (wan_table(n) >= 5).then_some(())
+        });
+    }
+
+    phase("routing tables filled");
+    // A block added on node 0 is announced in the background and found from every node.
+    let cid = nodes[0].add(&unique_bytes("testnet content"));
+    wait_for(SETTLE, "node 0's announcement", || {
+        (total_provides(&nodes[0]) >= 1).then_some(())
+    });
+    let provider = nodes[0].peer_id().to_string();
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        let t = std::time::Instant::now();
+        wait_for(SETTLE, &format!("node {i} to find the provider"), || {
+            n.findprovs(&cid).contains(&provider).then_some(())
+        });
+        eprintln!("node {i} found the provider in {:?}", t.elapsed());
+    }
+
+    phase("provider found from every node");
+    // findpeer across the network: node 9 looks up node 0 without being connected to it.
+    let last = &nodes[N - 1];
+    let _ = last.call("swarm/disconnect", &[("arg", &provider)]);
+    let found = last
+        .call("routing/findpeer", &[("arg", &provider)])
+        .ok()
+        .json();
+    let addrs: Vec<String> = found["Responses"][0]["Addrs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    assert!(
+        addrs.contains(&nodes[0].listen_addr()),
+        "findpeer gave {addrs:?}, want {}",
+        nodes[0].listen_addr()
+    );
+
+    phase("findpeer done");
+    // A /pk/ value put on node 3 is readable on node 7.
+    let pk_owner = &nodes[3];
+    let id = pk_owner.call("id", &[]).ok().json();
+    let public_key = base64::engine::general_purpose::STANDARD
+        .decode(id["PublicKey"].as_str().expect("PublicKey"))
+        .expect("base64 key");
+    let pk_key = format!("/pk/{}", pk_owner.peer_id());
+    pk_owner
+        .call_with_file("routing/put", &[("arg", &pk_key)], &public_key)
+        .ok();
+    let got = nodes[7]
+        .call("routing/get", &[("arg", &pk_key)])
+        .ok()
+        .json();
+    assert_eq!(
+        got["Extra"].as_str(),
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .encode(&public_key)
+                .as_str()
+        )
+    );
+    phase("/pk/ value put and read");
+    // A value no validator accepts is refused before it leaves the node.
+    let refused = pk_owner.call_with_file(
+        "routing/put",
+        &[("arg", &format!("/pk/{}", nodes[4].peer_id()))],
+        &public_key,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
+    phase("invalid value refused");
+    // Restart everything but the provider, on the same ports (the bootstrap chain stays
+    // valid). Node 0 stays down: whatever says it provides the block was on disk.
+    let listen: Vec<String> = nodes.iter().map(TestNode::listen_addr).collect();
+    for n in nodes.drain(..) {
+        n.stop();
+    }
+    phase("all nodes stopped");
+    let restarted: Vec<TestNode> = (1..N)
+        .map(|i| TestNode::start(&dir.path().join(format!("node{i}")), Some(&listen[i])))
+        .collect();
+    for (i, n) in restarted.iter().enumerate() {
+        let i = i + 1;
+        let t = std::time::Instant::now();
+        assert_eq!(n.listen_addr(), listen[i], "node {i} got its port back");
+        let stats = n.call("stats/dht", &[]).ok().json();
+        assert!(
+            stats["Records"]["ProviderRecords"].as_u64().unwrap_or(0) >= 1,
+            "node {i} lost its provider records: {stats}"
+        );
+        wait_for(
+            SETTLE,
+            &format!("node {i} to find the provider after restart"),
+            || n.findprovs(&cid).contains(&provider).then_some(()),
+        );
+        eprintln!(
+            "node {i} found the provider after restart in {:?}",
+            t.elapsed()
+        );
+    }
+    phase("provider found after restart");
+    let got = restarted[6]
+        .call("routing/get", &[("arg", &pk_key)])
+        .ok()
+        .json();
+    assert_eq!(
+        got["Extra"].as_str(),
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .encode(&public_key)
+                .as_str()
+        ),
+        "the /pk/ value survived the restart"
+    );
+    phase("/pk/ value read after restart");
+    for n in restarted {
+        n.stop();
+    }
+}
+
+#[test]
+fn min_peer_difficulty_keeps_a_weak_peer_out() {
+    const MIN: u32 = 8;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut strong: Vec<TestNode> = Vec::new();
+    for i in 0..3 {
+        let path = dir.path().join(format!("strong{i}"));
+        let bootstrap: Vec<String> = strong
+            .last()
+            .map(|prev| vec![prev.swarm_addr().to_string()])
+            .unwrap_or_default();
+        init_repo(&path, Some(MIN), |c| {
+            c.bootstrap = bootstrap;
+            c.routing.min_peer_difficulty = MIN;
+        });
+        strong.push(TestNode::start(&path, None));
+    }
+    // A peer below the bar (no PoW, as Kubo's and Helia's IDs): redraw until it is.
+    let weak_path = dir.path().join("weak");
+    let weak = loop {
+        let _ = std::fs::remove_dir_all(&weak_path);
+        let repo = init_repo(&weak_path, None, |c| {
+            c.bootstrap = vec![strong[0].swarm_addr().to_string()];
+        });
+        if repo.identity().difficulty() < MIN {
+            drop(repo);
+            break TestNode::start(&weak_path, None);
+        }
+    };
+
+    // Both directions are refused. The weak side's handshake completes before the strong
+    // side checks the authenticated ID and drops the connection, so its dial may report
+    // success; the connection must not last.
+    let _ = weak.call("swarm/connect", &[("arg", strong[1].swarm_addr())]);
+    wait_for(SETTLE, "the strong node to drop the weak peer", || {
+        weak.peers().is_empty().then_some(())
+    });
+    let r = strong[1].call("swarm/connect", &[("arg", weak.swarm_addr())]);
+    assert_ne!(
+        r.status,
+        200,
+        "strong node dialled a weak peer: {}",
+        r.text()
+    );
+    assert!(r.text().contains("difficulty"), "{}", r.text());
+
+    // The strong nodes still form a network among themselves.
+    for n in &strong {
+        wait_for(SETTLE, "the strong nodes' routing tables", || {
+            (wan_table(n) >= 2).then_some(())
+        });
+    }
+    let cid = strong[2].add(&unique_bytes("pow content"));
+    let provider = strong[2].peer_id().to_string();
+    wait_for(SETTLE, "strong node 0 to find the provider", || {
+        strong[0].findprovs(&cid).contains(&provider).then_some(())
+    });
+
+    // The weak peer is nowhere: not connected, not in any routing table or address book,
+    // and it cannot find what the strong nodes provide.
+    for (i, n) in strong.iter().enumerate() {
+        assert!(
+            !n.peers().iter().any(|p| p == weak.peer_id()),
+            "strong node {i} is connected to the weak peer"
+        );
+        let addrs = n.call("swarm/addrs", &[]).ok().json();
+        assert!(
+            addrs["Addrs"].get(weak.peer_id()).is_none(),
+            "strong node {i} knows the weak peer: {addrs}"
+        );
+    }
+    let refused: u64 = strong
+        .iter()
+        .map(|n| {
+            n.call("stats/dht", &[]).ok().json()["PowRefused"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(refused >= 2, "refusals counted: {refused}");
+    assert!(weak.peers().is_empty(), "the weak peer got connected");
+    assert!(weak.findprovs(&cid).is_empty());
+    weak.stop();
+    for n in strong {
+        n.stop();
+    }
+}
