@@ -28,6 +28,7 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod errors;
+mod net;
 mod online;
 mod pin;
 mod read;
