@@ -3,14 +3,16 @@
 # directory, a generated sample tree (a small web page, a 3 MB file, an empty dir), then
 # add → ls → cat → pin → gc → CAR export/import into a second repo → verify, and the same
 # repo served by `ipfsd daemon` (RPC API on 127.0.0.1, any free port) that the CLI then
-# goes through. No network beyond loopback, no external services. Leaves nothing behind.
+# goes through, and a second daemon that connects to it and finds it through the DHT as
+# the provider of the site. No network beyond loopback, no external services, no public
+# bootstrap peers. Leaves nothing behind.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p ipfsd-cli
 BIN="$ROOT/target/release/ipfsd"
 WORK="$(mktemp -d /tmp/ipfsd-demo.XXXXXX)"
-DAEMON_PID=""
-trap '[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+DAEMON_PID=""; DAEMON2_PID=""
+trap 'for p in $DAEMON_PID $DAEMON2_PID; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 A="$WORK/repo-a"; B="$WORK/repo-b"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { step "ipfsd $*"; "$BIN" "$@"; }
@@ -45,16 +47,30 @@ run --repo "$A" repo gc -q
 run --repo "$A" repo stat
 run --repo "$B" repo verify
 
-step "ipfsd --repo repo-b daemon --api-addr /ip4/127.0.0.1/tcp/0 &"
-"$BIN" --repo "$B" daemon --api-addr /ip4/127.0.0.1/tcp/0 &
+wait_api() { for _ in $(seq 1 500); do [ -s "$1/api" ] && break; sleep 0.01; done; }
+step "ipfsd --repo repo-b daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &"
+RUST_LOG=warn "$BIN" --repo "$B" daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &
 DAEMON_PID=$!
-for _ in $(seq 1 500); do [ -s "$B/api" ] && break; sleep 0.01; done
+wait_api "$B"
 echo "RPC API at $(cat "$B/api")"
 run --repo "$B" id
 run --repo "$B" ls "$ROOT_CID"
 step "echo 'added through the daemon' | ipfsd add"
 echo 'added through the daemon' | "$BIN" --repo "$B" add
+run --repo "$B" routing provide "$ROOT_CID"
+
+step "ipfsd --repo repo-a daemon ... &   (a second peer on loopback)"
+RUST_LOG=warn "$BIN" --repo "$A" daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 >/dev/null &
+DAEMON2_PID=$!
+wait_api "$A"
+B_ADDR="$("$BIN" --repo "$B" swarm addrs local --id | head -n1)"
+B_ID="${B_ADDR##*/p2p/}"
+run --repo "$A" swarm connect "$B_ADDR"
+run --repo "$A" swarm peers
+run --repo "$A" routing findprovs "$ROOT_CID"
+run --repo "$A" routing findpeer "$B_ID"
+run --repo "$A" shutdown
 run --repo "$B" shutdown
-wait "$DAEMON_PID" || true
-DAEMON_PID=""
+wait "$DAEMON_PID" "$DAEMON2_PID" || true
+DAEMON_PID=""; DAEMON2_PID=""
 printf '\ndemo complete\n'

@@ -613,7 +613,7 @@ impl Task {
                 ..
             } => {
                 let outbound = endpoint.is_dialer();
-                let addr = endpoint.get_remote_address().clone();
+                let addr = without_p2p(endpoint.get_remote_address().clone());
                 self.connections
                     .entry(peer_id)
                     .or_default()
