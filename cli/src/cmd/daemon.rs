@@ -23,7 +23,10 @@ pub struct DaemonArgs {
 
 fn init_logging(format: &str) -> Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // libp2p-kad warns on every automatic bootstrap attempt while the routing table is
+    // empty, which is the normal state of a node with no bootstrap peers (the default).
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,libp2p_kad::behaviour=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
