@@ -1,8 +1,9 @@
 //! ipfsd's node layer: it composes the lower crates into a running node.
 //!
-//! For now that is the repository ([`repo::Repo`]: config file plus block store) and its
-//! typed configuration ([`config::Config`]). Networking, the RPC API and the gateway plug
-//! in here in later stages; `dag`, `bitswap` and `ipns` never depend on this crate.
+//! The repository ([`repo::Repo`]: config file plus block store) and its typed
+//! configuration ([`config::Config`]); the network ([`net`]: libp2p swarm and Kademlia
+//! DHT); the daemon ([`daemon`]) serving the RPC API ([`api`]). The gateway and BitSwap
+//! plug in here in later stages; `dag`, `bitswap` and `ipns` never depend on this crate.
 
 pub mod api;
 pub mod config;
@@ -16,8 +17,8 @@ pub mod repo;
 pub use config::Config;
 pub use repo::{Repo, RepoError};
 
-/// What `ipfsd id` and `/api/v0/id` report (Kubo's shape). No swarm yet: no addresses or
-/// protocols.
+/// What `ipfsd id` reports offline (Kubo's shape): no addresses or protocols, which the
+/// running daemon adds (`/api/v0/id`).
 pub fn identity_json(identity: &identity::Identity) -> serde_json::Value {
     serde_json::json!({
         "ID": identity.peer_id().to_string(),
