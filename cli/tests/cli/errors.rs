@@ -185,8 +185,9 @@ fn a_repo_held_by_another_process_is_reported() {
     assert!(r.ok(&["repo", "stat"]).starts_with("NumObjects: 5\n"));
 }
 
-/// `id` reports the repository's identity, the same through the daemon as offline, and
-/// the peer ID matches the config's `Identity.PeerID`.
+/// `id` reports the repository's identity, the same through the daemon as offline (which
+/// adds the listen addresses and protocols), and the peer ID matches the config's
+/// `Identity.PeerID`.
 fn id_reports_the_identity(mode: Mode) {
     let r = Repo::new(mode);
     let out = r.ok(&["id"]);
@@ -198,11 +199,24 @@ fn id_reports_the_identity(mode: Mode) {
         v["PublicKey"].as_str().is_some_and(|k| !k.is_empty()),
         "{out}"
     );
-    assert_eq!(
-        r.ok(&["--offline", "id"]),
-        out,
-        "same output offline and through the daemon"
-    );
+    let offline: serde_json::Value =
+        serde_json::from_str(&r.ok(&["--offline", "id"])).expect("id prints JSON");
+    for key in ["ID", "PublicKey", "PowDifficulty", "AgentVersion"] {
+        assert_eq!(
+            offline[key], v[key],
+            "{key}: same offline and through the daemon"
+        );
+    }
+    if mode == Mode::Online {
+        let addrs = v["Addresses"].as_array().expect("Addresses");
+        assert!(
+            addrs.iter().all(|a| a
+                .as_str()
+                .is_some_and(|a| a.starts_with("/ip4/127.0.0.1/") && a.ends_with(id))),
+            "{out}"
+        );
+        assert!(!addrs.is_empty() && !v["Protocols"].as_array().expect("Protocols").is_empty());
+    }
 }
 
 /// `init --pow-difficulty D` makes an identity of at least D bits, which `id` reports;
