@@ -294,7 +294,7 @@ async fn start_network(
         net.clone(),
         repo.store().clone(),
         strategy,
-        FIRST_REPROVIDE,
+        FIRST_REPROVIDE.min(interval),
         (!interval.is_zero()).then_some(interval),
     );
     Ok((net, task, reprovider))

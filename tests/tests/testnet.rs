@@ -261,3 +261,74 @@ fn min_peer_difficulty_keeps_a_weak_peer_out() {
         n.stop();
     }
 }
+
+/// Content imported while no daemon ran is announced by the reprovider, per the strategy
+/// (`roots`: the pinned root, not the blocks under it), and `stats provide` reports the run.
+#[test]
+fn reprovider_announces_per_strategy_and_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a_path = dir.path().join("a");
+    let repo = init_repo(&a_path, None, |c| {
+        c.provide.strategy = "roots".into();
+        c.provide.interval = "0".into(); // only when asked
+    });
+    // Three 1 KiB chunks under one root, imported and pinned offline.
+    let params = dag::import::Params {
+        chunk_size: 1024,
+        ..dag::import::Params::default()
+    };
+    let mut writer = repo.store().writer().expect("writer");
+    let added = dag::import::Importer::new(params, &mut writer)
+        .expect("importer")
+        .add_reader(&unique_bytes("reprovide").repeat(200)[..3000], "")
+        .expect("import");
+    writer.finish().expect("commit");
+    repo.store()
+        .pin_add(&added.cid, dag::store::PinMode::Recursive)
+        .expect("pin");
+    let root = added.cid;
+    let leaf = *dag::pb::links_of(
+        &root,
+        &repo.store().get(&root).expect("read").expect("root"),
+    )
+    .expect("links")
+    .first()
+    .expect("a leaf");
+    drop(repo);
+
+    let a = TestNode::start(&a_path, None);
+    let b_path = dir.path().join("b");
+    init_repo(&b_path, None, |c| {
+        c.bootstrap = vec![a.swarm_addr().to_string()]
+    });
+    let b = TestNode::start(&b_path, None);
+    wait_for(SETTLE, "b in a's routing table", || {
+        (wan_table(&a) >= 1).then_some(())
+    });
+    assert!(
+        b.findprovs(&root.to_string()).is_empty(),
+        "announced before asked"
+    );
+
+    a.call("routing/reprovide", &[]).ok();
+    let stats = wait_for(SETTLE, "a reprovide run", || {
+        let s = a.call("stats/provide", &[]).ok().json();
+        (s["ReprovideRuns"].as_u64() >= Some(1)).then_some(s)
+    });
+    assert_eq!(
+        stats["LastReprovideKeys"], 1,
+        "roots: only the pin root: {stats}"
+    );
+    let provider = a.peer_id().to_string();
+    wait_for(SETTLE, "b to find the root's provider", || {
+        b.findprovs(&root.to_string())
+            .contains(&provider)
+            .then_some(())
+    });
+    assert!(
+        b.findprovs(&leaf.to_string()).is_empty(),
+        "a leaf was announced under the roots strategy"
+    );
+    b.stop();
+    a.stop();
+}
