@@ -228,24 +228,15 @@ async function run () {
   check(typeof version.version === 'string' && version.version.length > 0, `version: no Version in ${JSON.stringify(version)}`)
   done('version', version.version)
 
-  // -- id: ipfsd has no peer identity yet. The client parses `ID` with peerIdFromString, so
-  // an empty ID makes the call throw; that is tolerated (and recorded) only while the raw
-  // answer really has an empty ID, so the check tightens itself once ipfsd has an identity.
+  // -- id: the daemon reports its peer ID, loopback listen addresses and protocols
   step = 'id'
-  try {
-    const id = await ipfs.id()
-    check(id.id != null && id.id.toString().length > 0, 'id: no peer ID')
-    done('id', { id: id.id.toString(), agentVersion: id.agentVersion })
-  } catch (err) {
-    if (err instanceof Mismatch) throw err
-    const res = await fetch(new URL('/api/v0/id', apiUrl), { method: 'POST' })
-    const body = await res.json()
-    if (res.ok && body.ID === '') {
-      done('id', { skipped: `ipfsd has no peer identity yet ("ID": ""), so the client throws: ${err.message}`, agentVersion: body.AgentVersion })
-    } else {
-      throw new Mismatch(`id: ${err.message} (raw answer ${res.status} ${JSON.stringify(body)})`)
-    }
-  }
+  const id = await ipfs.id()
+  check(id.id != null && id.id.toString().startsWith('12D3KooW'), `id: peer ID ${id.id}`)
+  check(id.addresses.length > 0 && id.addresses.every(a => a.toString().startsWith('/ip4/127.0.0.1/')),
+    `id: addresses ${id.addresses.map(String)}`)
+  check(id.protocols.includes('/ipfs/kad/1.0.0') && id.protocols.includes('/ipfs/lan/kad/1.0.0'),
+    `id: protocols ${id.protocols}`)
+  done('id', { id: id.id.toString(), agentVersion: id.agentVersion, addresses: id.addresses.length })
 
   // -- add a string (Kubo defaults: CIDv0, dag-pb leaves)
   step = 'add string'
@@ -483,6 +474,21 @@ async function run () {
   }
   check(missing != null, 'block.stat of a missing block should fail')
   done('block', { raw: rawCid.toString(), dagPb: pbCid.toString() })
+
+  // -- network commands of a lone node: no peers, no bootstrap list, its own listen
+  // addresses, and itself as the provider of what it announced
+  step = 'swarm'
+  checkEq((await ipfs.swarm.peers()).length, 0, 'swarm.peers of a lone node')
+  const local = await ipfs.swarm.localAddrs()
+  check(local.length > 0 && local.every(a => a.toString().startsWith('/ip4/127.0.0.1/')), `swarm.localAddrs ${local.map(String)}`)
+  checkEq((await ipfs.bootstrap.list()).Peers.length, 0, 'bootstrap.list is empty by default')
+  done('swarm', { localAddrs: local.map(String) })
+  step = 'routing'
+  checkEq(await collect(ipfs.routing.provide(dirCid)), [], 'routing.provide streams no events')
+  const provs = await collect(ipfs.routing.findProvs(dirCid))
+  check(provs.some(e => e.name === 'PROVIDER' && e.providers.some(p => p.id.equals(id.id))),
+    `routing.findProvs: ${JSON.stringify(provs.map(e => e.name))}`)
+  done('routing', { providerEvents: provs.length })
 
   // -- repo stat, just to see the numbers are there
   step = 'repo.stat'

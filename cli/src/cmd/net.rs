@@ -257,7 +257,9 @@ pub fn routing(ctx: &Ctx, cmd: RoutingCommand) -> Result<ExitCode> {
         RoutingCommand::Provide { cids, recursive } => {
             let mut args: Vec<_> = cids.iter().map(|c| ("arg", c.as_str())).collect();
             args.push(("recursive", if recursive { "true" } else { "false" }));
-            client.json("routing/provide", &args)?;
+            for ev in remote::lines(client.post("routing/provide", &args)?) {
+                ev?;
+            }
         }
         RoutingCommand::Findprovs { cid, num_providers } => {
             let n = num_providers.to_string();

@@ -352,7 +352,10 @@ pub(crate) async fn routing_provide(
     })
     .await?;
     timed("provide", net.provide(keys)).await?;
-    Ok(json(json!({})))
+    // Kubo streams the DHT's query events here; ipfsd reports none, so the stream is empty
+    // (clients such as kubo-rpc-client then yield nothing), and failure is an error status.
+    let (_, out) = stream_channel();
+    Ok(stream_response("application/json", out))
 }
 
 pub(crate) async fn reprovide(State(s): State<ApiState>) -> Result<Response, ApiError> {
