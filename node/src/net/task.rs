@@ -472,9 +472,9 @@ impl Task {
                 for bucket in k.kbuckets() {
                     for e in bucket.iter() {
                         let list = out.entry(*e.node.key.preimage()).or_default();
-                        for a in e.node.value.iter() {
-                            if !list.contains(a) {
-                                list.push(a.clone());
+                        for a in e.node.value.iter().map(|a| without_p2p(a.clone())) {
+                            if !list.contains(&a) {
+                                list.push(a);
                             }
                         }
                     }
@@ -510,13 +510,16 @@ impl Task {
                     for bucket in k.kbuckets() {
                         for e in bucket.iter() {
                             if e.node.key.preimage() == peer {
-                                out.extend(e.node.value.iter().cloned());
+                                for a in e.node.value.iter().map(|a| without_p2p(a.clone())) {
+                                    if !out.contains(&a) {
+                                        out.push(a);
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
-            out.dedup();
         }
         out
     }
