@@ -122,6 +122,74 @@ impl Default for ProvideConfig {
     }
 }
 
+/// A bootstrap address was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BootstrapError {
+    /// Not a multiaddr.
+    #[error("invalid multiaddr {addr:?}")]
+    BadAddr {
+        /// The address.
+        addr: String,
+    },
+    /// No `/p2p/<peer id>` at the end.
+    #[error("{addr}: a bootstrap address must end in /p2p/<peer id>")]
+    NoPeerId {
+        /// The address.
+        addr: String,
+    },
+}
+
+impl Config {
+    /// Adds bootstrap addresses (and, with `public`, the public IPFS peers); answers
+    /// those that were not already listed. Nothing changes if one is invalid.
+    pub fn bootstrap_add(
+        &mut self,
+        addrs: &[String],
+        public: bool,
+    ) -> Result<Vec<String>, BootstrapError> {
+        let mut all: Vec<String> = addrs.to_vec();
+        if public {
+            all.extend(PUBLIC_BOOTSTRAP.iter().map(|a| a.to_string()));
+        }
+        for a in &all {
+            let ma: multiaddr::Multiaddr = a
+                .parse()
+                .map_err(|_| BootstrapError::BadAddr { addr: a.clone() })?;
+            if !matches!(ma.iter().last(), Some(multiaddr::Protocol::P2p(_))) {
+                return Err(BootstrapError::NoPeerId { addr: a.clone() });
+            }
+        }
+        let mut added = Vec::new();
+        for a in all {
+            if !self.bootstrap.contains(&a) {
+                self.bootstrap.push(a.clone());
+                added.push(a);
+            }
+        }
+        Ok(added)
+    }
+
+    /// Removes bootstrap entries given as full addresses or as peer IDs (every address of
+    /// that peer), or all of them; answers those removed.
+    pub fn bootstrap_rm(&mut self, peers: &[String], all: bool) -> Vec<String> {
+        if all {
+            return std::mem::take(&mut self.bootstrap);
+        }
+        let mut removed = Vec::new();
+        self.bootstrap.retain(|a| {
+            let hit = peers
+                .iter()
+                .any(|p| a == p || a.ends_with(&format!("/p2p/{p}")));
+            if hit {
+                removed.push(a.clone());
+            }
+            !hit
+        });
+        removed
+    }
+}
+
 /// Parses a duration like `30s`, `22h`, `500ms`, `5m` or `0`.
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     use std::time::Duration;
@@ -425,6 +493,27 @@ mod tests {
             c3.api.allowed_origins(),
             ["http://localhost:3000".to_string()]
         );
+    }
+
+    #[test]
+    fn bootstrap_edits() {
+        let mut c = Config::default();
+        let peer =
+            "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+        assert_eq!(
+            c.bootstrap_add(&[peer.into()], false),
+            Ok(vec![peer.to_string()])
+        );
+        assert_eq!(c.bootstrap_add(&[peer.into()], false), Ok(vec![]));
+        assert!(matches!(
+            c.bootstrap_add(&["/ip4/127.0.0.1/tcp/1".into(), "x".into()], false),
+            Err(BootstrapError::NoPeerId { .. })
+        ));
+        assert_eq!(c.bootstrap.len(), 1, "nothing added when one is invalid");
+        let id = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+        assert_eq!(c.bootstrap_rm(&[id.into()], false), vec![peer.to_string()]);
+        c.bootstrap_add(&[], true).expect("public list is valid");
+        assert_eq!(c.bootstrap_rm(&[], true).len(), PUBLIC_BOOTSTRAP.len());
     }
 
     #[test]

@@ -17,6 +17,30 @@ fn unique_bytes(tag: &str) -> Vec<u8> {
     format!("{tag} {nanos} {}", std::process::id()).into_bytes()
 }
 
+/// Starts `n` nodes under `dir/<prefix><i>`, each bootstrapping to the one before it.
+fn chain(
+    dir: &std::path::Path,
+    prefix: &str,
+    n: usize,
+    difficulty: Option<u32>,
+    edit: impl Fn(&mut node::Config),
+) -> Vec<TestNode> {
+    let mut nodes: Vec<TestNode> = Vec::new();
+    for i in 0..n {
+        let path = dir.join(format!("{prefix}{i}"));
+        let bootstrap: Vec<String> = nodes
+            .last()
+            .map(|prev| vec![prev.swarm_addr().to_string()])
+            .unwrap_or_default();
+        init_repo(&path, difficulty, |c| {
+            c.bootstrap = bootstrap;
+            edit(c);
+        });
+        nodes.push(TestNode::start(&path, None));
+    }
+    nodes
+}
+
 fn wan_table(node: &TestNode) -> u64 {
     node.call("stats/dht", &[]).ok().json()["RoutingTable"]["WAN"]
         .as_u64()
@@ -35,21 +59,11 @@ fn ten_nodes_find_providers_and_peers_and_keep_records_across_restart() {
     let t0 = std::time::Instant::now();
     let phase = |what: &str| eprintln!("[{:>6.2?}] {what}", t0.elapsed());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut nodes: Vec<TestNode> = Vec::new();
-    for i in 0..N {
-        let path = dir.path().join(format!("node{i}"));
-        let bootstrap: Vec<String> = nodes
-            .last()
-            .map(|prev| vec![prev.swarm_addr().to_string()])
-            .unwrap_or_default();
-        init_repo(&path, None, |c| {
-            c.bootstrap = bootstrap;
-            // Only what this test announces: records found after the restart come from
-            // the datastore, not from a fresh announcement.
-            c.provide.interval = "0".into();
-        });
-        nodes.push(TestNode::start(&path, None));
-    }
+    // Only what this test announces: records found after the restart come from the
+    // datastore, not from a fresh announcement.
+    let mut nodes = chain(dir.path(), "node", N, None, |c| {
+        c.provide.interval = "0".into()
+    });
     phase("10 nodes started");
     // Chained bootstrap: each node knows one other at first; the DHT's own bootstrap
     // lookups must spread that into full routing tables.
@@ -181,19 +195,9 @@ fn ten_nodes_find_providers_and_peers_and_keep_records_across_restart() {
 fn min_peer_difficulty_keeps_a_weak_peer_out() {
     const MIN: u32 = 8;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut strong: Vec<TestNode> = Vec::new();
-    for i in 0..3 {
-        let path = dir.path().join(format!("strong{i}"));
-        let bootstrap: Vec<String> = strong
-            .last()
-            .map(|prev| vec![prev.swarm_addr().to_string()])
-            .unwrap_or_default();
-        init_repo(&path, Some(MIN), |c| {
-            c.bootstrap = bootstrap;
-            c.routing.min_peer_difficulty = MIN;
-        });
-        strong.push(TestNode::start(&path, None));
-    }
+    let strong = chain(dir.path(), "strong", 3, Some(MIN), |c| {
+        c.routing.min_peer_difficulty = MIN;
+    });
     // A peer below the bar (no PoW, as Kubo's and Helia's IDs): redraw until it is.
     let weak_path = dir.path().join("weak");
     let weak = loop {

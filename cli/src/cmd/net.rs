@@ -183,44 +183,11 @@ pub fn bootstrap(ctx: &Ctx, cmd: BootstrapCommand) -> Result<ExitCode> {
 fn offline_bootstrap(ctx: &Ctx, cmd: BootstrapCommand) -> Result<Vec<String>> {
     ctx.config()?;
     node::repo::edit_config(&ctx.repo_path, |c| -> Result<Vec<String>> {
-        match cmd {
-            BootstrapCommand::List => Ok(c.bootstrap.clone()),
-            BootstrapCommand::Add { mut addrs, default } => {
-                if default {
-                    addrs.extend(node::config::PUBLIC_BOOTSTRAP.iter().map(|a| a.to_string()));
-                }
-                let mut added = Vec::new();
-                for a in addrs {
-                    let ma: multiaddr::Multiaddr = a
-                        .parse()
-                        .with_context(|| format!("invalid multiaddr {a:?}"))?;
-                    if node::net::peer_of(&ma).is_none() {
-                        bail!("{a}: a bootstrap address must end in /p2p/<peer id>");
-                    }
-                    if !c.bootstrap.contains(&a) {
-                        c.bootstrap.push(a.clone());
-                        added.push(a);
-                    }
-                }
-                Ok(added)
-            }
-            BootstrapCommand::Rm { peers, all } => {
-                if all {
-                    return Ok(std::mem::take(&mut c.bootstrap));
-                }
-                let mut removed = Vec::new();
-                c.bootstrap.retain(|a| {
-                    let hit = peers
-                        .iter()
-                        .any(|p| a == p || a.ends_with(&format!("/p2p/{p}")));
-                    if hit {
-                        removed.push(a.clone());
-                    }
-                    !hit
-                });
-                Ok(removed)
-            }
-        }
+        Ok(match cmd {
+            BootstrapCommand::List => c.bootstrap.clone(),
+            BootstrapCommand::Add { addrs, default } => c.bootstrap_add(&addrs, default)?,
+            BootstrapCommand::Rm { peers, all } => c.bootstrap_rm(&peers, all),
+        })
     })
 }
 

@@ -389,14 +389,13 @@ pub(crate) async fn stats_dht(State(s): State<ApiState>) -> Result<Response, Api
 
 fn edit_config(
     s: &ApiState,
-    edit: impl FnOnce(&mut Vec<String>) -> Result<Vec<String>, ApiError>,
+    edit: impl FnOnce(&mut crate::Config) -> Result<Vec<String>, ApiError>,
 ) -> Result<Vec<String>, ApiError> {
-    let path = s.repo_path.clone();
-    crate::repo::edit_config(&path, |c| edit(&mut c.bootstrap))
+    crate::repo::edit_config(&s.repo_path, edit)
 }
 
 pub(crate) async fn bootstrap_list(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let list = blocking(move || edit_config(&s, |b| Ok(b.clone()))).await?;
+    let list = blocking(move || edit_config(&s, |c| Ok(c.bootstrap.clone()))).await?;
     Ok(json(json!({ "Peers": list })))
 }
 
@@ -404,36 +403,15 @@ pub(crate) async fn bootstrap_add(
     State(s): State<ApiState>,
     args: Args,
 ) -> Result<Response, ApiError> {
-    let default = args.flag("default", false)?;
-    let mut add = args.owned_args();
-    if default {
-        add.extend(
-            crate::config::PUBLIC_BOOTSTRAP
-                .iter()
-                .map(|a| a.to_string()),
-        );
-    }
-    if add.is_empty() {
+    let public = args.flag("default", false)?;
+    let add = args.owned_args();
+    if add.is_empty() && !public {
         return Err(ApiError::bad_request("no bootstrap peers to add"));
     }
-    for a in &add {
-        let ma = parse_addr(a)?;
-        if peer_of(&ma).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "{a}: a bootstrap address must end in /p2p/<peer id>"
-            )));
-        }
-    }
     let added = blocking(move || {
-        edit_config(&s, |list| {
-            let mut added = Vec::new();
-            for a in add {
-                if !list.contains(&a) {
-                    list.push(a.clone());
-                    added.push(a);
-                }
-            }
-            Ok(added)
+        edit_config(&s, |c| {
+            c.bootstrap_add(&add, public)
+                .map_err(|e| ApiError::bad_request(e.to_string()))
         })
     })
     .await?;
@@ -451,26 +429,6 @@ pub(crate) async fn bootstrap_rm(
             "argument \"peer\" is required (or --all)",
         ));
     }
-    let removed = blocking(move || {
-        edit_config(&s, |list| {
-            if all {
-                return Ok(std::mem::take(list));
-            }
-            let mut removed = Vec::new();
-            list.retain(|a| {
-                let hit = rm.iter().any(|r| {
-                    a == r
-                        || r.parse::<PeerId>()
-                            .is_ok_and(|p| a.ends_with(&format!("/p2p/{p}")))
-                });
-                if hit {
-                    removed.push(a.clone());
-                }
-                !hit
-            });
-            Ok(removed)
-        })
-    })
-    .await?;
+    let removed = blocking(move || edit_config(&s, |c| Ok(c.bootstrap_rm(&rm, all)))).await?;
     Ok(json(json!({ "Peers": removed })))
 }
