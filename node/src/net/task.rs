@@ -60,6 +60,8 @@ enum Request {
         limit: usize,
         started: Instant,
         stats: LookupStats,
+        /// (requests, successes) of the WAN and the LAN query, summed into `stats`.
+        counts: [(u32, u32); 2],
     },
     FindPeer {
         peer: PeerId,
@@ -82,6 +84,8 @@ enum Request {
     },
     Bootstrap {
         reply: Option<oneshot::Sender<Result<(), NetError>>>,
+        ok: bool,
+        error: Option<String>,
     },
 }
 
@@ -355,6 +359,7 @@ impl Task {
                     limit: limit.max(1),
                     started: Instant::now(),
                     stats: LookupStats::default(),
+                    counts: [(0, 0); 2],
                 };
                 if let Err(Request::FindProviders { events, .. }) =
                     self.start_query(request, |k| Some(k.get_providers(key.clone())))
@@ -420,9 +425,14 @@ impl Task {
                 let _ = reply.send(s);
             }
             Command::Bootstrap { reply } => {
-                let request = Request::Bootstrap { reply: Some(reply) };
-                if let Err(Request::Bootstrap { reply: Some(reply) }) =
-                    self.start_query(request, |k| k.bootstrap().ok())
+                let request = Request::Bootstrap {
+                    reply: Some(reply),
+                    ok: false,
+                    error: None,
+                };
+                if let Err(Request::Bootstrap {
+                    reply: Some(reply), ..
+                }) = self.start_query(request, |k| k.bootstrap().ok())
                 {
                     let _ = reply.send(Err(NetError::Dht {
                         op: "bootstrap",
@@ -755,7 +765,7 @@ impl Task {
     fn on_progress(
         &mut self,
         req: u64,
-        _dht: Dht,
+        dht: Dht,
         id: QueryId,
         result: QueryResult,
         stats: &kad::QueryStats,
@@ -785,11 +795,13 @@ impl Task {
                     limit,
                     started,
                     stats: s,
+                    counts,
                 },
                 _,
             ) => {
-                s.requests = s.requests.max(stats.num_requests());
-                s.successes = s.successes.max(stats.num_successes());
+                counts[dht as usize] = (stats.num_requests(), stats.num_successes());
+                s.requests = counts.iter().map(|c| c.0).sum();
+                s.successes = counts.iter().map(|c| c.1).sum();
                 for p in found_providers {
                     if seen.len() < *limit && seen.insert(p.peer) {
                         s.first.get_or_insert_with(|| started.elapsed());
@@ -832,6 +844,10 @@ impl Task {
                 Err(e) => *error = Some(e.to_string()),
             },
             (Request::Provide { ok, .. }, QueryResult::StartProviding(Ok(_))) => *ok = true,
+            (Request::Bootstrap { ok, error, .. }, QueryResult::Bootstrap(r)) => match r {
+                Ok(_) => *ok = true,
+                Err(e) => *error = Some(e.to_string()),
+            },
             _ => {}
         }
         if stop {
@@ -893,9 +909,16 @@ impl Task {
                 });
             }
             Request::Provide { job, ok } => self.provide_done(job, ok),
-            Request::Bootstrap { reply } => {
+            Request::Bootstrap { reply, ok, error } => {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Ok(()));
+                    let _ = reply.send(if ok {
+                        Ok(())
+                    } else {
+                        Err(NetError::Dht {
+                            op: "bootstrap",
+                            reason: error.unwrap_or_else(|| "no peer answered".into()),
+                        })
+                    });
                 }
             }
         }
