@@ -613,7 +613,11 @@ impl Task {
                 if !self.listen.contains(&address) {
                     self.listen.push(address.clone());
                 }
-                self.swarm.add_external_address(address);
+                // What we listen on is what we announce (in provider records and to
+                // identify): right for loopback and LAN nodes; there is no AutoNAT.
+                if dialable(&address) {
+                    self.swarm.add_external_address(address);
+                }
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen.retain(|a| *a != address);
