@@ -18,4 +18,5 @@ pub fn skip_interop() -> bool {
     skip
 }
 
+pub mod kad_wire;
 pub mod testnet;

@@ -12,18 +12,18 @@
 //! Wire format (libp2p/specs `kad-dht`): each message is an unsigned-varint length prefix
 //! followed by a `Message` protobuf; a request and its answer share one stream.
 
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt};
+use ipfsd_tests::kad_wire::{
+    ADD_PROVIDER, FIND_NODE, KAD_LAN, KAD_WAN, PUT_VALUE, RawClient, find_node, frame, pb, prefix,
+    read_frame,
+};
 use ipfsd_tests::testnet::{TestNode, init_repo};
 use libp2p::identity::Keypair;
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol, noise, tcp, yamux};
-use prost::Message as _;
+use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol};
 use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
-const KAD_WAN: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
-const KAD_LAN: StreamProtocol = StreamProtocol::new("/ipfs/lan/kad/1.0.0");
 /// Longest wait for any one network step (dial, stream open, answer, close).
 const STEP: Duration = Duration::from_secs(5);
 /// The node's `MAX_DHT_MESSAGE` (node/src/net/task.rs).
@@ -31,70 +31,12 @@ const NODE_MAX_MESSAGE: usize = 64 * 1024;
 /// The node's largest stored value (`ipns::MAX_RECORD_SIZE`).
 const NODE_MAX_VALUE: usize = 10 * 1024;
 
-/// `Message.MessageType` values.
-const PUT_VALUE: i32 = 0;
-const ADD_PROVIDER: i32 = 2;
-const FIND_NODE: i32 = 4;
-
-/// The Kademlia DHT protobuf messages (libp2p/specs `kad-dht/README.md`).
-mod pb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Record {
-        #[prost(bytes = "vec", tag = "1")]
-        pub key: Vec<u8>,
-        #[prost(bytes = "vec", tag = "2")]
-        pub value: Vec<u8>,
-        #[prost(string, tag = "5")]
-        pub time_received: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Peer {
-        #[prost(bytes = "vec", tag = "1")]
-        pub id: Vec<u8>,
-        #[prost(bytes = "vec", repeated, tag = "2")]
-        pub addrs: Vec<Vec<u8>>,
-        #[prost(int32, tag = "3")]
-        pub connection: i32,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Message {
-        #[prost(int32, tag = "1")]
-        pub r#type: i32,
-        #[prost(bytes = "vec", tag = "2")]
-        pub key: Vec<u8>,
-        #[prost(message, optional, tag = "3")]
-        pub record: Option<Record>,
-        #[prost(message, repeated, tag = "8")]
-        pub closer_peers: Vec<Peer>,
-        #[prost(message, repeated, tag = "9")]
-        pub provider_peers: Vec<Peer>,
-        #[prost(int32, tag = "10")]
-        pub cluster_level_raw: i32,
-    }
-}
-
 /// Awaits `f` for at most [`STEP`]; panics naming `what` when it takes longer.
 async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(STEP, f).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no progress within {STEP:?}"),
     }
-}
-
-/// An unsigned-varint length prefix.
-fn prefix(len: usize) -> Vec<u8> {
-    let mut buf = unsigned_varint::encode::usize_buffer();
-    unsigned_varint::encode::usize(len, &mut buf).to_vec()
-}
-
-/// One framed message: length prefix ‖ protobuf.
-fn frame(msg: &pb::Message) -> Vec<u8> {
-    let body = msg.encode_to_vec();
-    let mut out = prefix(body.len());
-    out.extend_from_slice(&body);
-    out
 }
 
 fn put_value(key: &[u8], value: &[u8]) -> pb::Message {
@@ -110,14 +52,6 @@ fn put_value(key: &[u8], value: &[u8]) -> pb::Message {
     }
 }
 
-fn find_node(target: &PeerId) -> pb::Message {
-    pb::Message {
-        r#type: FIND_NODE,
-        key: target.to_bytes(),
-        ..pb::Message::default()
-    }
-}
-
 /// `/pk/` ‖ binary peer id.
 fn pk_key(peer: &PeerId) -> Vec<u8> {
     let mut key = b"/pk/".to_vec();
@@ -125,84 +59,29 @@ fn pk_key(peer: &PeerId) -> Vec<u8> {
     key
 }
 
-/// Reads one framed message, refusing a prefix over the node's own message limit.
-async fn read_frame(s: &mut Stream) -> io::Result<pb::Message> {
-    let mut varint = Vec::new();
-    loop {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).await?;
-        varint.push(b[0]);
-        if b[0] & 0x80 == 0 {
-            break;
-        }
-        if varint.len() >= 10 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "varint too long",
-            ));
-        }
-    }
-    let (len, _) = unsigned_varint::decode::usize(&varint)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    if len > NODE_MAX_MESSAGE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("answer of {len} bytes"),
-        ));
-    }
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await?;
-    pb::Message::decode(&body[..]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
 /// The raw-stream client: a swarm with only `libp2p-stream`, driven by its own task.
 struct Client {
     key: Keypair,
     node: PeerId,
     control: libp2p_stream::Control,
-    driver: tokio::task::JoinHandle<()>,
+    _raw: RawClient,
 }
 
 impl Client {
     /// Dials `addr` (a `/p2p/` address on 127.0.0.1) and waits for the connection.
     async fn connect(addr: Multiaddr) -> Client {
-        let key = Keypair::generate_ed25519();
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .expect("tcp transport")
-            .with_behaviour(|_| libp2p_stream::Behaviour::new())
-            .expect("behaviour")
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
-        let control = swarm.behaviour().new_control();
-        swarm.dial(addr.clone()).expect("dial");
-        let node = within("connecting to the node", async {
-            loop {
-                match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => break peer_id,
-                    SwarmEvent::OutgoingConnectionError { error, .. } => {
-                        panic!("cannot connect to {addr}: {error}")
-                    }
-                    _ => {}
-                }
-            }
-        })
-        .await;
-        let driver = tokio::spawn(async move {
-            loop {
-                swarm.select_next_some().await;
-            }
-        });
+        let (raw, peers) = RawClient::connect(
+            Keypair::generate_ed25519(),
+            std::slice::from_ref(&addr),
+            STEP,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
         Client {
-            key,
-            node,
-            control,
-            driver,
+            node: peers[0],
+            key: raw.key.clone(),
+            control: raw.control.clone(),
+            _raw: raw,
         }
     }
 
@@ -277,7 +156,7 @@ impl Client {
         within(case, async {
             s.write_all(&frame(msg)).await?;
             s.flush().await?;
-            read_frame(s).await
+            read_frame(s, NODE_MAX_MESSAGE).await
         })
         .await
         .unwrap_or_else(|e| panic!("{case}: no well-formed answer: {e}"))
@@ -309,12 +188,6 @@ impl Client {
         assert_eq!(record.key, key, "{case}: echoed key");
         assert_eq!(record.value, value, "{case}: echoed value");
         "answered with the PUT_VALUE echo"
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.driver.abort();
     }
 }
 
