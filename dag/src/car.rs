@@ -142,41 +142,21 @@ pub struct ImportReport {
 /// Encodes the CARv1 header (without its length prefix).
 pub fn encode_header(roots: &[Cid]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + roots.len() * 40);
-    cbor_head(&mut out, 5, 2); // map(2)
-    cbor_head(&mut out, 3, 5);
+    crate::cbor::write_head(&mut out, 5, 2); // map(2)
+    crate::cbor::write_head(&mut out, 3, 5);
     out.extend_from_slice(b"roots");
-    cbor_head(&mut out, 4, roots.len() as u64);
+    crate::cbor::write_head(&mut out, 4, roots.len() as u64);
     for root in roots {
         let bytes = root.to_bytes();
-        cbor_head(&mut out, 6, 42);
-        cbor_head(&mut out, 2, bytes.len() as u64 + 1);
+        crate::cbor::write_head(&mut out, 6, 42);
+        crate::cbor::write_head(&mut out, 2, bytes.len() as u64 + 1);
         out.push(0);
         out.extend_from_slice(&bytes);
     }
-    cbor_head(&mut out, 3, 7);
+    crate::cbor::write_head(&mut out, 3, 7);
     out.extend_from_slice(b"version");
-    cbor_head(&mut out, 0, 1);
+    crate::cbor::write_head(&mut out, 0, 1);
     out
-}
-
-fn cbor_head(out: &mut Vec<u8>, major: u8, v: u64) {
-    let m = major << 5;
-    match v {
-        0..=23 => out.push(m | v as u8),
-        24..=0xff => out.extend_from_slice(&[m | 24, v as u8]),
-        0x100..=0xffff => {
-            out.push(m | 25);
-            out.extend_from_slice(&(v as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
-            out.extend_from_slice(&(v as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(m | 27);
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

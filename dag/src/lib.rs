@@ -9,6 +9,7 @@
 
 pub mod block;
 pub mod car;
+pub mod cbor;
 pub mod chunker;
 pub mod export;
 pub mod hamt;

@@ -12,6 +12,7 @@
 //! spec asks. No input makes it panic or allocate more than the input's size.
 
 use crate::Error;
+use dag::cbor::write_head;
 
 pub(crate) const KEY_TTL: &str = "TTL";
 pub(crate) const KEY_VALUE: &str = "Value";
@@ -39,27 +40,6 @@ pub(crate) struct Data {
     pub validity_type: i64,
     pub sequence: u64,
     pub ttl: u64,
-}
-
-fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
-    let m = major << 5;
-    // The casts below are guarded by the range of each arm.
-    match arg {
-        0..=23 => out.push(m | arg as u8),
-        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
-        0x100..=0xffff => {
-            out.push(m | 25);
-            out.extend_from_slice(&(arg as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
-            out.extend_from_slice(&(arg as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(m | 27);
-            out.extend_from_slice(&arg.to_be_bytes());
-        }
-    }
 }
 
 fn write_text(out: &mut Vec<u8>, s: &str) {

@@ -41,6 +41,14 @@ fn chain(
     nodes
 }
 
+/// `routing/get` of `key` on `node`: the value's bytes.
+fn get_value(node: &TestNode, key: &str) -> Vec<u8> {
+    let got = node.call("routing/get", &[("arg", key)]).ok().json();
+    base64::engine::general_purpose::STANDARD
+        .decode(got["Extra"].as_str().expect("Extra"))
+        .expect("base64 value")
+}
+
 fn wan_table(node: &TestNode) -> u64 {
     node.call("stats/dht", &[]).ok().json()["RoutingTable"]["WAN"]
         .as_u64()
@@ -120,18 +128,7 @@ fn ten_nodes_find_providers_and_peers_and_keep_records_across_restart() {
     pk_owner
         .call_with_file("routing/put", &[("arg", &pk_key)], &public_key)
         .ok();
-    let got = nodes[7]
-        .call("routing/get", &[("arg", &pk_key)])
-        .ok()
-        .json();
-    assert_eq!(
-        got["Extra"].as_str(),
-        Some(
-            base64::engine::general_purpose::STANDARD
-                .encode(&public_key)
-                .as_str()
-        )
-    );
+    assert_eq!(get_value(&nodes[7], &pk_key), public_key);
     phase("/pk/ value put and read");
     // A value no validator accepts is refused before it leaves the node.
     let refused = pk_owner.call_with_file(
@@ -172,17 +169,9 @@ fn ten_nodes_find_providers_and_peers_and_keep_records_across_restart() {
         );
     }
     phase("provider found after restart");
-    let got = restarted[6]
-        .call("routing/get", &[("arg", &pk_key)])
-        .ok()
-        .json();
     assert_eq!(
-        got["Extra"].as_str(),
-        Some(
-            base64::engine::general_purpose::STANDARD
-                .encode(&public_key)
-                .as_str()
-        ),
+        get_value(&restarted[6], &pk_key),
+        public_key,
         "the /pk/ value survived the restart"
     );
     phase("/pk/ value read after restart");
