@@ -30,6 +30,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// What the node announces to the DHT, and how often.
     pub provide: ProvideConfig,
+    /// Block exchange settings.
+    pub bitswap: BitswapConfig,
 }
 
 /// The public IPFS bootstrap peers (Kubo's defaults), used only by the `public` profile.
@@ -118,6 +120,39 @@ impl Default for ProvideConfig {
         ProvideConfig {
             strategy: "all".into(),
             interval: "22h".into(),
+        }
+    }
+}
+
+/// BitSwap settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BitswapConfig {
+    /// Whom to serve: `sigmoid` (the whitepaper's debt-ratio sigmoid, work-conserving),
+    /// `strict` (refused peers wait out `StrictCooldown` even on an idle link) or
+    /// `altruistic` (serve everyone, like Kubo).
+    pub strategy: String,
+    /// How long `strict` ignores a refused peer (`10s`).
+    pub strict_cooldown: String,
+    /// Compare ledgers with ipfsd peers on connect (`/ipfsd/ledger/1.0.0`).
+    pub ledger_exchange: bool,
+    /// Block bytes queued for upload, all peers together (bytes).
+    pub upload_window: u64,
+    /// Blocks a DAG fetch keeps wanted at once.
+    pub fetch_window: usize,
+    /// A fetch gives up when no block arrives for this long (`60s`).
+    pub fetch_timeout: String,
+}
+
+impl Default for BitswapConfig {
+    fn default() -> Self {
+        BitswapConfig {
+            strategy: "sigmoid".into(),
+            strict_cooldown: "10s".into(),
+            ledger_exchange: true,
+            upload_window: 16 << 20,
+            fetch_window: 128,
+            fetch_timeout: "60s".into(),
         }
     }
 }

@@ -58,6 +58,9 @@ pub enum DaemonError {
     /// The DHT datastore could not be opened.
     #[error(transparent)]
     Records(#[from] crate::net::records::RecordsError),
+    /// BitSwap could not start (its ledger database, most likely).
+    #[error("bitswap: {0}")]
+    Bitswap(#[from] bitswap::Error),
     /// The server failed.
     #[error("RPC API server: {source}")]
     Serve {
@@ -124,11 +127,17 @@ pub struct Daemon {
     shutdown: Arc<Notify>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     api_file: PathBuf,
-    net: Option<(
-        crate::net::Network,
-        crate::net::NetTask,
-        crate::net::provide::Reprovider,
-    )>,
+    net: Option<Online>,
+}
+
+/// The networked parts of a running daemon.
+#[derive(Debug)]
+struct Online {
+    net: crate::net::Network,
+    task: crate::net::NetTask,
+    reprovider: crate::net::provide::Reprovider,
+    bitswap: bitswap::Bitswap,
+    bitswap_task: bitswap::Task,
 }
 
 impl Daemon {
@@ -158,8 +167,9 @@ impl Daemon {
         };
         let shutdown = Arc::new(Notify::new());
         let state = ApiState {
-            net: net.as_ref().map(|(n, _, _)| n.clone()),
-            reprovider: net.as_ref().map(|(_, _, r)| r.clone()),
+            net: net.as_ref().map(|o| o.net.clone()),
+            reprovider: net.as_ref().map(|o| o.reprovider.clone()),
+            bitswap: net.as_ref().map(|o| o.bitswap.clone()),
             provide_strategy: crate::net::Strategy::parse(&config.provide.strategy)
                 .unwrap_or_default(),
             store: repo.store().clone(),
@@ -196,7 +206,12 @@ impl Daemon {
 
     /// The network handle (`None` when started offline).
     pub fn network(&self) -> Option<&crate::net::Network> {
-        self.net.as_ref().map(|(n, _, _)| n)
+        self.net.as_ref().map(|o| &o.net)
+    }
+
+    /// The BitSwap handle (`None` when started offline).
+    pub fn bitswap(&self) -> Option<&bitswap::Bitswap> {
+        self.net.as_ref().map(|o| &o.bitswap)
     }
 
     /// The address the RPC API listens on.
@@ -218,10 +233,12 @@ impl Daemon {
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
-        if let Some((net, task, reprovider)) = self.net {
-            reprovider.stop();
-            net.stop().await;
-            task.wait().await;
+        if let Some(o) = self.net {
+            o.reprovider.stop();
+            o.bitswap.stop().await;
+            o.bitswap_task.wait().await;
+            o.net.stop().await;
+            o.task.wait().await;
         }
         // Requests that were running finish on the blocking pool; the repository is free
         // (and everything they acknowledged is committed) once their store handles are
@@ -258,17 +275,7 @@ impl Daemon {
 }
 
 /// Opens the DHT datastore, starts the swarm and the reprovider.
-async fn start_network(
-    repo: &Repo,
-    config: &crate::Config,
-) -> Result<
-    (
-        crate::net::Network,
-        crate::net::NetTask,
-        crate::net::provide::Reprovider,
-    ),
-    DaemonError,
-> {
+async fn start_network(repo: &Repo, config: &crate::Config) -> Result<Online, DaemonError> {
     use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
     let net_config = NetConfig::from_config(config)?;
     let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
@@ -288,8 +295,31 @@ async fn start_network(
         .map_err(|e| crate::net::NetError::Start {
             reason: e.to_string(),
         })??;
-    let (net, task) =
-        Network::start(repo.identity().keypair().clone(), net_config, records).await?;
+    let bitswap_config = crate::content::bitswap_config(&config.bitswap, repo.path())?;
+    let (peer_events, peer_events_rx) = bitswap::PeerEvents::channel();
+    let (net, task) = Network::start(
+        repo.identity().keypair().clone(),
+        net_config,
+        records,
+        Some(peer_events),
+    )
+    .await?;
+    let (bitswap, bitswap_task) = bitswap::Bitswap::start(
+        bitswap_config,
+        bitswap::Parts {
+            control: net.stream_control(),
+            incoming: net
+                .take_bitswap_streams()
+                .ok_or_else(|| crate::net::NetError::Start {
+                    reason: "bitswap streams already taken".into(),
+                })?,
+            keypair: repo.identity().keypair().clone(),
+            store: std::sync::Arc::new(repo.store().clone()),
+            routing: std::sync::Arc::new(crate::content::Routing::new(net.clone())),
+            peer_events: peer_events_rx,
+        },
+    )
+    .await?;
     let reprovider = crate::net::provide::spawn_reprovider(
         net.clone(),
         repo.store().clone(),
@@ -297,7 +327,13 @@ async fn start_network(
         FIRST_REPROVIDE.min(interval),
         (!interval.is_zero()).then_some(interval),
     );
-    Ok((net, task, reprovider))
+    Ok(Online {
+        net,
+        task,
+        reprovider,
+        bitswap,
+        bitswap_task,
+    })
 }
 
 #[cfg(test)]

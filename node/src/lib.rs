@@ -2,11 +2,12 @@
 //!
 //! The repository ([`repo::Repo`]: config file plus block store) and its typed
 //! configuration ([`config::Config`]); the network ([`net`]: libp2p swarm and Kademlia
-//! DHT); the daemon ([`daemon`]) serving the RPC API ([`api`]). The gateway and BitSwap
-//! plug in here in later stages; `dag`, `bitswap` and `ipns` never depend on this crate.
+//! DHT); BitSwap wired to both ([`content`]); the daemon ([`daemon`]) serving the RPC API
+//! ([`api`]). `dag`, `bitswap` and `ipns` never depend on this crate.
 
 pub mod api;
 pub mod config;
+pub mod content;
 pub mod daemon;
 pub mod identity;
 pub mod net;

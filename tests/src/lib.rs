@@ -18,5 +18,7 @@ pub fn skip_interop() -> bool {
     skip
 }
 
+pub mod fixtures;
 pub mod kad_wire;
+pub mod peer;
 pub mod testnet;

@@ -71,7 +71,7 @@ pub struct TestNode {
     pub repo_path: PathBuf,
     url: String,
     stop: Arc<tokio::sync::Notify>,
-    done: std::sync::mpsc::Receiver<Result<(), String>>,
+    done: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>,
     peer_id: String,
     swarm_addr: String,
 }
@@ -93,14 +93,18 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// The reply; a body cut off mid-stream (the daemon failed after sending the status)
+/// becomes status 599 with the error as the body.
 fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
     let status = resp.status().as_u16();
     let mut body = Vec::new();
-    resp.into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .expect("body");
-    Reply { status, body }
+    match resp.into_body().into_reader().read_to_end(&mut body) {
+        Ok(_) => Reply { status, body },
+        Err(e) => Reply {
+            status: 599,
+            body: format!("body cut off after {} bytes: {e}", body.len()).into_bytes(),
+        },
+    }
 }
 
 /// Percent-encodes a query value.
@@ -149,7 +153,7 @@ impl TestNode {
             repo_path: repo_path.to_path_buf(),
             url: format!("http://{addr}/api/v0"),
             stop,
-            done,
+            done: std::sync::Mutex::new(done),
             peer_id: String::new(),
             swarm_addr: String::new(),
         };
@@ -198,18 +202,41 @@ impl TestNode {
 
     /// POSTs `cmd` with one file part holding `data`.
     pub fn call_with_file(&self, cmd: &str, args: &[(&str, &str)], data: &[u8]) -> Reply {
+        self.call_with_parts(cmd, args, &[("file", Some(data))])
+    }
+
+    /// POSTs `cmd` with multipart parts named by path: `Some(data)` is a file, `None` a
+    /// directory (Kubo's `application/x-directory` convention).
+    pub fn call_with_parts(
+        &self,
+        cmd: &str,
+        args: &[(&str, &str)],
+        parts: &[(&str, Option<&[u8]>)],
+    ) -> Reply {
         let query: Vec<String> = args
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
         let url = format!("{}/{cmd}?{}", self.url, query.join("&"));
         let boundary = "ipfsd-test-boundary-7d1f";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(data);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut body = Vec::new();
+        for (path, data) in parts {
+            let ty = if data.is_some() {
+                "application/octet-stream"
+            } else {
+                "application/x-directory"
+            };
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: {ty}\r\n\r\n",
+                    encode(path)
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(data.unwrap_or_default());
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         reply(
             agent()
                 .post(&url)
@@ -220,6 +247,22 @@ impl TestNode {
                 .send(&body[..])
                 .expect("request"),
         )
+    }
+
+    /// Adds a directory tree (parts as in [`TestNode::call_with_parts`], all under one top
+    /// directory, parents before children); answers the top directory's CID.
+    pub fn add_tree(&self, parts: &[(&str, Option<&[u8]>)]) -> String {
+        let lines = self.call_with_parts("add", &[], parts).ok().lines();
+        lines
+            .last()
+            .and_then(|l| l["Hash"].as_str())
+            .expect("a Hash")
+            .to_string()
+    }
+
+    /// `cat` of a path: the bytes (panics unless 200).
+    pub fn cat(&self, path: &str) -> Vec<u8> {
+        self.call("cat", &[("arg", path)]).ok().body
     }
 
     /// Adds `data` as a file; answers its CID.
@@ -260,6 +303,8 @@ impl TestNode {
         self.stop.notify_one();
         let r = self
             .done
+            .lock()
+            .expect("not poisoned")
             .recv_timeout(START_TIMEOUT)
             .expect("daemon stops in time");
         r.expect("daemon stopped cleanly");

@@ -82,6 +82,9 @@ enum Command {
     /// Counters of the running node.
     #[command(subcommand)]
     Stats(net::StatsCommand),
+    /// Block exchange: counters, wantlists and per-peer ledgers.
+    #[command(subcommand)]
+    Bitswap(net::BitswapCommand),
     /// Print the version.
     Version,
 }
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bootstrap(c) => net::bootstrap(&ctx, c),
         Command::Routing(c) => net::routing(&ctx, c),
         Command::Stats(c) => net::stats(&ctx, c),
+        Command::Bitswap(c) => net::bitswap(&ctx, c),
         Command::Version => version(&ctx),
     }
 }

@@ -288,6 +288,8 @@ pub enum StatsCommand {
     Provide,
     /// Peers, routing-table sizes and refused peers.
     Dht,
+    /// Block exchange counters (as `bitswap stat --json`).
+    Bitswap,
 }
 
 pub fn stats(ctx: &Ctx, cmd: StatsCommand) -> Result<ExitCode> {
@@ -295,10 +297,125 @@ pub fn stats(ctx: &Ctx, cmd: StatsCommand) -> Result<ExitCode> {
     let path = match cmd {
         StatsCommand::Provide => "stats/provide",
         StatsCommand::Dht => "stats/dht",
+        StatsCommand::Bitswap => "bitswap/stat",
     };
     println!(
         "{}",
         serde_json::to_string_pretty(&client.json(path, &[])?)?
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BitswapCommand {
+    /// Block exchange counters, the wantlist and the peers.
+    Stat {
+        /// Print the daemon's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What this node wants (or, with --peer, what that peer wants from it).
+    Wantlist {
+        /// A peer ID.
+        #[arg(long, short)]
+        peer: Option<String>,
+    },
+    /// The ledger with one peer: bytes and blocks each way, debt ratio, send probability.
+    Ledger {
+        /// The peer ID.
+        peer: String,
+        /// Print the daemon's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn bitswap(ctx: &Ctx, cmd: BitswapCommand) -> Result<ExitCode> {
+    let client = online(ctx, "bitswap")?;
+    match cmd {
+        BitswapCommand::Stat { json } => {
+            let v = client.json("bitswap/stat", &[])?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            println!(
+                "bitswap status ({} strategy)",
+                remote::field(&v, "Strategy")
+            );
+            for (label, key) in [
+                ("blocks received", "BlocksReceived"),
+                ("blocks sent", "BlocksSent"),
+                ("data received", "DataReceived"),
+                ("data sent", "DataSent"),
+                ("dup blocks received", "DupBlksReceived"),
+                ("dup data received", "DupDataReceived"),
+                ("messages received", "MessagesReceived"),
+                ("misbehaving peers disconnected", "MisbehavingPeers"),
+                ("ledger exchanges agreed", "LedgerAgreed"),
+                ("ledger resets", "LedgerResets"),
+            ] {
+                println!("\t{label}: {}", n(key));
+            }
+            let list = |k: &str| -> Vec<String> {
+                v.get(k)
+                    .and_then(serde_json::Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| {
+                                x.get("/").map_or_else(
+                                    || x.as_str().unwrap_or("").to_string(),
+                                    |c| c.as_str().unwrap_or("").to_string(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let wants = list("Wantlist");
+            println!("\twantlist [{} keys]", wants.len());
+            for w in wants {
+                println!("\t\t{w}");
+            }
+            let peers = list("Peers");
+            println!("\tpartners [{}]", peers.len());
+            for p in peers {
+                println!("\t\t{p}");
+            }
+        }
+        BitswapCommand::Wantlist { peer } => {
+            let args: Vec<(&str, &str)> =
+                peer.as_deref().map(|p| ("peer", p)).into_iter().collect();
+            let v = client.json("bitswap/wantlist", &args)?;
+            for k in v
+                .get("Keys")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = k.get("/").and_then(serde_json::Value::as_str) {
+                    println!("{c}");
+                }
+            }
+        }
+        BitswapCommand::Ledger { peer, json } => {
+            let v = client.json("bitswap/ledger", &[("arg", &peer)])?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let raw = |k: &str| v.get(k).map(|x| x.to_string()).unwrap_or_default();
+            println!("Ledger for {}", remote::field(&v, "Peer"));
+            println!("Debt ratio:\t{}", raw("Value"));
+            println!("Send probability:\t{}", raw("SendProbability"));
+            println!("Exchanges:\t{}", raw("Exchanged"));
+            println!("Bytes sent:\t{}", raw("Sent"));
+            println!("Bytes received:\t{}", raw("Recv"));
+            println!("Blocks sent:\t{}", raw("BlocksSent"));
+            println!("Blocks received:\t{}", raw("BlocksRecv"));
+            println!("Ledger resets:\t{}", raw("Resets"));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -77,6 +77,17 @@ pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Res
     } else {
         PinMode::Direct
     };
+    if mode == PinMode::Recursive && s.bitswap.is_some() {
+        // Online, what is pinned is fetched first (the pin needs the whole DAG).
+        let src = s.source();
+        for p in &paths {
+            let (source, p) = (src.clone(), p.clone());
+            let cid = blocking(move || Ok(path::resolve(&source, &p)?)).await?;
+            src.fetch_all(cid).await.map_err(|e| {
+                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            })?;
+        }
+    }
     let pins = pin_each(&s, paths, move |store, cid| store.pin_add(cid, mode)).await?;
     // What is now pinned is announced (per the provide strategy) in the background.
     super::net::announce(&s, pins.clone(), true);
@@ -138,7 +149,8 @@ pub(crate) async fn pin_verify(
 
 pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let cid = parse_cid(args.first("cid")?)?;
-    let data = blocking(move || Ok(dag::export::get(&s.store, &cid)?)).await?;
+    let src = s.source();
+    let data = blocking(move || Ok(dag::export::get(&src, &cid)?)).await?;
     let mut resp = Response::new(axum::body::Body::from(data));
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -1,6 +1,7 @@
 //! File commands: add (multipart upload), cat, get (tar), ls, refs.
 
 use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
+use crate::content::Source;
 use crate::path;
 use axum::extract::multipart::Field;
 use axum::extract::{Multipart, State};
@@ -335,15 +336,17 @@ pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Respons
     let paths = args.required_owned("ipfs-path")?;
     let offset = args.number("offset")?.unwrap_or(0);
     let length = args.number("length")?;
-    let store = s.store.clone();
+    let src = s.source();
+    let source = src.clone();
     // Resolve (and check every path is a file) before the stream starts, so errors get a
     // proper status.
     let cids = blocking(move || {
         paths
             .iter()
             .map(|p| {
-                let cid = path::resolve(&store, p)?;
-                FileReader::open(&store, &cid, 0, Some(0))?;
+                let cid = path::resolve(&source, p)?;
+                FileReader::open(&source, &cid, 0, Some(0))?;
+                source.prefetch(cid);
                 Ok(cid)
             })
             .collect::<Result<Vec<Cid>, ApiError>>()
@@ -352,7 +355,7 @@ pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Respons
     Ok(stream_body("text/plain", move |sink| {
         let (mut offset, mut length) = (offset, length);
         for cid in &cids {
-            let mut reader = FileReader::open(&s.store, cid, offset, length)?;
+            let mut reader = FileReader::open(&src, cid, offset, length)?;
             offset = offset.saturating_sub(reader.size());
             if let Some(l) = length.as_mut() {
                 *l -= reader.remaining();
@@ -367,7 +370,7 @@ pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Respons
 
 /// `Read` over a [`FileReader`], for the tar writer.
 struct PieceReader<'s> {
-    inner: FileReader<'s, dag::Store>,
+    inner: FileReader<'s, Source>,
     cur: Bytes,
 }
 
@@ -392,7 +395,7 @@ fn invalid(cid: &Cid, reason: &'static str) -> ApiError {
 }
 
 fn tar_tree<W: std::io::Write>(
-    store: &dag::Store,
+    store: &Source,
     tar: &mut tar::Builder<W>,
     cid: &Cid,
     name: &str,
@@ -458,9 +461,11 @@ fn tar_tree<W: std::io::Write>(
 
 pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let p = args.first("ipfs-path")?.to_string();
-    let store = s.store.clone();
+    let src = s.source();
+    let source = src.clone();
     let (cid, name) = blocking(move || {
-        let cid = path::resolve(&store, &p)?;
+        let cid = path::resolve(&source, &p)?;
+        source.prefetch(cid);
         let (root, inner) = path::parse(&p).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let name = inner
             .rsplit('/')
@@ -472,7 +477,7 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
     Ok(stream_body("application/x-tar", move |sink| {
         let mut tar = tar::Builder::new(SinkWriter::new(sink, 1 << 20));
         tar.follow_symlinks(false);
-        tar_tree(&s.store, &mut tar, &cid, &name)?;
+        tar_tree(&src, &mut tar, &cid, &name)?;
         let mut w = tar.into_inner().map_err(|_| super::Gone)?;
         std::io::Write::flush(&mut w).map_err(|_| super::Gone)?;
         Ok(())
@@ -481,17 +486,18 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
 
 pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let paths = args.required_owned("ipfs-path")?;
+    let src = s.source();
     let objects = blocking(move || {
         let mut objects = Vec::new();
         for p in &paths {
-            let cid = path::resolve(&s.store, p)?;
-            let entries = match export::load(&s.store, &cid)?.kind() {
-                Kind::Directory => export::list(&s.store, &cid)?,
+            let cid = path::resolve(&src, p)?;
+            let entries = match export::load(&src, &cid)?.kind() {
+                Kind::Directory => export::list(&src, &cid)?,
                 _ => Vec::new(),
             };
             let mut links = Vec::with_capacity(entries.len());
             for e in entries {
-                let child = export::load(&s.store, &e.cid)?;
+                let child = export::load(&src, &e.cid)?;
                 let (ty, size) = match child.kind() {
                     Kind::Directory => (1, 0),
                     Kind::Symlink => (4, child.filesize()),
@@ -511,18 +517,19 @@ pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Respon
     let paths = args.required_owned("ipfs-path")?;
     let recursive = args.flag("recursive", false)?;
     let unique = args.flag("unique", false)?;
-    let store = s.store.clone();
+    let src = s.source();
+    let source = src.clone();
     let roots = blocking(move || {
         paths
             .iter()
-            .map(|p| Ok(path::resolve(&store, p)?))
+            .map(|p| Ok(path::resolve(&source, p)?))
             .collect::<Result<Vec<Cid>, ApiError>>()
     })
     .await?;
     Ok(stream_body("application/json", move |sink| {
         let mut seen = std::collections::HashSet::new();
         for root in roots {
-            crate::ops::walk_refs(&s.store, root, recursive, unique, &mut seen, |cid| {
+            crate::ops::walk_refs(&src, root, recursive, unique, &mut seen, |cid| {
                 sink.json(&json!({ "Ref": cid.to_string(), "Err": "" }))
             })
             .map_err(|e| match e {

@@ -16,6 +16,7 @@
 //! bounded.
 
 mod admin;
+mod bitswap;
 mod files;
 mod net;
 
@@ -52,7 +53,16 @@ pub struct ApiState {
     /// The network (`None` when the daemon runs offline).
     pub(crate) net: Option<crate::net::Network>,
     pub(crate) reprovider: Option<crate::net::provide::Reprovider>,
+    /// Block exchange (`None` when offline).
+    pub(crate) bitswap: Option<::bitswap::Bitswap>,
     pub(crate) provide_strategy: crate::net::Strategy,
+}
+
+impl ApiState {
+    /// Where handlers read content: the store, then BitSwap when online.
+    pub(crate) fn source(&self) -> crate::content::Source {
+        crate::content::Source::new(self.store.clone(), self.bitswap.clone())
+    }
 }
 
 /// The API router: every command under `/api/v0/`.
@@ -111,6 +121,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/dht/put", any(net::routing_put))
         .route("/api/v0/bitswap/reprovide", any(net::reprovide))
         .route("/api/v0/stats/provide", any(net::stats_provide))
+        .route("/api/v0/bitswap/stat", any(bitswap::stat))
+        .route("/api/v0/stats/bitswap", any(bitswap::stat))
+        .route("/api/v0/bitswap/wantlist", any(bitswap::wantlist))
+        .route("/api/v0/bitswap/ledger", any(bitswap::ledger))
         .route("/api/v0/stats/dht", any(net::stats_dht))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))

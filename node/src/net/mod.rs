@@ -21,6 +21,7 @@ pub mod validate;
 use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -368,11 +369,21 @@ pub(crate) enum Command {
 }
 
 /// A handle on the running network task (cheap to clone).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Network {
     tx: mpsc::Sender<Command>,
     local: PeerId,
     records: Records,
+    streams: libp2p_stream::Control,
+    incoming: Arc<std::sync::Mutex<Option<bitswap::inbound::IncomingStreams>>>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running network task, to wait for after [`Network::stop`].
@@ -392,11 +403,32 @@ impl Network {
         keypair: libp2p::identity::Keypair,
         config: NetConfig,
         records: Records,
+        peer_events: Option<bitswap::PeerEvents>,
     ) -> Result<(Network, NetTask), NetError> {
         let local = keypair.public().to_peer_id();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        let join = task::spawn(keypair, config, records.clone(), rx).await?;
-        Ok((Network { tx, local, records }, NetTask(join)))
+        let (join, streams, incoming) =
+            task::spawn(keypair, config, records.clone(), rx, peer_events).await?;
+        Ok((
+            Network {
+                tx,
+                local,
+                records,
+                streams,
+                incoming: Arc::new(std::sync::Mutex::new(Some(incoming))),
+            },
+            NetTask(join),
+        ))
+    }
+
+    /// Opens raw protocol streams (BitSwap, ledger exchange).
+    pub fn stream_control(&self) -> libp2p_stream::Control {
+        self.streams.clone()
+    }
+
+    /// The inbound BitSwap streams; only the first caller gets them.
+    pub fn take_bitswap_streams(&self) -> Option<bitswap::inbound::IncomingStreams> {
+        self.incoming.lock().ok().and_then(|mut g| g.take())
     }
 
     /// This node's peer ID.

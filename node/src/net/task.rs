@@ -44,6 +44,10 @@ pub(crate) struct Behaviour {
     ping: ping::Behaviour,
     wan: Toggle<kad::Behaviour<Records>>,
     lan: Toggle<kad::Behaviour<Records>>,
+    /// Outbound raw streams (BitSwap, ledger exchange).
+    streams: libp2p_stream::Behaviour,
+    /// Inbound BitSwap and ledger-exchange streams.
+    bitswap_in: bitswap::inbound::Behaviour,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +121,8 @@ struct Task {
     provide_jobs: usize,
     batches: HashMap<u64, Batch>,
     stats: ProvideStats,
+    /// First-connection / last-disconnection events for BitSwap.
+    peer_events: Option<bitswap::PeerEvents>,
 }
 
 fn kad_behaviour(
@@ -155,7 +161,15 @@ pub(crate) async fn spawn(
     config: NetConfig,
     records: Records,
     rx: mpsc::Receiver<Command>,
-) -> Result<tokio::task::JoinHandle<()>, NetError> {
+    peer_events: Option<bitswap::PeerEvents>,
+) -> Result<
+    (
+        tokio::task::JoinHandle<()>,
+        libp2p_stream::Control,
+        bitswap::inbound::IncomingStreams,
+    ),
+    NetError,
+> {
     let local = keypair.public().to_peer_id();
     let start_err = |reason: String| NetError::Start { reason };
     let mut protocols = vec![
@@ -169,8 +183,13 @@ pub(crate) async fn spawn(
             protocols.push(KAD_LAN.into());
         }
     }
+    protocols.extend(bitswap::protocol::PROTOCOLS.iter().map(|p| p.to_string()));
+    protocols.push(bitswap::exchange::PROTOCOL.to_string());
     let cfg = config.clone();
     let store = records.clone();
+    let streams = libp2p_stream::Behaviour::new();
+    let control = streams.new_control();
+    let (bitswap_in, incoming) = bitswap::inbound::Behaviour::new();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -205,6 +224,8 @@ pub(crate) async fn spawn(
                 ping: ping::Behaviour::new(ping::Config::new()),
                 wan: Toggle::from(wan),
                 lan: Toggle::from(lan),
+                streams,
+                bitswap_in,
             }
         })
         .map_err(|e| start_err(e.to_string()))?
@@ -232,6 +253,7 @@ pub(crate) async fn spawn(
         provide_jobs: 0,
         batches: HashMap::new(),
         stats: ProvideStats::default(),
+        peer_events,
     };
     // Wait until every listener is bound, so `id` reports real ports at once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -259,7 +281,7 @@ pub(crate) async fn spawn(
             }
         }
     }
-    Ok(tokio::spawn(task.run(rx)))
+    Ok((tokio::spawn(task.run(rx)), control, incoming))
 }
 
 impl Task {
@@ -631,10 +653,13 @@ impl Task {
             } => {
                 let outbound = endpoint.is_dialer();
                 let addr = without_p2p(endpoint.get_remote_address().clone());
-                self.connections
-                    .entry(peer_id)
-                    .or_default()
-                    .push((connection_id, addr, outbound));
+                let list = self.connections.entry(peer_id).or_default();
+                if list.is_empty()
+                    && let Some(ev) = &self.peer_events
+                {
+                    ev.send(bitswap::PeerEvent::Connected(peer_id));
+                }
+                list.push((connection_id, addr, outbound));
                 if let Some((_, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -649,6 +674,9 @@ impl Task {
                     if list.is_empty() {
                         self.connections.remove(&peer_id);
                         self.latency.remove(&peer_id);
+                        if let Some(ev) = &self.peer_events {
+                            ev.send(bitswap::PeerEvent::Disconnected(peer_id));
+                        }
                     }
                 }
             }

@@ -232,7 +232,7 @@ async fn start_nodes(args: &Args, rng: &mut Rng) -> Result<Vec<Node>> {
             ..NetConfig::default()
         };
         let records = Records::in_memory(peer, Limits::default());
-        let (net, task) = Network::start(keypair, config, records)
+        let (net, task) = Network::start(keypair, config, records, None)
             .await
             .with_context(|| format!("starting node {i}"))?;
         let info = within("node info", net.info()).await??;

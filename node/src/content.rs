@@ -1,0 +1,202 @@
+//! Content from the network: BitSwap wired to the node (its settings from the config, the
+//! DHT as its provider source) and [`Source`], the [`dag::BlockSource`] the RPC API reads
+//! through — the store first, BitSwap for whatever is missing.
+//!
+//! Data flow: an API handler resolves and exports through a `Source` on the blocking pool;
+//! a missing block is fetched with [`bitswap::Bitswap::get`] (the blocking thread waits on
+//! the runtime); once a request has needed the network, [`Source::prefetch`] starts a
+//! background [`bitswap::Bitswap::fetch_dag`] of the whole target DAG, so the exporter
+//! finds the following blocks already arriving in order.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dag::{BlockSource, Cid, SourceError, Store};
+use futures::future::BoxFuture;
+use libp2p::PeerId;
+
+use crate::config::{BitswapConfig, parse_duration};
+use crate::net::{NetConfigError, Network, provider_key};
+
+/// How long a provider lookup for BitSwap may take.
+const PROVIDER_LOOKUP: Duration = Duration::from_secs(20);
+
+/// BitSwap settings from the config's `Bitswap` section.
+pub fn bitswap_config(
+    c: &BitswapConfig,
+    repo: &std::path::Path,
+) -> Result<bitswap::Config, NetConfigError> {
+    let cooldown = parse_duration(&c.strict_cooldown).ok_or(NetConfigError::Bad {
+        key: "Bitswap.StrictCooldown",
+        reason: "must be a duration like 10s",
+    })?;
+    let strategy = match c.strategy.as_str() {
+        "strict" => bitswap::Strategy::Strict { cooldown },
+        other => bitswap::Strategy::parse(other).ok_or(NetConfigError::Bad {
+            key: "Bitswap.Strategy",
+            reason: "must be sigmoid, strict or altruistic",
+        })?,
+    };
+    let fetch_idle_timeout = parse_duration(&c.fetch_timeout)
+        .filter(|d| !d.is_zero())
+        .ok_or(NetConfigError::Bad {
+            key: "Bitswap.FetchTimeout",
+            reason: "must be a duration like 60s",
+        })?;
+    if c.upload_window < 1 << 20 || c.fetch_window == 0 || c.fetch_window > 1024 {
+        return Err(NetConfigError::Bad {
+            key: "Bitswap.UploadWindow/FetchWindow",
+            reason: "UploadWindow must be at least 1 MiB and FetchWindow 1..=1024",
+        });
+    }
+    Ok(bitswap::Config {
+        strategy,
+        ledger_path: Some(repo.join(LEDGER_FILE)),
+        upload_window: c.upload_window,
+        peer_upload_window: c.upload_window,
+        fetch_window: c.fetch_window,
+        fetch_idle_timeout,
+        seed: None,
+        ledger_exchange: c.ledger_exchange,
+    })
+}
+
+/// The ledger database in the repository.
+pub const LEDGER_FILE: &str = "ledger.redb";
+
+/// BitSwap's view of the node's routing: DHT provider lookups and disconnects.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    net: Network,
+}
+
+impl Routing {
+    /// Routing over `net`.
+    pub fn new(net: Network) -> Routing {
+        Routing { net }
+    }
+}
+
+impl bitswap::Routing for Routing {
+    fn find_providers(&self, cid: Cid, limit: usize) -> BoxFuture<'static, Vec<PeerId>> {
+        let net = self.net.clone();
+        Box::pin(async move {
+            let local = net.local_peer_id();
+            let found = tokio::time::timeout(
+                PROVIDER_LOOKUP,
+                net.find_providers(provider_key(&cid), limit),
+            )
+            .await;
+            let providers = match found {
+                Ok(Ok((p, _))) => p,
+                _ => return Vec::new(),
+            };
+            let connected: std::collections::HashSet<PeerId> = net
+                .peers()
+                .await
+                .map(|v| v.into_iter().map(|c| c.peer).collect())
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            for p in providers {
+                if p.peer == local {
+                    continue;
+                }
+                if connected.contains(&p.peer) {
+                    out.push(p.peer);
+                    continue;
+                }
+                for addr in p.addrs {
+                    let addr = addr.with_p2p(p.peer).unwrap_or_else(|a| a);
+                    if let Ok(Ok(peer)) =
+                        tokio::time::timeout(Duration::from_secs(10), net.connect(addr)).await
+                    {
+                        out.push(peer);
+                        break;
+                    }
+                }
+            }
+            tracing::debug!(%cid, providers = out.len(), "bitswap provider lookup");
+            out
+        })
+    }
+
+    fn disconnect(&self, peer: PeerId) -> BoxFuture<'static, ()> {
+        let net = self.net.clone();
+        Box::pin(async move {
+            let _ = net.disconnect(peer).await;
+        })
+    }
+}
+
+/// Blocks from the store, else from BitSwap (when online). Used on blocking threads.
+#[derive(Debug, Clone)]
+pub struct Source {
+    store: Store,
+    bitswap: Option<bitswap::Bitswap>,
+    runtime: tokio::runtime::Handle,
+    fetched: Arc<AtomicBool>,
+}
+
+impl Source {
+    /// A source over `store`, fetching through `bitswap` when given. Call on the runtime.
+    pub fn new(store: Store, bitswap: Option<bitswap::Bitswap>) -> Source {
+        Source {
+            store,
+            bitswap,
+            runtime: tokio::runtime::Handle::current(),
+            fetched: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether any block so far had to come from the network.
+    pub fn fetched(&self) -> bool {
+        self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// If this source has needed the network, fetches the whole DAG under `root` in the
+    /// background (reads through this source then find their blocks arriving).
+    pub fn prefetch(&self, root: Cid) {
+        if let (true, Some(bs)) = (self.fetched(), self.bitswap.clone()) {
+            self.runtime.spawn(async move {
+                if let Err(e) = bs.fetch_dag(root).await {
+                    tracing::debug!(%root, error = %e, "prefetch stopped");
+                }
+            });
+        }
+    }
+
+    /// Fetches the whole DAG under `root` (no-op offline); for `pin add`.
+    pub async fn fetch_all(&self, root: Cid) -> Result<(), bitswap::Error> {
+        match &self.bitswap {
+            Some(bs) => bs.fetch_dag(root).await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BlockSource for Source {
+    fn get_block(&self, cid: &Cid) -> Result<Bytes, SourceError> {
+        match BlockSource::get_block(&self.store, cid) {
+            Err(SourceError::NotFound { .. }) => {}
+            other => return other,
+        }
+        let Some(bs) = &self.bitswap else {
+            return Err(SourceError::NotFound { cid: *cid });
+        };
+        self.fetched.store(true, Ordering::Relaxed);
+        match self.runtime.block_on(bs.get(*cid)) {
+            Ok(block) => Ok(block.into_parts().1),
+            Err(e) => {
+                tracing::debug!(%cid, error = %e, "block not fetched");
+                Err(SourceError::NotFound { cid: *cid })
+            }
+        }
+    }
+}

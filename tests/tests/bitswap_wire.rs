@@ -1,0 +1,207 @@
+//! Hostile BitSwap input on the wire: a hand-built libp2p client (TCP + noise + yamux,
+//! raw streams, no BitSwap of its own) connects to one ipfsd daemon on 127.0.0.1 and
+//! sends garbage frames, an oversized length prefix, a block nobody asked for, and — for a
+//! block the node does want — bytes that do not match its CID.
+//!
+//! Each time the node must disconnect the client and store nothing it sent. Afterwards a
+//! well-behaved client still gets a block it asks for (want-block answered on a stream the
+//! node opens, as the protocol says), and the node's API answers.
+
+use bitswap::protocol::{
+    self, Inbound, Outbound, PROTOCOL_1_2_0, Presence, Want, WantType, pb, read_message,
+};
+use dag::Block;
+use futures::AsyncWriteExt;
+use futures::StreamExt;
+use ipfsd_tests::kad_wire::RawClient;
+use ipfsd_tests::testnet::{TestNode, init_repo, wait_for};
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use prost::Message as _;
+use std::time::Duration;
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn client(node: &TestNode) -> RawClient {
+    let addr: Multiaddr = node.swarm_addr().parse().expect("addr");
+    let (c, _) = RawClient::connect(Keypair::generate_ed25519(), &[addr], STEP)
+        .await
+        .expect("connect");
+    c
+}
+
+fn node_peer(node: &TestNode) -> PeerId {
+    node.peer_id().parse().expect("peer id")
+}
+
+/// Opens a BitSwap stream to the node and writes `bytes` on it.
+async fn send_raw(c: &mut RawClient, node: &TestNode, bytes: &[u8]) {
+    let mut s = tokio::time::timeout(STEP, c.control.open_stream(node_peer(node), PROTOCOL_1_2_0))
+        .await
+        .expect("open in time")
+        .expect("open");
+    let _ = s.write_all(bytes).await;
+    let _ = s.flush().await;
+    // Keep the stream open a moment so the node reads it before our side goes away.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+fn disconnected(node: &TestNode, c: &RawClient, what: &str) {
+    let id = c.peer().to_string();
+    wait_for(STEP, what, || (!node.peers().contains(&id)).then_some(()));
+}
+
+fn stored(node: &TestNode, cid: &str) -> bool {
+    node.call("block/stat", &[("arg", cid)]).status == 200
+}
+
+fn varint(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut n = n as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Reads the node's messages on `incoming` until one wants `cid`.
+async fn wait_for_want(incoming: &mut libp2p_stream::IncomingStreams, cid: &dag::Cid) {
+    let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
+        .await
+        .expect("the node opens a stream in time")
+        .expect("a stream");
+    let mut buf = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
+            .await
+            .expect("a want in time")
+            .expect("a valid message")
+            .expect("not end of stream");
+        let m = Inbound::check(msg).expect("checks");
+        if m.wants.iter().any(|w| w.cid == *cid && !w.cancel) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn hostile_peers_are_disconnected_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |c| {
+        c.bitswap.fetch_timeout = "3s".into();
+    });
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    // 1. Garbage: a frame that is not a protobuf message.
+    let c = rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut junk = varint(6);
+        junk.extend_from_slice(&[0xff; 6]);
+        send_raw(&mut c, &node, &junk).await;
+        c
+    });
+    disconnected(&node, &c, "disconnect after garbage");
+
+    // 2. A length prefix over the 4 MiB limit (nothing else needs to follow).
+    let c = rt.block_on(async {
+        let mut c = client(&node).await;
+        send_raw(&mut c, &node, &varint(protocol::MAX_MESSAGE + 1)).await;
+        c
+    });
+    disconnected(&node, &c, "disconnect after an oversized prefix");
+
+    // 3. A block nobody asked for.
+    let gift = Block::encode(
+        dag::Version::V1,
+        dag::block::RAW,
+        b"unsolicited gift".to_vec(),
+    );
+    let c = rt.block_on(async {
+        let mut c = client(&node).await;
+        let frame = Outbound {
+            blocks: vec![gift.clone()],
+            ..Default::default()
+        }
+        .encode(protocol::Version::V1_2);
+        send_raw(&mut c, &node, &frame).await;
+        c
+    });
+    disconnected(&node, &c, "disconnect after an unsolicited block");
+    assert!(
+        !stored(&node, &gift.cid().to_string()),
+        "unsolicited block stored"
+    );
+
+    // 4. The node wants X; the client answers with other bytes under X's prefix.
+    let x = Block::encode(dag::Version::V1, dag::block::RAW, b"the real X".to_vec());
+    let x_cid = x.cid().to_string();
+    let mut c = rt.block_on(client(&node));
+    let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+    std::thread::scope(|scope| {
+        // `block/get X` makes the node want X from its peers (the client is the only one).
+        let asker = scope.spawn(|| node.call("block/get", &[("arg", &x_cid)]).status);
+        rt.block_on(async {
+            wait_for_want(&mut incoming, x.cid()).await;
+            let forged = pb::Message {
+                payload: vec![pb::Block {
+                    prefix: protocol::prefix_of(x.cid()).into(),
+                    data: bytes::Bytes::from_static(b"not X at all"),
+                }],
+                ..Default::default()
+            };
+            let mut frame = varint(forged.encoded_len());
+            forged.encode(&mut frame).expect("encode");
+            send_raw(&mut c, &node, &frame).await;
+        });
+        disconnected(&node, &c, "disconnect after a block not matching its CID");
+        let status = asker.join().expect("asker");
+        assert_ne!(status, 200, "X must not be delivered");
+    });
+    assert!(!stored(&node, &x_cid));
+    let wrong = Block::encode(dag::Version::V1, dag::block::RAW, b"not X at all".to_vec());
+    assert!(!stored(&node, &wrong.cid().to_string()));
+    let stat = node.call("bitswap/stat", &[]).ok().json();
+    assert!(stat["MisbehavingPeers"].as_u64() >= Some(4), "{stat}");
+
+    // 5. A well-behaved client gets what it asks for, on a stream the node opens.
+    let cid = node.add(b"a block the node holds");
+    let held: dag::Cid = cid.parse().expect("cid");
+    rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        let ask = Outbound {
+            wants: vec![Want {
+                cid: held,
+                priority: 1,
+                cancel: false,
+                want_type: WantType::Block,
+                send_dont_have: true,
+            }],
+            ..Default::default()
+        }
+        .encode(protocol::Version::V1_2);
+        send_raw(&mut c, &node, &ask).await;
+        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
+            .await
+            .expect("the node opens a stream in time")
+            .expect("a stream");
+        let mut buf = Vec::new();
+        let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
+            .await
+            .expect("answer in time")
+            .expect("a valid message")
+            .expect("not end of stream");
+        let got = Inbound::check(msg).expect("checks");
+        assert_eq!(got.blocks.len(), 1, "{got:?}");
+        assert_eq!(got.blocks[0].cid(), &held);
+        assert!(got.presences.iter().all(|(_, p)| *p != Presence::DontHave));
+    });
+    node.call("id", &[]).ok();
+    node.stop();
+}

