@@ -69,6 +69,11 @@ run --repo "$A" swarm connect "$B_ADDR"
 run --repo "$A" swarm peers
 run --repo "$A" routing findprovs "$ROOT_CID"
 run --repo "$A" routing findpeer "$B_ID"
+step "ipfsd --repo repo-a cat $ROOT_CID/assets/data.bin | cmp - site/assets/data.bin   (repo-a collected it: BitSwap fetches it from repo-b)"
+"$BIN" --repo "$A" cat "$ROOT_CID/assets/data.bin" | cmp - "$WORK/site/assets/data.bin" && echo "identical"
+A_ADDR="$("$BIN" --repo "$A" swarm addrs local --id | head -n1)"
+run --repo "$A" bitswap stat
+run --repo "$B" bitswap ledger "${A_ADDR##*/p2p/}"
 run --repo "$A" shutdown
 run --repo "$B" shutdown
 wait "$DAEMON_PID" "$DAEMON2_PID" || true

@@ -94,6 +94,8 @@ struct Peer {
     order: VecDeque<Cid>,
     /// Their want-blocks: CID → send DONT_HAVE.
     theirs: HashMap<Cid, bool>,
+    /// Our wantlist as the peer has it (entries cancelled or answered leave).
+    sent: HashMap<Cid, WantType>,
     /// CIDs we asked them for (bounded, oldest forgotten first).
     asked: HashSet<Cid>,
     asked_order: VecDeque<Cid>,
@@ -110,6 +112,7 @@ impl Peer {
             loading: false,
             order: VecDeque::new(),
             theirs: HashMap::new(),
+            sent: HashMap::new(),
             asked: HashSet::new(),
             asked_order: VecDeque::new(),
         }
@@ -477,11 +480,25 @@ impl Engine {
         for a in actions {
             match a {
                 Action::Send { peer, want } => {
+                    tracing::trace!(%peer, ?want, "want");
                     let p = self.peers.entry(peer).or_insert_with(Peer::new);
                     if p.writer == Writer::Unsupported {
                         continue;
                     }
-                    if !want.cancel {
+                    if want.cancel {
+                        if p.sent.remove(&want.cid).is_none() {
+                            continue;
+                        }
+                    } else {
+                        // Never repeat an entry, nor downgrade a want-block to a want-have
+                        // (a peer would replace the entry and stop sending the block).
+                        match (p.sent.get(&want.cid), want.want_type) {
+                            (Some(WantType::Block), _) | (Some(WantType::Have), WantType::Have) => {
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        p.sent.insert(want.cid, want.want_type);
                         p.remember_asked(want.cid);
                     }
                     p.ctrl.wants.push(want);
@@ -527,6 +544,7 @@ impl Engine {
         loop {
             let msg = if let Some(mut m) = p.queue.pop_front() {
                 m.wants.append(&mut p.ctrl.wants);
+                m.full |= std::mem::take(&mut p.ctrl.full);
                 m
             } else if !p.ctrl.is_empty() {
                 std::mem::take(&mut p.ctrl)
@@ -537,10 +555,12 @@ impl Engine {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(mut m))
                 | Err(mpsc::error::TrySendError::Closed(mut m)) => {
-                    if m.blocks.is_empty() && m.presences.is_empty() {
-                        p.ctrl.wants.append(&mut m.wants);
-                    } else {
-                        p.ctrl.wants.append(&mut m.wants);
+                    // Wants (and the full flag) go back to the control part, ahead of
+                    // anything queued since.
+                    m.wants.append(&mut p.ctrl.wants);
+                    p.ctrl.wants = std::mem::take(&mut m.wants);
+                    p.ctrl.full |= std::mem::take(&mut m.full);
+                    if !(m.blocks.is_empty() && m.presences.is_empty()) {
                         p.queue.push_front(m);
                     }
                     return;
@@ -561,8 +581,21 @@ impl Engine {
             }
             Event::Misbehaved { peer, error } => self.misbehaved(peer, &error.to_string()),
             Event::WriterReady { peer, version } => {
+                // A new stream starts with our full wantlist for this peer (it replaces
+                // whatever the peer remembered from an earlier stream).
+                let mut wants: Vec<Want> = Vec::new();
+                for s in self.sessions.values() {
+                    for w in s.session.asked_of(&peer) {
+                        if !wants.iter().any(|x| x.cid == w.cid) {
+                            wants.push(w);
+                        }
+                    }
+                }
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.writer = Writer::Ready;
+                    p.sent = wants.iter().map(|w| (w.cid, w.want_type)).collect();
+                    p.ctrl.wants = wants;
+                    p.ctrl.full = true;
                     tracing::debug!(%peer, ?version, "bitswap stream open");
                 }
                 self.flush_peer(peer);
@@ -604,10 +637,11 @@ impl Engine {
                     self.stat.blocks_sent += sizes.len() as u64;
                     self.stat.data_sent += total;
                 }
+                // A forgotten peer's bytes already left the total.
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.queued = p.queued.saturating_sub(total);
+                    self.upload_queued = self.upload_queued.saturating_sub(total);
                 }
-                self.upload_queued = self.upload_queued.saturating_sub(total);
                 self.flush_peer(peer);
                 self.schedule();
             }
@@ -624,12 +658,26 @@ impl Engine {
 
     async fn on_message(&mut self, peer: PeerId, msg: crate::protocol::Inbound) {
         self.stat.messages += 1;
+        tracing::trace!(
+            %peer,
+            wants = msg.wants.len(),
+            full = msg.full,
+            blocks = msg.blocks.len(),
+            presences = ?msg.presences,
+            "message"
+        );
         if self.connected.insert(peer) {
             self.add_to_sessions(peer);
         }
         let now = Instant::now();
         // Presences first (they steer the sessions), then blocks, then their wants.
         for (cid, presence) in &msg.presences {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                // A want-have is answered either way; a DONT_HAVE ends a want-block too.
+                if *presence == Presence::DontHave || p.sent.get(cid) == Some(&WantType::Have) {
+                    p.sent.remove(cid);
+                }
+            }
             let ids = self.interest.get(cid).cloned().unwrap_or_default();
             for id in ids {
                 let mut actions = Vec::new();
@@ -652,6 +700,9 @@ impl Engine {
                     "sent a block that was never asked for (or that does not match its CID)",
                 );
                 return;
+            }
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.sent.remove(block.cid());
             }
             let len = block.data().len() as u64;
             self.stat.blocks_received += 1;

@@ -63,7 +63,12 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     let idle = bs.config().fetch_idle_timeout;
     loop {
         match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(Some(b)) if *b.cid() == cid => return Ok(b),
+            Ok(Some(b)) if *b.cid() == cid => {
+                // Stored before it is handed out: whoever reads the store next (a DAG walk
+                // started because of this block) finds it there.
+                bs.flush().await?;
+                return Ok(b);
+            }
             Ok(Some(_)) => continue,
             Ok(None) => return Err(Error::Stopped),
             Err(_) => return Err(Error::Timeout { cid }),

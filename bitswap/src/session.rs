@@ -32,6 +32,8 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const PROVIDER_DELAY: Duration = Duration::from_millis(500);
 /// Least time between two provider lookups of one session.
 pub const PROVIDER_INTERVAL: Duration = Duration::from_secs(10);
+/// Without progress for this long, unanswered want-haves are sent again.
+pub const REBROADCAST: Duration = Duration::from_secs(2);
 
 /// What the engine should do for a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +86,7 @@ pub struct Session {
     started: Instant,
     last_progress: Instant,
     last_lookup: Option<Instant>,
+    last_rebroadcast: Option<Instant>,
     blocks: u64,
 }
 
@@ -108,6 +111,7 @@ impl Session {
             started: now,
             last_progress: now,
             last_lookup: None,
+            last_rebroadcast: None,
             blocks: 0,
         };
         for p in peers.into_iter().take(MAX_SESSION_PEERS) {
@@ -125,6 +129,22 @@ impl Session {
     /// True while `cid` is wanted.
     pub fn wants(&self, cid: &Cid) -> bool {
         self.wants.contains_key(cid)
+    }
+
+    /// What this session has asked `peer` for and still wants (for a full wantlist).
+    pub fn asked_of(&self, peer: &PeerId) -> Vec<Want> {
+        self.wants
+            .iter()
+            .filter_map(|(cid, w)| {
+                if w.asked_block.is_some_and(|(p, _)| p == *peer) {
+                    Some(entry(*cid, WantType::Block, false))
+                } else if w.asked_have.contains(peer) && !w.dont_have.contains(peer) {
+                    Some(entry(*cid, WantType::Have, false))
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// The session's peers.
@@ -330,6 +350,21 @@ impl Session {
             }
         }
         self.refill(now, out);
+        // Want-haves nobody answered (a peer may have dropped them): ask again.
+        let quiet = now.saturating_duration_since(self.last_progress) >= REBROADCAST;
+        let due = self
+            .last_rebroadcast
+            .is_none_or(|t| now.saturating_duration_since(t) >= REBROADCAST);
+        if quiet && due && !self.waiting.is_empty() {
+            self.last_rebroadcast = Some(now);
+            let waiting: Vec<Cid> = self.waiting.drain(..).collect();
+            for cid in waiting {
+                if let Some(w) = self.wants.get_mut(&cid) {
+                    w.asked_have.clear();
+                }
+                self.dispatch(cid, now, out);
+            }
+        }
         // Provider lookup when stuck.
         if let Some(cid) = self.stuck_want(now) {
             let due = match self.last_lookup {

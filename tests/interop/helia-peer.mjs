@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+// Reference peer: a Helia node (JS) for BitSwap interop tests, driven line by line.
+//
+// Usage:
+//   node tests/interop/helia-peer.mjs [--seconds S]
+//
+// Starts one Helia node (in-memory blockstore and datastore) and prints ONE JSON line
+//   {"ok": true, "peerId", "addrs", "p2p": "/ip4/127.0.0.1/tcp/N/p2p/ID"}
+// then reads commands from stdin, one per line, answering each with ONE JSON line
+// ({"ok", "cmd", ..., "error"}); logs go to stderr:
+//   add PATH [cidVersion] [rawLeaves]   import a file or a directory tree (defaults: CIDv1,
+//                                       raw leaves, 256 KiB chunks) -> {"cid", "seconds"}
+//   connect ADDR                        dial /ip4/127.0.0.1/tcp/PORT/p2p/ID only
+//   fetch CID OUT [TIMEOUT_SECS]        fetch over BitSwap and write a file, or a directory
+//                                       tree at OUT (default timeout 120 s) -> {"seconds", "bytes"}
+//   peers                               -> {"peers": [...]}
+//   quit (or EOF)                       stop Helia and exit 0
+// The process ends by itself after --seconds (default 600, max 3600).
+//
+// Network: libp2p with TCP on 127.0.0.1 only, noise, yamux, identify; no bootstrap list,
+// no mDNS or other discovery, no DHT, no delegated/HTTP routing and no trustless-gateway
+// broker (Helia's light constructor plus libp2p and BitSwap only); a connection gater
+// refuses every address outside 127.0.0.0/8, and the listen addresses are checked.
+//
+// Exit status: 0 ok, 1 failed to start, 2 usage, 3 node_modules missing (run
+// scripts/setup-peers.sh).
+
+import fs from 'node:fs/promises'
+import { createReadStream, createWriteStream } from 'node:fs'
+import path from 'node:path'
+import readline from 'node:readline'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+
+// Node 20 lacks Promise.withResolvers (ES2024), which current libp2p/Helia packages use.
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function () {
+    let resolve, reject
+    const promise = new Promise((res, rej) => { resolve = res; reject = rej })
+    return { promise, resolve, reject }
+  }
+}
+
+function die (code, msg) {
+  process.stderr.write(`helia-peer.mjs: ${msg}\n`)
+  process.exit(code)
+}
+
+let Helia, createLibp2p, bitswap, unixfs, tcp, noise, yamux, identify
+let MemoryBlockstore, MemoryDatastore, multiaddr, CID, fixedSize
+try {
+  // Helia's node class itself (the `helia` package's createHelia adds default routers,
+  // HTTP gateways and a long libp2p default config that this peer must not have).
+  ({ Helia } = await import('@helia/utils'));
+  ({ createLibp2p } = await import('libp2p'));
+  ({ bitswap } = await import('@helia/block-brokers'));
+  ({ unixfs } = await import('@helia/unixfs'));
+  ({ tcp } = await import('@libp2p/tcp'));
+  ({ noise } = await import('@chainsafe/libp2p-noise'));
+  ({ yamux } = await import('@chainsafe/libp2p-yamux'));
+  ({ identify } = await import('@libp2p/identify'));
+  ({ MemoryBlockstore } = await import('blockstore-core/memory'));
+  ({ MemoryDatastore } = await import('datastore-core/memory'));
+  ({ multiaddr } = await import('@multiformats/multiaddr'));
+  ({ CID } = await import('multiformats/cid'));
+  ({ fixedSize } = await import('ipfs-unixfs-importer/chunker'))
+} catch (e) {
+  die(3, `cannot load the Helia packages (${e.message}); run scripts/setup-peers.sh`)
+}
+
+const args = process.argv.slice(2)
+let seconds = 600
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--seconds' && i + 1 < args.length) {
+    seconds = Number(args[++i])
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) die(2, '--seconds must be 1..3600')
+  } else {
+    die(2, `unknown argument ${args[i]}`)
+  }
+}
+
+const LOOPBACK = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/\w+)?$/
+const log = (m) => process.stderr.write(`helia: ${m}\n`)
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+
+const datastore = new MemoryDatastore()
+let helia
+try {
+  const libp2p = await createLibp2p({
+    datastore,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [],
+    services: { identify: identify() },
+    connectionGater: {
+      denyDialMultiaddr: (ma) => !LOOPBACK.test(ma.toString().replace(/\/p2p\/\w+$/, ''))
+    }
+  })
+  helia = new Helia({
+    libp2p,
+    blockstore: new MemoryBlockstore(),
+    datastore,
+    blockBrokers: [bitswap()],
+    routers: []
+  })
+} catch (e) {
+  emit({ ok: false, error: `setup: ${e.message}` })
+  process.exit(1)
+}
+
+let stopping = false
+async function stop (code) {
+  if (stopping) return
+  stopping = true
+  try { await helia.stop() } catch {}
+  process.exit(code)
+}
+setTimeout(() => { log(`time limit (${seconds} s) reached`); stop(0) }, seconds * 1000).unref()
+process.on('SIGTERM', () => stop(0))
+process.on('SIGINT', () => stop(0))
+
+try {
+  await helia.start()
+} catch (e) {
+  emit({ ok: false, error: `start: ${e.message}` })
+  process.exit(1)
+}
+const addrs = helia.libp2p.getMultiaddrs().map(String)
+if (addrs.length === 0 || !addrs.every(a => a.startsWith('/ip4/127.0.0.1/tcp/'))) {
+  emit({ ok: false, error: `non-loopback listen addresses: ${addrs}` })
+  await stop(1)
+}
+const fsx = unixfs(helia)
+emit({ ok: true, peerId: helia.libp2p.peerId.toString(), addrs, p2p: addrs[0] })
+
+async function * treeSource (root, base) {
+  const st = await fs.lstat(root)
+  const rel = path.relative(base, root).split(path.sep).join('/')
+  if (st.isDirectory()) {
+    yield { path: rel }
+    const names = (await fs.readdir(root)).sort()
+    for (const n of names) yield * treeSource(path.join(root, n), base)
+  } else if (st.isFile()) {
+    yield { path: rel, content: createReadStream(root) }
+  }
+}
+
+async function add (p, cidVersion, rawLeaves) {
+  const abs = path.resolve(p)
+  const st = await fs.stat(abs)
+  const opts = {
+    cidVersion,
+    rawLeaves,
+    chunker: fixedSize({ chunkSize: 262144 }),
+    wrapWithDirectory: false
+  }
+  if (st.isFile()) {
+    return (await fsx.addByteStream(createReadStream(abs), opts)).toString()
+  }
+  let last
+  for await (const r of fsx.addAll(treeSource(abs, path.dirname(abs)), opts)) last = r
+  return last.cid.toString()
+}
+
+async function fetchTo (cid, out, signal) {
+  const st = await fsx.stat(cid, { signal })
+  if (st.type === 'directory') {
+    await fs.mkdir(out)
+    let bytes = 0
+    for await (const e of fsx.ls(cid, { signal })) {
+      bytes += await fetchTo(e.cid.toString(), path.join(out, e.name), signal)
+    }
+    return bytes
+  }
+  await pipeline(Readable.from(fsx.cat(cid, { signal })), createWriteStream(out))
+  return (await fs.stat(out)).size
+}
+
+const commands = {
+  async add ([p, v, raw]) {
+    if (!p) throw new Error('usage: add PATH [cidVersion] [rawLeaves]')
+    const cidVersion = v === undefined ? 1 : Number(v)
+    const rawLeaves = raw === undefined ? cidVersion === 1 : raw === 'true'
+    const t = performance.now()
+    const cid = await add(p, cidVersion, rawLeaves)
+    return { cid, seconds: (performance.now() - t) / 1000 }
+  },
+  async connect ([addr]) {
+    if (!addr || !/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\w+$/.test(addr)) {
+      throw new Error('connect takes /ip4/127.0.0.1/tcp/PORT/p2p/ID only')
+    }
+    await helia.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(30000) })
+    return {}
+  },
+  async fetch ([c, out, t]) {
+    if (!c || !out) throw new Error('usage: fetch CID OUT [TIMEOUT_SECS]')
+    const timeout = t === undefined ? 120 : Number(t)
+    const start = performance.now()
+    // The CID string goes in as is: unixfs parses it with its own multiformats version.
+    const bytes = await fetchTo(c, path.resolve(out), AbortSignal.timeout(timeout * 1000))
+    return { seconds: (performance.now() - start) / 1000, bytes }
+  },
+  async peers () {
+    return { peers: helia.libp2p.getPeers().map(String) }
+  }
+}
+
+const rl = readline.createInterface({ input: process.stdin })
+for await (const line of rl) {
+  const [cmd, ...rest] = line.trim().split(/\s+/)
+  if (!cmd) continue
+  if (cmd === 'quit') { emit({ ok: true, cmd }); break }
+  log(`peer: ${line.trim()}`)
+  const f = commands[cmd]
+  if (!f) { emit({ ok: false, cmd, error: `unknown command ${cmd}` }); continue }
+  try {
+    emit({ ok: true, cmd, ...(await f(rest)), error: null })
+  } catch (e) {
+    emit({ ok: false, cmd, error: String(e.message ?? e) })
+  }
+}
+await stop(0)
