@@ -161,6 +161,7 @@ struct Engine {
     store: Arc<dyn crate::Blockstore>,
     routing: Arc<dyn Routing>,
     store_tx: mpsc::Sender<Item>,
+    pending: store::Pending,
     events_tx: mpsc::Sender<Event>,
     internal_tx: mpsc::Sender<Internal>,
     peers: HashMap<PeerId, Peer>,
@@ -192,6 +193,7 @@ fn unix_now() -> u64 {
 pub(crate) async fn spawn(
     config: Arc<Config>,
     parts: Parts,
+    pending: store::Pending,
 ) -> Result<(mpsc::Sender<Command>, tokio::task::JoinHandle<()>), Error> {
     let Parts {
         control,
@@ -218,7 +220,7 @@ pub(crate) async fn spawn(
     let (internal_tx, internal_rx) = mpsc::channel(1024);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let acceptor = net::spawn_acceptor(incoming, events_tx.clone());
-    let store_tx = store::spawn(store.clone()).map_err(|_| Error::Stopped)?;
+    let store_tx = store::spawn(store.clone(), pending.clone()).map_err(|_| Error::Stopped)?;
     let rng = match config.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
         None => fastrand::Rng::new(),
@@ -239,6 +241,7 @@ pub(crate) async fn spawn(
         store,
         routing,
         store_tx,
+        pending,
         events_tx,
         internal_tx,
         peers: HashMap::new(),
@@ -714,6 +717,7 @@ impl Engine {
                 self.stat.dup_data += len;
                 continue;
             };
+            self.pending.insert(*block.cid(), block.data().clone());
             if self
                 .store_tx
                 .send(Item::Block(block.clone()))

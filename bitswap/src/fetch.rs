@@ -54,7 +54,7 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
         .await
         .map_err(|_| Error::Stopped)?
         .map_err(store_error)?;
-    if let Some(data) = local {
+    if let Some(data) = local.or_else(|| bs.pending(&cid)) {
         return Ok(Block::trusted(cid, data));
     }
     let (id, mut rx) = bs.open_session().await?;
@@ -63,12 +63,7 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     let idle = bs.config().fetch_idle_timeout;
     loop {
         match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(Some(b)) if *b.cid() == cid => {
-                // Stored before it is handed out: whoever reads the store next (a DAG walk
-                // started because of this block) finds it there.
-                bs.flush().await?;
-                return Ok(b);
-            }
+            Ok(Some(b)) if *b.cid() == cid => return Ok(b),
             Ok(Some(_)) => continue,
             Ok(None) => return Err(Error::Stopped),
             Err(_) => return Err(Error::Timeout { cid }),
@@ -102,6 +97,7 @@ pub(crate) async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
             let take = (window - outstanding.len()).min(pending.len()).min(256);
             let batch: Vec<Cid> = pending.drain(..take).collect();
             let store = bs.store().clone();
+            let fetcher = bs.clone();
             let checked = tokio::task::spawn_blocking(move || {
                 let mut out = Vec::with_capacity(batch.len());
                 for cid in batch {
@@ -110,7 +106,10 @@ pub(crate) async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
                         continue;
                     }
                     // Raw leaves need only an existence check; nodes are read to walk on.
-                    let r = if cid.codec() == dag::block::RAW {
+                    // (Blocks just fetched may still be on their way to the store.)
+                    let r = if let Some(d) = fetcher.pending(&cid) {
+                        Ok(Some((cid.codec() != dag::block::RAW).then_some(d)))
+                    } else if cid.codec() == dag::block::RAW {
                         store.size(&cid).map(|s| s.map(|_| None))
                     } else {
                         store.get(&cid).map(|d| d.map(Some))

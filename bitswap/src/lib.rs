@@ -263,6 +263,7 @@ pub(crate) enum Command {
 pub struct Bitswap {
     tx: mpsc::Sender<Command>,
     store: Arc<dyn Blockstore>,
+    pending: store::Pending,
     config: Arc<Config>,
 }
 
@@ -316,8 +317,17 @@ impl Bitswap {
     pub async fn start(config: Config, parts: Parts) -> Result<(Bitswap, Task), Error> {
         let config = Arc::new(config);
         let store = parts.store.clone();
-        let (tx, join) = engine::spawn(config.clone(), parts).await?;
-        Ok((Bitswap { tx, store, config }, Task(join)))
+        let pending = store::Pending::default();
+        let (tx, join) = engine::spawn(config.clone(), parts, pending.clone()).await?;
+        Ok((
+            Bitswap {
+                tx,
+                store,
+                pending,
+                config,
+            },
+            Task(join),
+        ))
     }
 
     async fn ask<T>(&self, f: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
@@ -383,6 +393,11 @@ impl Bitswap {
 
     pub(crate) fn store(&self) -> &Arc<dyn Blockstore> {
         &self.store
+    }
+
+    /// A fetched block not yet committed to the store.
+    pub(crate) fn pending(&self, cid: &Cid) -> Option<Bytes> {
+        self.pending.get(cid)
     }
 
     pub(crate) fn config(&self) -> &Config {

@@ -1,8 +1,13 @@
 //! The store writer: one thread that commits fetched blocks in batches (one write
 //! transaction per batch) so the engine never waits on disk, and answers flush barriers
-//! once everything queued before them is committed.
+//! once everything queued before them is committed. Until a block is committed it sits in
+//! [`Pending`], where fetches look before asking the network again.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use dag::Cid;
 
 use dag::Block;
 use tokio::sync::{mpsc, oneshot};
@@ -19,8 +24,35 @@ pub(crate) enum Item {
     Flush(oneshot::Sender<()>),
 }
 
+/// Fetched blocks queued for the store and not yet committed (bounded by the queue).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pending(Arc<Mutex<HashMap<Cid, Bytes>>>);
+
+impl Pending {
+    pub(crate) fn insert(&self, cid: Cid, data: Bytes) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(cid, data);
+        }
+    }
+
+    pub(crate) fn get(&self, cid: &Cid) -> Option<Bytes> {
+        self.0.lock().ok().and_then(|m| m.get(cid).cloned())
+    }
+
+    fn remove(&self, cids: &[Cid]) {
+        if let Ok(mut m) = self.0.lock() {
+            for c in cids {
+                m.remove(c);
+            }
+        }
+    }
+}
+
 /// Starts the thread; it ends when every sender is dropped.
-pub(crate) fn spawn(store: Arc<dyn Blockstore>) -> std::io::Result<mpsc::Sender<Item>> {
+pub(crate) fn spawn(
+    store: Arc<dyn Blockstore>,
+    pending: Pending,
+) -> std::io::Result<mpsc::Sender<Item>> {
     let (tx, mut rx) = mpsc::channel::<Item>(1024);
     std::thread::Builder::new()
         .name("bitswap-store".into())
@@ -44,10 +76,11 @@ pub(crate) fn spawn(store: Arc<dyn Blockstore>) -> std::io::Result<mpsc::Sender<
                     next = rx.try_recv().ok();
                 }
                 if !blocks.is_empty() {
-                    let n = blocks.len();
+                    let cids: Vec<Cid> = blocks.iter().map(|b| *b.cid()).collect();
                     if let Err(e) = store.put_many(blocks) {
-                        tracing::warn!(error = %e, blocks = n, "storing fetched blocks failed");
+                        tracing::warn!(error = %e, blocks = cids.len(), "storing fetched blocks failed");
                     }
+                    pending.remove(&cids);
                 }
                 for f in flushes {
                     let _ = f.send(());
