@@ -339,6 +339,7 @@ impl Engine {
                     }
                     list.push(session);
                 }
+                tracing::trace!(session, fresh = fresh.len(), "session wants");
                 let mut actions = Vec::new();
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.session.want(fresh, Instant::now(), &mut actions);
@@ -346,6 +347,7 @@ impl Engine {
                 self.apply(session, actions);
             }
             Command::CloseSession { session } => {
+                tracing::trace!(session, "session closed");
                 if let Some(mut s) = self.sessions.remove(&session) {
                     let mut actions = Vec::new();
                     let wanted: Vec<Cid> = s.session.wanted().copied().collect();
@@ -704,8 +706,18 @@ impl Engine {
                 );
                 return;
             }
+            // The sender's entry is answered: cancel it there too (some peers, Helia among
+            // them, otherwise keep it and ignore a later want for the same CID).
             if let Some(p) = self.peers.get_mut(&peer) {
-                p.sent.remove(block.cid());
+                if p.sent.remove(block.cid()).is_some() {
+                    p.ctrl.wants.push(Want {
+                        cid: *block.cid(),
+                        priority: 1,
+                        cancel: true,
+                        want_type: WantType::Block,
+                        send_dont_have: false,
+                    });
+                }
             }
             let len = block.data().len() as u64;
             self.stat.blocks_received += 1;
@@ -737,6 +749,7 @@ impl Engine {
                 self.apply(id, actions);
             }
         }
+        self.flush_peer(peer);
         if msg.wants.is_empty() && !msg.full {
             return;
         }

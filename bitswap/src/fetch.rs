@@ -49,12 +49,17 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     if let Some(data) = dag::block::identity_data(&cid) {
         return Ok(Block::trusted(cid, bytes::Bytes::copy_from_slice(data)));
     }
+    // Pending first: a block leaves it only once committed, so checking the store after
+    // it cannot miss a block in between.
+    if let Some(data) = bs.pending(&cid) {
+        return Ok(Block::trusted(cid, data));
+    }
     let store = bs.store().clone();
     let local = tokio::task::spawn_blocking(move || store.get(&cid))
         .await
         .map_err(|_| Error::Stopped)?
         .map_err(store_error)?;
-    if let Some(data) = local.or_else(|| bs.pending(&cid)) {
+    if let Some(data) = local {
         return Ok(Block::trusted(cid, data));
     }
     let (id, mut rx) = bs.open_session().await?;

@@ -334,11 +334,18 @@ impl Session {
             }
         }
         for p in silent {
+            // Its want-blocks are cancelled and the CIDs asked for again from everyone
+            // (it too, with a want-have: a peer may have dropped the entry, as Helia can).
             let mut redo = Vec::new();
             for (cid, w) in &mut self.wants {
                 if matches!(w.asked_block, Some((q, _)) if q == p) {
                     w.asked_block = None;
-                    w.dont_have.insert(p);
+                    w.have.retain(|q| *q != p);
+                    w.asked_have.clear();
+                    out.push(Action::Send {
+                        peer: p,
+                        want: entry(*cid, WantType::Block, true),
+                    });
                     redo.push(*cid);
                 }
             }
