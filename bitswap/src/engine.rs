@@ -708,16 +708,16 @@ impl Engine {
             }
             // The sender's entry is answered: cancel it there too (some peers, Helia among
             // them, otherwise keep it and ignore a later want for the same CID).
-            if let Some(p) = self.peers.get_mut(&peer) {
-                if p.sent.remove(block.cid()).is_some() {
-                    p.ctrl.wants.push(Want {
-                        cid: *block.cid(),
-                        priority: 1,
-                        cancel: true,
-                        want_type: WantType::Block,
-                        send_dont_have: false,
-                    });
-                }
+            if let Some(p) = self.peers.get_mut(&peer)
+                && p.sent.remove(block.cid()).is_some()
+            {
+                p.ctrl.wants.push(Want {
+                    cid: *block.cid(),
+                    priority: 1,
+                    cancel: true,
+                    want_type: WantType::Block,
+                    send_dont_have: false,
+                });
             }
             let len = block.data().len() as u64;
             self.stat.blocks_received += 1;
