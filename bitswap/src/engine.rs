@@ -619,15 +619,7 @@ impl Engine {
                     };
                 }
                 // Sessions stop counting on this peer.
-                let now = Instant::now();
-                let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
-                for id in ids {
-                    let mut actions = Vec::new();
-                    if let Some(s) = self.sessions.get_mut(&id) {
-                        s.session.remove_peer(&peer, now, &mut actions);
-                    }
-                    self.apply(id, actions);
-                }
+                self.for_sessions(|s, now, out| s.remove_peer(&peer, now, out));
                 self.schedule();
             }
             Event::Sent { peer, sizes } => {
@@ -1008,16 +1000,21 @@ impl Engine {
 
     // ---------------------------------------------------------------- connections
 
-    fn add_to_sessions(&mut self, peer: PeerId) {
+    /// Runs `f` on every session and carries out what they answer.
+    fn for_sessions(&mut self, mut f: impl FnMut(&mut Session, Instant, &mut Vec<Action>)) {
         let now = Instant::now();
         let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
         for id in ids {
             let mut actions = Vec::new();
             if let Some(s) = self.sessions.get_mut(&id) {
-                s.session.add_peer(peer, now, &mut actions);
+                f(&mut s.session, now, &mut actions);
             }
             self.apply(id, actions);
         }
+    }
+
+    fn add_to_sessions(&mut self, peer: PeerId) {
+        self.for_sessions(|s, now, out| s.add_peer(peer, now, out));
     }
 
     fn on_peer_event(&mut self, ev: PeerEvent) {
@@ -1085,29 +1082,14 @@ impl Engine {
             self.upload_queued = self.upload_queued.saturating_sub(p.queued);
         }
         self.scheduler.forget(&peer);
-        let now = Instant::now();
-        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
-        for id in ids {
-            let mut actions = Vec::new();
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.session.remove_peer(&peer, now, &mut actions);
-            }
-            self.apply(id, actions);
-        }
+        self.for_sessions(|s, now, out| s.remove_peer(&peer, now, out));
     }
 
     // ---------------------------------------------------------------- ticks
 
     fn on_tick(&mut self) {
+        self.for_sessions(|s, now, out| s.tick(now, out));
         let now = Instant::now();
-        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
-        for id in ids {
-            let mut actions = Vec::new();
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.session.tick(now, &mut actions);
-            }
-            self.apply(id, actions);
-        }
         self.schedule();
         if !self.saving
             && !self.dirty.is_empty()

@@ -504,16 +504,22 @@ mod tests {
         assert_eq!(sends(&out), vec![(b, WantType::Block, false)]);
     }
 
-    #[test]
-    fn wants_spread_over_good_peers_and_dont_have_moves_on() {
-        let (a, b) = (PeerId::random(), PeerId::random());
-        let t = Instant::now();
+    /// A session over `a` and `b`, both known to have the content (they said HAVE).
+    fn both_have(a: PeerId, b: PeerId, t: Instant) -> Session {
         let mut s = Session::new([a, b], t);
         let mut out = Vec::new();
         s.want([cid(0)], t, &mut out);
         s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
         s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
-        out.clear();
+        s
+    }
+
+    #[test]
+    fn wants_spread_over_good_peers_and_dont_have_moves_on() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = both_have(a, b, t);
+        let mut out = Vec::new();
         s.want((1..=10).map(cid), t, &mut out);
         let to_a = sends(&out).iter().filter(|x| x.0 == a).count();
         let to_b = sends(&out).iter().filter(|x| x.0 == b).count();
@@ -535,11 +541,8 @@ mod tests {
     fn silent_peer_loses_its_wants_and_stuck_session_looks_up_providers() {
         let (a, b) = (PeerId::random(), PeerId::random());
         let t = Instant::now();
-        let mut s = Session::new([a, b], t);
+        let mut s = both_have(a, b, t);
         let mut out = Vec::new();
-        s.want([cid(0)], t, &mut out);
-        s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
-        s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
         s.on_block(a, &cid(0), t, &mut out);
         out.clear();
         s.want([cid(1)], t, &mut out);
