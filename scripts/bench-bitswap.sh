@@ -3,16 +3,19 @@
 #   1. one seeder -> a fresh leecher: `pin add` (fetch into the store) and `cat` of a
 #      --size-mb file, median of --runs (target >= 250 MB/s, 5x Kubo's ~50 MB/s);
 #   2. time to first byte of `cat` for small files (1 KiB and 256 KiB) on a connected leecher;
-#   3. the same file from --seeders seeders at once vs. from one;
+#   3. the same file from --seeders seeders at once vs. from one, each seeder limited to
+#      --seeder-rate MB/s (Bitswap.UploadRate: on one 2-core host every process shares the
+#      CPUs, so without a per-seeder limit the leecher, not the seeders, is the bottleneck);
 #   4. --downloaders leechers fetching a --dl-mb file from one seeder at once: wall time,
 #      aggregate MB/s and the seeder's peak RSS (VmHWM) before and after.
 # Usage: bash scripts/bench-bitswap.sh [--size-mb 100] [--runs 3] [--seeders 4]
-#                                     [--downloaders 20] [--dl-mb 20] [--bin PATH]
+#                                     [--downloaders 20] [--dl-mb 20] [--seeder-rate 25]
+#                                     [--bin PATH]
 # Every daemon listens on 127.0.0.1 with ephemeral ports, has no bootstrap peers, and is
 # shut down at exit; every command has a timeout. MB = 2^20 bytes.
 set -euo pipefail
 
-SIZE_MB=100 RUNS=3 SEEDERS=4 DOWNLOADERS=20 DL_MB=20 BIN=""
+SIZE_MB=100 RUNS=3 SEEDERS=4 DOWNLOADERS=20 DL_MB=20 SEEDER_RATE=25 BIN=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --size-mb) SIZE_MB="$2"; shift 2 ;;
@@ -20,6 +23,7 @@ while [[ $# -gt 0 ]]; do
     --seeders) SEEDERS="$2"; shift 2 ;;
     --downloaders) DOWNLOADERS="$2"; shift 2 ;;
     --dl-mb) DL_MB="$2"; shift 2 ;;
+    --seeder-rate) SEEDER_RATE="$2"; shift 2 ;;
     --bin) BIN="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -46,9 +50,12 @@ now() { date +%s.%N; }
 mbps() { python3 -c "import sys; print(f'{$1 / ($3 - $2):.0f}')"; }
 median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-daemon() { # NAME: init (if new) and start a daemon; waits for its API
+daemon() { # NAME [UPLOAD_RATE_BYTES]: init (if new) and start a daemon; waits for its API
   local r="$WORK/r-$1"
-  [[ -d "$r" ]] || timeout 60 "$BIN" --repo "$r" init --pow-difficulty 2 >/dev/null
+  if [[ ! -d "$r" ]]; then
+    timeout 60 "$BIN" --repo "$r" init --pow-difficulty 2 >/dev/null
+    [[ -z "${2:-}" ]] || timeout 60 "$BIN" --repo "$r" config Bitswap.UploadRate "$2" --json >/dev/null
+  fi
   RUST_LOG=warn "$BIN" --repo "$r" daemon --api-addr /ip4/127.0.0.1/tcp/0 \
     --swarm-addr /ip4/127.0.0.1/tcp/0 >"$r.log" 2>&1 &
   PIDS+=($!)
@@ -107,21 +114,22 @@ for size in 1024 262144; do
 done
 stop ttfb
 
-# 3. Many seeders vs one.
-for s in $(seq 2 "$SEEDERS"); do daemon "seed$s"; T "seed$s" add -Q "$WORK/big.bin" >/dev/null; done
+# 3. Many seeders vs one (each limited to --seeder-rate MB/s).
+RATE=$((SEEDER_RATE << 20))
+for s in $(seq 1 "$SEEDERS"); do daemon "rs$s" "$RATE"; T "rs$s" add -Q "$WORK/big.bin" >/dev/null; done
 one="" many=""
 for i in $(seq 1 "$RUNS"); do
-  daemon "one-$i"; connect "one-$i" seed
+  daemon "one-$i"; connect "one-$i" rs1
   t0=$(now); T "one-$i" pin add "$CID" >/dev/null; t1=$(now)
   one="$one $(mbps "$SIZE_MB" "$t0" "$t1")"; stop "one-$i"
-  daemon "many-$i"; connect "many-$i" seed
-  for s in $(seq 2 "$SEEDERS"); do connect "many-$i" "seed$s"; done
+  daemon "many-$i"
+  for s in $(seq 1 "$SEEDERS"); do connect "many-$i" "rs$s"; done
   t0=$(now); T "many-$i" pin add "$CID" >/dev/null; t1=$(now)
   many="$many $(mbps "$SIZE_MB" "$t0" "$t1")"; stop "many-$i"
 done
-printf '  %-52s %8s MB/s  (runs:%s)\n' "pin add ${SIZE_MB} MiB from 1 seeder" "$(echo $one | median)" "$one"
-printf '  %-52s %8s MB/s  (runs:%s)\n' "pin add ${SIZE_MB} MiB from ${SEEDERS} seeders" "$(echo $many | median)" "$many"
-for s in $(seq 2 "$SEEDERS"); do stop "seed$s"; done
+printf '  %-52s %8s MB/s  (runs:%s)\n' "pin add ${SIZE_MB} MiB from 1 seeder (${SEEDER_RATE} MB/s cap)" "$(echo $one | median)" "$one"
+printf '  %-52s %8s MB/s  (runs:%s)\n' "pin add ${SIZE_MB} MiB from ${SEEDERS} seeders (each capped)" "$(echo $many | median)" "$many"
+for s in $(seq 1 "$SEEDERS"); do stop "rs$s"; done
 
 # 4. Many downloaders at once from one seeder.
 python3 -c "import sys; r=__import__('random').Random(9); open(sys.argv[1],'wb').write(r.randbytes(int(sys.argv[2])<<20))" "$WORK/dl.bin" "$DL_MB"

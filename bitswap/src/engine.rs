@@ -136,7 +136,7 @@ impl Peer {
 
 struct SessionEntry {
     session: Session,
-    tx: mpsc::Sender<Block>,
+    tx: mpsc::Sender<crate::Delivery>,
 }
 
 #[derive(Debug, Default)]
@@ -180,6 +180,8 @@ struct Engine {
     /// Block bytes loaded or queued for writing, all peers; plus loads in flight.
     upload_queued: u64,
     loads: u64,
+    /// With an upload rate: when the bytes read so far may all have been sent.
+    rate_clock: Instant,
     stat: Counters,
 }
 
@@ -258,6 +260,7 @@ pub(crate) async fn spawn(
         next_session: 1,
         upload_queued: 0,
         loads: 0,
+        rate_clock: Instant::now(),
         stat: Counters::default(),
     };
     let join = tokio::spawn(async move {
@@ -734,7 +737,10 @@ impl Engine {
                 let mut actions = Vec::new();
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.session.on_block(peer, block.cid(), now, &mut actions);
-                    if s.tx.try_send(block.clone()).is_err() {
+                    if s.tx
+                        .try_send(crate::Delivery::Block(block.clone()))
+                        .is_err()
+                    {
                         tracing::debug!(session = id, "session receiver full or closed");
                     }
                 }
@@ -848,6 +854,11 @@ impl Engine {
         if self.upload_queued + self.loads * LOAD_BYTES >= self.config.upload_window {
             return;
         }
+        // Rate limit: no new read while earlier ones are "ahead" of the allowed rate (the
+        // 100 ms tick schedules again).
+        if self.config.upload_rate.is_some() && self.rate_clock > Instant::now() {
+            return;
+        }
         let window = self.config.peer_upload_window;
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
@@ -936,6 +947,11 @@ impl Engine {
                     }
                 }
                 let bytes = out.block_bytes();
+                if let Some(rate) = self.config.upload_rate.filter(|r| *r > 0) {
+                    let now = Instant::now();
+                    self.rate_clock = self.rate_clock.max(now)
+                        + Duration::from_secs_f64(bytes as f64 / rate as f64);
+                }
                 if !out.is_empty() {
                     p.queued += bytes;
                     self.upload_queued += bytes;
@@ -962,6 +978,15 @@ impl Engine {
                     self.connected.insert(peer);
                     if let Some(s) = self.sessions.get_mut(&session) {
                         s.session.add_peer(peer, now, &mut actions);
+                    }
+                }
+                // Nobody new and nobody left to ask: those wants fail now rather than wait
+                // for the fetch timeout.
+                if actions.is_empty()
+                    && let Some(s) = self.sessions.get(&session)
+                {
+                    for cid in s.session.unobtainable() {
+                        let _ = s.tx.try_send(crate::Delivery::NotFound(cid));
                     }
                 }
                 self.apply(session, actions);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use dag::{Block, Cid};
 use tokio::sync::mpsc;
 
-use crate::{Bitswap, Error, SessionId};
+use crate::{Bitswap, Delivery, Error, SessionId};
 
 /// How a DAG fetch went.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +68,8 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     let idle = bs.config().fetch_idle_timeout;
     loop {
         match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(Some(b)) if *b.cid() == cid => return Ok(b),
+            Ok(Some(Delivery::Block(b))) if *b.cid() == cid => return Ok(b),
+            Ok(Some(Delivery::NotFound(c))) if c == cid => return Err(Error::NotFound { cid }),
             Ok(Some(_)) => continue,
             Ok(None) => return Err(Error::Stopped),
             Err(_) => return Err(Error::Timeout { cid }),
@@ -95,7 +96,7 @@ pub(crate) async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
     let mut pending: VecDeque<Cid> = VecDeque::from([root]);
     let mut outstanding: HashSet<Cid> = HashSet::new();
     let mut seen: HashSet<Cid> = HashSet::from([root]);
-    let mut session: Option<(SessionId, mpsc::Receiver<Block>, Guard<'_>)> = None;
+    let mut session: Option<(SessionId, mpsc::Receiver<Delivery>, Guard<'_>)> = None;
     loop {
         // Fill the window: local blocks are walked here, missing ones wanted.
         while outstanding.len() < window && !pending.is_empty() {
@@ -163,7 +164,11 @@ pub(crate) async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
             break;
         };
         let block = match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(Some(b)) => b,
+            Ok(Some(Delivery::Block(b))) => b,
+            Ok(Some(Delivery::NotFound(cid))) if outstanding.contains(&cid) => {
+                return Err(Error::NotFound { cid });
+            }
+            Ok(Some(Delivery::NotFound(_))) => continue,
             Ok(None) => return Err(Error::Stopped),
             Err(_) => {
                 let cid = outstanding.iter().next().copied().unwrap_or(root);

@@ -122,6 +122,8 @@ pub struct Config {
     pub upload_window: u64,
     /// Block bytes queued for sending to one peer.
     pub peer_upload_window: u64,
+    /// Upload limit in block bytes per second, all peers together (`None`: unlimited).
+    pub upload_rate: Option<u64>,
     /// Blocks a DAG fetch keeps wanted at once.
     pub fetch_window: usize,
     /// A fetch fails when no block arrives for this long.
@@ -139,6 +141,7 @@ impl Default for Config {
             ledger_path: None,
             upload_window: 16 << 20,
             peer_upload_window: 16 << 20,
+            upload_rate: None,
             fetch_window: 128,
             fetch_idle_timeout: Duration::from_secs(60),
             seed: None,
@@ -154,6 +157,12 @@ pub enum Error {
     /// BitSwap has stopped.
     #[error("bitswap has stopped")]
     Stopped,
+    /// No connected peer has it and the DHT knows no provider.
+    #[error("block {cid} not found: no connected peer has it and the DHT knows no provider")]
+    NotFound {
+        /// The block.
+        cid: Cid,
+    },
     /// Nothing arrived in time.
     #[error("timed out fetching {cid}: no peer delivered it")]
     Timeout {
@@ -226,10 +235,19 @@ pub struct LedgerReport {
 
 pub(crate) type SessionId = u64;
 
+/// What a session's fetcher receives.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// A wanted block arrived (verified).
+    Block(Block),
+    /// Nobody connected has this CID and the DHT knows no provider.
+    NotFound(Cid),
+}
+
 #[derive(Debug)]
 pub(crate) enum Command {
     OpenSession {
-        reply: oneshot::Sender<(SessionId, mpsc::Receiver<Block>)>,
+        reply: oneshot::Sender<(SessionId, mpsc::Receiver<Delivery>)>,
     },
     Want {
         session: SessionId,
@@ -372,7 +390,9 @@ impl Bitswap {
         let _ = self.tx.send(Command::Stop).await;
     }
 
-    pub(crate) async fn open_session(&self) -> Result<(SessionId, mpsc::Receiver<Block>), Error> {
+    pub(crate) async fn open_session(
+        &self,
+    ) -> Result<(SessionId, mpsc::Receiver<Delivery>), Error> {
         self.ask(|reply| Command::OpenSession { reply }).await
     }
 

@@ -385,6 +385,20 @@ impl Session {
         }
     }
 
+    /// Wanted CIDs that no session peer can supply (every one said DONT_HAVE, or there are
+    /// no peers): after a provider lookup that found nobody new, these are not to be had.
+    pub fn unobtainable(&self) -> Vec<Cid> {
+        self.waiting
+            .iter()
+            .filter(|c| {
+                self.wants
+                    .get(*c)
+                    .is_some_and(|w| self.peers.iter().all(|p| w.dont_have.contains(p)))
+            })
+            .copied()
+            .collect()
+    }
+
     /// A want nobody is fetching, if the session has made no progress for a while or has
     /// nobody left to ask.
     fn stuck_want(&self, now: Instant) -> Option<Cid> {

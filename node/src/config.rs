@@ -138,6 +138,8 @@ pub struct BitswapConfig {
     pub ledger_exchange: bool,
     /// Block bytes queued for upload, all peers together (bytes).
     pub upload_window: u64,
+    /// Upload limit, block bytes per second (`0`: unlimited).
+    pub upload_rate: u64,
     /// Blocks a DAG fetch keeps wanted at once.
     pub fetch_window: usize,
     /// A fetch gives up when no block arrives for this long (`60s`).
@@ -151,6 +153,7 @@ impl Default for BitswapConfig {
             strict_cooldown: "10s".into(),
             ledger_exchange: true,
             upload_window: 16 << 20,
+            upload_rate: 0,
             fetch_window: 128,
             fetch_timeout: "60s".into(),
         }

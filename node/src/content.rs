@@ -56,6 +56,7 @@ pub fn bitswap_config(
         ledger_path: Some(repo.join(LEDGER_FILE)),
         upload_window: c.upload_window,
         peer_upload_window: c.upload_window,
+        upload_rate: (c.upload_rate > 0).then_some(c.upload_rate),
         fetch_window: c.fetch_window,
         fetch_idle_timeout,
         seed: None,

@@ -13,6 +13,7 @@ impl From<bitswap::Error> for ApiError {
     fn from(e: bitswap::Error) -> Self {
         let status = match &e {
             bitswap::Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            bitswap::Error::NotFound { .. } => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
