@@ -56,7 +56,7 @@ daemon() { # NAME [UPLOAD_RATE_BYTES]: init (if new) and start a daemon; waits f
     timeout 60 "$BIN" --repo "$r" init --pow-difficulty 2 >/dev/null
     [[ -z "${2:-}" ]] || timeout 60 "$BIN" --repo "$r" config Bitswap.UploadRate "$2" --json >/dev/null
   fi
-  RUST_LOG=warn "$BIN" --repo "$r" daemon --api-addr /ip4/127.0.0.1/tcp/0 \
+  RUST_LOG=warn "$BIN" --repo "$r" daemon --api-addr /ip4/127.0.0.1/tcp/0 --gateway-addr /ip4/127.0.0.1/tcp/0 \
     --swarm-addr /ip4/127.0.0.1/tcp/0 >"$r.log" 2>&1 &
   PIDS+=($!)
   echo $! >"$r.pid"

@@ -63,7 +63,7 @@ class Daemon:
         self.binary, self.repo = binary, repo
         api = os.path.join(repo, "api")
         t = time.perf_counter()
-        self.proc = subprocess.Popen([binary, "--repo", repo, "daemon", "--api-addr", "/ip4/127.0.0.1/tcp/0"],
+        self.proc = subprocess.Popen([binary, "--repo", repo, "daemon", "--api-addr", "/ip4/127.0.0.1/tcp/0", "--gateway-addr", "/ip4/127.0.0.1/tcp/0"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
             if os.path.exists(api):

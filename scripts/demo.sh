@@ -48,8 +48,8 @@ run --repo "$A" repo stat
 run --repo "$B" repo verify
 
 wait_api() { for _ in $(seq 1 500); do [ -s "$1/api" ] && break; sleep 0.01; done; }
-step "ipfsd --repo repo-b daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &"
-RUST_LOG=warn "$BIN" --repo "$B" daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &
+step "ipfsd --repo repo-b daemon --api-addr /ip4/127.0.0.1/tcp/0 --gateway-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &"
+RUST_LOG=warn "$BIN" --repo "$B" daemon --api-addr /ip4/127.0.0.1/tcp/0 --gateway-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 &
 DAEMON_PID=$!
 wait_api "$B"
 echo "RPC API at $(cat "$B/api")"
@@ -60,7 +60,7 @@ echo 'added through the daemon' | "$BIN" --repo "$B" add
 run --repo "$B" routing provide "$ROOT_CID"
 
 step "ipfsd --repo repo-a daemon ... &   (a second peer on loopback)"
-RUST_LOG=warn "$BIN" --repo "$A" daemon --api-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 >/dev/null &
+RUST_LOG=warn "$BIN" --repo "$A" daemon --api-addr /ip4/127.0.0.1/tcp/0 --gateway-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 >/dev/null &
 DAEMON2_PID=$!
 wait_api "$A"
 B_ADDR="$("$BIN" --repo "$B" swarm addrs local --id | head -n1)"

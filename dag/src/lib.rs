@@ -16,6 +16,7 @@ pub mod hamt;
 pub mod import;
 pub mod pb;
 mod proto;
+pub mod scope;
 pub mod store;
 pub mod unixfs;
 

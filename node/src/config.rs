@@ -32,6 +32,27 @@ pub struct Config {
     pub provide: ProvideConfig,
     /// Block exchange settings.
     pub bitswap: BitswapConfig,
+    /// HTTP gateway settings.
+    pub gateway: GatewayConfig,
+}
+
+/// HTTP gateway settings (Kubo's `Gateway` section, the keys that apply here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GatewayConfig {
+    /// Longest wait for a block from the network before a request answers 504 (`30s`).
+    pub retrieval_timeout: String,
+    /// Serve only what the store holds: never fetch from the network.
+    pub no_fetch: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            retrieval_timeout: "30s".into(),
+            no_fetch: false,
+        }
+    }
 }
 
 /// The public IPFS bootstrap peers (Kubo's defaults), used only by the `public` profile.
@@ -286,7 +307,7 @@ pub struct Addresses {
     /// The RPC API (`/api/v0`). Loopback by default: the API has full control of the node.
     #[serde(rename = "API")]
     pub api: String,
-    /// The HTTP gateway.
+    /// The HTTP gateway (`/ipfs/<cid>` for browsers and trustless clients); empty: none.
     pub gateway: String,
     /// libp2p listen addresses.
     pub swarm: Vec<String>,

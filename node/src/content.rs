@@ -138,6 +138,9 @@ pub struct Source {
     bitswap: Option<bitswap::Bitswap>,
     runtime: tokio::runtime::Handle,
     fetched: Arc<AtomicBool>,
+    /// Longest wait for one block from the network (`None`: BitSwap's own timeouts).
+    deadline: Option<Duration>,
+    timed_out: Arc<AtomicBool>,
 }
 
 impl Source {
@@ -148,7 +151,26 @@ impl Source {
             bitswap,
             runtime: tokio::runtime::Handle::current(),
             fetched: Arc::new(AtomicBool::new(false)),
+            deadline: None,
+            timed_out: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Gives up on a block the network has not delivered within `deadline` (it then
+    /// reads as not found, and [`Source::timed_out`] says why).
+    pub fn with_deadline(mut self, deadline: Duration) -> Source {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The per-block deadline, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Whether a block was given up on because its deadline passed.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
     }
 
     /// The store underneath.
@@ -192,7 +214,22 @@ impl BlockSource for Source {
             return Err(SourceError::NotFound { cid: *cid });
         };
         self.fetched.store(true, Ordering::Relaxed);
-        match self.runtime.block_on(bs.get(*cid)) {
+        let got = match self.deadline {
+            None => self.runtime.block_on(bs.get(*cid)),
+            // The timer is made inside the runtime (this is a blocking thread).
+            Some(d) => match self
+                .runtime
+                .block_on(async { tokio::time::timeout(d, bs.get(*cid)).await })
+            {
+                Ok(got) => got,
+                Err(_) => {
+                    self.timed_out.store(true, Ordering::Relaxed);
+                    tracing::debug!(%cid, deadline = ?d, "block not fetched in time");
+                    return Err(SourceError::NotFound { cid: *cid });
+                }
+            },
+        };
+        match got {
             Ok(block) => Ok(block.into_parts().1),
             Err(e) => {
                 tracing::debug!(%cid, error = %e, "block not fetched");

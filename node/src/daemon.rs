@@ -5,8 +5,9 @@
 //! find it, and serves until [`Daemon::shutdown`] is called (by `POST /api/v0/shutdown`,
 //! or a signal handler in the binary). Shutdown is graceful: the listener closes, requests
 //! in flight finish (their writes commit or roll back as a whole), then the `api` file is
-//! removed and the store is closed. Networking (swarm, DHT, BitSwap) and the gateway plug
-//! in here as further tasks owned by the daemon.
+//! removed and the store is closed. The network (swarm, DHT, BitSwap) and the HTTP gateway
+//! (on `Addresses.Gateway`, its URL written to `$IPFSD_PATH/gateway`) are further tasks
+//! owned by the daemon; the gateway stops after the API, with the same grace.
 
 use crate::api::{self, ApiState};
 use crate::repo::Repo;
@@ -20,6 +21,8 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The file in the repository that holds the running daemon's API multiaddr.
 pub const API_FILE: &str = "api";
+/// The file in the repository that holds the running gateway's URL.
+pub const GATEWAY_FILE: &str = "gateway";
 
 /// The daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +108,7 @@ pub fn multiaddr_of(addr: SocketAddr) -> String {
 pub struct Overrides {
     /// The RPC API address.
     pub api: Option<String>,
-    /// The gateway address (served once the gateway exists).
+    /// The gateway address (empty: no gateway).
     pub gateway: Option<String>,
     /// Swarm addresses.
     pub swarm: Vec<String>,
@@ -128,6 +131,16 @@ pub struct Daemon {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     api_file: PathBuf,
     net: Option<Online>,
+    gateway: Option<Gateway>,
+}
+
+/// The running HTTP gateway.
+#[derive(Debug)]
+struct Gateway {
+    addr: SocketAddr,
+    stop: Arc<Notify>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    file: PathBuf,
 }
 
 /// The networked parts of a running daemon.
@@ -160,12 +173,34 @@ impl Daemon {
         let api_addr = listener
             .local_addr()
             .map_err(|source| DaemonError::Bind { addr: want, source })?;
+        // The gateway's port is taken before the network starts, so a port in use fails
+        // the start cleanly.
+        let gateway_listener = match config.addresses.gateway.trim() {
+            "" => None,
+            addr => {
+                let want = socket_addr(addr)?;
+                Some(
+                    tokio::net::TcpListener::bind(want)
+                        .await
+                        .map_err(|source| DaemonError::Bind { addr: want, source })?,
+                )
+            }
+        };
         let net = if overrides.offline {
             None
         } else {
             Some(start_network(&repo, &config).await?)
         };
         let shutdown = Arc::new(Notify::new());
+        let gateway = match gateway_listener {
+            None => None,
+            Some(listener) => Some(start_gateway(
+                listener,
+                &repo,
+                &config,
+                net.as_ref().map(|o| o.bitswap.clone()),
+            )?),
+        };
         let state = ApiState {
             net: net.as_ref().map(|o| o.net.clone()),
             reprovider: net.as_ref().map(|o| o.reprovider.clone()),
@@ -193,7 +228,7 @@ impl Daemon {
                 source,
             }
         })?;
-        tracing::info!(api = %api_addr, repo = %repo.path().display(), "daemon ready");
+        tracing::info!(api = %api_addr, gateway = ?gateway.as_ref().map(|g| g.addr), repo = %repo.path().display(), "daemon ready");
         Ok(Daemon {
             store: repo.store().clone(),
             api_addr,
@@ -201,6 +236,7 @@ impl Daemon {
             server,
             api_file,
             net,
+            gateway,
         })
     }
 
@@ -219,6 +255,11 @@ impl Daemon {
         self.api_addr
     }
 
+    /// The address the HTTP gateway listens on (`None` when `Addresses.Gateway` is empty).
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway.as_ref().map(|g| g.addr)
+    }
+
     /// A handle that stops the daemon when notified (see [`Daemon::shutdown`]).
     pub fn shutdown_handle(&self) -> Arc<Notify> {
         self.shutdown.clone()
@@ -233,6 +274,19 @@ impl Daemon {
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
+        if let Some(g) = self.gateway {
+            g.stop.notify_one();
+            // Downloads still running get the API's grace, then are cut off.
+            let mut server = g.server;
+            if tokio::time::timeout(CLOSE_TIMEOUT, &mut server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("gateway downloads still running at shutdown; closing them");
+                server.abort();
+            }
+            let _ = std::fs::remove_file(&g.file);
+        }
         if let Some(o) = self.net {
             o.reprovider.stop();
             o.bitswap.stop().await;
@@ -272,6 +326,52 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Binds and serves the HTTP gateway; writes its URL to `$IPFSD_PATH/gateway`.
+fn start_gateway(
+    listener: tokio::net::TcpListener,
+    repo: &Repo,
+    config: &crate::Config,
+    bitswap: Option<bitswap::Bitswap>,
+) -> Result<Gateway, DaemonError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Serve { source })?;
+    let timeout = crate::config::parse_duration(&config.gateway.retrieval_timeout)
+        .filter(|d| !d.is_zero())
+        .ok_or(crate::net::NetConfigError::Bad {
+            key: "Gateway.RetrievalTimeout",
+            reason: "must be a duration like 30s",
+        })?;
+    let bitswap = if config.gateway.no_fetch {
+        None
+    } else {
+        bitswap
+    };
+    let app = crate::gateway::router(crate::gateway::GatewayState::new(
+        repo.store().clone(),
+        bitswap,
+        timeout,
+    ));
+    let stop = Arc::new(Notify::new());
+    let stopped = stop.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stopped.notified().await })
+            .await
+    });
+    let file = repo.path().join(GATEWAY_FILE);
+    std::fs::write(&file, format!("http://{addr}")).map_err(|source| DaemonError::ApiFile {
+        path: file.clone(),
+        source,
+    })?;
+    Ok(Gateway {
+        addr,
+        stop,
+        server,
+        file,
+    })
 }
 
 /// Opens the DHT datastore, starts the swarm and the reprovider.

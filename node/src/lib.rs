@@ -3,12 +3,13 @@
 //! The repository ([`repo::Repo`]: config file plus block store) and its typed
 //! configuration ([`config::Config`]); the network ([`net`]: libp2p swarm and Kademlia
 //! DHT); BitSwap wired to both ([`content`]); the daemon ([`daemon`]) serving the RPC API
-//! ([`api`]). `dag`, `bitswap` and `ipns` never depend on this crate.
+//! ([`api`]) and the HTTP gateway ([`gateway`]). `dag`, `bitswap` and `ipns` never depend on this crate.
 
 pub mod api;
 pub mod config;
 pub mod content;
 pub mod daemon;
+pub mod gateway;
 pub mod identity;
 pub mod net;
 pub mod ops;

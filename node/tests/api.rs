@@ -29,7 +29,7 @@ fn start(config: Config) -> TestDaemon {
         rt.block_on(async move {
             let overrides = Overrides {
                 api: Some("/ip4/127.0.0.1/tcp/0".into()),
-                gateway: None,
+                gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
                 swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 offline: false,
             };

@@ -19,6 +19,7 @@ pub fn skip_interop() -> bool {
 }
 
 pub mod fixtures;
+pub mod http;
 pub mod kad_wire;
 pub mod peer;
 pub mod testnet;

@@ -74,6 +74,7 @@ pub struct TestNode {
     done: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>,
     peer_id: String,
     swarm_addr: String,
+    gateway_url: String,
 }
 
 impl std::fmt::Debug for TestNode {
@@ -130,12 +131,17 @@ impl TestNode {
             rt.block_on(async move {
                 let overrides = Overrides {
                     api: Some("/ip4/127.0.0.1/tcp/0".into()),
+                    gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
                     swarm: swarm.into_iter().collect(),
                     ..Overrides::default()
                 };
                 match Daemon::start(repo, overrides).await {
                     Ok(daemon) => {
-                        let _ = ready_tx.send(Ok((daemon.api_addr(), daemon.shutdown_handle())));
+                        let _ = ready_tx.send(Ok((
+                            daemon.api_addr(),
+                            daemon.gateway_addr(),
+                            daemon.shutdown_handle(),
+                        )));
                         let _ = done_tx.send(daemon.wait().await.map_err(|e| e.to_string()));
                     }
                     Err(e) => {
@@ -144,7 +150,7 @@ impl TestNode {
                 }
             });
         });
-        let (addr, stop) = ready_rx
+        let (addr, gateway, stop) = ready_rx
             .recv_timeout(START_TIMEOUT)
             .expect("daemon ready in time")
             .unwrap_or_else(|e| panic!("daemon failed to start: {e}"));
@@ -156,6 +162,7 @@ impl TestNode {
             done: std::sync::Mutex::new(done),
             peer_id: String::new(),
             swarm_addr: String::new(),
+            gateway_url: gateway.map(|g| format!("http://{g}")).unwrap_or_default(),
         };
         let id = node.call("id", &[]).ok().json();
         node.peer_id = id["ID"].as_str().expect("ID").to_string();
@@ -169,6 +176,11 @@ impl TestNode {
             node.swarm_addr
         );
         node
+    }
+
+    /// The HTTP gateway's base URL (`http://127.0.0.1:<port>`).
+    pub fn gateway_url(&self) -> &str {
+        &self.gateway_url
     }
 
     /// The node's peer ID.

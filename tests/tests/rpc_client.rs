@@ -98,7 +98,7 @@ async fn kubo_rpc_client_against_daemon() -> Result<()> {
         repo,
         Overrides {
             api: Some("/ip4/127.0.0.1/tcp/0".into()),
-            gateway: None,
+            gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
             swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
             offline: false,
         },

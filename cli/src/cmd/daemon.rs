@@ -10,7 +10,7 @@ pub struct DaemonArgs {
     /// RPC API listen address for this run (multiaddr; port 0 picks a free port).
     #[arg(long, value_name = "MULTIADDR")]
     api_addr: Option<String>,
-    /// Gateway listen address for this run.
+    /// Gateway listen address for this run ("" for none).
     #[arg(long, value_name = "MULTIADDR")]
     gateway_addr: Option<String>,
     /// Swarm listen address for this run (repeatable).
@@ -59,6 +59,12 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             "RPC API server listening on {}",
             node::daemon::multiaddr_of(daemon.api_addr())
         );
+        if let Some(g) = daemon.gateway_addr() {
+            println!(
+                "Gateway server listening on {}",
+                node::daemon::multiaddr_of(g)
+            );
+        }
         println!("Daemon is ready");
         let stop = daemon.shutdown_handle();
         tokio::spawn(async move {

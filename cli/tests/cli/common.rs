@@ -116,6 +116,8 @@ impl Repo {
                 "daemon",
                 "--api-addr",
                 "/ip4/127.0.0.1/tcp/0",
+                "--gateway-addr",
+                "/ip4/127.0.0.1/tcp/0",
                 "--swarm-addr",
                 "/ip4/127.0.0.1/tcp/0",
             ])

@@ -396,6 +396,14 @@ pub(crate) fn stream_channel() -> (Sink, StreamRx) {
     (Sink { tx }, rx)
 }
 
+/// A response body over what a [`Sink`] sends (an error breaks the connection off).
+pub(crate) fn body_of(rx: StreamRx) -> Body {
+    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item, rx))
+    }))
+}
+
 /// A streamed response over what a [`Sink`] sends.
 pub(crate) fn stream_response(content_type: &'static str, rx: StreamRx) -> Response {
     stream_response_then(content_type, rx, std::collections::VecDeque::new())
@@ -460,6 +468,11 @@ impl Sink {
     /// Sends raw bytes; waits while the client is slow.
     pub(crate) fn bytes(&self, b: Bytes) -> Result<(), Gone> {
         self.tx.blocking_send(Ok(b)).map_err(|_| Gone)
+    }
+
+    /// Breaks the stream off: the client sees an incomplete body, never a complete one.
+    pub(crate) fn fail(&self, why: String) {
+        let _ = self.tx.blocking_send(Err(std::io::Error::other(why)));
     }
 
     /// Sends one JSON object without waiting; hands it back if the stream is full.

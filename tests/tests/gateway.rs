@@ -1,0 +1,651 @@
+//! The HTTP gateway of a real daemon on 127.0.0.1 (ephemeral ports), spoken to with a bare
+//! HTTP/1.1 client: files (types, lengths, ranges, caching headers), directories
+//! (redirects, index.html, listings, HAMT shards), the `localhost` subdomain gateway,
+//! trustless raw and CAR responses (checked block by block here and by the JS reference
+//! libraries), content fetched from another node over BitSwap, a 504 for content that
+//! cannot arrive in time, and malformed requests answered 4xx.
+
+use ipfsd_tests::fixtures::noise;
+use ipfsd_tests::http::{self, HttpReply};
+use ipfsd_tests::testnet::{TestNode, init_repo};
+use std::collections::HashSet;
+
+fn start(dir: &std::path::Path, name: &str, edit: impl FnOnce(&mut node::Config)) -> TestNode {
+    let path = dir.join(name);
+    init_repo(&path, Some(2), edit);
+    TestNode::start(&path, None)
+}
+
+fn get(node: &TestNode, target: &str, headers: &[(&str, &str)]) -> HttpReply {
+    http::get(node.gateway_url(), target, headers)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The site used by most checks, added with CIDv1 (raw leaves).
+struct Site {
+    root: String,
+    big: Vec<u8>,
+    page: Vec<u8>,
+}
+
+fn add_site(node: &TestNode) -> Site {
+    let big = noise(7, 3 << 20);
+    let page = b"<!doctype html><title>sub</title><p>hello</p>\n".to_vec();
+    let parts: Vec<(&str, Option<&[u8]>)> = vec![
+        ("site", None),
+        ("site/big.bin", Some(&big)),
+        ("site/notes", Some(b"plain words, no extension\n")),
+        ("site/pic", Some(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")),
+        ("site/style.css", Some(b"body { color: red }\n")),
+        ("site/odd&<tag>é.txt", Some(b"odd name\n")),
+        ("site/sub", None),
+        ("site/sub/index.html", Some(&page)),
+        ("site/sub/deeper", None),
+        ("site/sub/deeper/x.txt", Some(b"x\n")),
+    ];
+    let lines = node
+        .call_with_parts("add", &[("cid-version", "1")], &parts)
+        .ok()
+        .lines();
+    let root = lines
+        .last()
+        .and_then(|l| l["Hash"].as_str())
+        .expect("a Hash")
+        .to_string();
+    Site { root, big, page }
+}
+
+#[test]
+fn files_directories_ranges_caching_and_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = start(dir.path(), "a", |_| {});
+    let site = add_site(&a);
+    let root = &site.root;
+
+    // A multi-block file: bytes, length, type, caching and path headers.
+    let r = get(&a, &format!("/ipfs/{root}/big.bin"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.body == site.big,
+        "big.bin differs ({} bytes)",
+        r.body.len()
+    );
+    assert_eq!(r.header("content-length"), Some("3145728"));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=29030400, immutable")
+    );
+    assert_eq!(
+        r.header("x-ipfs-path"),
+        Some(format!("/ipfs/{root}/big.bin").as_str())
+    );
+    let roots = r.header("x-ipfs-roots").expect("roots").to_string();
+    assert!(roots.starts_with(&format!("{root},")), "{roots}");
+    let etag = r.header("etag").expect("etag").to_string();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", roots.rsplit(',').next().expect("last"))
+    );
+    // HEAD: the same headers, no body.
+    let h = http::request(
+        http::addr_of(a.gateway_url()),
+        "HEAD",
+        &format!("/ipfs/{root}/big.bin"),
+        &[],
+    );
+    assert_eq!(h.status, 200);
+    assert_eq!(h.header("content-length"), Some("3145728"));
+    assert_eq!(h.header("etag"), Some(etag.as_str()));
+    assert!(h.body.is_empty());
+    // If-None-Match.
+    let r = get(
+        &a,
+        &format!("/ipfs/{root}/big.bin"),
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+
+    // Ranges: single ranges are served from the DAG, across block boundaries.
+    let path = format!("/ipfs/{root}/big.bin");
+    for (range, start, end) in [
+        ("bytes=0-99", 0usize, 100usize),
+        ("bytes=262100-262299", 262_100, 262_300),
+        ("bytes=3145000-", 3_145_000, 3_145_728),
+        ("bytes=-1000", 3_144_728, 3_145_728),
+        ("bytes=1000000-99999999", 1_000_000, 3_145_728),
+    ] {
+        let r = get(&a, &path, &[("Range", range)]);
+        assert_eq!(r.status, 206, "{range}");
+        assert!(r.body == site.big[start..end], "{range}: wrong bytes");
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes {start}-{}/3145728", end - 1).as_str()),
+            "{range}"
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some((end - start).to_string().as_str())
+        );
+    }
+    for range in [
+        "bytes=3145728-",
+        "bytes=99999999999999999999999999-",
+        "bytes=-0",
+    ] {
+        let r = get(&a, &path, &[("Range", range)]);
+        assert_eq!(r.status, 416, "{range}");
+        assert_eq!(r.header("content-range"), Some("bytes */3145728"));
+    }
+    for ignored in ["bytes=5-1", "bytes=0-1,10-20", "lines=1-2"] {
+        let r = get(&a, &path, &[("Range", ignored)]);
+        assert_eq!(r.status, 200, "{ignored}");
+        assert_eq!(r.body.len(), 3_145_728);
+    }
+
+    // Content types: by extension, else sniffed.
+    for (name, ty) in [
+        ("style.css", "text/css; charset=utf-8"),
+        ("notes", "text/plain; charset=utf-8"),
+        ("pic", "image/png"),
+        ("big.bin", "application/octet-stream"),
+    ] {
+        let r = get(&a, &format!("/ipfs/{root}/{name}"), &[]);
+        assert_eq!(r.status, 200, "{name}");
+        assert_eq!(r.header("content-type"), Some(ty), "{name}");
+    }
+    let r = get(&a, &format!("/ipfs/{root}/odd%26%3Ctag%3E%C3%A9.txt"), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"odd name\n");
+    let r = get(
+        &a,
+        &format!("/ipfs/{root}/style.css?filename=s.css&download=true"),
+        &[],
+    );
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"s.css\"; filename*=UTF-8''s.css")
+    );
+
+    // Directories: the slash is added, index.html served, otherwise a listing.
+    let r = get(&a, &format!("/ipfs/{root}/sub?x=1"), &[]);
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/ipfs/{root}/sub/?x=1").as_str())
+    );
+    let r = get(&a, &format!("/ipfs/{root}"), &[]);
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/ipfs/{root}/").as_str())
+    );
+    let r = get(&a, &format!("/ipfs/{root}/sub/"), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, site.page);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = get(&a, &format!("/ipfs/{root}/"), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = r.text();
+    for link in [
+        "./big.bin",
+        "./notes",
+        "./style.css",
+        "./sub",
+        "./odd&amp;%3Ctag%3E%C3%A9.txt",
+    ] {
+        assert!(
+            page.contains(&format!("href=\"{link}\"")),
+            "listing lacks {link}:\n{page}"
+        );
+    }
+    assert!(page.contains("odd&amp;&lt;tag&gt;é.txt"), "{page}");
+    assert!(page.contains("3.0 MiB"));
+    assert!(!page.contains("href=\"../\""), "no parent above the root");
+    let r = get(&a, &format!("/ipfs/{root}/sub/deeper/"), &[]);
+    assert!(r.text().contains("href=\"../\""));
+    assert!(r.text().contains("href=\"./x.txt\""));
+    let listing_etag = r.header("etag").expect("etag").to_string();
+    assert!(listing_etag.starts_with("W/\"DirIndex-"), "{listing_etag}");
+    let r = get(
+        &a,
+        &format!("/ipfs/{root}/sub/deeper/"),
+        &[("If-None-Match", &listing_etag)],
+    );
+    assert_eq!(r.status, 304);
+
+    // Errors: 400 for bad CIDs and paths, 404 for what is not there (HTML for browsers).
+    let html = [("Accept", "text/html,application/xhtml+xml")];
+    let r = get(&a, "/ipfs/notacid/x", &html);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
+    assert!(r.text().contains("400"));
+    let r = get(&a, "/ipfs/notacid/x", &[]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain"))
+    );
+    let r = get(&a, &format!("/ipfs/{root}/missing.txt"), &html);
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("missing.txt"));
+    let r = get(&a, &format!("/ipfs/{root}/style.css/below"), &[]);
+    assert_eq!(r.status, 404);
+    // A CID nobody has: offline from the start of the request there is no one to ask.
+    let absent = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    let r = get(&a, &format!("/ipfs/{absent}"), &[]);
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = get(
+        &a,
+        &format!("/ipfs/{absent}?format=raw"),
+        &[("Cache-Control", "only-if-cached")],
+    );
+    assert_eq!(r.status, 412);
+    for bad in [
+        format!("/ipfs/{root}/../{root}"),
+        format!("/ipfs/{root}/sub/%2e%2e/notes"),
+        format!("/ipfs/{root}/a%zzb"),
+        format!("/ipfs/{root}/%ff%fe"),
+        format!("/ipfs/{root}/a%2Fb"),
+        "/ipfs/".to_string(),
+        format!("/ipfs/{root}/{}", "x/".repeat(5000)),
+        format!("/ipfs/{root}/?format=zip"),
+        format!("/ipfs/{root}/?format=car&dag-scope=most"),
+        format!("/ipfs/{root}/?format=car&entity-bytes=9:1"),
+        format!("/ipfs/{root}/?format=car&car-version=2"),
+    ] {
+        let r = get(&a, &bad, &[]);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    assert_eq!(get(&a, "/", &[]).status, 404);
+    assert_eq!(
+        get(
+            &a,
+            "/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8",
+            &[]
+        )
+        .status,
+        501
+    );
+    let r = http::request(
+        http::addr_of(a.gateway_url()),
+        "POST",
+        &format!("/ipfs/{root}/"),
+        &[("Content-Length", "0")],
+    );
+    assert_eq!(r.status, 405);
+    assert!(r.header("allow").is_some());
+    let r = http::request(
+        http::addr_of(a.gateway_url()),
+        "OPTIONS",
+        &format!("/ipfs/{root}/"),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    // A huge header is refused by the server, not a crash.
+    let huge = "a".repeat(1 << 20);
+    let r = http::request(
+        http::addr_of(a.gateway_url()),
+        "GET",
+        &format!("/ipfs/{root}/"),
+        &[("X-Big", &huge)],
+    );
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    // And the gateway still answers.
+    assert_eq!(get(&a, &format!("/ipfs/{root}/notes"), &[]).status, 200);
+    a.stop();
+}
+
+#[test]
+fn subdomain_gateway_on_localhost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = start(dir.path(), "a", |_| {});
+    let site = add_site(&a);
+    let port = http::addr_of(a.gateway_url()).port();
+    // A CIDv0 path on localhost moves to the CID's base32 v1 origin.
+    let v0 = a.add(b"v0 content\n");
+    assert!(v0.starts_with("Qm"));
+    let host = format!("localhost:{port}");
+    let r = get(&a, &format!("/ipfs/{v0}?a=b"), &[("Host", &host)]);
+    assert_eq!(r.status, 301);
+    let location = r.header("location").expect("location").to_string();
+    assert!(location.starts_with("http://bafybei"), "{location}");
+    assert!(
+        location.ends_with(&format!(".ipfs.localhost:{port}/?a=b")),
+        "{location}"
+    );
+    let label = location
+        .trim_start_matches("http://")
+        .split('.')
+        .next()
+        .expect("label")
+        .to_string();
+    let r = get(
+        &a,
+        "/",
+        &[("Host", &format!("{label}.ipfs.localhost:{port}"))],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"v0 content\n");
+    assert_eq!(
+        r.header("x-ipfs-path"),
+        Some(format!("/ipfs/{label}/").as_str())
+    );
+
+    // The site on its own origin: files, index.html, listings and redirects are relative.
+    let root = &site.root;
+    let sub = format!("{root}.ipfs.localhost:{port}");
+    let r = get(&a, "/big.bin", &[("Host", &sub)]);
+    assert!(r.status == 200 && r.body == site.big);
+    let r = get(&a, "/sub", &[("Host", &sub)]);
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/sub/"));
+    let r = get(&a, "/sub/", &[("Host", &sub)]);
+    assert_eq!(r.body, site.page);
+    let r = get(&a, "/", &[("Host", &sub)]);
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("href=\"./style.css\""));
+    let r = get(&a, "/sub/deeper/", &[("Host", &sub)]);
+    assert!(r.text().contains("href=\"../\""));
+    // Path requests to localhost for v1 CIDs redirect too; other hosts serve paths.
+    let r = get(&a, &format!("/ipfs/{root}/sub/"), &[("Host", &host)]);
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://{sub}/sub/").as_str())
+    );
+    let r = get(&a, &format!("/ipfs/{root}/sub/"), &[]);
+    assert_eq!(r.status, 200);
+    // Bad subdomains.
+    assert_eq!(
+        get(&a, "/", &[("Host", &format!("{v0}.ipfs.localhost:{port}"))]).status,
+        400
+    );
+    assert_eq!(
+        get(&a, "/", &[("Host", &format!("x.{root}.ipfs.localhost"))]).status,
+        400
+    );
+    a.stop();
+}
+
+fn car_blocks(body: &[u8]) -> (Vec<dag::Cid>, Vec<dag::Cid>) {
+    let reader = dag::car::Reader::new(body).expect("a CAR header");
+    let roots = reader.roots().to_vec();
+    let blocks = reader
+        .map(|b| *b.expect("every block verifies").cid())
+        .collect();
+    (roots, blocks)
+}
+
+fn verify_with_js(car: &[u8], target: &str, range: Option<(u64, u64)>) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("x.car");
+    std::fs::write(&file, car).expect("write");
+    let script = ipfsd_tests::workspace_root().join("tests/interop/car-verify.mjs");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(script).arg(&file).arg(target);
+    if let Some((o, l)) = range {
+        cmd.arg(o.to_string()).arg(l.to_string());
+    }
+    let out = cmd.output().expect("run node");
+    assert!(
+        out.status.success(),
+        "car-verify.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn trustless_raw_and_car_responses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = start(dir.path(), "a", |_| {});
+    let site = add_site(&a);
+    let root = &site.root;
+    let root_cid = dag::block::parse_cid(root).expect("cid");
+
+    // The probe.
+    let r = get(&a, "/ipfs/bafkqaaa", &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    let r = get(&a, "/ipfs/bafkqaaa?format=raw", &[]);
+    assert_eq!(r.status, 200);
+
+    // A raw block: by format or Accept; the body hashes to the CID.
+    for (q, accept) in [
+        ("?format=raw", None),
+        ("", Some("application/vnd.ipld.raw")),
+    ] {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+        let r = get(&a, &format!("/ipfs/{root}{q}"), &headers);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("application/vnd.ipld.raw"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("etag"), Some(format!("\"{root}.raw\"").as_str()));
+        assert!(
+            r.header("content-disposition")
+                .is_some_and(|d| d.starts_with(&format!("attachment; filename=\"{root}.bin\"")))
+        );
+        dag::Block::verified(root_cid, r.body.clone()).expect("the block matches its CID");
+    }
+
+    // A CAR of everything: every block once, verified here and by the JS libraries.
+    let r = get(&a, &format!("/ipfs/{root}?format=car"), &[]);
+    assert_eq!(r.status, 200);
+    assert!(!r.truncated);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.ipld.car; version=1; order=dfs; dups=n")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        r.header("content-disposition")
+            .is_some_and(|d| d.starts_with(&format!("attachment; filename=\"{root}.car\"")))
+    );
+    let car_etag = r.header("etag").expect("etag").to_string();
+    assert!(
+        car_etag.starts_with(&format!("\"{root}.car.")),
+        "{car_etag}"
+    );
+    let (roots, all) = car_blocks(&r.body);
+    assert_eq!(roots, vec![root_cid]);
+    assert_eq!(all[0], root_cid);
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "dups=n");
+    let refs = a
+        .call(
+            "refs",
+            &[("arg", root), ("recursive", "true"), ("unique", "true")],
+        )
+        .ok()
+        .lines();
+    assert_eq!(all.len(), refs.len() + 1, "the CAR holds the whole DAG");
+    let js = verify_with_js(&r.body, &format!("{root}/big.bin"), None);
+    assert_eq!(js["sha256"], sha256_hex(&site.big), "{js}");
+    assert_eq!(js["blocks"], all.len());
+    let js = verify_with_js(&r.body, root, None);
+    assert!(
+        js["entries"].as_array().is_some_and(|e| e.len() == 6),
+        "{js}"
+    );
+    // The same request by Accept header, and If-None-Match.
+    let r2 = get(
+        &a,
+        &format!("/ipfs/{root}"),
+        &[("Accept", "application/vnd.ipld.car; version=1")],
+    );
+    assert!(r2.status == 200 && r2.body == r.body);
+    let r3 = get(
+        &a,
+        &format!("/ipfs/{root}?format=car"),
+        &[("If-None-Match", &car_etag)],
+    );
+    assert_eq!(r3.status, 304);
+
+    // A path: the blocks to verify it come first, then the scope's blocks.
+    let file_path = format!("/ipfs/{root}/big.bin");
+    let r = get(&a, &format!("{file_path}?format=car&dag-scope=block"), &[]);
+    let (_, blocks) = car_blocks(&r.body);
+    assert_eq!(blocks.len(), 2, "the root directory and the file's root");
+    assert_eq!(blocks[0], root_cid);
+    let file_cid = blocks[1];
+    let r = get(&a, &format!("{file_path}?format=car&dag-scope=entity"), &[]);
+    let (_, entity) = car_blocks(&r.body);
+    // 3 MiB in 256 KiB raw leaves: 12 leaves + the file root, after the directory.
+    assert_eq!(entity.len(), 1 + 1 + 12);
+    let js = verify_with_js(&r.body, &format!("{root}/big.bin"), None);
+    assert_eq!(js["sha256"], sha256_hex(&site.big));
+    // entity-bytes: only the leaves the range needs, enough to read it.
+    let r = get(
+        &a,
+        &format!("{file_path}?format=car&entity-bytes=300000:600000"),
+        &[],
+    );
+    let (_, part) = car_blocks(&r.body);
+    assert_eq!(part.len(), 2 + 2, "two leaves cover bytes 300000..=600000");
+    let js = verify_with_js(
+        &r.body,
+        &format!("{root}/big.bin"),
+        Some((300_000, 300_001)),
+    );
+    assert_eq!(js["sha256"], sha256_hex(&site.big[300_000..=600_000]));
+    let r = get(
+        &a,
+        &format!("{file_path}?format=car&entity-bytes=-1:*"),
+        &[],
+    );
+    assert_eq!(car_blocks(&r.body).1.len(), 3);
+    let r = get(
+        &a,
+        &format!("{file_path}?format=car&entity-bytes=99999999:*"),
+        &[],
+    );
+    assert_eq!(car_blocks(&r.body).1, vec![root_cid, file_cid]);
+    // A directory as an entity: its own block only.
+    let r = get(
+        &a,
+        &format!("/ipfs/{root}/sub?format=car&dag-scope=entity"),
+        &[],
+    );
+    assert_eq!(car_blocks(&r.body).1.len(), 2);
+    // Missing path: 404 before anything is streamed.
+    let r = get(&a, &format!("/ipfs/{root}/nope?format=car"), &[]);
+    assert_eq!(r.status, 404);
+    a.stop();
+}
+
+#[test]
+fn hamt_sharded_directory_listing_and_paths() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = start(dir.path(), "a", |_| {});
+    // 2200 entries with 100-byte names: past the 256 KiB estimate, so a HAMT.
+    let names: Vec<String> = (0..2200)
+        .map(|i| format!("{i:05}-{}", "n".repeat(94)))
+        .collect();
+    let mut parts: Vec<(&str, Option<&[u8]>)> = vec![("big", None)];
+    let paths: Vec<String> = names.iter().map(|n| format!("big/{n}")).collect();
+    for p in &paths {
+        parts.push((p.as_str(), Some(p.as_bytes())));
+    }
+    let root = a.add_tree(&parts);
+    let r = get(&a, &format!("/ipfs/{root}/?format=raw"), &[]);
+    let node = dag::pb::Node::decode(&r.body).expect("dag-pb");
+    let data = dag::unixfs::Data::decode(node.data.as_deref().expect("data")).expect("unixfs");
+    assert_eq!(data.kind, dag::unixfs::DataType::HamtShard);
+    let r = get(&a, &format!("/ipfs/{root}/"), &[]);
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    for n in [&names[0], &names[1234], &names[2199]] {
+        assert!(
+            page.contains(&format!("href=\"./{n}\"")),
+            "listing lacks {n}"
+        );
+    }
+    assert!(page.contains("2200 entries"));
+    let r = get(&a, &format!("/ipfs/{root}/{}", names[1234]), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), format!("big/{}", names[1234]));
+    let roots = r.header("x-ipfs-roots").expect("roots").to_string();
+    let entry = dag::block::parse_cid(roots.rsplit(',').next().expect("last")).expect("cid");
+    // The directory as an entity: every shard (2200 names in 256 slots: ~290), no entries.
+    let r = get(
+        &a,
+        &format!("/ipfs/{root}?format=car&dag-scope=entity"),
+        &[],
+    );
+    let (_, blocks) = car_blocks(&r.body);
+    assert!(
+        blocks.len() > 200 && blocks.len() < 400,
+        "{} shard blocks",
+        blocks.len()
+    );
+    assert!(
+        !blocks.contains(&entry),
+        "an entry's block is not part of the directory"
+    );
+    let r = get(&a, &format!("/ipfs/{root}?format=car"), &[]);
+    let (_, all) = car_blocks(&r.body);
+    assert_eq!(all.len(), blocks.len() + 2200);
+    a.stop();
+}
+
+#[test]
+fn content_from_another_node_and_timeouts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // B holds the content; C holds a block it serves at 1 KB/s.
+    let b = start(dir.path(), "b", |_| {});
+    let c = start(dir.path(), "c", |c| c.bitswap.upload_rate = 1000);
+    let a = start(dir.path(), "a", |c| {
+        c.gateway.retrieval_timeout = "1s".into()
+    });
+    a.call("swarm/connect", &[("arg", b.swarm_addr())]).ok();
+    a.call("swarm/connect", &[("arg", c.swarm_addr())]).ok();
+    let site = add_site(&b);
+    let r = get(&a, &format!("/ipfs/{}/big.bin", site.root), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == site.big, "fetched through BitSwap");
+    let r = get(&a, &format!("/ipfs/{}/sub/", site.root), &[]);
+    assert_eq!(r.body, site.page);
+    // C reads its first block at once, then holds to 1 KB/s: after a first 200 KiB block,
+    // the next takes minutes. It answers 504 after the 1 s retrieval timeout.
+    let raw_block = |seed| {
+        let data = noise(seed, 200 << 10);
+        let lines = c
+            .call_with_file(
+                "add",
+                &[("cid-version", "1"), ("raw-leaves", "true")],
+                &data,
+            )
+            .ok()
+            .lines();
+        lines
+            .last()
+            .and_then(|l| l["Hash"].as_str())
+            .expect("Hash")
+            .to_string()
+    };
+    let (first, slow_cid) = (raw_block(9), raw_block(10));
+    let r = get(&a, &format!("/ipfs/{first}"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t0 = std::time::Instant::now();
+    let r = get(&a, &format!("/ipfs/{slow_cid}"), &[("Accept", "text/html")]);
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    assert!(r.text().contains("504"));
+    a.stop();
+    b.stop();
+    c.stop();
+}
