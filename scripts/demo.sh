@@ -58,6 +58,15 @@ run --repo "$B" ls "$ROOT_CID"
 step "echo 'added through the daemon' | ipfsd add"
 echo 'added through the daemon' | "$BIN" --repo "$B" add
 run --repo "$B" routing provide "$ROOT_CID"
+GW="$(cat "$B/gateway")"
+step "curl $GW/ipfs/$ROOT_CID/   (the HTTP gateway: a directory listing)"
+curl -sS --max-time 10 "$GW/ipfs/$ROOT_CID/" | grep -o 'href="./[^"]*"' | head -n 5
+step "curl -r 0-15 $GW/ipfs/$ROOT_CID/assets/data.bin | cmp - <(head -c 16 site/assets/data.bin)   (a range)"
+curl -sS --max-time 10 -r 0-15 "$GW/ipfs/$ROOT_CID/assets/data.bin" | cmp - <(head -c 16 "$WORK/site/assets/data.bin") && echo "identical"
+step "curl '$GW/ipfs/$ROOT_CID?format=car' | ipfsd --repo repo-c dag import   (a trustless CAR)"
+curl -sS --max-time 30 "$GW/ipfs/$ROOT_CID?format=car" -o "$WORK/from-gateway.car"
+run --repo "$WORK/repo-c" init
+run --repo "$WORK/repo-c" dag import "$WORK/from-gateway.car"
 
 step "ipfsd --repo repo-a daemon ... &   (a second peer on loopback)"
 RUST_LOG=warn "$BIN" --repo "$A" daemon --api-addr /ip4/127.0.0.1/tcp/0 --gateway-addr /ip4/127.0.0.1/tcp/0 --swarm-addr /ip4/127.0.0.1/tcp/0 >/dev/null &

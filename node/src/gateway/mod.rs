@@ -585,7 +585,17 @@ fn file_plan(
     name: Option<&str>,
 ) -> Result<Plan, ExportError> {
     let size = entry.filesize();
-    let whole = if size <= SMALL_FILE {
+    let single = match entry {
+        Entry::Raw(b) => Some(b.clone()),
+        Entry::Pb(node, Some(d)) if node.links.is_empty() && d.data.len() as u64 == size => {
+            Some(d.data.clone())
+        }
+        _ => None,
+    };
+    let whole = if single.is_some() {
+        // One block: its bytes are at hand already.
+        single
+    } else if size <= SMALL_FILE {
         let mut buf = Vec::with_capacity(size as usize);
         FileReader::open(src, &cid, 0, None)?.copy_to(&mut buf)?;
         Some(Bytes::from(buf))
