@@ -91,9 +91,11 @@ unit = re.sub(r"[\d.]+", "", tr)
 mbs = num * {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1, "GB": 1024}.get(unit, 0)
 errors = grab(r"Non-2xx or 3xx responses:\s+(\d+)")
 sock = grab(r"Socket errors: ([^\n]+)")
-print(f"  {label:<34} c={conns:<4} {rps:>10.0f} req/s  {mbs:>8.0f} MB/s  p50 {grab(r'50%\s+([\d.]+\w+)'):>8}  p99 {grab(r'99%\s+([\d.]+\w+)'):>8}"
+p50, p99 = grab(r"50%\s+([\d.]+\w+)"), grab(r"99%\s+([\d.]+\w+)")
+print(f"  {label:<40} c={conns:<4} {rps:>9.0f} req/s {mbs:>7.0f} MB/s  p50 {p50:>8}  p99 {p99:>8}"
       + ("" if errors == "?" else f"  NON-2xx: {errors}") + ("" if sock == "?" else f"  socket errors: {sock}"))
 EOF
+  echo "      daemon RSS $(awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$PID/status"), peak $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$PID/status"), $(awk '/Threads/ {print $2}' "/proc/$PID/status") threads"
 }
 run "1 KiB file by CID" "$CONNS" "$GW/ipfs/$SMALL"
 run "1 KiB file by path (dir/a/small.bin)" "$CONNS" "$GW/ipfs/$DIR/a/small.bin"

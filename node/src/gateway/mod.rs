@@ -31,13 +31,19 @@ use dag::Cid;
 use dag::export::{self, Entry, ExportError, FileReader, Kind};
 use dag::scope::{self, Resolved};
 use request::{ContentPath, Format, Params, Range, Route};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Files up to this size are read whole while the request is resolved (one hop, no
 /// stream); larger ones stream.
 const SMALL_FILE: u64 = 256 << 10;
 /// Bytes per chunk of a streamed CAR.
 const CAR_CHUNK: usize = 256 << 10;
+/// Requests resolved on the blocking pool at once; more wait (asynchronously) for a turn.
+const MAX_RESOLVING: usize = 32;
+/// Bodies streamed at once (each is one blocking producer); more wait for a turn.
+const MAX_STREAMS: usize = 64;
 /// `Cache-Control` of everything under `/ipfs/` (immutable by construction).
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
 
@@ -184,6 +190,10 @@ pub struct GatewayState {
     store: dag::Store,
     bitswap: Option<::bitswap::Bitswap>,
     retrieval_timeout: Duration,
+    /// Bounds the blocking work: threads (and the block buffers each holds) stay few
+    /// however many connections come.
+    resolving: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
 }
 
 impl GatewayState {
@@ -198,6 +208,8 @@ impl GatewayState {
             store,
             bitswap,
             retrieval_timeout,
+            resolving: Arc::new(Semaphore::new(MAX_RESOLVING)),
+            streams: Arc::new(Semaphore::new(MAX_STREAMS)),
         }
     }
 
@@ -305,7 +317,9 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     let src = s.source(local_only);
     let (resolved, plan) = {
         let (src, content, params) = (src.clone(), content.clone(), params.clone());
+        let turn = turn(&s.resolving).await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             plan(&src, &content, &params).map_err(|e| read_error(e, &src, local_only))
         })
         .await
@@ -347,7 +361,7 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 } else if let Some(all) = whole {
                     Body::from(all.slice(start as usize..end as usize))
                 } else {
-                    stream_file(src, cid, start, end - start)
+                    stream_file(src, turn(&s.streams).await?, cid, start, end - start)
                 };
                 let mut resp = Response::new(body);
                 *resp.status_mut() = status;
@@ -441,7 +455,13 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 let body = if head {
                     Body::empty()
                 } else {
-                    stream_car(src, content.root, resolved.clone(), &params)
+                    stream_car(
+                        src,
+                        turn(&s.streams).await?,
+                        content.root,
+                        resolved.clone(),
+                        &params,
+                    )
                 };
                 let mut resp = Response::new(body);
                 let h = resp.headers_mut();
@@ -653,9 +673,19 @@ fn read_error(e: ExportError, src: &Source, local_only: bool) -> GatewayError {
 }
 
 /// Streams `len` bytes of the file `cid` from `start`.
-fn stream_file(src: Source, cid: Cid, start: u64, len: u64) -> Body {
+async fn turn(sem: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, GatewayError> {
+    sem.clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| GatewayError::Internal {
+            reason: e.to_string(),
+        })
+}
+
+fn stream_file(src: Source, turn: OwnedSemaphorePermit, cid: Cid, start: u64, len: u64) -> Body {
     let (sink, rx) = stream_channel();
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         if let Err(e) = copy_file(&src, &sink, &cid, start, len) {
             tracing::debug!(%cid, error = %e, "gateway stream broken off");
             sink.fail(e.to_string());
@@ -672,10 +702,17 @@ fn copy_file(src: &Source, sink: &Sink, cid: &Cid, start: u64, len: u64) -> Resu
     Ok(())
 }
 
-fn stream_car(src: Source, root: Cid, resolved: Resolved, params: &Params) -> Body {
+fn stream_car(
+    src: Source,
+    turn: OwnedSemaphorePermit,
+    root: Cid,
+    resolved: Resolved,
+    params: &Params,
+) -> Body {
     let (sink, rx) = stream_channel();
     let (scope, bytes) = (params.scope, params.entity_bytes);
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let out = SinkWriter::new(&sink, CAR_CHUNK);
         if let Err(e) = scope::write_car(&src, &[root], &resolved, scope, bytes, out) {
             tracing::debug!(%root, error = %e, "gateway CAR broken off");
