@@ -567,17 +567,8 @@ fn symlink(target: &str, dest: &std::path::Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::import::{Importer, Params};
-    use std::collections::HashMap;
 
-    struct Mem(HashMap<Cid, Bytes>);
-    impl BlockSource for Mem {
-        fn get_block(&self, cid: &Cid) -> Result<Bytes, SourceError> {
-            self.0
-                .get(cid)
-                .cloned()
-                .ok_or(SourceError::NotFound { cid: *cid })
-        }
-    }
+    use crate::testutil::Mem;
 
     fn import(data: &[u8], params: Params) -> (Cid, Mem) {
         let mut blocks = Vec::new();

@@ -375,15 +375,7 @@ mod tests {
     use crate::unixfs::Data;
     use std::collections::HashMap;
 
-    struct Mem(HashMap<Cid, Bytes>);
-    impl BlockSource for Mem {
-        fn get_block(&self, cid: &Cid) -> Result<Bytes, SourceError> {
-            self.0
-                .get(cid)
-                .cloned()
-                .ok_or(SourceError::NotFound { cid: *cid })
-        }
-    }
+    use crate::testutil::Mem;
 
     #[test]
     fn entity_bytes_ranges() {

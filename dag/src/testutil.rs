@@ -20,3 +20,15 @@ pub(crate) fn node_named(links: &[&Block], name: &str, data: &[u8]) -> Block {
     };
     Block::encode(Version::V0, DAG_PB, node.encode())
 }
+
+/// An in-memory block source.
+pub(crate) struct Mem(pub(crate) std::collections::HashMap<crate::Cid, Bytes>);
+
+impl crate::BlockSource for Mem {
+    fn get_block(&self, cid: &crate::Cid) -> Result<Bytes, crate::SourceError> {
+        self.0
+            .get(cid)
+            .cloned()
+            .ok_or(crate::SourceError::NotFound { cid: *cid })
+    }
+}

@@ -22,4 +22,5 @@ pub mod fixtures;
 pub mod http;
 pub mod kad_wire;
 pub mod peer;
+pub mod script;
 pub mod testnet;

@@ -14,12 +14,12 @@
 //! an error: the setup script must have installed them).
 
 use anyhow::{Context, Result, bail, ensure};
+use ipfsd_tests::script::{Outcome, run_node};
 use ipfsd_tests::testnet::{TestNode, init_repo};
 use ipfsd_tests::{skip_interop, workspace_root};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 /// How long the browser script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -80,60 +80,14 @@ fn site_parts(dir: &Path, rel: &str, out: &mut Vec<(String, Option<Vec<u8>>)>) -
     Ok(())
 }
 
-/// What the script did: its exit status (None when killed at the timeout) and output.
-struct Outcome {
-    status: Option<std::process::ExitStatus>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
 /// Runs `node browser.mjs GATEWAY CID OUTDIR`, killing it past [`SCRIPT_TIMEOUT`].
 fn run_script(gateway: &str, cid: &str, out_dir: &Path) -> Result<Outcome> {
     let script = workspace_root().join("tests/interop/browser.mjs");
-    let start = Instant::now();
-    let mut child = Command::new("node")
-        .arg(&script)
-        .arg(gateway)
-        .arg(cid)
-        .arg(out_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "running node {} (is Node.js >= 20 installed?)",
-                script.display()
-            )
-        })?;
-    let out = drain(child.stdout.take().context("child stdout")?);
-    let err = drain(child.stderr.take().context("child stderr")?);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if start.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok(Outcome {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    })
+    Ok(run_node(
+        &script,
+        &[gateway.as_ref(), cid.as_ref(), out_dir.as_os_str()],
+        SCRIPT_TIMEOUT,
+    )?)
 }
 
 #[test]

@@ -7,10 +7,9 @@
 //! Set `IPFSD_SKIP_INTEROP=1` to skip this test on a machine without them.
 
 use anyhow::{Context, Result, bail, ensure};
+use ipfsd_tests::script::{Outcome, run_node};
 use node::daemon::{Daemon, Overrides};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the client script may run before it is killed.
@@ -22,59 +21,14 @@ const SETUP_HINT: &str = "run `bash scripts/setup-peers.sh` to install the refer
 
 use ipfsd_tests::{skip_interop as skip, workspace_root as root};
 
-/// What the script did: its exit status (None when killed at the timeout) and output.
-struct Outcome {
-    status: Option<std::process::ExitStatus>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
 /// Runs `node rpc-client.mjs URL WORKDIR`, killing it past [`SCRIPT_TIMEOUT`].
 fn run_script(url: &str, workdir: &Path) -> Result<Outcome> {
     let script = root().join("tests/interop/rpc-client.mjs");
-    let start = Instant::now();
-    let mut child = Command::new("node")
-        .arg(&script)
-        .arg(url)
-        .arg(workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "running node {} (is Node.js >= 20 installed?)",
-                script.display()
-            )
-        })?;
-    let out = drain(child.stdout.take().context("child stdout")?);
-    let err = drain(child.stderr.take().context("child stderr")?);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if start.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok(Outcome {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    })
+    Ok(run_node(
+        &script,
+        &[url.as_ref(), workdir.as_os_str()],
+        SCRIPT_TIMEOUT,
+    )?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
