@@ -59,12 +59,15 @@ step "echo 'added through the daemon' | ipfsd add"
 echo 'added through the daemon' | "$BIN" --repo "$B" add
 run --repo "$B" routing provide "$ROOT_CID"
 GW="$(cat "$B/gateway")"
-step "curl $GW/ipfs/$ROOT_CID/   (the HTTP gateway: a directory listing)"
-curl -sS --max-time 10 "$GW/ipfs/$ROOT_CID/" | grep -o 'href="./[^"]*"' | head -n 5
+step "curl $GW/ipfs/$ROOT_CID/   (the HTTP gateway: the site's index.html)"
+curl -sS --fail --max-time 10 "$GW/ipfs/$ROOT_CID/" | cmp - "$WORK/site/index.html" && echo "identical"
+step "curl $GW/ipfs/$ROOT_CID/assets/   (a directory listing)"
+curl -sS --fail --max-time 10 "$GW/ipfs/$ROOT_CID/assets/" -o "$WORK/listing.html"
+grep -o '<a href="./[^"]*">[^<]*</a>' "$WORK/listing.html" || { echo "no entries in the listing" >&2; exit 1; }
 step "curl -r 0-15 $GW/ipfs/$ROOT_CID/assets/data.bin | cmp - <(head -c 16 site/assets/data.bin)   (a range)"
-curl -sS --max-time 10 -r 0-15 "$GW/ipfs/$ROOT_CID/assets/data.bin" | cmp - <(head -c 16 "$WORK/site/assets/data.bin") && echo "identical"
+curl -sS --fail --max-time 10 -r 0-15 "$GW/ipfs/$ROOT_CID/assets/data.bin" | cmp - <(head -c 16 "$WORK/site/assets/data.bin") && echo "identical"
 step "curl '$GW/ipfs/$ROOT_CID?format=car' | ipfsd --repo repo-c dag import   (a trustless CAR)"
-curl -sS --max-time 30 "$GW/ipfs/$ROOT_CID?format=car" -o "$WORK/from-gateway.car"
+curl -sS --fail --max-time 30 "$GW/ipfs/$ROOT_CID?format=car" -o "$WORK/from-gateway.car"
 run --repo "$WORK/repo-c" init
 run --repo "$WORK/repo-c" dag import "$WORK/from-gateway.car"
 
