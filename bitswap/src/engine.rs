@@ -672,6 +672,9 @@ impl Engine {
         let now = Instant::now();
         // Presences first (they steer the sessions), then blocks, then their wants.
         for (cid, presence) in &msg.presences {
+            if *presence == Presence::DontHave {
+                tracing::debug!(%peer, %cid, "dont-have received");
+            }
             if let Some(p) = self.peers.get_mut(&peer) {
                 // A want-have is answered either way; a DONT_HAVE ends a want-block too.
                 if *presence == Presence::DontHave || p.sent.get(cid) == Some(&WantType::Have) {
@@ -986,6 +989,7 @@ impl Engine {
                     && let Some(s) = self.sessions.get(&session)
                 {
                     for cid in s.session.unobtainable() {
+                        tracing::debug!(%cid, session, session_peers = s.session.peer_count(), connected = self.connected.len(), "want unobtainable");
                         let _ = s.tx.try_send(crate::Delivery::NotFound(cid));
                     }
                 }

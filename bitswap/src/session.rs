@@ -385,6 +385,11 @@ impl Session {
         }
     }
 
+    /// How many peers the session asks.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
     /// Wanted CIDs that no session peer can supply (every one said DONT_HAVE, or there are
     /// no peers): after a provider lookup that found nobody new, these are not to be had.
     pub fn unobtainable(&self) -> Vec<Cid> {

@@ -125,6 +125,20 @@ struct Task {
     peer_events: Option<bitswap::PeerEvents>,
 }
 
+/// yamux streams allowed per connection. Chosen so that no stream's receive window grows
+/// past 1 MiB: rust-yamux grows windows from 256 KiB within a 1 GiB connection budget
+/// minus 256 KiB per allowed stream (4093 × 256 KiB leaves 768 KiB to share), and it
+/// rejects data frames over 1 MiB, while js-yamux (Helia) sends frames as large as the
+/// window it was granted: with the default a fast Helia transfer grew a window past 1 MiB
+/// and the connection died with `FrameTooLarge`.
+const YAMUX_MAX_STREAMS: usize = 4093;
+
+fn yamux_config() -> yamux::Config {
+    let mut c = yamux::Config::default();
+    c.set_max_num_streams(YAMUX_MAX_STREAMS);
+    c
+}
+
 fn kad_behaviour(
     protocol: &'static str,
     local: PeerId,
@@ -195,7 +209,7 @@ pub(crate) async fn spawn(
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            yamux_config,
         )
         .map_err(|e| start_err(e.to_string()))?
         .with_quic()
@@ -667,8 +681,11 @@ impl Task {
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
+                cause,
+                num_established,
                 ..
             } => {
+                tracing::debug!(%peer_id, ?connection_id, ?cause, num_established, "connection closed");
                 if let Some(list) = self.connections.get_mut(&peer_id) {
                     list.retain(|(c, _, _)| *c != connection_id);
                     if list.is_empty() {
