@@ -103,9 +103,6 @@ async fn read_stream(
                 return;
             }
         }
-        if buf.capacity() > 1 << 20 {
-            buf = Vec::new();
-        }
     }
 }
 

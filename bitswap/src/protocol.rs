@@ -460,7 +460,9 @@ pub async fn read_message<R: AsyncRead + Unpin>(
             buf.clear();
             buf.resize(len as usize, 0);
             r.read_exact(buf).await?;
-            return Ok(Some(pb::Message::decode(&buf[..])?));
+            // Decoding from `Bytes` makes each block a slice of the frame (no copy).
+            let frame = Bytes::from(std::mem::take(buf));
+            return Ok(Some(pb::Message::decode(frame)?));
         }
         if len > MAX_MESSAGE as u64 {
             return Err(ProtocolError::TooLarge { len });
