@@ -166,25 +166,12 @@ impl Daemon {
         if !overrides.swarm.is_empty() {
             config.addresses.swarm = overrides.swarm;
         }
-        let want = socket_addr(&config.addresses.api)?;
-        let listener = tokio::net::TcpListener::bind(want)
-            .await
-            .map_err(|source| DaemonError::Bind { addr: want, source })?;
-        let api_addr = listener
-            .local_addr()
-            .map_err(|source| DaemonError::Bind { addr: want, source })?;
-        // The gateway's port is taken before the network starts, so a port in use fails
-        // the start cleanly.
+        let (listener, api_addr) = bind(&config.addresses.api).await?;
+        // The gateway's port and settings are checked before the network starts, so a
+        // port in use or a bad setting fails the start cleanly.
         let gateway_listener = match config.addresses.gateway.trim() {
             "" => None,
-            addr => {
-                let want = socket_addr(addr)?;
-                Some(
-                    tokio::net::TcpListener::bind(want)
-                        .await
-                        .map_err(|source| DaemonError::Bind { addr: want, source })?,
-                )
-            }
+            addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
         };
         let net = if overrides.offline {
             None
@@ -194,8 +181,10 @@ impl Daemon {
         let shutdown = Arc::new(Notify::new());
         let gateway = match gateway_listener {
             None => None,
-            Some(listener) => Some(start_gateway(
+            Some(((listener, addr), timeout)) => Some(start_gateway(
                 listener,
+                addr,
+                timeout,
                 &repo,
                 &config,
                 net.as_ref().map(|o| o.bitswap.clone()),
@@ -328,22 +317,40 @@ impl Daemon {
     }
 }
 
-/// Binds and serves the HTTP gateway; writes its URL to `$IPFSD_PATH/gateway`.
+/// Binds a TCP listener on a `/ip4|ip6/<ip>/tcp/<port>` multiaddr; answers it with the
+/// address it got (port 0 picks a free one).
+async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), DaemonError> {
+    let want = socket_addr(addr)?;
+    let bind_err = |source| DaemonError::Bind { addr: want, source };
+    let listener = tokio::net::TcpListener::bind(want)
+        .await
+        .map_err(bind_err)?;
+    let got = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, got))
+}
+
+/// `Gateway.RetrievalTimeout`.
+fn gateway_timeout(config: &crate::Config) -> Result<std::time::Duration, DaemonError> {
+    Ok(
+        crate::config::parse_duration(&config.gateway.retrieval_timeout)
+            .filter(|d| !d.is_zero())
+            .ok_or(crate::net::NetConfigError::Bad {
+                key: "Gateway.RetrievalTimeout",
+                reason: "must be a duration like 30s",
+            })?,
+    )
+}
+
+/// Serves the HTTP gateway on `listener` (bound to `addr`); writes its URL to
+/// `$IPFSD_PATH/gateway`.
 fn start_gateway(
     listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    timeout: std::time::Duration,
     repo: &Repo,
     config: &crate::Config,
     bitswap: Option<bitswap::Bitswap>,
 ) -> Result<Gateway, DaemonError> {
-    let addr = listener
-        .local_addr()
-        .map_err(|source| DaemonError::Serve { source })?;
-    let timeout = crate::config::parse_duration(&config.gateway.retrieval_timeout)
-        .filter(|d| !d.is_zero())
-        .ok_or(crate::net::NetConfigError::Bad {
-            key: "Gateway.RetrievalTimeout",
-            reason: "must be a duration like 30s",
-        })?;
     let bitswap = if config.gateway.no_fetch {
         None
     } else {

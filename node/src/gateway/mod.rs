@@ -327,41 +327,40 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
             reason: e.to_string(),
         })??
     };
-    let if_none_match = header_str(&req.headers, header::IF_NONE_MATCH);
-    let etag_matches = |etag: &str| {
-        if_none_match.is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim() == etag))
+    if let Plan::AddSlash = plan {
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        return Ok(redirect(&format!("{}/{query}", req.uri.path())));
+    }
+    let etag = match &plan {
+        Plan::File { cid, .. } => format!("\"{cid}\""),
+        Plan::Listing { cid, .. } => format!("W/\"DirIndex-ipfsd1_CID-{cid}\""),
+        Plan::Block { cid, raw: true, .. } => format!("\"{cid}.raw\""),
+        Plan::Block { cid, .. } => format!("\"{cid}\""),
+        Plan::Car => car_etag(&content, &resolved, &params),
+        Plan::AddSlash => String::new(),
     };
-    let mut resp = match plan {
-        Plan::AddSlash => {
-            let location = format!(
-                "{}/{}",
-                req.uri.path(),
-                query.map(|q| format!("?{q}")).unwrap_or_default()
-            );
-            return Ok(redirect(&location));
-        }
-        Plan::File {
-            cid,
-            size,
-            content_type,
-            whole,
-        } => {
-            let etag = format!("\"{cid}\"");
-            if etag_matches(&etag) {
-                not_modified(&etag)
-            } else {
+    let not_modified_now = header_str(&req.headers, header::IF_NONE_MATCH)
+        .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if not_modified_now {
+        not_modified()
+    } else {
+        match plan {
+            Plan::File {
+                cid,
+                size,
+                content_type,
+                whole,
+            } => {
                 let range = request::range(header_str(&req.headers, header::RANGE), size);
                 let (start, end, status) = match range {
                     Range::Full => (0, size, StatusCode::OK),
                     Range::Part(a, b) => (a, b, StatusCode::PARTIAL_CONTENT),
                     Range::Unsatisfiable => return Err(GatewayError::Range { size }),
                 };
-                let body = if head {
-                    Body::empty()
-                } else if let Some(all) = whole {
-                    Body::from(all.slice(start as usize..end as usize))
-                } else {
-                    stream_file(src, turn(&s.streams).await?, cid, start, end - start)
+                let body = match whole {
+                    Some(all) => Body::from(all.slice(start as usize..end as usize)),
+                    None if head => Body::empty(),
+                    None => stream_file(src, turn(&s.streams).await?, cid, start, end - start),
                 };
                 let mut resp = Response::new(body);
                 *resp.status_mut() = status;
@@ -376,16 +375,10 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                         &format!("bytes {start}-{}/{size}", end - 1),
                     );
                 }
-                insert(h, header::ETAG, &etag);
                 disposition(h, &params, None);
                 resp
             }
-        }
-        Plan::Listing { cid, entries } => {
-            let etag = format!("W/\"DirIndex-ipfsd1_CID-{cid}\"");
-            if etag_matches(&etag) {
-                not_modified(&etag)
-            } else {
+            Plan::Listing { cid, entries } => {
                 let title = if content.segments.is_empty() {
                     format!("/ipfs/{}/", content.root)
                 } else {
@@ -397,47 +390,17 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                     &entries,
                     !content.segments.is_empty(),
                 );
-                let len = page.len();
-                let mut resp = Response::new(if head {
-                    Body::empty()
-                } else {
-                    Body::from(page)
-                });
-                let h = resp.headers_mut();
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                );
-                insert(h, header::CONTENT_LENGTH, &len.to_string());
-                insert(h, header::ETAG, &etag);
-                resp
+                sized(page.into(), "text/html; charset=utf-8")
             }
-        }
-        Plan::Block {
-            cid,
-            data,
-            content_type,
-            raw,
-        } => {
-            let etag = if raw {
-                format!("\"{cid}.raw\"")
-            } else {
-                format!("\"{cid}\"")
-            };
-            if etag_matches(&etag) {
-                not_modified(&etag)
-            } else {
-                let len = data.len();
-                let mut resp = Response::new(if head {
-                    Body::empty()
-                } else {
-                    Body::from(data)
-                });
-                let h = resp.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-                insert(h, header::CONTENT_LENGTH, &len.to_string());
-                insert(h, header::ETAG, &etag);
+            Plan::Block {
+                cid,
+                data,
+                content_type,
+                raw,
+            } => {
+                let mut resp = sized(data, content_type);
                 if raw {
+                    let h = resp.headers_mut();
                     h.insert(
                         header::X_CONTENT_TYPE_OPTIONS,
                         HeaderValue::from_static("nosniff"),
@@ -446,12 +409,7 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 }
                 resp
             }
-        }
-        Plan::Car => {
-            let etag = car_etag(&content, &resolved, &params);
-            if etag_matches(&etag) {
-                not_modified(&etag)
-            } else {
+            Plan::Car => {
                 let body = if head {
                     Body::empty()
                 } else {
@@ -475,13 +433,22 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 );
-                insert(h, header::ETAG, &etag);
                 disposition(h, &params, Some(format!("{}.car", resolved.cid)));
                 resp
             }
+            Plan::AddSlash => {
+                return Err(GatewayError::Internal {
+                    reason: "redirect already answered".into(),
+                });
+            }
         }
     };
+    if head {
+        // Headers as for GET (Content-Length included), no body.
+        *resp.body_mut() = Body::empty();
+    }
     let h = resp.headers_mut();
+    insert(h, header::ETAG, &etag);
     insert(h, header::CACHE_CONTROL, IMMUTABLE);
     insert(
         h,
@@ -775,10 +742,19 @@ fn redirect(location: &str) -> Response {
     resp
 }
 
-fn not_modified(etag: &str) -> Response {
+fn not_modified() -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NOT_MODIFIED;
-    insert(resp.headers_mut(), header::ETAG, etag);
+    resp
+}
+
+/// A whole body with its type and length.
+fn sized(body: Bytes, content_type: &'static str) -> Response {
+    let len = body.len();
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    insert(h, header::CONTENT_LENGTH, &len.to_string());
     resp
 }
 
