@@ -34,6 +34,43 @@ pub struct Config {
     pub bitswap: BitswapConfig,
     /// HTTP gateway settings.
     pub gateway: GatewayConfig,
+    /// IPNS settings.
+    pub ipns: IpnsConfig,
+}
+
+/// IPNS settings (Kubo's `Ipns` section, the keys that apply here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpnsConfig {
+    /// Longest time between two signatures of an own name while the daemon runs (`4h`);
+    /// a record is also re-signed once half its lifetime has passed.
+    pub republish_period: String,
+    /// Lifetime of a published record when `name publish` is given none (`24h`).
+    pub record_lifetime: String,
+    /// Names whose resolved value is cached (each for its record's TTL).
+    pub resolve_cache_size: usize,
+}
+
+impl Default for IpnsConfig {
+    fn default() -> Self {
+        IpnsConfig {
+            republish_period: "4h".into(),
+            record_lifetime: "24h".into(),
+            resolve_cache_size: 128,
+        }
+    }
+}
+
+impl IpnsConfig {
+    /// `RepublishPeriod` as a duration.
+    pub fn republish_period(&self) -> Option<std::time::Duration> {
+        parse_duration(&self.republish_period).filter(|d| !d.is_zero())
+    }
+
+    /// `RecordLifetime` as a duration.
+    pub fn record_lifetime(&self) -> Option<std::time::Duration> {
+        parse_duration(&self.record_lifetime).filter(|d| !d.is_zero())
+    }
 }
 
 /// HTTP gateway settings (Kubo's `Gateway` section, the keys that apply here).

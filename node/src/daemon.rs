@@ -64,6 +64,9 @@ pub enum DaemonError {
     /// BitSwap could not start (its ledger database, most likely).
     #[error("bitswap: {0}")]
     Bitswap(#[from] bitswap::Error),
+    /// The IPNS state could not be read.
+    #[error("ipns: {0}")]
+    Names(#[from] crate::names::NameError),
     /// The server failed.
     #[error("RPC API server: {source}")]
     Serve {
@@ -132,6 +135,8 @@ pub struct Daemon {
     api_file: PathBuf,
     net: Option<Online>,
     gateway: Option<Gateway>,
+    names: crate::names::Names,
+    republisher: Option<(Arc<Notify>, tokio::task::JoinHandle<()>)>,
 }
 
 /// The running HTTP gateway.
@@ -173,11 +178,31 @@ impl Daemon {
             "" => None,
             addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
         };
+        let republish_period = config.ipns.republish_period().ok_or(
+            crate::net::NetConfigError::Bad {
+                key: "Ipns.RepublishPeriod",
+                reason: "must be a duration like 4h",
+            },
+        )?;
         let net = if overrides.offline {
             None
         } else {
             Some(start_network(&repo, &config).await?)
         };
+        let keystore =
+            crate::keystore::Keystore::new(repo.path(), repo.identity().keypair().clone());
+        let names = crate::names::Names::open(
+            repo.path(),
+            keystore,
+            net.as_ref().map(|o| o.net.clone()),
+            config.ipns.resolve_cache_size,
+        )?;
+        // Online, the node answers for its names from the start and keeps them alive.
+        let republisher = net.as_ref().map(|_| {
+            names.load_own_records();
+            let stop = Arc::new(Notify::new());
+            (stop.clone(), names.spawn_republisher(republish_period, stop))
+        });
         let shutdown = Arc::new(Notify::new());
         let gateway = match gateway_listener {
             None => None,
@@ -188,12 +213,14 @@ impl Daemon {
                 &repo,
                 &config,
                 net.as_ref().map(|o| o.bitswap.clone()),
+                names.clone(),
             )?),
         };
         let state = ApiState {
             net: net.as_ref().map(|o| o.net.clone()),
             reprovider: net.as_ref().map(|o| o.reprovider.clone()),
             bitswap: net.as_ref().map(|o| o.bitswap.clone()),
+            names: names.clone(),
             provide_strategy: crate::net::Strategy::parse(&config.provide.strategy)
                 .unwrap_or_default(),
             store: repo.store().clone(),
@@ -226,7 +253,14 @@ impl Daemon {
             api_file,
             net,
             gateway,
+            names,
+            republisher,
         })
+    }
+
+    /// The node's naming (publish, resolve).
+    pub fn names(&self) -> &crate::names::Names {
+        &self.names
     }
 
     /// The network handle (`None` when started offline).
@@ -276,6 +310,11 @@ impl Daemon {
             }
             let _ = std::fs::remove_file(&g.file);
         }
+        if let Some((stop, task)) = self.republisher {
+            stop.notify_one();
+            let _ = task.await;
+        }
+        drop(self.names);
         if let Some(o) = self.net {
             o.reprovider.stop();
             o.bitswap.stop().await;
@@ -350,6 +389,7 @@ fn start_gateway(
     repo: &Repo,
     config: &crate::Config,
     bitswap: Option<bitswap::Bitswap>,
+    names: crate::names::Names,
 ) -> Result<Gateway, DaemonError> {
     let bitswap = if config.gateway.no_fetch {
         None
@@ -360,6 +400,7 @@ fn start_gateway(
         repo.store().clone(),
         bitswap,
         timeout,
+        names,
     ));
     let stop = Arc::new(Notify::new());
     let stopped = stop.clone();

@@ -11,6 +11,8 @@ pub mod content;
 pub mod daemon;
 pub mod gateway;
 pub mod identity;
+pub mod keystore;
+pub mod names;
 pub mod net;
 pub mod ops;
 pub mod path;

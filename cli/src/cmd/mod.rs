@@ -4,6 +4,7 @@ mod add;
 mod block;
 mod daemon;
 mod dagcmd;
+mod name;
 mod net;
 mod pin;
 mod read;
@@ -85,6 +86,12 @@ enum Command {
     /// Block exchange: counters, wantlists and per-peer ledgers.
     #[command(subcommand)]
     Bitswap(net::BitswapCommand),
+    /// Signing keys for IPNS names (`self` is the node's identity).
+    #[command(subcommand)]
+    Key(name::KeyCommand),
+    /// IPNS: publish and resolve signed, mutable names.
+    #[command(subcommand)]
+    Name(name::NameCommand),
     /// Print the version.
     Version,
 }
@@ -116,6 +123,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Routing(c) => net::routing(&ctx, c),
         Command::Stats(c) => net::stats(&ctx, c),
         Command::Bitswap(c) => net::bitswap(&ctx, c),
+        Command::Key(c) => name::key(&ctx, c),
+        Command::Name(c) => name::name(&ctx, c),
         Command::Version => version(&ctx),
     }
 }

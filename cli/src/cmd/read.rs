@@ -1,5 +1,6 @@
 //! Reading commands: `cat`, `get`, `ls`, `refs`.
 
+use super::name::offline_ipfs_path;
 use super::{Ctx, first_failing, parse_path, resolve, untar};
 use crate::output::{columns, ignore_broken_pipe};
 use crate::remote::{self, Client, RawStream};
@@ -44,7 +45,7 @@ fn cat_local(ctx: &Ctx, args: &CatArgs, out: &mut impl Write) -> Result<()> {
     let mut length = args.length;
     let mut offset = args.offset;
     for p in &args.paths {
-        let cid = resolve(store, p)?;
+        let cid = resolve(store, &offline_ipfs_path(ctx, p)?)?;
         let mut reader = FileReader::open(store, &cid, offset, length)?;
         offset = offset.saturating_sub(reader.size());
         if let Some(l) = length.as_mut() {
@@ -132,20 +133,25 @@ pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     let source = match ctx.client()? {
         Some(client) => Source::Remote(client.post("get", &[("arg", &args.path)])?),
         None => {
+            let target = offline_ipfs_path(ctx, &args.path)?;
             let repo = ctx.repo()?;
-            let cid = resolve(repo.store(), &args.path)?;
+            let cid = resolve(repo.store(), &target)?;
             Source::Local(Box::new(repo), cid)
         }
     };
     let dest = match args.output {
         Some(d) => d,
-        None => {
-            let (root, inner) = parse_path(&args.path)?;
-            match inner.rsplit('/').find(|s| !s.is_empty()) {
-                Some(last) => PathBuf::from(last),
-                None => PathBuf::from(root.to_string()),
+        // Named after the last segment typed: an /ipns/ name or below it, else the CID's.
+        None => match args.path.strip_prefix("/ipns/") {
+            Some(rest) => PathBuf::from(rest.rsplit('/').find(|s| !s.is_empty()).unwrap_or(rest)),
+            None => {
+                let (root, inner) = parse_path(&args.path)?;
+                match inner.rsplit('/').find(|s| !s.is_empty()) {
+                    Some(last) => PathBuf::from(last),
+                    None => PathBuf::from(root.to_string()),
+                }
             }
-        }
+        },
     };
     if dest.exists() && !dest.is_dir() {
         std::fs::remove_file(&dest)?;
@@ -189,7 +195,7 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> Result<ExitCode> {
         // Path by path, so what is listed before a bad path is printed, as offline.
         let entries = match (&client, &repo) {
             (Some(client), _) => ls_remote(client, p)?,
-            (None, Some(repo)) => ls_local(repo.store(), p)?,
+            (None, Some(repo)) => ls_local(repo.store(), &offline_ipfs_path(ctx, p)?)?,
             (None, None) => unreachable!("a repository is open when there is no daemon"),
         };
         let mut rows = Vec::with_capacity(entries.len() + 1);

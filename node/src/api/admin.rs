@@ -160,7 +160,7 @@ pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<R
 }
 
 /// The bytes of every file part of a multipart body, each at most `limit` bytes.
-async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
+pub(crate) async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
     let mut out = Vec::new();
     while let Some(mut field) = mp
         .next_field()

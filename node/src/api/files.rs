@@ -333,7 +333,7 @@ pub(crate) async fn add(
 }
 
 pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths = args.required_owned("ipfs-path")?;
+    let paths = s.ipfs_paths(args.required_owned("ipfs-path")?).await?;
     let offset = args.number("offset")?.unwrap_or(0);
     let length = args.number("length")?;
     let src = s.source();
@@ -460,17 +460,20 @@ fn tar_tree<W: std::io::Write>(
 }
 
 pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let p = args.first("ipfs-path")?.to_string();
+    let asked = args.first("ipfs-path")?.to_string();
+    let p = s.ipfs_path(asked.clone()).await?;
     let src = s.source();
     let source = src.clone();
     let (cid, name) = blocking(move || {
         let cid = path::resolve(&source, &p)?;
         source.prefetch(cid);
         let (root, inner) = path::parse(&p).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let name = inner
-            .rsplit('/')
-            .find(|c| !c.is_empty())
-            .map_or_else(|| root.to_string(), String::from);
+        // Named after the last segment the user typed (an /ipns/ name, or below it).
+        let name = match asked.strip_prefix("/ipns/") {
+            Some(rest) => rest.rsplit('/').find(|c| !c.is_empty()).map(String::from),
+            None => inner.rsplit('/').find(|c| !c.is_empty()).map(String::from),
+        }
+        .unwrap_or_else(|| root.to_string());
         Ok((cid, name))
     })
     .await?;
@@ -485,7 +488,8 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
 }
 
 pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths = args.required_owned("ipfs-path")?;
+    let asked = args.required_owned("ipfs-path")?;
+    let paths = s.ipfs_paths(asked.clone()).await?;
     let src = s.source();
     let objects = blocking(move || {
         let mut objects = Vec::new();
@@ -505,7 +509,7 @@ pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response
                 };
                 links.push(json!({ "Name": e.name, "Hash": e.cid.to_string(), "Size": size, "Type": ty, "Target": "" }));
             }
-            objects.push(json!({ "Hash": p, "Links": links }));
+            objects.push(json!({ "Hash": asked[objects.len()], "Links": links }));
         }
         Ok(objects)
     })
@@ -514,7 +518,7 @@ pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response
 }
 
 pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let paths = args.required_owned("ipfs-path")?;
+    let paths = s.ipfs_paths(args.required_owned("ipfs-path")?).await?;
     let recursive = args.flag("recursive", false)?;
     let unique = args.flag("unique", false)?;
     let src = s.source();

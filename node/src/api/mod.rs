@@ -18,6 +18,7 @@
 mod admin;
 mod bitswap;
 mod files;
+mod names;
 mod net;
 
 use axum::Router;
@@ -56,9 +57,33 @@ pub struct ApiState {
     /// Block exchange (`None` when offline).
     pub(crate) bitswap: Option<::bitswap::Bitswap>,
     pub(crate) provide_strategy: crate::net::Strategy,
+    /// IPNS: keys, publishing and resolving.
+    pub(crate) names: crate::names::Names,
 }
 
 impl ApiState {
+    /// `path` with an `/ipns/` name resolved (recursively) to the `/ipfs/` path it names;
+    /// other paths are answered as they are.
+    pub(crate) async fn ipfs_path(&self, path: String) -> Result<String, ApiError> {
+        if !path.starts_with("/ipns/") {
+            return Ok(path);
+        }
+        let options = crate::names::ResolveOptions {
+            recursive: true,
+            nocache: false,
+        };
+        Ok(self.names.resolve(&path, options, None).await?)
+    }
+
+    /// [`ApiState::ipfs_path`] for each path.
+    pub(crate) async fn ipfs_paths(&self, paths: Vec<String>) -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            out.push(self.ipfs_path(p).await?);
+        }
+        Ok(out)
+    }
+
     /// Where handlers read content: the store, then BitSwap when online.
     pub(crate) fn source(&self) -> crate::content::Source {
         crate::content::Source::new(self.store.clone(), self.bitswap.clone())
@@ -126,6 +151,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/bitswap/wantlist", any(bitswap::wantlist))
         .route("/api/v0/bitswap/ledger", any(bitswap::ledger))
         .route("/api/v0/stats/dht", any(net::stats_dht))
+        .route("/api/v0/key/gen", any(names::key_gen))
+        .route("/api/v0/key/list", any(names::key_list))
+        .route("/api/v0/key/rm", any(names::key_rm))
+        .route("/api/v0/key/rename", any(names::key_rename))
+        .route("/api/v0/key/export", any(names::key_export))
+        .route("/api/v0/key/import", any(names::key_import))
+        .route("/api/v0/name/publish", any(names::name_publish))
+        .route("/api/v0/name/resolve", any(names::name_resolve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), guard))

@@ -381,6 +381,8 @@ pub(crate) async fn stats_dht(State(s): State<ApiState>) -> Result<Response, Api
         "Peers": info.peers,
         "RoutingTable": { "WAN": info.routing_table.0, "LAN": info.routing_table.1 },
         "PowRefused": info.pow_refused,
+        "RecordsRefused": info.records_refused.0,
+        "LastRefusal": info.records_refused.1,
         "Records": info.records,
     })))
 }

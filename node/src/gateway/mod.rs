@@ -46,6 +46,8 @@ const MAX_RESOLVING: usize = 32;
 const MAX_STREAMS: usize = 64;
 /// `Cache-Control` of everything under `/ipfs/` (immutable by construction).
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
+/// `Cache-Control` of content reached through an `/ipns/` name, which may change.
+const MUTABLE: &str = "public, max-age=60";
 
 /// A request the gateway cannot answer with content.
 #[derive(Debug, thiserror::Error)]
@@ -109,9 +111,9 @@ pub enum GatewayError {
         /// The method used.
         method: String,
     },
-    /// `/ipns/` names are not served yet.
-    #[error("/ipns/ names are not served by this gateway yet")]
-    Ipns,
+    /// An `/ipns/` name could not be resolved.
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
     /// The DAG is malformed or the store failed.
     #[error("cannot read the content: {source}")]
     Read {
@@ -142,7 +144,12 @@ impl GatewayError {
             GatewayError::NotCached { .. } => StatusCode::PRECONDITION_FAILED,
             GatewayError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             GatewayError::Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            GatewayError::Ipns => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::Name(e) if e.is_bad_request() => StatusCode::BAD_REQUEST,
+            GatewayError::Name(e) if e.is_not_found() => StatusCode::NOT_FOUND,
+            GatewayError::Name(crate::names::NameError::Net(crate::net::NetError::Timeout {
+                ..
+            })) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Name(_) => StatusCode::BAD_GATEWAY,
             GatewayError::Read { .. } | GatewayError::Internal { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -190,6 +197,7 @@ pub struct GatewayState {
     store: dag::Store,
     bitswap: Option<::bitswap::Bitswap>,
     retrieval_timeout: Duration,
+    names: crate::names::Names,
     /// Bounds the blocking work: threads (and the block buffers each holds) stay few
     /// however many connections come.
     resolving: Arc<Semaphore>,
@@ -198,16 +206,18 @@ pub struct GatewayState {
 
 impl GatewayState {
     /// A gateway over `store`, fetching missing blocks through `bitswap` (when given) for
-    /// at most `retrieval_timeout` each.
+    /// at most `retrieval_timeout` each, resolving `/ipns/` names with `names`.
     pub fn new(
         store: dag::Store,
         bitswap: Option<::bitswap::Bitswap>,
         retrieval_timeout: Duration,
+        names: crate::names::Names,
     ) -> Self {
         GatewayState {
             store,
             bitswap,
             retrieval_timeout,
+            names,
             resolving: Arc::new(Semaphore::new(MAX_RESOLVING)),
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
         }
@@ -310,6 +320,20 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     )? {
         Route::Subdomain { location } => return Ok(redirect(&location)),
         Route::Content(c) => c,
+        Route::Name(n) => {
+            let options = crate::names::ResolveOptions {
+                recursive: true,
+                nocache: false,
+            };
+            let path = n.name.to_path();
+            let lookup = s.names.resolve(&path, options, None);
+            let target = tokio::time::timeout(s.retrieval_timeout, lookup)
+                .await
+                .map_err(|_| {
+                    crate::names::NameError::Net(crate::net::NetError::Timeout { op: "name resolve" })
+                })??;
+            request::name_content(&n, &target)?
+        }
     };
     let params = request::params(query, header_str(&req.headers, header::ACCEPT))?;
     let local_only = header_str(&req.headers, header::CACHE_CONTROL)
@@ -379,11 +403,7 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 resp
             }
             Plan::Listing { cid, entries } => {
-                let title = if content.segments.is_empty() {
-                    format!("/ipfs/{}/", content.root)
-                } else {
-                    format!("/ipfs/{}/{}/", content.root, content.inner())
-                };
+                let title = content.title();
                 let page = html::listing(
                     &title,
                     &cid.to_string(),
@@ -449,7 +469,11 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     }
     let h = resp.headers_mut();
     insert(h, header::ETAG, &etag);
-    insert(h, header::CACHE_CONTROL, IMMUTABLE);
+    insert(
+        h,
+        header::CACHE_CONTROL,
+        if content.mutable { MUTABLE } else { IMMUTABLE },
+    );
     insert(
         h,
         "x-ipfs-path".parse().expect("static name"),

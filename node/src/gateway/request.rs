@@ -15,6 +15,8 @@ pub const MAX_SEGMENTS: usize = 256;
 pub enum Route {
     /// Serve content.
     Content(ContentPath),
+    /// Content under an `/ipns/` name (resolved by the handler, see [`name_content`]).
+    Name(NamePath),
     /// `/ipfs/<cid>/...` asked of `localhost`: moved to the CID's own origin.
     Subdomain {
         /// The `Location`.
@@ -35,12 +37,81 @@ pub struct ContentPath {
     pub display: String,
     /// Served from a `<cid>.ipfs.localhost` origin (links are relative to `/`).
     pub subdomain: bool,
+    /// Reached through an `/ipns/` name: may change, so not cached as immutable.
+    pub mutable: bool,
+    /// The listing title for a name path (`/ipns/<name>/...`); `None`: the `/ipfs/` path.
+    pub name_title: Option<String>,
+}
+
+/// `/ipns/<name>/<below>`, or `<name>.ipns.localhost/<below>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePath {
+    /// The name.
+    pub name: ipns::Name,
+    /// The URL path below the name, still percent-encoded (empty or starting with `/`).
+    pub below: String,
+    /// Served from a `<name>.ipns.localhost` origin.
+    pub subdomain: bool,
+    /// The path as requested (`X-Ipfs-Path`).
+    pub display: String,
+}
+
+/// The content a name request reaches, given what the name resolved to (`/ipfs/<cid>[/p]`,
+/// plain text as a record holds it).
+pub fn name_content(n: &NamePath, target: &str) -> Result<ContentPath, GatewayError> {
+    let bad = |reason| GatewayError::BadPath {
+        path: target.chars().take(256).collect(),
+        reason,
+    };
+    let rest = target
+        .strip_prefix("/ipfs/")
+        .ok_or(bad("the name does not resolve to an /ipfs/ path"))?;
+    let (cid, inner) = rest.split_once('/').unwrap_or((rest, ""));
+    let root = parse_root(cid)?;
+    let mut all: Vec<String> = inner
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if all.iter().any(|s| s == "." || s == "..") {
+        return Err(bad("'.' and '..' are not allowed in content paths"));
+    }
+    let (below, trailing_slash) = segments(&n.below)?;
+    let title = match below.is_empty() {
+        true => format!("/ipns/{}/", n.name),
+        false => format!("/ipns/{}/{}/", n.name, below.join("/")),
+    };
+    all.extend(below);
+    if all.len() > MAX_SEGMENTS {
+        return Err(bad("too many segments"));
+    }
+    Ok(ContentPath {
+        root,
+        segments: all,
+        trailing_slash,
+        display: n.display.clone(),
+        subdomain: n.subdomain,
+        mutable: true,
+        name_title: Some(title),
+    })
 }
 
 impl ContentPath {
     /// The decoded path below the root, `/`-joined.
     pub fn inner(&self) -> String {
         self.segments.join("/")
+    }
+
+    /// The title of a directory listing: the path as the user sees it, ending in `/`.
+    pub fn title(&self) -> String {
+        if let Some(t) = &self.name_title {
+            return t.clone();
+        }
+        if self.segments.is_empty() {
+            format!("/ipfs/{}/", self.root)
+        } else {
+            format!("/ipfs/{}/{}/", self.root, self.inner())
+        }
     }
 
     /// The last path segment (the file name), if any.
@@ -91,10 +162,44 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
             trailing_slash,
             display: format!("/ipfs/{label}{path}"),
             subdomain: true,
+            mutable: false,
+            name_title: None,
         }));
     }
-    if host_name.ends_with(".ipns.localhost") || path == "/ipns" || path.starts_with("/ipns/") {
-        return Err(GatewayError::Ipns);
+    if let Some(label) = host_name.strip_suffix(".ipns.localhost") {
+        let name = parse_name(label, &host_full)?;
+        segments(path)?;
+        return Ok(Route::Name(NamePath {
+            name,
+            below: path.to_string(),
+            subdomain: true,
+            display: format!("/ipns/{label}{path}"),
+        }));
+    }
+    if path == "/ipns" || path.starts_with("/ipns/") {
+        let rest = path.strip_prefix("/ipns/").unwrap_or("");
+        let (label, below) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let label = percent_decode(label).ok_or_else(|| GatewayError::BadPath {
+            path: path.to_string(),
+            reason: "invalid percent-encoding",
+        })?;
+        let name = parse_name(&label, path)?;
+        segments(below)?;
+        if host_name == "localhost" {
+            let below = if below.is_empty() { "/" } else { below };
+            return Ok(Route::Subdomain {
+                location: format!("http://{name}.ipns.{host_full}{below}{}", query_suffix(query)),
+            });
+        }
+        return Ok(Route::Name(NamePath {
+            name,
+            below: below.to_string(),
+            subdomain: false,
+            display: path.to_string(),
+        }));
     }
     let Some(rest) = path.strip_prefix("/ipfs/") else {
         return Err(GatewayError::NotFound {
@@ -131,6 +236,8 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
         trailing_slash,
         display: path.to_string(),
         subdomain: false,
+        mutable: false,
+        name_title: None,
     }))
 }
 
@@ -149,6 +256,23 @@ fn strip_port(host: &str) -> &str {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
     }
+}
+
+/// An IPNS name label; DNSLink names (with dots) are refused: there is no DNS here.
+fn parse_name(label: &str, path: &str) -> Result<ipns::Name, GatewayError> {
+    let bad = |reason| GatewayError::BadPath {
+        path: path.chars().take(256).collect(),
+        reason,
+    };
+    if label.is_empty() {
+        return Err(bad("no name after /ipns/"));
+    }
+    if label.contains('.') {
+        return Err(bad("DNSLink names are not supported (this node has no DNS resolver)"));
+    }
+    label
+        .parse()
+        .map_err(|_| bad("not an IPNS name (a k51… or 12D3Koo… peer ID)"))
 }
 
 fn parse_root(s: &str) -> Result<Cid, GatewayError> {
@@ -427,10 +551,9 @@ mod tests {
             assert_eq!(e.status(), 400, "{bad}: {e}");
         }
         assert_eq!(route(None, "/", None).expect_err("root").status(), 404);
-        assert_eq!(
-            route(None, "/ipns/x", None).expect_err("ipns").status(),
-            501
-        );
+        for bad in ["/ipns/x", "/ipns/", "/ipns/example.com/a", "/ipns/%zz"] {
+            assert_eq!(route(None, bad, None).expect_err(bad).status(), 400, "{bad}");
+        }
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub const KAD_WAN: &str = "/ipfs/kad/1.0.0";
 pub const KAD_LAN: &str = "/ipfs/lan/kad/1.0.0";
 /// Identify's protocol version string, as Kubo sends it.
 pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+/// Valid answers an `/ipns/` lookup waits for before it stops asking.
+pub const IPNS_QUORUM: usize = 16;
 /// Commands queued to the network task at most.
 const COMMAND_QUEUE: usize = 256;
 
@@ -277,6 +279,8 @@ pub struct Info {
     pub routing_table: (usize, usize),
     /// Connections refused for insufficient proof of work.
     pub pow_refused: u64,
+    /// DHT values (`PUT_VALUE`s from peers) refused, and the reason for the latest.
+    pub records_refused: (u64, Option<String>),
     /// The record store's counts.
     pub records: Counts,
 }
@@ -342,6 +346,8 @@ pub(crate) enum Command {
     },
     GetValue {
         key: RecordKey,
+        /// Each better value as the lookup finds it (`name resolve --stream`).
+        updates: Option<mpsc::Sender<Vec<u8>>>,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
     },
     PutValue {
@@ -519,10 +525,34 @@ impl Network {
         self.ask(|reply| Command::FindPeer { peer, reply }).await?
     }
 
-    /// Gets a value (`/ipns/…` or `/pk/…`) from the DHT; it is validated first.
+    /// Gets a value (`/ipns/…` or `/pk/…`) from the DHT; it is validated first. An
+    /// `/ipns/` lookup collects up to [`IPNS_QUORUM`] valid answers and returns the best
+    /// record; peers that answered an older one (or none, among the closest) are sent the
+    /// best one afterwards.
     pub async fn get_value(&self, key: Vec<u8>) -> Result<Vec<u8>, NetError> {
         let key = RecordKey::new(&key);
-        self.ask(|reply| Command::GetValue { key, reply }).await?
+        self.ask(|reply| Command::GetValue {
+            key,
+            updates: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// [`Network::get_value`], also sending each better value to `updates` as it is
+    /// found (a full channel drops an intermediate one; the final answer is returned).
+    pub async fn get_value_updates(
+        &self,
+        key: Vec<u8>,
+        updates: mpsc::Sender<Vec<u8>>,
+    ) -> Result<Vec<u8>, NetError> {
+        let key = RecordKey::new(&key);
+        self.ask(|reply| Command::GetValue {
+            key,
+            updates: Some(updates),
+            reply,
+        })
+        .await?
     }
 
     /// Validates and stores a value, locally and on the closest peers.

@@ -50,7 +50,7 @@ pub(crate) struct Behaviour {
     bitswap_in: bitswap::inbound::Behaviour,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Dht {
     Wan,
     Lan,
@@ -75,7 +75,15 @@ enum Request {
     GetValue {
         key: RecordKey,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+        updates: Option<mpsc::Sender<Vec<u8>>>,
         best: Option<Vec<u8>>,
+        /// Valid answers so far (an `/ipns/` lookup stops at `IPNS_QUORUM`).
+        answers: usize,
+        /// Who answered the best value so far (stale should a better one turn up).
+        holders: Vec<(Dht, PeerId)>,
+        /// Peers that answered something older or invalid, or nothing although among
+        /// the closest: they get the best value when the lookup ends.
+        stale: Vec<(Dht, PeerId)>,
     },
     PutValue {
         reply: oneshot::Sender<Result<(), NetError>>,
@@ -121,6 +129,8 @@ struct Task {
     provide_jobs: usize,
     batches: HashMap<u64, Batch>,
     stats: ProvideStats,
+    /// Values refused from peers, and why the latest was.
+    records_refused: (u64, Option<String>),
     /// First-connection / last-disconnection events for BitSwap.
     peer_events: Option<bitswap::PeerEvents>,
 }
@@ -267,6 +277,7 @@ pub(crate) async fn spawn(
         provide_jobs: 0,
         batches: HashMap::new(),
         stats: ProvideStats::default(),
+        records_refused: (0, None),
         peer_events,
     };
     // Wait until every listener is bound, so `id` reports real ports at once.
@@ -419,11 +430,19 @@ impl Task {
                     let _ = reply.send(Err(NetError::NoDht));
                 }
             }
-            Command::GetValue { key, reply } => {
+            Command::GetValue {
+                key,
+                updates,
+                reply,
+            } => {
                 let request = Request::GetValue {
                     key: key.clone(),
                     reply,
+                    updates,
                     best: None,
+                    answers: 0,
+                    holders: Vec::new(),
+                    stale: Vec::new(),
                 };
                 if let Err(Request::GetValue { reply, .. }) =
                     self.start_query(request, |k| Some(k.get_record(key.clone())))
@@ -499,6 +518,7 @@ impl Task {
             peers: self.connections.len(),
             routing_table: self.routing_table_sizes(),
             pow_refused: self.swarm.behaviour().gate.refused(),
+            records_refused: self.records_refused.clone(),
             records: self.records.counts(),
         }
     }
@@ -789,6 +809,9 @@ impl Task {
                     }
                     Err(reason) => {
                         tracing::debug!(%source, key = %validate::printable(&record.key), %reason, "record refused");
+                        self.records_refused.0 += 1;
+                        self.records_refused.1 =
+                            Some(format!("{}: {reason}", validate::printable(&record.key)));
                     }
                 }
             }
@@ -878,16 +901,50 @@ impl Task {
                 }
             }
             (
-                Request::GetValue { key, best, .. },
+                Request::GetValue {
+                    key,
+                    best,
+                    updates,
+                    answers,
+                    holders,
+                    stale,
+                    ..
+                },
                 QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(peer_record))),
             ) => {
                 let value = peer_record.record.value;
-                if validate::value(key, &value, best.as_deref()).is_ok() {
-                    *best = Some(value);
-                    // A non-IPNS value is immutable: the first valid one will do.
-                    stop = !validate::is_ipns(key);
+                // `None`: this node's own store.
+                let from = peer_record.peer.map(|p| (dht, p));
+                match validate::compare(key, &value, best.as_deref()) {
+                    Ok(order) => {
+                        *answers += 1;
+                        match order {
+                            std::cmp::Ordering::Greater => {
+                                stale.append(holders);
+                                holders.extend(from);
+                                if let Some(u) = updates {
+                                    let _ = u.try_send(value.clone());
+                                }
+                                *best = Some(value);
+                            }
+                            std::cmp::Ordering::Equal => holders.extend(from),
+                            std::cmp::Ordering::Less => stale.extend(from),
+                        }
+                        // A non-IPNS value is immutable: the first valid one will do.
+                        stop = !validate::is_ipns(key) || *answers >= super::IPNS_QUORUM;
+                    }
+                    Err(reason) => {
+                        tracing::debug!(peer = ?from, key = %validate::printable(key), %reason, "invalid value in a lookup");
+                        stale.extend(from);
+                    }
                 }
             }
+            (
+                Request::GetValue { stale, .. },
+                QueryResult::GetRecord(Ok(GetRecordOk::FinishedWithNoAdditionalRecord {
+                    cache_candidates,
+                })),
+            ) => stale.extend(cache_candidates.into_values().map(|p| (dht, p))),
             (Request::PutValue { ok, error, .. }, QueryResult::PutRecord(r)) => match r {
                 Ok(_) => *ok = true,
                 Err(e) => *error = Some(e.to_string()),
@@ -910,6 +967,40 @@ impl Task {
             }
         }
         let _ = id;
+    }
+
+    /// After an `/ipns/` lookup: sends the best record to the peers that answered an older
+    /// one (or none, among the closest), and replaces an older copy in this node's store.
+    fn correct_stale(
+        &mut self,
+        key: &RecordKey,
+        value: &[u8],
+        holders: &[(Dht, PeerId)],
+        mut stale: Vec<(Dht, PeerId)>,
+    ) {
+        let local_old = self.records.get(key).map(|r| r.value.clone());
+        if let Some(old) = local_old
+            && validate::compare(key, value, Some(&old)) == Ok(std::cmp::Ordering::Greater)
+        {
+            let mut store = self.records.clone();
+            if let Err(e) = store.put(kad::Record::new(key.clone(), value.to_vec())) {
+                tracing::debug!(error = %e, "newer record not stored");
+            }
+        }
+        stale.sort_unstable();
+        stale.dedup();
+        stale.retain(|p| !holders.contains(p) && p.1 != self.local);
+        for dht in [Dht::Wan, Dht::Lan] {
+            let peers: Vec<PeerId> = stale.iter().filter(|p| p.0 == dht).map(|p| p.1).collect();
+            if peers.is_empty() {
+                continue;
+            }
+            tracing::debug!(key = %validate::printable(key), peers = peers.len(), "sending the newest record to peers holding older ones");
+            if let Some(kad) = self.kad(dht) {
+                let record = kad::Record::new(key.clone(), value.to_vec());
+                kad.put_record_to(record, peers.into_iter(), kad::Quorum::One);
+            }
+        }
     }
 
     fn finish(&mut self, request: Request) {
@@ -942,7 +1033,19 @@ impl Task {
                 };
                 let _ = reply.send(result);
             }
-            Request::GetValue { key, reply, best } => {
+            Request::GetValue {
+                key,
+                reply,
+                best,
+                holders,
+                stale,
+                ..
+            } => {
+                if let Some(value) = &best
+                    && validate::is_ipns(&key)
+                {
+                    self.correct_stale(&key, value, &holders, stale);
+                }
                 let _ = reply.send(best.ok_or_else(|| NetError::NotFound {
                     what: format!("value for {}", validate::printable(&key)),
                 }));

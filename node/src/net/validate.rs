@@ -4,6 +4,7 @@
 //! server cannot be used as free storage.
 
 use libp2p::kad::RecordKey;
+use std::cmp::Ordering;
 use std::time::SystemTime;
 
 /// Longest provider-record key accepted (a multihash: code, length, digest).
@@ -28,6 +29,26 @@ pub fn printable(key: &RecordKey) -> String {
     k.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Checks `value` for `key` and orders it against `other` (a value already checked):
+/// `Greater` when it is better (or `other` is `None`), `Equal` when neither is (every valid
+/// non-IPNS value, identical records), `Less` when `other` is better.
+pub fn compare(key: &RecordKey, value: &[u8], other: Option<&[u8]>) -> Result<Ordering, String> {
+    self::value(key, value, None)?;
+    let Some(other) = other else {
+        return Ok(Ordering::Greater);
+    };
+    if !is_ipns(key) {
+        return Ok(Ordering::Equal);
+    }
+    let name = ipns::Name::from_routing_key(key.as_ref()).map_err(|e| e.to_string())?;
+    let now = SystemTime::now();
+    let new = ipns::validate(&name, value, now).map_err(|e| e.to_string())?;
+    Ok(match ipns::validate(&name, other, now) {
+        Ok(old) => ipns::select(&new, &old),
+        Err(_) => Ordering::Greater,
+    })
+}
+
 /// Checks a value for `key`; `existing` is the value held now, if any.
 pub fn value(key: &RecordKey, value: &[u8], existing: Option<&[u8]>) -> Result<(), String> {
     let k = key.as_ref();
@@ -44,7 +65,7 @@ pub fn value(key: &RecordKey, value: &[u8], existing: Option<&[u8]>) -> Result<(
         let record = ipns::validate(&name, value, now).map_err(|e| e.to_string())?;
         if let Some(old) = existing
             && let Ok(old) = ipns::validate(&name, old, now)
-            && ipns::select(&record, &old) == std::cmp::Ordering::Less
+            && ipns::select(&record, &old) == Ordering::Less
         {
             return Err(format!(
                 "sequence {} is older than the held record's {}",
