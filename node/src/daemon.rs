@@ -178,12 +178,14 @@ impl Daemon {
             "" => None,
             addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
         };
-        let republish_period = config.ipns.republish_period().ok_or(
-            crate::net::NetConfigError::Bad {
-                key: "Ipns.RepublishPeriod",
-                reason: "must be a duration like 4h",
-            },
-        )?;
+        let republish_period =
+            config
+                .ipns
+                .republish_period()
+                .ok_or(crate::net::NetConfigError::Bad {
+                    key: "Ipns.RepublishPeriod",
+                    reason: "must be a duration like 4h",
+                })?;
         let net = if overrides.offline {
             None
         } else {
@@ -201,7 +203,10 @@ impl Daemon {
         let republisher = net.as_ref().map(|_| {
             names.load_own_records();
             let stop = Arc::new(Notify::new());
-            (stop.clone(), names.spawn_republisher(republish_period, stop))
+            (
+                stop.clone(),
+                names.spawn_republisher(republish_period, stop),
+            )
         });
         let shutdown = Arc::new(Notify::new());
         let gateway = match gateway_listener {

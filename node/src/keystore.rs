@@ -339,14 +339,25 @@ mod tests {
         let a = ks.generate("alpha", "ed25519").expect("gen");
         ks.generate("b-x", "Ed25519").expect("gen");
         assert!(a.ipns_name().starts_with("k51"), "{}", a.ipns_name());
-        let names: Vec<_> = ks.list().expect("list").into_iter().map(|k| k.name).collect();
+        let names: Vec<_> = ks
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
         assert_eq!(names, ["self", "alpha", "b-x"]);
         assert_eq!(ks.get("alpha").expect("get").public().to_peer_id(), a.peer);
         assert_eq!(ks.find(&a.ipns_name()).expect("by name").0.name, "alpha");
         assert_eq!(ks.find(&me.to_string()).expect("by id").0.name, "self");
-        assert!(matches!(ks.generate("alpha", "ed25519"), Err(KeyError::Exists(_))));
+        assert!(matches!(
+            ks.generate("alpha", "ed25519"),
+            Err(KeyError::Exists(_))
+        ));
         assert!(matches!(ks.generate("c", "rsa"), Err(KeyError::Type(_))));
-        assert!(matches!(ks.rename("alpha", "b-x", false), Err(KeyError::Exists(_))));
+        assert!(matches!(
+            ks.rename("alpha", "b-x", false),
+            Err(KeyError::Exists(_))
+        ));
         let (moved, replaced) = ks.rename("alpha", "b-x", true).expect("force");
         assert!(replaced);
         assert_eq!(moved.peer, a.peer);
@@ -361,13 +372,25 @@ mod tests {
     #[test]
     fn self_and_bad_names_are_refused() {
         let (_dir, ks, _) = store();
-        assert!(matches!(ks.generate("self", "ed25519"), Err(KeyError::SelfKey(_))));
+        assert!(matches!(
+            ks.generate("self", "ed25519"),
+            Err(KeyError::SelfKey(_))
+        ));
         assert!(matches!(ks.remove("self"), Err(KeyError::SelfKey(_))));
-        assert!(matches!(ks.rename("self", "x", false), Err(KeyError::SelfKey(_))));
+        assert!(matches!(
+            ks.rename("self", "x", false),
+            Err(KeyError::SelfKey(_))
+        ));
         ks.generate("x", "ed25519").expect("gen");
-        assert!(matches!(ks.rename("x", "self", true), Err(KeyError::SelfKey(_))));
+        assert!(matches!(
+            ks.rename("x", "self", true),
+            Err(KeyError::SelfKey(_))
+        ));
         let bytes = ks.export("x").expect("export");
-        assert!(matches!(ks.import("self", &bytes), Err(KeyError::SelfKey(_))));
+        assert!(matches!(
+            ks.import("self", &bytes),
+            Err(KeyError::SelfKey(_))
+        ));
         for bad in ["", "a/b", ".hidden", "tab\there", &"n".repeat(256)] {
             assert!(
                 matches!(ks.generate(bad, "ed25519"), Err(KeyError::BadName { .. })),
@@ -384,10 +407,16 @@ mod tests {
         let bytes = ks.export("a").expect("export");
         let b = ks.import("copy", &bytes).expect("import");
         assert_eq!(a.peer, b.peer);
-        assert!(matches!(ks.import("junk", b"not a key"), Err(KeyError::Decode(_))));
+        assert!(matches!(
+            ks.import("junk", b"not a key"),
+            Err(KeyError::Decode(_))
+        ));
         // Exported bytes are what libp2p (and Kubo's keystore) read.
         assert_eq!(
-            Keypair::from_protobuf_encoding(&bytes).expect("decode").public().to_peer_id(),
+            Keypair::from_protobuf_encoding(&bytes)
+                .expect("decode")
+                .public()
+                .to_peer_id(),
             a.peer
         );
         #[cfg(unix)]

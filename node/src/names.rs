@@ -405,7 +405,12 @@ impl Names {
 
     /// Puts the record to the DHT (which keeps a copy in this node's store); answers
     /// whether it reached other peers.
-    async fn put(&self, name: &Name, record: &Record, allow_offline: bool) -> Result<bool, NameError> {
+    async fn put(
+        &self,
+        name: &Name,
+        record: &Record,
+        allow_offline: bool,
+    ) -> Result<bool, NameError> {
         let Some(net) = &self.inner.net else {
             return Ok(false);
         };
@@ -487,7 +492,9 @@ impl Names {
         };
         for _ in 0..MAX_DEPTH {
             let (name, rest) = split_name(&current)?;
-            let value = self.resolve_once(&name, o.nocache, &rest, updates.as_ref()).await?;
+            let value = self
+                .resolve_once(&name, o.nocache, &rest, updates.as_ref())
+                .await?;
             current = format!("{value}{rest}");
             if !o.recursive || !current.starts_with("/ipns/") {
                 return Ok(current);
@@ -512,9 +519,16 @@ impl Names {
             }
             return Ok(v);
         }
+        let not_found = |e: NetError| match e {
+            NetError::NotFound { .. } => NameError::NotFound {
+                name: name.to_string(),
+                reason: "no peer holds a valid record for it".into(),
+            },
+            e => e.into(),
+        };
         let bytes = match &self.inner.net {
             Some(net) => match updates {
-                None => net.get_value(name.routing_key()).await?,
+                None => net.get_value(name.routing_key()).await.map_err(not_found)?,
                 Some(u) => {
                     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
                     let forward = {
@@ -533,7 +547,7 @@ impl Names {
                     };
                     let (got, ()) =
                         tokio::join!(net.get_value_updates(name.routing_key(), tx), forward);
-                    got?
+                    got.map_err(not_found)?
                 }
             },
             None => self.own_record(name).ok_or_else(|| NameError::NotFound {
@@ -570,7 +584,9 @@ impl Names {
             .filter_map(|(n, o)| Some((n.clone(), o.record()?)))
             .collect();
         for (n, bytes) in own {
-            let Ok(name) = n.parse::<Name>() else { continue };
+            let Ok(name) = n.parse::<Name>() else {
+                continue;
+            };
             if ipns::validate(&name, &bytes, SystemTime::now()).is_err() {
                 continue; // expired: the republisher signs a new one
             }
@@ -630,7 +646,11 @@ impl Names {
 
     /// Runs the republisher until `stop` is notified: each own name is re-signed and put
     /// again before its record expires (see [`Names::due`]), at most every `period`.
-    pub fn spawn_republisher(&self, period: Duration, stop: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_republisher(
+        &self,
+        period: Duration,
+        stop: Arc<Notify>,
+    ) -> tokio::task::JoinHandle<()> {
         let names = self.clone();
         tokio::spawn(async move {
             loop {
@@ -639,7 +659,9 @@ impl Names {
                 for (name, due) in names.due(period) {
                     if due <= now {
                         match names.republish(&name).await {
-                            Ok(p) => tracing::info!(%name, sequence = p.sequence, online = p.online, "republished"),
+                            Ok(p) => {
+                                tracing::info!(%name, sequence = p.sequence, online = p.online, "republished")
+                            }
                             Err(e) => tracing::warn!(%name, error = %e, "republish failed"),
                         }
                         // Retried after MIN_REPUBLISH if it failed (due stays in the past).
@@ -695,7 +717,10 @@ mod tests {
         let name = Name::new(libp2p::PeerId::random()).to_path();
         assert_eq!(normalize_value(&name).expect("ipns"), name);
         for bad in ["", "/ipfs/", "hello", "/ipns/", "/ipns/example.com/x"] {
-            assert!(matches!(normalize_value(bad), Err(NameError::BadValue { .. })), "{bad}");
+            assert!(
+                matches!(normalize_value(bad), Err(NameError::BadValue { .. })),
+                "{bad}"
+            );
         }
         assert!(matches!(
             split_name("/ipns/example.com"),
@@ -712,21 +737,38 @@ mod tests {
         let a = n.publish(CID, &opts("self")).await.expect("publish");
         assert_eq!(a.sequence, 0);
         assert!(!a.online);
-        let b = n.publish(&format!("/ipfs/{CID}/x"), &opts("self")).await.expect("again");
+        let b = n
+            .publish(&format!("/ipfs/{CID}/x"), &opts("self"))
+            .await
+            .expect("again");
         assert_eq!(b.sequence, 1);
         let mut o = opts("self");
         o.sequence = Some(1);
-        assert!(matches!(n.publish(CID, &o).await, Err(NameError::Sequence { current: 1, .. })));
+        assert!(matches!(
+            n.publish(CID, &o).await,
+            Err(NameError::Sequence { current: 1, .. })
+        ));
         o.sequence = Some(10);
         assert_eq!(n.publish(CID, &o).await.expect("seq 10").sequence, 10);
         let resolved = n
-            .resolve(&a.name.to_path(), ResolveOptions { recursive: true, nocache: true }, None)
+            .resolve(
+                &a.name.to_path(),
+                ResolveOptions {
+                    recursive: true,
+                    nocache: true,
+                },
+                None,
+            )
             .await
             .expect("resolve");
         assert_eq!(resolved, format!("/ipfs/{CID}"));
         // A path under the name is kept.
         let deep = n
-            .resolve(&format!("{}/sub/file", a.name), ResolveOptions::default(), None)
+            .resolve(
+                &format!("{}/sub/file", a.name),
+                ResolveOptions::default(),
+                None,
+            )
             .await
             .expect("resolve");
         assert_eq!(deep, format!("/ipfs/{CID}/sub/file"));
@@ -734,13 +776,17 @@ mod tests {
         let ks = n.keystore().clone();
         drop(n);
         let n = Names::open(dir.path(), ks, None, 16).expect("reopen");
-        assert_eq!(n.publish(CID, &opts("self")).await.expect("after").sequence, 11);
+        assert_eq!(
+            n.publish(CID, &opts("self")).await.expect("after").sequence,
+            11
+        );
         let unknown = Name::new(libp2p::PeerId::random());
-        assert!(n
-            .resolve(&unknown.to_path(), ResolveOptions::default(), None)
-            .await
-            .expect_err("unknown")
-            .is_not_found());
+        assert!(
+            n.resolve(&unknown.to_path(), ResolveOptions::default(), None)
+                .await
+                .expect_err("unknown")
+                .is_not_found()
+        );
     }
 
     #[tokio::test]
@@ -752,25 +798,47 @@ mod tests {
         for i in 0..3 {
             let key = format!("k{i}");
             ks.generate(&key, "ed25519").expect("gen");
-            let p = n.publish(&format!("{prev}/d{i}"), &opts(&key)).await.expect("publish");
+            let p = n
+                .publish(&format!("{prev}/d{i}"), &opts(&key))
+                .await
+                .expect("publish");
             prev = p.name.to_path();
             names.push(p.name);
         }
         let top = names[2].to_path();
-        let once = n.resolve(&top, ResolveOptions::default(), None).await.expect("one hop");
+        let once = n
+            .resolve(&top, ResolveOptions::default(), None)
+            .await
+            .expect("one hop");
         assert_eq!(once, format!("{}/d2", names[1].to_path()));
         let all = n
-            .resolve(&top, ResolveOptions { recursive: true, nocache: false }, None)
+            .resolve(
+                &top,
+                ResolveOptions {
+                    recursive: true,
+                    nocache: false,
+                },
+                None,
+            )
             .await
             .expect("all hops");
         assert_eq!(all, format!("/ipfs/{CID}/d0/d1/d2"));
         // A loop never ends: the depth limit stops it.
         ks.generate("loop", "ed25519").expect("gen");
         let me = Name::new(ks.get("loop").expect("key").public().to_peer_id());
-        n.publish(&me.to_path(), &opts("loop")).await.expect("self loop");
+        n.publish(&me.to_path(), &opts("loop"))
+            .await
+            .expect("self loop");
         assert!(matches!(
-            n.resolve(&me.to_path(), ResolveOptions { recursive: true, nocache: true }, None)
-                .await,
+            n.resolve(
+                &me.to_path(),
+                ResolveOptions {
+                    recursive: true,
+                    nocache: true
+                },
+                None
+            )
+            .await,
             Err(NameError::TooDeep { .. })
         ));
     }
@@ -783,8 +851,14 @@ mod tests {
         let p = n.publish(CID, &o).await.expect("publish");
         let due = n.due(Duration::from_secs(3600));
         assert_eq!(due.len(), 1);
-        let at = due[0].1.duration_since(SystemTime::now()).unwrap_or_default();
-        assert!(at <= Duration::from_secs(5) && at >= Duration::from_secs(4), "{at:?}");
+        let at = due[0]
+            .1
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        assert!(
+            at <= Duration::from_secs(5) && at >= Duration::from_secs(4),
+            "{at:?}"
+        );
         let short = n.due(Duration::from_secs(2))[0].1;
         assert!(short < due[0].1, "the period caps the interval");
         let again = n.republish(&p.name).await.expect("republish");

@@ -20,6 +20,7 @@ pub fn skip_interop() -> bool {
 
 pub mod fixtures;
 pub mod http;
+pub mod ipns_forge;
 pub mod kad_wire;
 pub mod peer;
 pub mod script;

@@ -334,3 +334,43 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Random-looking unique content, so runs never collide.
+pub fn unique_bytes(tag: &str) -> Vec<u8> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{tag} {nanos} {}", std::process::id()).into_bytes()
+}
+
+/// Starts `n` nodes under `dir/<prefix><i>`, each bootstrapping to the one before it.
+pub fn chain(
+    dir: &std::path::Path,
+    prefix: &str,
+    n: usize,
+    difficulty: Option<u32>,
+    edit: impl Fn(&mut node::Config),
+) -> Vec<TestNode> {
+    let mut nodes: Vec<TestNode> = Vec::new();
+    for i in 0..n {
+        let path = dir.join(format!("{prefix}{i}"));
+        let bootstrap: Vec<String> = nodes
+            .last()
+            .map(|prev| vec![prev.swarm_addr().to_string()])
+            .unwrap_or_default();
+        init_repo(&path, difficulty, |c| {
+            c.bootstrap = bootstrap;
+            edit(c);
+        });
+        nodes.push(TestNode::start(&path, None));
+    }
+    nodes
+}
+
+/// Entries in `node`'s WAN routing table.
+pub fn wan_table(node: &TestNode) -> u64 {
+    node.call("stats/dht", &[]).ok().json()["RoutingTable"]["WAN"]
+        .as_u64()
+        .unwrap_or(0)
+}

@@ -438,3 +438,92 @@ fn node_drops_hostile_kademlia_input_and_stays_healthy() {
     node.stop();
     eprintln!("whole test took {:?}", started.elapsed());
 }
+
+/// `routing/get` of `path` on `node`: the value's bytes, or `None` when it answers no 200.
+fn routing_get(node: &TestNode, path: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let r = node.call("routing/get", &[("arg", path)]);
+    (r.status == 200).then(|| {
+        base64::engine::general_purpose::STANDARD
+            .decode(r.json()["Extra"].as_str().expect("Extra"))
+            .expect("base64 value")
+    })
+}
+
+/// Every kind of bad IPNS record, put over the wire by a peer, is refused with a reason
+/// the node reports (`stats/dht` RecordsRefused, LastRefusal) and leaves the held record
+/// alone; the RPC API refuses the same records with the reason in its 400.
+#[test]
+fn bad_ipns_records_are_refused_over_the_wire_with_their_reason() {
+    use ipfsd_tests::ipns_forge::{bad_records, lower_sequence, record, tomorrow};
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(dir.path(), None, |c| {
+        c.bootstrap = Vec::new();
+        c.provide.interval = "0".into();
+    });
+    let node = TestNode::start(dir.path(), None);
+    let addr: Multiaddr = node.swarm_addr().parse().expect("swarm multiaddr");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut client = rt.block_on(Client::connect(addr));
+    let owner = Keypair::generate_ed25519();
+    let other = Keypair::generate_ed25519();
+    let name = ipns::Name::new(owner.public().to_peer_id()).to_path();
+    let key = ipfsd_tests::ipns_forge::routing_key(&owner);
+
+    // A valid record (sequence 7) is stored: the filter is not refusing everything.
+    let good = record(&owner, "/ipfs/bafkqaaa", 7, tomorrow());
+    rt.block_on(client.put("valid record", &KAD_WAN, &key, &good));
+    assert_eq!(routing_get(&node, &name).as_deref(), Some(&good[..]));
+    let refused = |node: &TestNode| {
+        let s = node.call("stats/dht", &[]).ok().json();
+        (
+            s["RecordsRefused"].as_u64().expect("RecordsRefused"),
+            s["LastRefusal"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(refused(&node).0, 0);
+
+    let cases: Vec<_> = bad_records(&owner, &other)
+        .into_iter()
+        .chain([lower_sequence(&owner, 3)])
+        .collect();
+    for (i, bad) in cases.iter().enumerate() {
+        rt.block_on(client.put(bad.case, &KAD_WAN, &bad.key, &bad.value));
+        let (count, last) = refused(&node);
+        eprintln!("{}: refused: {last}", bad.case);
+        assert_eq!(count, i as u64 + 1, "{}: counted as refused", bad.case);
+        assert!(
+            last.contains(bad.reason),
+            "{}: reason {last:?} lacks {:?}",
+            bad.case,
+            bad.reason
+        );
+        assert!(
+            last.starts_with(&name),
+            "{}: the reason names the key: {last}",
+            bad.case
+        );
+        assert_eq!(
+            routing_get(&node, &name).as_deref(),
+            Some(&good[..]),
+            "{}: the held record is unchanged",
+            bad.case
+        );
+    }
+
+    // The API: the same records, refused before anything is sent, the reason in the 400.
+    for bad in &cases {
+        let r = node.call_with_file("routing/put", &[("arg", &name)], &bad.value);
+        assert_eq!(r.status, 400, "{}: {}", bad.case, r.text());
+        assert!(r.text().contains(bad.reason), "{}: {}", bad.case, r.text());
+    }
+    assert_eq!(routing_get(&node, &name).as_deref(), Some(&good[..]));
+
+    drop(client);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    node.stop();
+}

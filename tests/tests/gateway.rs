@@ -270,14 +270,28 @@ fn files_directories_ranges_caching_and_errors() {
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
     }
     assert_eq!(get(&a, "/", &[]).status, 404);
+    // Names: one nobody published is not found; DNSLink and malformed names are refused;
+    // asked of `localhost`, a name moves to its own origin.
+    let unknown = "k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8";
+    assert_eq!(get(&a, &format!("/ipns/{unknown}"), &[]).status, 404);
+    for bad in [
+        "/ipns/example.com/",
+        "/ipns/notaname",
+        "/ipns/",
+        "/ipns/%zz",
+    ] {
+        assert_eq!(get(&a, bad, &[]).status, 400, "{bad}");
+    }
+    let port = http::addr_of(a.gateway_url()).port();
+    let moved = get(
+        &a,
+        &format!("/ipns/{unknown}/x?y=1"),
+        &[("Host", &format!("localhost:{port}"))],
+    );
+    assert_eq!(moved.status, 301);
     assert_eq!(
-        get(
-            &a,
-            "/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8",
-            &[]
-        )
-        .status,
-        501
+        moved.header("location"),
+        Some(format!("http://{unknown}.ipns.localhost:{port}/x?y=1").as_str())
     );
     let r = http::request(
         http::addr_of(a.gateway_url()),

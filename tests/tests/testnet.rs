@@ -3,43 +3,10 @@
 //! records surviving a restart), and the S/Kademlia admission rule keeping a weak peer out.
 
 use base64::Engine;
-use ipfsd_tests::testnet::{TestNode, init_repo, wait_for};
+use ipfsd_tests::testnet::{TestNode, chain, init_repo, unique_bytes, wait_for, wan_table};
 use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-/// Random-looking unique content, so runs never collide.
-fn unique_bytes(tag: &str) -> Vec<u8> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{tag} {nanos} {}", std::process::id()).into_bytes()
-}
-
-/// Starts `n` nodes under `dir/<prefix><i>`, each bootstrapping to the one before it.
-fn chain(
-    dir: &std::path::Path,
-    prefix: &str,
-    n: usize,
-    difficulty: Option<u32>,
-    edit: impl Fn(&mut node::Config),
-) -> Vec<TestNode> {
-    let mut nodes: Vec<TestNode> = Vec::new();
-    for i in 0..n {
-        let path = dir.join(format!("{prefix}{i}"));
-        let bootstrap: Vec<String> = nodes
-            .last()
-            .map(|prev| vec![prev.swarm_addr().to_string()])
-            .unwrap_or_default();
-        init_repo(&path, difficulty, |c| {
-            c.bootstrap = bootstrap;
-            edit(c);
-        });
-        nodes.push(TestNode::start(&path, None));
-    }
-    nodes
-}
 
 /// `routing/get` of `key` on `node`: the value's bytes.
 fn get_value(node: &TestNode, key: &str) -> Vec<u8> {
@@ -47,12 +14,6 @@ fn get_value(node: &TestNode, key: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(got["Extra"].as_str().expect("Extra"))
         .expect("base64 value")
-}
-
-fn wan_table(node: &TestNode) -> u64 {
-    node.call("stats/dht", &[]).ok().json()["RoutingTable"]["WAN"]
-        .as_u64()
-        .unwrap_or(0)
 }
 
 fn total_provides(node: &TestNode) -> u64 {

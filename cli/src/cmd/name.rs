@@ -169,7 +169,9 @@ fn remote_keys(v: &serde_json::Value) -> Vec<(String, String)> {
 }
 
 fn local_keys(keys: &[KeyInfo]) -> Vec<(String, String)> {
-    keys.iter().map(|k| (k.name.clone(), k.ipns_name())).collect()
+    keys.iter()
+        .map(|k| (k.name.clone(), k.ipns_name()))
+        .collect()
 }
 
 pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
@@ -177,7 +179,10 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
     match cmd {
         KeyCommand::Gen { name, kind } => {
             let id = match &client {
-                Some(c) => remote::field(&c.json("key/gen", &[("arg", &name), ("type", &kind)])?, "Id"),
+                Some(c) => remote::field(
+                    &c.json("key/gen", &[("arg", &name), ("type", &kind)])?,
+                    "Id",
+                ),
                 None => keystore(ctx)?.generate(&name, &kind)?.ipns_name(),
             };
             println!("{id}");
@@ -225,14 +230,19 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                     (info.ipns_name(), overwrote)
                 }
             };
-            let note = if overwrote { " (replacing the key it had)" } else { "" };
+            let note = if overwrote {
+                " (replacing the key it had)"
+            } else {
+                ""
+            };
             println!("Key {id} renamed to {new}{note}");
         }
         KeyCommand::Export { name, output } => {
             let bytes = match &client {
                 Some(c) => {
                     let mut body = c.post("key/export", &[("arg", &name)])?;
-                    body.read_to_vec().context("reading the key from the daemon")?
+                    body.read_to_vec()
+                        .context("reading the key from the daemon")?
                 }
                 None => keystore(ctx)?.export(&name)?,
             };
@@ -240,12 +250,14 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
             write_secret(&path, &bytes)?;
         }
         KeyCommand::Import { name, file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let id = match &client {
                 Some(c) => {
                     let boundary = remote::boundary();
                     let body = remote::single_part(&boundary, "key", std::io::Cursor::new(bytes));
-                    let resp = c.post_multipart("key/import", &[("arg", &name)], &boundary, body)?;
+                    let resp =
+                        c.post_multipart("key/import", &[("arg", &name)], &boundary, body)?;
                     let v: serde_json::Value = serde_json::from_reader(resp.into_reader())
                         .context("the daemon's answer to key/import is not valid JSON")?;
                     remote::field(&v, "Id")
@@ -294,7 +306,11 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
                     }
                     let lifetime = match lifetime {
                         Some(l) => l,
-                        None => ctx.config()?.ipns.record_lifetime().unwrap_or(Duration::from_secs(86400)),
+                        None => ctx
+                            .config()?
+                            .ipns
+                            .record_lifetime()
+                            .unwrap_or(Duration::from_secs(86400)),
                     };
                     let names = offline_names(ctx)?;
                     let o = PublishOptions {
@@ -372,7 +388,10 @@ fn publish_remote(
         ("arg", path),
         ("key", key),
         ("ttl", ttl.as_str()),
-        ("allow-offline", if allow_offline { "true" } else { "false" }),
+        (
+            "allow-offline",
+            if allow_offline { "true" } else { "false" },
+        ),
     ];
     if let Some(l) = &lifetime {
         args.push(("lifetime", l));

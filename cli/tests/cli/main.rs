@@ -28,6 +28,7 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod errors;
+mod name;
 mod net;
 mod online;
 mod pin;

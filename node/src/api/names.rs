@@ -64,7 +64,9 @@ pub(crate) async fn key_gen(State(s): State<ApiState>, args: Args) -> Result<Res
 pub(crate) async fn key_list(State(s): State<ApiState>) -> Result<Response, ApiError> {
     let ks = s.names.keystore().clone();
     let keys = blocking(move || Ok(ks.list()?)).await?;
-    Ok(json(json!({ "Keys": keys.iter().map(key_json).collect::<Vec<_>>() })))
+    Ok(json(
+        json!({ "Keys": keys.iter().map(key_json).collect::<Vec<_>>() }),
+    ))
 }
 
 pub(crate) async fn key_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
@@ -84,7 +86,9 @@ pub(crate) async fn key_rm(State(s): State<ApiState>, args: Args) -> Result<Resp
             .collect::<Result<Vec<_>, ApiError>>()
     })
     .await?;
-    Ok(json(json!({ "Keys": removed.iter().map(key_json).collect::<Vec<_>>() })))
+    Ok(json(
+        json!({ "Keys": removed.iter().map(key_json).collect::<Vec<_>>() }),
+    ))
 }
 
 pub(crate) async fn key_rename(
@@ -115,7 +119,10 @@ pub(crate) async fn key_export(
     args: Args,
 ) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
-    if let Some(f) = args.get("format").filter(|f| *f != "libp2p-protobuf-cleartext") {
+    if let Some(f) = args
+        .get("format")
+        .filter(|f| *f != "libp2p-protobuf-cleartext")
+    {
         return Err(ApiError::bad_request(format!(
             "unsupported key format {f:?}: only libp2p-protobuf-cleartext"
         )));
@@ -136,14 +143,19 @@ pub(crate) async fn key_import(
     mp: Multipart,
 ) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
-    if let Some(f) = args.get("format").filter(|f| *f != "libp2p-protobuf-cleartext") {
+    if let Some(f) = args
+        .get("format")
+        .filter(|f| *f != "libp2p-protobuf-cleartext")
+    {
         return Err(ApiError::bad_request(format!(
             "unsupported key format {f:?}: only libp2p-protobuf-cleartext"
         )));
     }
     let mut parts = super::admin::parts(mp, MAX_KEY_FILE).await?;
     if parts.len() != 1 {
-        return Err(ApiError::bad_request("key import takes exactly one key file"));
+        return Err(ApiError::bad_request(
+            "key import takes exactly one key file",
+        ));
     }
     let bytes = parts.remove(0);
     let ks = s.names.keystore().clone();

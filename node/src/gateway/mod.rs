@@ -330,7 +330,9 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
             let target = tokio::time::timeout(s.retrieval_timeout, lookup)
                 .await
                 .map_err(|_| {
-                    crate::names::NameError::Net(crate::net::NetError::Timeout { op: "name resolve" })
+                    crate::names::NameError::Net(crate::net::NetError::Timeout {
+                        op: "name resolve",
+                    })
                 })??;
             request::name_content(&n, &target)?
         }

@@ -191,7 +191,10 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
         if host_name == "localhost" {
             let below = if below.is_empty() { "/" } else { below };
             return Ok(Route::Subdomain {
-                location: format!("http://{name}.ipns.{host_full}{below}{}", query_suffix(query)),
+                location: format!(
+                    "http://{name}.ipns.{host_full}{below}{}",
+                    query_suffix(query)
+                ),
             });
         }
         return Ok(Route::Name(NamePath {
@@ -268,7 +271,9 @@ fn parse_name(label: &str, path: &str) -> Result<ipns::Name, GatewayError> {
         return Err(bad("no name after /ipns/"));
     }
     if label.contains('.') {
-        return Err(bad("DNSLink names are not supported (this node has no DNS resolver)"));
+        return Err(bad(
+            "DNSLink names are not supported (this node has no DNS resolver)",
+        ));
     }
     label
         .parse()
@@ -552,7 +557,11 @@ mod tests {
         }
         assert_eq!(route(None, "/", None).expect_err("root").status(), 404);
         for bad in ["/ipns/x", "/ipns/", "/ipns/example.com/a", "/ipns/%zz"] {
-            assert_eq!(route(None, bad, None).expect_err(bad).status(), 400, "{bad}");
+            assert_eq!(
+                route(None, bad, None).expect_err(bad).status(),
+                400,
+                "{bad}"
+            );
         }
     }
 

@@ -1,0 +1,199 @@
+//! IPNS across real ipfsd daemons on 127.0.0.1: a name published on one node of a
+//! 10-node network resolves on every other one (API, `cat /ipns/…`, the gateway), a newer
+//! record wins everywhere, an expired one is refused; and the republisher keeps a
+//! short-lived name alive only while its daemon runs.
+
+use ipfsd_tests::ipns_forge::record;
+use ipfsd_tests::testnet::{TestNode, chain, unique_bytes, wait_for, wan_table};
+use libp2p::identity::Keypair;
+use std::time::{Duration, Instant, SystemTime};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// `name/resolve` of `name` on `node`, skipping the cache: the path, or the error text.
+fn resolve(node: &TestNode, name: &str) -> Result<String, String> {
+    let r = node.call("name/resolve", &[("arg", name), ("nocache", "true")]);
+    if r.status == 200 {
+        Ok(r.json()["Path"].as_str().expect("Path").to_string())
+    } else {
+        Err(format!("{}: {}", r.status, r.text()))
+    }
+}
+
+/// The sequence of the record `node` finds for `name` through the DHT.
+fn dht_sequence(node: &TestNode, name: &str) -> u64 {
+    use base64::Engine;
+    let got = node.call("routing/get", &[("arg", name)]).ok().json();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(got["Extra"].as_str().expect("Extra"))
+        .expect("base64");
+    ipns::Record::decode(&bytes).expect("a record").sequence()
+}
+
+fn publish(node: &TestNode, path: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let mut args = vec![("arg", path)];
+    args.extend_from_slice(extra);
+    node.call("name/publish", &args).ok().json()
+}
+
+#[test]
+fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
+    const N: usize = 10;
+    let t0 = Instant::now();
+    let phase = |what: &str| eprintln!("[{:>6.2?}] {what}", t0.elapsed());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = chain(dir.path(), "node", N, None, |c| {
+        c.provide.interval = "0".into()
+    });
+    for (i, n) in nodes.iter().enumerate() {
+        wait_for(SETTLE, &format!("node {i}'s routing table"), || {
+            (wan_table(n) >= 5).then_some(())
+        });
+    }
+    phase("10 nodes up, routing tables filled");
+
+    // The test holds the key too (imported into node 0), to sign records of its own.
+    let key = Keypair::generate_ed25519();
+    let imported = nodes[0]
+        .call_with_file(
+            "key/import",
+            &[("arg", "site")],
+            &key.to_protobuf_encoding().expect("encode key"),
+        )
+        .ok()
+        .json();
+    let name = imported["Id"].as_str().expect("Id").to_string();
+    assert_eq!(name, ipns::Name::new(key.public().to_peer_id()).to_string());
+    let ipns_path = format!("/ipns/{name}");
+
+    let v1 = unique_bytes("first version");
+    let cid1 = nodes[0].add(&v1);
+    let p = publish(&nodes[0], &cid1, &[("key", "site"), ("ttl", "1m")]);
+    assert_eq!(p["Name"], name.as_str());
+    assert_eq!(p["Value"], format!("/ipfs/{cid1}").as_str());
+    assert_eq!(p["Sequence"], 0);
+    assert_eq!(p["Online"], true, "the record reached other peers");
+    phase("published sequence 0 on node 0");
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        let started = Instant::now();
+        let got = resolve(n, &ipns_path).unwrap_or_else(|e| panic!("node {i}: {e}"));
+        assert_eq!(got, format!("/ipfs/{cid1}"), "node {i}");
+        eprintln!("node {i} resolved in {:?}", started.elapsed());
+    }
+    // The content under the name, over BitSwap, by path; and through node 9's gateway.
+    assert_eq!(nodes[9].cat(&ipns_path), v1);
+    let gw = ipfsd_tests::http::get(nodes[9].gateway_url(), &ipns_path, &[]);
+    assert_eq!(gw.status, 200, "{}", gw.text());
+    assert_eq!(gw.body, v1);
+    assert_eq!(gw.header("x-ipfs-path"), Some(ipns_path.as_str()));
+    assert_eq!(gw.header("cache-control"), Some("public, max-age=60"));
+    let host = format!("{name}.ipns.localhost");
+    let sub = ipfsd_tests::http::get(nodes[8].gateway_url(), "/", &[("Host", &host)]);
+    assert_eq!(sub.status, 200, "{}", sub.text());
+    assert_eq!(sub.body, v1);
+    phase("all 9 others resolve it; cat and the gateway serve it");
+
+    // A second publication (sequence 1) wins on every node, cached answers included once
+    // a node has looked again.
+    let v2 = unique_bytes("second version");
+    let cid2 = nodes[0].add(&v2);
+    let p = publish(&nodes[0], &format!("/ipfs/{cid2}"), &[("key", "site")]);
+    assert_eq!(p["Sequence"], 1);
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(resolve(n, &name), Ok(format!("/ipfs/{cid2}")), "node {i}");
+        assert_eq!(dht_sequence(n, &ipns_path), 1, "node {i}");
+        let cached = n.call("name/resolve", &[("arg", &ipns_path)]).ok().json();
+        assert_eq!(
+            cached["Path"],
+            format!("/ipfs/{cid2}").as_str(),
+            "node {i} cache"
+        );
+    }
+    assert_eq!(nodes[5].cat(&ipns_path), v2);
+    phase("sequence 1 wins on all 10 nodes");
+
+    // An older record is refused by a node that holds the newer one.
+    let old = record(
+        &key,
+        &format!("/ipfs/{cid1}"),
+        0,
+        SystemTime::now() + SETTLE,
+    );
+    let r = nodes[0].call_with_file("routing/put", &[("arg", &ipns_path)], &old);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("older"), "{}", r.text());
+
+    // An expired record is refused outright...
+    let expired = record(
+        &key,
+        "/ipfs/bafkqaaa/expired",
+        9,
+        SystemTime::now() - Duration::from_secs(1),
+    );
+    let r = nodes[4].call_with_file("routing/put", &[("arg", &ipns_path)], &expired);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("expired"), "{}", r.text());
+    // ...and one that expires after it was spread stops resolving once it has: sequence 5
+    // for 3 s, then nodes fall back to sequence 1 (or find nothing valid), never the
+    // expired value.
+    let brief_value = "/ipfs/bafkqaaa/brief";
+    let until = SystemTime::now() + Duration::from_secs(3);
+    let brief = record(&key, brief_value, 5, until);
+    nodes[3]
+        .call_with_file("routing/put", &[("arg", &ipns_path)], &brief)
+        .ok();
+    assert_eq!(resolve(&nodes[7], &ipns_path).as_deref(), Ok(brief_value));
+    std::thread::sleep(
+        until.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_millis(500),
+    );
+    for (i, n) in nodes.iter().enumerate() {
+        match resolve(n, &ipns_path) {
+            Ok(p) => assert_eq!(p, format!("/ipfs/{cid2}"), "node {i}"),
+            Err(e) => assert!(e.starts_with("404"), "node {i}: {e}"),
+        }
+    }
+    phase("older and expired records refused");
+    for n in nodes {
+        n.stop();
+    }
+}
+
+#[test]
+fn republishing_keeps_a_short_lived_name_alive_only_while_the_daemon_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes = chain(dir.path(), "node", 3, None, |c| {
+        c.provide.interval = "0".into();
+        c.ipns.republish_period = "1h".into();
+    });
+    for (i, n) in nodes.iter().enumerate() {
+        wait_for(SETTLE, &format!("node {i}'s routing table"), || {
+            (wan_table(n) >= 2).then_some(())
+        });
+    }
+    let cid = nodes[0].add(&unique_bytes("short-lived name"));
+    let lifetime = Duration::from_secs(4);
+    let p = publish(&nodes[0], &cid, &[("lifetime", "4s"), ("ttl", "0")]);
+    let name = p["Name"].as_str().expect("Name").to_string();
+    assert_eq!(p["Sequence"], 0);
+    // Two and a half lifetimes later the name still resolves elsewhere, to a record signed
+    // again and again (re-signed at half its lifetime).
+    std::thread::sleep(lifetime * 5 / 2);
+    assert_eq!(resolve(&nodes[2], &name), Ok(format!("/ipfs/{cid}")));
+    let seq = dht_sequence(&nodes[2], &format!("/ipns/{name}"));
+    assert!(
+        seq >= 3,
+        "republished {seq} times in 10 s, expected at least 3"
+    );
+    eprintln!("sequence after 10 s: {seq}");
+    // Without the daemon nobody re-signs it: the copies expire and the name stops resolving.
+    nodes.remove(0).stop();
+    std::thread::sleep(lifetime + Duration::from_secs(1));
+    let gone = resolve(&nodes[1], &name);
+    assert!(
+        gone.as_ref().is_err_and(|e| e.starts_with("404")),
+        "an expired name must not resolve: {gone:?}"
+    );
+    for n in nodes {
+        n.stop();
+    }
+}
