@@ -4,7 +4,8 @@
 # add → ls → cat → pin → gc → CAR export/import into a second repo → verify, and the same
 # repo served by `ipfsd daemon` (RPC API on 127.0.0.1, any free port) that the CLI then
 # goes through, and a second daemon that connects to it and finds it through the DHT as
-# the provider of the site. No network beyond loopback, no external services, no public
+# the provider of the site and reads the site through an IPNS name the first publishes.
+# No network beyond loopback, no external services, no public
 # bootstrap peers. Leaves nothing behind.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,6 +87,12 @@ step "ipfsd --repo repo-a cat $ROOT_CID/assets/data.bin | cmp - site/assets/data
 A_ADDR="$("$BIN" --repo "$A" swarm addrs local --id | head -n1)"
 run --repo "$A" bitswap stat
 run --repo "$B" bitswap ledger "${A_ADDR##*/p2p/}"
+step "ipfsd --repo repo-b name publish $ROOT_CID   (a signed IPNS record, put to the DHT)"
+NAME="$("$BIN" --repo "$B" name publish -Q "$ROOT_CID")"
+echo "Published to $NAME: /ipfs/$ROOT_CID"
+run --repo "$A" name resolve --nocache "$NAME"
+step "ipfsd --repo repo-a cat /ipns/$NAME/index.html | cmp - site/index.html   (through the name)"
+"$BIN" --repo "$A" cat "/ipns/$NAME/index.html" | cmp - "$WORK/site/index.html" && echo "identical"
 run --repo "$A" shutdown
 run --repo "$B" shutdown
 wait "$DAEMON_PID" "$DAEMON2_PID" || true

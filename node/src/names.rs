@@ -28,6 +28,11 @@ pub const STATE_FILE: &str = "ipns.json";
 pub const MAX_DEPTH: usize = 32;
 /// Shortest time between two republications of one name.
 const MIN_REPUBLISH: Duration = Duration::from_secs(1);
+/// Longest wait for the DHT's copy of a name never published from here (its sequence).
+const PREVIOUS_LOOKUP: Duration = Duration::from_secs(10);
+/// How long after the daemon starts its own records are put to the DHT once more
+/// (offline publications and copies that peers may have dropped), peers being connected.
+const FIRST_ANNOUNCE: Duration = Duration::from_secs(5);
 /// Longest time the republisher sleeps between looks at the state.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
@@ -327,20 +332,30 @@ impl Names {
     }
 
     /// The highest sequence known for `name`: the own record, or a newer copy in the DHT
-    /// store (the same key used on another node).
-    fn current_sequence(&self, name: &Name) -> Option<u64> {
+    /// store (the same key used on another node). When this node has never published the
+    /// name, the DHT is asked too (briefly), so a repository that lost its state, or a key
+    /// imported from elsewhere, continues the name's sequence instead of being refused as
+    /// older.
+    async fn current_sequence(&self, name: &Name) -> Option<u64> {
         let own = self
-            .state()
-            .names
-            .get(&name.to_string())
-            .and_then(Own::record)
+            .own_record(name)
             .and_then(|r| Record::decode(&r).ok())
             .map(|r| r.sequence());
-        let stored = self.inner.net.as_ref().and_then(|n| {
-            let key = libp2p::kad::RecordKey::new(&name.routing_key());
-            let stored = n.records().get(&key)?;
-            Record::decode(&stored.value).ok().map(|r| r.sequence())
-        });
+        let Some(net) = &self.inner.net else {
+            return own;
+        };
+        let key = libp2p::kad::RecordKey::new(&name.routing_key());
+        let mut stored = net
+            .records()
+            .get(&key)
+            .and_then(|r| Record::decode(&r.value).ok())
+            .map(|r| r.sequence());
+        if own.is_none() && stored.is_none() {
+            let found = tokio::time::timeout(PREVIOUS_LOOKUP, net.get_value(name.routing_key()));
+            if let Ok(Ok(bytes)) = found.await {
+                stored = Record::decode(&bytes).ok().map(|r| r.sequence());
+            }
+        }
         own.max(stored)
     }
 
@@ -353,7 +368,7 @@ impl Names {
         }
         let _one = self.inner.publishing.lock().await;
         let name = Name::new(info.peer);
-        let current = self.current_sequence(&name);
+        let current = self.current_sequence(&name).await;
         let sequence = match (o.sequence, current) {
             (Some(given), Some(current)) if given <= current => {
                 return Err(NameError::Sequence {
@@ -617,7 +632,9 @@ impl Names {
     }
 
     /// Re-signs `name`'s record with the same value, the next sequence and a fresh
-    /// validity, and puts it to the DHT.
+    /// validity, and puts it to the DHT. The key is found by the name itself, so a
+    /// renamed key keeps signing; a name whose key was removed is forgotten (no longer
+    /// republished).
     pub async fn republish(&self, name: &Name) -> Result<Published, NameError> {
         let own = self
             .state()
@@ -635,13 +652,41 @@ impl Names {
             })?
             .to_string();
         let o = PublishOptions {
-            key: own.key.clone(),
+            key: name.to_string(),
             lifetime: Duration::from_millis(own.lifetime_ms),
             ttl: Duration::from_millis(own.ttl_ms),
             sequence: None,
             allow_offline: true,
         };
-        self.publish(&value, &o).await
+        let published = self.publish(&value, &o).await;
+        if let Err(NameError::Key(KeyError::NotFound(_))) = &published {
+            let mut state = self.state();
+            state.names.remove(&name.to_string());
+            self.save(&state)?;
+        }
+        published
+    }
+
+    /// Puts each own record that is still valid to the DHT as it is (best effort).
+    async fn announce_own(&self) {
+        let Some(net) = &self.inner.net else { return };
+        let own: Vec<(String, Vec<u8>)> = self
+            .state()
+            .names
+            .iter()
+            .filter_map(|(n, o)| Some((n.clone(), o.record()?)))
+            .collect();
+        for (n, bytes) in own {
+            let Ok(name) = n.parse::<Name>() else {
+                continue;
+            };
+            if ipns::validate(&name, &bytes, SystemTime::now()).is_err() {
+                continue;
+            }
+            if let Err(e) = net.put_value(name.routing_key(), bytes).await {
+                tracing::debug!(%name, error = %e, "own record not announced");
+            }
+        }
     }
 
     /// Runs the republisher until `stop` is notified: each own name is re-signed and put
@@ -653,6 +698,10 @@ impl Names {
     ) -> tokio::task::JoinHandle<()> {
         let names = self.clone();
         tokio::spawn(async move {
+            tokio::select! {
+                () = stop.notified() => return,
+                () = tokio::time::sleep(FIRST_ANNOUNCE) => names.announce_own().await,
+            }
             loop {
                 let now = SystemTime::now();
                 let mut next = now + MAX_SLEEP;
@@ -661,6 +710,9 @@ impl Names {
                         match names.republish(&name).await {
                             Ok(p) => {
                                 tracing::info!(%name, sequence = p.sequence, online = p.online, "republished")
+                            }
+                            Err(NameError::Key(e)) => {
+                                tracing::warn!(%name, error = %e, "key gone: the name is no longer republished");
                             }
                             Err(e) => tracing::warn!(%name, error = %e, "republish failed"),
                         }
@@ -865,5 +917,27 @@ mod tests {
         assert_eq!(again.sequence, p.sequence + 1);
         assert_eq!(again.value, p.value);
         assert!(again.validity > p.validity);
+    }
+
+    #[tokio::test]
+    async fn republish_follows_renamed_keys_and_forgets_removed_ones() {
+        let (_dir, n) = names();
+        n.keystore().generate("a", "ed25519").expect("gen");
+        let p = n.publish(CID, &opts("a")).await.expect("publish");
+        n.keystore().rename("a", "b", false).expect("rename");
+        assert_eq!(n.republish(&p.name).await.expect("renamed").sequence, 1);
+        n.keystore().remove("b").expect("rm");
+        assert!(matches!(
+            n.republish(&p.name).await,
+            Err(NameError::Key(KeyError::NotFound(_)))
+        ));
+        assert!(
+            n.due(Duration::from_secs(60)).is_empty(),
+            "no longer republished"
+        );
+        assert!(matches!(
+            n.republish(&p.name).await,
+            Err(NameError::NotFound { .. })
+        ));
     }
 }

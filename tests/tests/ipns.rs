@@ -197,3 +197,39 @@ fn republishing_keeps_a_short_lived_name_alive_only_while_the_daemon_runs() {
         n.stop();
     }
 }
+
+#[test]
+fn a_name_published_offline_resolves_elsewhere_once_its_daemon_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a_path = dir.path().join("a");
+    let repo = ipfsd_tests::testnet::init_repo(&a_path, None, |c| c.bootstrap = Vec::new());
+    // No daemon: the record is signed and kept in the repository only.
+    let keystore = node::keystore::Keystore::new(&a_path, repo.identity().keypair().clone());
+    let names = node::names::Names::open(&a_path, keystore, None, 16).expect("names");
+    let options = node::names::PublishOptions {
+        key: "self".into(),
+        lifetime: Duration::from_secs(3600),
+        ttl: Duration::from_secs(60),
+        sequence: None,
+        allow_offline: true,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let published = rt
+        .block_on(names.publish("/ipfs/bafkqaaa", &options))
+        .expect("offline publish");
+    assert!(!published.online);
+    drop((names, repo));
+    let a = TestNode::start(&a_path, None);
+    let a_addr = a.swarm_addr().to_string();
+    ipfsd_tests::testnet::init_repo(&dir.path().join("b"), None, |c| c.bootstrap = vec![a_addr]);
+    let b = TestNode::start(&dir.path().join("b"), None);
+    let path = wait_for(SETTLE, "B to resolve A's offline-published name", || {
+        resolve(&b, &published.name.to_string()).ok()
+    });
+    assert_eq!(path, "/ipfs/bafkqaaa");
+    b.stop();
+    a.stop();
+}

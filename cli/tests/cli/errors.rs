@@ -33,10 +33,12 @@ fn errors_are_one_clear_line(mode: Mode) {
         let e = r.fail(&args);
         assert!(e.contains("invalid"), "{args:?}: {e}");
     }
-    for bad in ["/ipns/example.com", "/ipfs/", "//x"] {
+    for bad in ["/ipfs/", "//x"] {
         let e = r.fail(&["cat", bad]);
         assert!(e.contains("invalid path"), "{bad}: {e}");
     }
+    let e = r.fail(&["cat", "/ipns/example.com"]);
+    assert!(e.contains("DNSLink names are not supported"), "{e}");
     let e = r.fail(&["init"]);
     assert!(
         e.contains("already exists") && e.contains(s(&r.path)),
