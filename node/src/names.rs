@@ -588,23 +588,23 @@ impl Names {
             .and_then(Own::record)
     }
 
-    /// Puts the own records into the DHT store, so this node answers for its names from
-    /// the start (a daemon calls this once the network runs).
-    pub fn load_own_records(&self) {
-        let Some(net) = &self.inner.net else { return };
-        let own: Vec<(String, Vec<u8>)> = self
-            .state()
+    /// The own records that are still valid, by name.
+    fn valid_own_records(&self) -> Vec<(Name, Vec<u8>)> {
+        let now = SystemTime::now();
+        self.state()
             .names
             .iter()
-            .filter_map(|(n, o)| Some((n.clone(), o.record()?)))
-            .collect();
-        for (n, bytes) in own {
-            let Ok(name) = n.parse::<Name>() else {
-                continue;
-            };
-            if ipns::validate(&name, &bytes, SystemTime::now()).is_err() {
-                continue; // expired: the republisher signs a new one
-            }
+            .filter_map(|(n, o)| Some((n.parse::<Name>().ok()?, o.record()?)))
+            .filter(|(name, bytes)| ipns::validate(name, bytes, now).is_ok())
+            .collect()
+    }
+
+    /// Puts the own records into the DHT store, so this node answers for its names from
+    /// the start (a daemon calls this once the network runs). Expired ones are left to the
+    /// republisher, which signs new ones.
+    pub fn load_own_records(&self) {
+        let Some(net) = &self.inner.net else { return };
+        for (name, bytes) in self.valid_own_records() {
             let key = libp2p::kad::RecordKey::new(&name.routing_key());
             let mut store = net.records().clone();
             if let Err(e) = store.put(libp2p::kad::Record::new(key, bytes)) {
@@ -670,19 +670,7 @@ impl Names {
     /// Puts each own record that is still valid to the DHT as it is (best effort).
     async fn announce_own(&self) {
         let Some(net) = &self.inner.net else { return };
-        let own: Vec<(String, Vec<u8>)> = self
-            .state()
-            .names
-            .iter()
-            .filter_map(|(n, o)| Some((n.clone(), o.record()?)))
-            .collect();
-        for (n, bytes) in own {
-            let Ok(name) = n.parse::<Name>() else {
-                continue;
-            };
-            if ipns::validate(&name, &bytes, SystemTime::now()).is_err() {
-                continue;
-            }
+        for (name, bytes) in self.valid_own_records() {
             if let Err(e) = net.put_value(name.routing_key(), bytes).await {
                 tracing::debug!(%name, error = %e, "own record not announced");
             }

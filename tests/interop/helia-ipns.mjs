@@ -40,20 +40,9 @@
 
 import fs from 'node:fs/promises'
 import readline from 'node:readline'
+import { dier, emit, errText, run, secondsArg } from './peer-common.mjs'
 
-// Node 20 lacks Promise.withResolvers (ES2024), which current libp2p/Helia packages use.
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function () {
-    let resolve, reject
-    const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
-
-function die (code, msg) {
-  process.stderr.write(`helia-ipns.mjs: ${msg}\n`)
-  process.exit(code)
-}
+const die = dier('helia-ipns.mjs')
 
 const USAGE = 'usage: helia-ipns.mjs vectors OUT.json | validate IN.json | peer [--seconds S] [--client]'
 
@@ -93,7 +82,6 @@ function describe (bytes) {
   }
 }
 
-const errText = (e) => (e?.name && e.name !== 'Error' ? `${e.name}: ` : '') + String(e?.message ?? e)
 
 // ---------------------------------------------------------------- vectors
 // Minimal protobuf writer: fields [number, bigint (varint) | Uint8Array (bytes)].
@@ -281,8 +269,7 @@ async function peer (args) {
   let client = false
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--seconds' && i + 1 < args.length) {
-      seconds = Number(args[++i])
-      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) die(2, '--seconds must be 1..3600')
+      seconds = secondsArg(args[++i], die)
     } else if (args[i] === '--client') {
       client = true
     } else {
@@ -313,7 +300,6 @@ async function peer (args) {
   const LOOPBACK = /^\/ip4\/127\.\d+\.\d+\.\d+\/tcp\/\d+(\/p2p\/\w+)?$/
   const isLoopback = (ma) => LOOPBACK.test(ma.toString())
   const log = (m) => process.stderr.write(`helia-ipns: ${m}\n`)
-  const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
   const OP_TIMEOUT_MS = 30000
 
   const datastore = new MemoryDatastore()
@@ -389,29 +375,11 @@ async function peer (args) {
     process.exit(1)
   }
 
-  let stopping = false
-  async function stop (code) {
-    if (stopping) return
-    stopping = true
-    try { await helia.stop() } catch {}
-    process.exit(code)
-  }
-  setTimeout(() => { log(`time limit (${seconds} s) reached`); stop(0) }, seconds * 1000).unref()
-  process.on('SIGTERM', () => stop(0))
-  process.on('SIGINT', () => stop(0))
-
-  try {
-    await helia.start()
-    await helia.libp2p.services.keychain.importKey('self', privateKey)
-  } catch (e) {
-    emit({ ok: false, error: `start: ${errText(e)}` })
-    process.exit(1)
-  }
-  const addrs = helia.libp2p.getMultiaddrs().map(String)
-  if (addrs.length === 0 || !addrs.every(a => a.startsWith('/ip4/127.0.0.1/tcp/'))) {
-    emit({ ok: false, error: `non-loopback listen addresses: ${addrs}` })
-    await stop(1)
-  }
+  const { stop, addrs } = await run(helia, {
+    seconds,
+    log,
+    afterStart: () => helia.libp2p.services.keychain.importKey('self', privateKey)
+  })
   const selfId = helia.libp2p.peerId
   emit({ ok: true, peerId: selfId.toString(), addrs, p2p: addrs[0], name: nameOf(selfId), mode: dht.getMode() })
 

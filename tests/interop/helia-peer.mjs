@@ -29,22 +29,11 @@ import fs from 'node:fs/promises'
 import { createReadStream, createWriteStream } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
+import { dier, emit, run, secondsArg } from './peer-common.mjs'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 
-// Node 20 lacks Promise.withResolvers (ES2024), which current libp2p/Helia packages use.
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function () {
-    let resolve, reject
-    const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
-
-function die (code, msg) {
-  process.stderr.write(`helia-peer.mjs: ${msg}\n`)
-  process.exit(code)
-}
+const die = dier('helia-peer.mjs')
 
 let Helia, createLibp2p, bitswap, unixfs, tcp, noise, yamux, identify
 let MemoryBlockstore, MemoryDatastore, multiaddr, CID, fixedSize
@@ -72,8 +61,7 @@ const args = process.argv.slice(2)
 let seconds = 600
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds' && i + 1 < args.length) {
-    seconds = Number(args[++i])
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) die(2, '--seconds must be 1..3600')
+    seconds = secondsArg(args[++i], die)
   } else {
     die(2, `unknown argument ${args[i]}`)
   }
@@ -81,7 +69,6 @@ for (let i = 0; i < args.length; i++) {
 
 const LOOPBACK = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/\w+)?$/
 const log = (m) => process.stderr.write(`helia: ${m}\n`)
-const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 
 const datastore = new MemoryDatastore()
 let helia
@@ -110,28 +97,7 @@ try {
   process.exit(1)
 }
 
-let stopping = false
-async function stop (code) {
-  if (stopping) return
-  stopping = true
-  try { await helia.stop() } catch {}
-  process.exit(code)
-}
-setTimeout(() => { log(`time limit (${seconds} s) reached`); stop(0) }, seconds * 1000).unref()
-process.on('SIGTERM', () => stop(0))
-process.on('SIGINT', () => stop(0))
-
-try {
-  await helia.start()
-} catch (e) {
-  emit({ ok: false, error: `start: ${e.message}` })
-  process.exit(1)
-}
-const addrs = helia.libp2p.getMultiaddrs().map(String)
-if (addrs.length === 0 || !addrs.every(a => a.startsWith('/ip4/127.0.0.1/tcp/'))) {
-  emit({ ok: false, error: `non-loopback listen addresses: ${addrs}` })
-  await stop(1)
-}
+const { stop, addrs } = await run(helia, { seconds, log })
 const fsx = unixfs(helia)
 emit({ ok: true, peerId: helia.libp2p.peerId.toString(), addrs, p2p: addrs[0] })
 

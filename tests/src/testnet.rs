@@ -299,6 +299,16 @@ impl TestNode {
             .collect()
     }
 
+    /// `name/resolve` of `name`, skipping the cache: the path, or the status and error.
+    pub fn resolve_name(&self, name: &str) -> Result<String, String> {
+        let r = self.call("name/resolve", &[("arg", name), ("nocache", "true")]);
+        if r.status == 200 {
+            Ok(r.json()["Path"].as_str().expect("Path").to_string())
+        } else {
+            Err(format!("{}: {}", r.status, r.text()))
+        }
+    }
+
     /// Peer IDs of the connected peers.
     pub fn peers(&self) -> Vec<String> {
         self.call("swarm/peers", &[]).ok().json()["Peers"]

@@ -217,9 +217,9 @@ fn step<T: std::fmt::Debug>(rt: &tokio::runtime::Runtime, case: &str, f: impl Fu
     eprintln!("{case}: {outcome:?} in {:?}", started.elapsed());
 }
 
-#[test]
-fn node_drops_hostile_kademlia_input_and_stays_healthy() {
-    let started = Instant::now();
+/// One daemon with no peers and nothing to announce, and the raw client connected to it
+/// (on its own runtime).
+fn lone_node_and_client() -> (tempfile::TempDir, TestNode, tokio::runtime::Runtime, Client) {
     let dir = tempfile::tempdir().expect("tempdir");
     init_repo(dir.path(), None, |c| {
         c.bootstrap = Vec::new();
@@ -231,14 +231,20 @@ fn node_drops_hostile_kademlia_input_and_stays_healthy() {
         node.swarm_addr().starts_with("/ip4/127.0.0.1/tcp/"),
         "only loopback TCP is dialled: {addr}"
     );
-    assert_nothing_stored(&node, "start");
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let mut client = rt.block_on(Client::connect(addr));
+    let client = rt.block_on(Client::connect(addr));
+    (dir, node, rt, client)
+}
+
+#[test]
+fn node_drops_hostile_kademlia_input_and_stays_healthy() {
+    let started = Instant::now();
+    let (_dir, node, rt, mut client) = lone_node_and_client();
+    assert_nothing_stored(&node, "start");
     assert_eq!(client.node.to_string(), node.peer_id(), "connected peer");
     let me = client.peer();
     eprintln!("connected as {me} in {:?}", started.elapsed());
@@ -456,19 +462,7 @@ fn routing_get(node: &TestNode, path: &str) -> Option<Vec<u8>> {
 #[test]
 fn bad_ipns_records_are_refused_over_the_wire_with_their_reason() {
     use ipfsd_tests::ipns_forge::{bad_records, lower_sequence, record, tomorrow};
-    let dir = tempfile::tempdir().expect("tempdir");
-    init_repo(dir.path(), None, |c| {
-        c.bootstrap = Vec::new();
-        c.provide.interval = "0".into();
-    });
-    let node = TestNode::start(dir.path(), None);
-    let addr: Multiaddr = node.swarm_addr().parse().expect("swarm multiaddr");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut client = rt.block_on(Client::connect(addr));
+    let (_dir, node, rt, mut client) = lone_node_and_client();
     let owner = Keypair::generate_ed25519();
     let other = Keypair::generate_ed25519();
     let name = ipns::Name::new(owner.public().to_peer_id()).to_path();

@@ -255,15 +255,6 @@ fn js_and_ipfsd_accept_and_refuse_each_others_records_alike() {
     }
 }
 
-fn resolve(node: &TestNode, name: &str) -> Result<String, String> {
-    let r = node.call("name/resolve", &[("arg", name), ("nocache", "true")]);
-    if r.status == 200 {
-        Ok(r.json()["Path"].as_str().expect("Path").to_string())
-    } else {
-        Err(format!("{}: {}", r.status, r.text()))
-    }
-}
-
 #[test]
 fn helia_and_ipfsd_resolve_each_others_names_over_the_dht() {
     if skip_interop() {
@@ -319,7 +310,7 @@ fn helia_and_ipfsd_resolve_each_others_names_over_the_dht() {
         .expect("u64");
     for (who, n) in [("A", &a), ("B", &b)] {
         let path = wait_for(STEP, &format!("{who} to resolve Helia's name"), || {
-            resolve(n, &format!("/ipns/{helia_name}")).ok()
+            n.resolve_name(&format!("/ipns/{helia_name}")).ok()
         });
         assert_eq!(path, format!("/ipfs/{helia_cid}"), "{who}");
     }
@@ -333,7 +324,7 @@ fn helia_and_ipfsd_resolve_each_others_names_over_the_dht() {
     assert!(seq1 > seq0, "{seq1} > {seq0}");
     for (who, n) in [("A", &a), ("B", &b)] {
         assert_eq!(
-            resolve(n, &helia_name),
+            n.resolve_name(&helia_name),
             Ok(format!("/ipfs/{helia_cid}/next")),
             "{who} sees the newer record"
         );
@@ -342,7 +333,7 @@ fn helia_and_ipfsd_resolve_each_others_names_over_the_dht() {
     let own = a.add(b"under a helia name");
     helia.ok(&format!("publish /ipfs/{own}"), STEP);
     // (B cached the previous value for its TTL: a fresh lookup replaces it.)
-    assert_eq!(resolve(&b, &helia_name), Ok(format!("/ipfs/{own}")));
+    assert_eq!(b.resolve_name(&helia_name), Ok(format!("/ipfs/{own}")));
     assert_eq!(b.cat(&format!("/ipns/{helia_name}")), b"under a helia name");
     drop(helia);
     b.stop();

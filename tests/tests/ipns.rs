@@ -10,16 +10,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// `name/resolve` of `name` on `node`, skipping the cache: the path, or the error text.
-fn resolve(node: &TestNode, name: &str) -> Result<String, String> {
-    let r = node.call("name/resolve", &[("arg", name), ("nocache", "true")]);
-    if r.status == 200 {
-        Ok(r.json()["Path"].as_str().expect("Path").to_string())
-    } else {
-        Err(format!("{}: {}", r.status, r.text()))
-    }
-}
-
 /// The sequence of the record `node` finds for `name` through the DHT.
 fn dht_sequence(node: &TestNode, name: &str) -> u64 {
     use base64::Engine;
@@ -76,7 +66,9 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
     phase("published sequence 0 on node 0");
     for (i, n) in nodes.iter().enumerate().skip(1) {
         let started = Instant::now();
-        let got = resolve(n, &ipns_path).unwrap_or_else(|e| panic!("node {i}: {e}"));
+        let got = n
+            .resolve_name(&ipns_path)
+            .unwrap_or_else(|e| panic!("node {i}: {e}"));
         assert_eq!(got, format!("/ipfs/{cid1}"), "node {i}");
         eprintln!("node {i} resolved in {:?}", started.elapsed());
     }
@@ -100,7 +92,11 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
     let p = publish(&nodes[0], &format!("/ipfs/{cid2}"), &[("key", "site")]);
     assert_eq!(p["Sequence"], 1);
     for (i, n) in nodes.iter().enumerate() {
-        assert_eq!(resolve(n, &name), Ok(format!("/ipfs/{cid2}")), "node {i}");
+        assert_eq!(
+            n.resolve_name(&name),
+            Ok(format!("/ipfs/{cid2}")),
+            "node {i}"
+        );
         assert_eq!(dht_sequence(n, &ipns_path), 1, "node {i}");
         let cached = n.call("name/resolve", &[("arg", &ipns_path)]).ok().json();
         assert_eq!(
@@ -142,12 +138,15 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
     nodes[3]
         .call_with_file("routing/put", &[("arg", &ipns_path)], &brief)
         .ok();
-    assert_eq!(resolve(&nodes[7], &ipns_path).as_deref(), Ok(brief_value));
+    assert_eq!(
+        nodes[7].resolve_name(&ipns_path).as_deref(),
+        Ok(brief_value)
+    );
     std::thread::sleep(
         until.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_millis(500),
     );
     for (i, n) in nodes.iter().enumerate() {
-        match resolve(n, &ipns_path) {
+        match n.resolve_name(&ipns_path) {
             Ok(p) => assert_eq!(p, format!("/ipfs/{cid2}"), "node {i}"),
             Err(e) => assert!(e.starts_with("404"), "node {i}: {e}"),
         }
@@ -178,7 +177,7 @@ fn republishing_keeps_a_short_lived_name_alive_only_while_the_daemon_runs() {
     // Two and a half lifetimes later the name still resolves elsewhere, to a record signed
     // again and again (re-signed at half its lifetime).
     std::thread::sleep(lifetime * 5 / 2);
-    assert_eq!(resolve(&nodes[2], &name), Ok(format!("/ipfs/{cid}")));
+    assert_eq!(nodes[2].resolve_name(&name), Ok(format!("/ipfs/{cid}")));
     let seq = dht_sequence(&nodes[2], &format!("/ipns/{name}"));
     assert!(
         seq >= 3,
@@ -188,7 +187,7 @@ fn republishing_keeps_a_short_lived_name_alive_only_while_the_daemon_runs() {
     // Without the daemon nobody re-signs it: the copies expire and the name stops resolving.
     nodes.remove(0).stop();
     std::thread::sleep(lifetime + Duration::from_secs(1));
-    let gone = resolve(&nodes[1], &name);
+    let gone = nodes[1].resolve_name(&name);
     assert!(
         gone.as_ref().is_err_and(|e| e.starts_with("404")),
         "an expired name must not resolve: {gone:?}"
@@ -227,7 +226,7 @@ fn a_name_published_offline_resolves_elsewhere_once_its_daemon_runs() {
     ipfsd_tests::testnet::init_repo(&dir.path().join("b"), None, |c| c.bootstrap = vec![a_addr]);
     let b = TestNode::start(&dir.path().join("b"), None);
     let path = wait_for(SETTLE, "B to resolve A's offline-published name", || {
-        resolve(&b, &published.name.to_string()).ok()
+        b.resolve_name(&published.name.to_string()).ok()
     });
     assert_eq!(path, "/ipfs/bafkqaaa");
     b.stop();

@@ -42,6 +42,16 @@ fn key_json(k: &KeyInfo) -> serde_json::Value {
     json!({ "Name": k.name, "Id": k.ipns_name() })
 }
 
+/// Only the libp2p protobuf key format (Kubo's default) is read and written.
+fn key_format(args: &Args) -> Result<(), ApiError> {
+    match args.get("format") {
+        None | Some("libp2p-protobuf-cleartext") => Ok(()),
+        Some(f) => Err(ApiError::bad_request(format!(
+            "unsupported key format {f:?}: only libp2p-protobuf-cleartext"
+        ))),
+    }
+}
+
 fn duration(args: &Args, flag: &str, default: Duration) -> Result<Duration, ApiError> {
     match args.get(flag) {
         None => Ok(default),
@@ -119,14 +129,7 @@ pub(crate) async fn key_export(
     args: Args,
 ) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
-    if let Some(f) = args
-        .get("format")
-        .filter(|f| *f != "libp2p-protobuf-cleartext")
-    {
-        return Err(ApiError::bad_request(format!(
-            "unsupported key format {f:?}: only libp2p-protobuf-cleartext"
-        )));
-    }
+    key_format(&args)?;
     let ks = s.names.keystore().clone();
     let bytes = blocking(move || Ok(ks.export(&name)?)).await?;
     let mut resp = Response::new(axum::body::Body::from(bytes));
@@ -143,14 +146,7 @@ pub(crate) async fn key_import(
     mp: Multipart,
 ) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
-    if let Some(f) = args
-        .get("format")
-        .filter(|f| *f != "libp2p-protobuf-cleartext")
-    {
-        return Err(ApiError::bad_request(format!(
-            "unsupported key format {f:?}: only libp2p-protobuf-cleartext"
-        )));
-    }
+    key_format(&args)?;
     let mut parts = super::admin::parts(mp, MAX_KEY_FILE).await?;
     if parts.len() != 1 {
         return Err(ApiError::bad_request(
