@@ -53,6 +53,8 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
         .ok()
         .json();
     let name = imported["Id"].as_str().expect("Id").to_string();
+    // Private keys go in, never out: there is no key/export in the API (as in Kubo).
+    assert_eq!(nodes[0].call("key/export", &[("arg", "site")]).status, 404);
     assert_eq!(name, ipns::Name::new(key.public().to_peer_id()).to_string());
     let ipns_path = format!("/ipns/{name}");
 
@@ -106,6 +108,20 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
         );
     }
     assert_eq!(nodes[5].cat(&ipns_path), v2);
+    // --stream: one line per better answer as the lookup finds it, the newest last.
+    let lines = nodes[4]
+        .call(
+            "name/resolve",
+            &[("arg", &ipns_path), ("stream", "true"), ("nocache", "true")],
+        )
+        .ok()
+        .lines();
+    assert!(!lines.is_empty());
+    assert_eq!(
+        lines.last().expect("a line")["Path"],
+        format!("/ipfs/{cid2}").as_str(),
+        "{lines:?}"
+    );
     phase("sequence 1 wins on all 10 nodes");
 
     // An older record is refused by a node that holds the newer one.

@@ -50,7 +50,8 @@ pub enum KeyCommand {
         #[arg(short, long)]
         force: bool,
     },
-    /// Write a key to a file (libp2p protobuf format; whoever has it can publish).
+    /// Write a key to a file (libp2p protobuf format; whoever has it can publish). Reads
+    /// the repository's keystore directly, also while a daemon runs.
     Export {
         /// The key's name.
         name: String,
@@ -238,14 +239,9 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
             println!("Key {id} renamed to {new}{note}");
         }
         KeyCommand::Export { name, output } => {
-            let bytes = match &client {
-                Some(c) => {
-                    let mut body = c.post("key/export", &[("arg", &name)])?;
-                    body.read_to_vec()
-                        .context("reading the key from the daemon")?
-                }
-                None => keystore(ctx)?.export(&name)?,
-            };
+            // Always from the keystore itself, daemon or not: private keys never cross
+            // the API (as in Kubo). Key files are not behind the store's lock.
+            let bytes = keystore(ctx)?.export(&name)?;
             let path = output.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
             write_secret(&path, &bytes)?;
         }

@@ -155,7 +155,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/key/list", any(names::key_list))
         .route("/api/v0/key/rm", any(names::key_rm))
         .route("/api/v0/key/rename", any(names::key_rename))
-        .route("/api/v0/key/export", any(names::key_export))
         .route("/api/v0/key/import", any(names::key_import))
         .route("/api/v0/name/publish", any(names::name_publish))
         .route("/api/v0/name/resolve", any(names::name_resolve))

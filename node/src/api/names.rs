@@ -1,4 +1,6 @@
 //! `key/*` (the keystore) and `name/publish`, `name/resolve` (IPNS), in Kubo's shapes.
+//! There is no `key/export`: as in Kubo, a private key never leaves through the API
+//! (`ipfsd key export` reads the keystore itself).
 
 use super::{ApiError, ApiState, Args, blocking, json};
 use crate::keystore::{KeyError, KeyInfo};
@@ -25,14 +27,12 @@ impl From<KeyError> for ApiError {
 
 impl From<NameError> for ApiError {
     fn from(e: NameError) -> Self {
-        let status = if let NameError::Key(KeyError::NotFound(_)) = e {
-            StatusCode::BAD_REQUEST
-        } else if e.is_bad_request() {
-            StatusCode::BAD_REQUEST
-        } else if e.is_not_found() {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        // A key that is missing or wrong is the request's fault (400); reading it is not.
+        let status = match &e {
+            NameError::Key(KeyError::Io { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            e if e.is_bad_request() => StatusCode::BAD_REQUEST,
+            e if e.is_not_found() => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }
@@ -122,22 +122,6 @@ pub(crate) async fn key_rename(
         "Id": info.ipns_name(),
         "Overwrite": overwrite,
     })))
-}
-
-pub(crate) async fn key_export(
-    State(s): State<ApiState>,
-    args: Args,
-) -> Result<Response, ApiError> {
-    let name = args.first("name")?.to_string();
-    key_format(&args)?;
-    let ks = s.names.keystore().clone();
-    let bytes = blocking(move || Ok(ks.export(&name)?)).await?;
-    let mut resp = Response::new(axum::body::Body::from(bytes));
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/octet-stream"),
-    );
-    Ok(resp)
 }
 
 pub(crate) async fn key_import(

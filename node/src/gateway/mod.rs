@@ -326,6 +326,9 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 nocache: false,
             };
             let path = n.name.to_path();
+            // A lookup takes a resolving turn too: name requests cannot start unbounded
+            // DHT queries.
+            let _turn = turn(&s.resolving).await?;
             let lookup = s.names.resolve(&path, options, None);
             let target = tokio::time::timeout(s.retrieval_timeout, lookup)
                 .await
