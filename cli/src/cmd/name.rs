@@ -71,28 +71,7 @@ pub enum KeyCommand {
 #[derive(Debug, Subcommand)]
 pub enum NameCommand {
     /// Point a name (the node's own, or a key's) at a path, signed, and put it to the DHT.
-    Publish {
-        /// /ipfs/<cid>[/path], /ipns/<name>[/path] or a CID.
-        path: String,
-        /// The key to publish with: a name from `key list` or an IPNS name.
-        #[arg(short, long, default_value = "self")]
-        key: String,
-        /// How long the record stays valid [default: Ipns.RecordLifetime, 24h].
-        #[arg(long, value_parser = duration)]
-        lifetime: Option<Duration>,
-        /// How long resolvers may cache the record.
-        #[arg(long, value_parser = duration, default_value = "5m")]
-        ttl: Duration,
-        /// The record's sequence number (above the current one) [default: the next].
-        #[arg(long)]
-        sequence: Option<u64>,
-        /// Store the record locally when it cannot reach the network.
-        #[arg(long)]
-        allow_offline: bool,
-        /// Print only the name.
-        #[arg(short = 'Q', long)]
-        quieter: bool,
-    },
+    Publish(PublishArgs),
     /// Print the path a name points at.
     Resolve {
         /// /ipns/<name>[/path] or a name [default: the node's own].
@@ -107,6 +86,34 @@ pub enum NameCommand {
         #[arg(short, long)]
         stream: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// /ipfs/<cid>[/path], /ipns/<name>[/path] or a CID.
+    path: String,
+    /// The key to publish with: a name from `key list` or an IPNS name.
+    #[arg(short, long, default_value = "self")]
+    key: String,
+    /// How long the record stays valid [default: Ipns.RecordLifetime, 24h].
+    #[arg(long, value_parser = duration)]
+    lifetime: Option<Duration>,
+    /// How long resolvers may cache the record.
+    #[arg(long, value_parser = duration, default_value = "5m")]
+    ttl: Duration,
+    /// The record's sequence number (above the current one) [default: the next].
+    #[arg(long)]
+    sequence: Option<u64>,
+    /// Store the record locally when it cannot reach the network.
+    #[arg(long)]
+    allow_offline: bool,
+    /// Check that the path resolves (from the store, or the network) before publishing
+    /// [default: true].
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    resolve: Option<bool>,
+    /// Print only the name.
+    #[arg(short = 'Q', long)]
+    quieter: bool,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -283,44 +290,12 @@ fn write_secret(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     match cmd {
-        NameCommand::Publish {
-            path,
-            key,
-            lifetime,
-            ttl,
-            sequence,
-            allow_offline,
-            quieter,
-        } => {
+        NameCommand::Publish(a) => {
             let (name, value) = match &client {
-                Some(c) => publish_remote(c, &path, &key, lifetime, ttl, sequence, allow_offline)?,
-                None => {
-                    if !allow_offline {
-                        bail!(
-                            "can't publish while offline: start `ipfsd daemon`, or pass --allow-offline to store the record locally"
-                        );
-                    }
-                    let lifetime = match lifetime {
-                        Some(l) => l,
-                        None => ctx
-                            .config()?
-                            .ipns
-                            .record_lifetime()
-                            .unwrap_or(Duration::from_secs(86400)),
-                    };
-                    let names = offline_names(ctx)?;
-                    let o = PublishOptions {
-                        key,
-                        lifetime,
-                        ttl,
-                        sequence,
-                        allow_offline,
-                    };
-                    let p = block_on(names.publish(&path, &o))??;
-                    (p.name.to_string(), p.value)
-                }
+                Some(c) => publish_remote(c, &a)?,
+                None => publish_offline(ctx, &a)?,
             };
-            if quieter {
+            if a.quieter {
                 println!("{name}");
             } else {
                 println!("Published to {name}: {value}");
@@ -367,27 +342,52 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn publish_remote(
-    c: &Client,
-    path: &str,
-    key: &str,
-    lifetime: Option<Duration>,
-    ttl: Duration,
-    sequence: Option<u64>,
-    allow_offline: bool,
-) -> Result<(String, String)> {
+/// Without a daemon: signed and kept in the repository (`--allow-offline` says so).
+fn publish_offline(ctx: &Ctx, a: &PublishArgs) -> Result<(String, String)> {
+    if !a.allow_offline {
+        bail!(
+            "can't publish while offline: start `ipfsd daemon`, or pass --allow-offline to store the record locally"
+        );
+    }
+    let lifetime = match a.lifetime {
+        Some(l) => l,
+        None => ctx
+            .config()?
+            .ipns
+            .record_lifetime()
+            .unwrap_or(Duration::from_secs(86400)),
+    };
+    if a.resolve.unwrap_or(true) {
+        let target = offline_ipfs_path(ctx, &node::names::normalize_value(&a.path)?)?;
+        let repo = ctx.repo()?;
+        // The path's last block too (resolving a bare CID reads nothing).
+        let cid = super::resolve(repo.store(), &target)?;
+        dag::export::load(repo.store(), &cid)?;
+    }
+    let names = offline_names(ctx)?;
+    let o = PublishOptions {
+        key: a.key.clone(),
+        lifetime,
+        ttl: a.ttl,
+        sequence: a.sequence,
+        allow_offline: a.allow_offline,
+    };
+    let p = block_on(names.publish(&a.path, &o))??;
+    Ok((p.name.to_string(), p.value))
+}
+
+fn publish_remote(c: &Client, a: &PublishArgs) -> Result<(String, String)> {
+    let flag = |b: bool| if b { "true" } else { "false" };
     let ms = |d: Duration| format!("{}ms", d.as_millis());
-    let ttl = ms(ttl);
-    let lifetime = lifetime.map(ms);
-    let sequence = sequence.map(|s| s.to_string());
+    let ttl = ms(a.ttl);
+    let lifetime = a.lifetime.map(ms);
+    let sequence = a.sequence.map(|s| s.to_string());
     let mut args = vec![
-        ("arg", path),
-        ("key", key),
+        ("arg", a.path.as_str()),
+        ("key", a.key.as_str()),
         ("ttl", ttl.as_str()),
-        (
-            "allow-offline",
-            if allow_offline { "true" } else { "false" },
-        ),
+        ("allow-offline", flag(a.allow_offline)),
+        ("resolve", flag(a.resolve.unwrap_or(true))),
     ];
     if let Some(l) = &lifetime {
         args.push(("lifetime", l));

@@ -155,6 +155,22 @@ fn publish_resolve(mode: Mode) {
         format!("/ipns/{site}\n")
     );
 
+    // What a name is to point at must resolve first (Kubo's --resolve), unless told not to.
+    r.file("absent.txt", b"not in the repository");
+    let absent = r.add(&["-n", "absent.txt"]);
+    let started = std::time::Instant::now();
+    let e = r.fail(&["name", "publish", "--allow-offline", &absent]);
+    assert!(e.contains(&absent) || e.contains("not found"), "{e}");
+    eprintln!("missing content refused in {:?}", started.elapsed());
+    let out = r.ok(&[
+        "name",
+        "publish",
+        "--allow-offline",
+        "--resolve=false",
+        &absent,
+    ]);
+    assert!(out.ends_with(&format!(": /ipfs/{absent}\n")), "{out}");
+
     // Names this node cannot resolve, and bad input.
     let unknown = "k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8";
     assert!(

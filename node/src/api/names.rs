@@ -11,6 +11,9 @@ use axum::response::Response;
 use serde_json::json;
 use std::time::Duration;
 
+/// Longest wait for a block while checking that a value to publish resolves.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Longest key file accepted by `key/import` (RSA keys are the largest, ~2.4 KiB at 4096 bits).
 const MAX_KEY_FILE: usize = 16 << 10;
 
@@ -162,6 +165,19 @@ pub(crate) async fn name_publish(
     };
     if options.lifetime.is_zero() {
         return Err(ApiError::bad_request("--lifetime must be above zero"));
+    }
+    // As Kubo (`--resolve`, default true): what the name is to point at must resolve,
+    // from the store or the network, before it is signed.
+    if args.flag("resolve", true)? {
+        let target = s.ipfs_path(crate::names::normalize_value(&value)?).await?;
+        let src = s.source().with_deadline(RESOLVE_DEADLINE);
+        blocking(move || {
+            // The path's last block too (resolving a bare CID reads nothing).
+            let cid = crate::path::resolve(&src, &target)?;
+            dag::export::load(&src, &cid)?;
+            Ok(())
+        })
+        .await?;
     }
     let published = s.names.publish(&value, &options).await?;
     Ok(json(json!({
