@@ -381,7 +381,10 @@ impl Names {
             (None, Some(current)) => current.saturating_add(1),
             (None, None) => 0,
         };
-        let validity = SystemTime::now() + o.lifetime;
+        // (A lifetime past year 9999 is refused by the record's RFC 3339 validity.)
+        let validity = SystemTime::now()
+            .checked_add(o.lifetime)
+            .ok_or(ipns::Error::TimeOutOfRange)?;
         let record = Record::create(&key, value.as_bytes(), sequence, validity, o.ttl)?;
         self.store_own(&name, &info.name, &record, o.lifetime, o.ttl)?;
         self.remember(&name, &value, o.ttl, validity);
@@ -790,6 +793,12 @@ mod tests {
         ));
         o.sequence = Some(10);
         assert_eq!(n.publish(CID, &o).await.expect("seq 10").sequence, 10);
+        let mut forever = opts("self");
+        forever.lifetime = Duration::from_secs(u64::MAX / 2);
+        assert!(matches!(
+            n.publish(CID, &forever).await,
+            Err(NameError::Record(_))
+        ));
         let resolved = n
             .resolve(
                 &a.name.to_path(),
