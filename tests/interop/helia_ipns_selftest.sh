@@ -74,38 +74,19 @@ check(node("bogus").returncode == 2, "unknown mode exits 2")
 
 
 # ---------------------------------------------------------------- peers
-class Peer:
+sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+from linepeer import LinePeer  # noqa: E402
+
+
+class Peer(LinePeer):
+    """One `helia-ipns.mjs peer` process; every command is traced on stderr."""
+
     def __init__(self, name, *extra, seconds=45):
-        self.name = name
-        self.log = open(os.path.join(out, f"{name}.log"), "w")
-        self.p = subprocess.Popen(["node", script, "peer", "--seconds", str(seconds), *extra],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                  text=True, bufsize=1)
-        self.info = self._read()
-        if not self.info.get("ok"):
-            raise SystemExit(f"{name} did not start: {self.info} (see {self.log.name})")
+        super().__init__(name, ["node", script, "peer", "--seconds", str(seconds), *extra], out, trace=True)
         print(f"{name}: {self.info['p2p']} {self.info['name']} ({self.info['mode']})", file=sys.stderr)
 
-    def _read(self):
-        line = self.p.stdout.readline()
-        if not line:
-            return {"ok": False, "error": f"{self.name}: no answer (process gone, rc={self.p.poll()})"}
-        return json.loads(line)
-
-    def __call__(self, line):
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-        a = self._read()
-        print(f"  {self.name} {line[:60]!r} -> ok={a.get('ok')} {a.get('error') or ''}", file=sys.stderr)
-        return a
-
     def quit(self):
-        a = self("quit")
-        try:
-            rc = self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
+        a, rc = super().quit(10)
         return a.get("ok") is True and rc == 0
 
 

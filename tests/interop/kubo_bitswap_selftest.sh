@@ -49,42 +49,19 @@ def check(cond, what):
     return cond
 
 
-class Peer:
-    """One `kubo.py peer` process; every call reads exactly one JSON line back. The peer's
-    own --seconds watchdog bounds every read (EOF when it is gone)."""
+sys.path.insert(0, os.path.dirname(os.path.abspath(kubo)))
+from linepeer import LinePeer  # noqa: E402
+
+
+class Peer(LinePeer):
+    """One `kubo.py peer` process, named peer1, peer2, ..."""
     n = 0
 
     def __init__(self, seconds):
         Peer.n += 1
-        self.name = f"peer{Peer.n}"
-        self.log = open(os.path.join(out, f"{self.name}.log"), "w")
-        self.p = subprocess.Popen([sys.executable, kubo, "peer", "--seconds", str(seconds)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                  text=True, bufsize=1)
-        self.info = self._read()
-        if not self.info.get("ok"):
-            raise SystemExit(f"{self.name} did not start: {self.info} (see {self.log.name})")
-        print(f"{self.name}: {self.info['p2p']}", file=sys.stderr)
-
-    def _read(self):
-        line = self.p.stdout.readline()
-        if not line:
-            return {"ok": False, "error": f"{self.name}: no answer (process gone, rc={self.p.poll()})"}
-        return json.loads(line)
-
-    def __call__(self, line):
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-        return self._read()
-
-    def quit(self):
-        r = self("quit")
-        try:
-            rc = self.p.wait(15)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = "killed"
-        return r, rc
+        name = f"peer{Peer.n}"
+        super().__init__(name, [sys.executable, kubo, "peer", "--seconds", str(seconds)], out)
+        print(f"{name}: {self.info['p2p']}", file=sys.stderr)
 
 
 def sha(path):
