@@ -44,6 +44,17 @@ pub fn resolve(source: &impl dag::BlockSource, input: &str) -> Result<Cid, Resol
     Ok(dag::export::resolve(source, &root, &path)?)
 }
 
+/// The name a download of `input` is saved under: the last segment typed, which for
+/// `/ipns/<name>` alone is the name; for a bare CID, the CID.
+pub fn download_name(input: &str) -> Result<String, PathError> {
+    let last = |p: &str| p.rsplit('/').find(|s| !s.is_empty()).map(String::from);
+    if let Some(rest) = input.strip_prefix("/ipns/") {
+        return Ok(last(rest).unwrap_or_else(|| rest.to_string()));
+    }
+    let (root, inner) = parse(input)?;
+    Ok(last(&inner).unwrap_or_else(|| root.to_string()))
+}
+
 /// A content path could not be resolved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -71,5 +82,18 @@ mod tests {
             parse("/ipns/example.com"),
             Err(PathError::Form { .. })
         ));
+    }
+
+    #[test]
+    fn download_names() {
+        let cid = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+        assert_eq!(download_name(cid).expect("cid"), cid);
+        assert_eq!(
+            download_name(&format!("/ipfs/{cid}/a/b/")).expect("path"),
+            "b"
+        );
+        assert_eq!(download_name("/ipns/k51abc").expect("name"), "k51abc");
+        assert_eq!(download_name("/ipns/k51abc/site/").expect("below"), "site");
+        assert!(download_name("nope").is_err());
     }
 }

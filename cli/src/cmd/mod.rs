@@ -188,12 +188,6 @@ impl Ctx {
     }
 }
 
-/// Splits `<cid>[/path]` or `/ipfs/<cid>[/path]` into the root CID and the inner path
-/// (the daemon parses paths with the same code, so errors read the same online).
-pub fn parse_path(input: &str) -> Result<(Cid, String)> {
-    Ok(node::path::parse(input)?)
-}
-
 /// Resolves `<cid>[/path]` through the store to the CID it names.
 pub fn resolve(store: &dag::Store, input: &str) -> Result<Cid> {
     Ok(node::path::resolve(store, input)?)
@@ -225,19 +219,6 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths() {
-        let cid = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
-        assert_eq!(parse_path(cid).expect("ok").1, "");
-        assert_eq!(
-            parse_path(&format!("/ipfs/{cid}/a/b")).expect("ok").1,
-            "a/b"
-        );
-        assert!(parse_path("nope").is_err());
-        assert!(parse_path("/ipfs/").is_err());
-        assert!(parse_path("/ipns/example.com").is_err());
-    }
 
     #[test]
     fn cli_is_consistent() {

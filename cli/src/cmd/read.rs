@@ -1,7 +1,7 @@
 //! Reading commands: `cat`, `get`, `ls`, `refs`.
 
 use super::name::offline_ipfs_path;
-use super::{Ctx, first_failing, parse_path, resolve, untar};
+use super::{Ctx, first_failing, resolve, untar};
 use crate::output::{columns, ignore_broken_pipe};
 use crate::remote::{self, Client, RawStream};
 use anyhow::{Context, Result, bail};
@@ -141,17 +141,7 @@ pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     };
     let dest = match args.output {
         Some(d) => d,
-        // Named after the last segment typed: an /ipns/ name or below it, else the CID's.
-        None => match args.path.strip_prefix("/ipns/") {
-            Some(rest) => PathBuf::from(rest.rsplit('/').find(|s| !s.is_empty()).unwrap_or(rest)),
-            None => {
-                let (root, inner) = parse_path(&args.path)?;
-                match inner.rsplit('/').find(|s| !s.is_empty()) {
-                    Some(last) => PathBuf::from(last),
-                    None => PathBuf::from(root.to_string()),
-                }
-            }
-        },
+        None => PathBuf::from(node::path::download_name(&args.path)?),
     };
     if dest.exists() && !dest.is_dir() {
         std::fs::remove_file(&dest)?;

@@ -467,13 +467,7 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
     let (cid, name) = blocking(move || {
         let cid = path::resolve(&source, &p)?;
         source.prefetch(cid);
-        let (root, inner) = path::parse(&p).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        // Named after the last segment the user typed (an /ipns/ name, or below it).
-        let name = match asked.strip_prefix("/ipns/") {
-            Some(rest) => rest.rsplit('/').find(|c| !c.is_empty()).map(String::from),
-            None => inner.rsplit('/').find(|c| !c.is_empty()).map(String::from),
-        }
-        .unwrap_or_else(|| root.to_string());
+        let name = path::download_name(&asked).map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok((cid, name))
     })
     .await?;
