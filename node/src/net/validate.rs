@@ -33,24 +33,35 @@ pub fn printable(key: &RecordKey) -> String {
 /// `Greater` when it is better (or `other` is `None`), `Equal` when neither is (every valid
 /// non-IPNS value, identical records), `Less` when `other` is better.
 pub fn compare(key: &RecordKey, value: &[u8], other: Option<&[u8]>) -> Result<Ordering, String> {
-    self::value(key, value, None)?;
+    let new = check(key, value)?;
     let Some(other) = other else {
         return Ok(Ordering::Greater);
     };
-    if !is_ipns(key) {
-        return Ok(Ordering::Equal);
-    }
-    let name = ipns::Name::from_routing_key(key.as_ref()).map_err(|e| e.to_string())?;
-    let now = SystemTime::now();
-    let new = ipns::validate(&name, value, now).map_err(|e| e.to_string())?;
-    Ok(match ipns::validate(&name, other, now) {
-        Ok(old) => ipns::select(&new, &old),
-        Err(_) => Ordering::Greater,
+    Ok(match (new, valid_record(key, other)) {
+        (Some(new), Some(old)) => ipns::select(&new, &old),
+        (Some(_), None) => Ordering::Greater,
+        (None, _) => Ordering::Equal,
     })
 }
 
 /// Checks a value for `key`; `existing` is the value held now, if any.
 pub fn value(key: &RecordKey, value: &[u8], existing: Option<&[u8]>) -> Result<(), String> {
+    if let Some(record) = check(key, value)?
+        && let Some(old) = existing.and_then(|o| valid_record(key, o))
+        && ipns::select(&record, &old) == Ordering::Less
+    {
+        return Err(format!(
+            "sequence {} is older than the held record's {}",
+            record.sequence(),
+            old.sequence()
+        ));
+    }
+    Ok(())
+}
+
+/// The size limit, then the key's own rules: an `/ipns/` value must be a valid record
+/// (answered, so that it is verified once), a `/pk/` value the key of its peer ID.
+fn check(key: &RecordKey, value: &[u8]) -> Result<Option<ipns::Record>, String> {
     let k = key.as_ref();
     if value.len() > ipns::MAX_RECORD_SIZE {
         return Err(format!(
@@ -61,25 +72,21 @@ pub fn value(key: &RecordKey, value: &[u8], existing: Option<&[u8]>) -> Result<(
     }
     if k.starts_with(b"/ipns/") {
         let name = ipns::Name::from_routing_key(k).map_err(|e| e.to_string())?;
-        let now = SystemTime::now();
-        let record = ipns::validate(&name, value, now).map_err(|e| e.to_string())?;
-        if let Some(old) = existing
-            && let Ok(old) = ipns::validate(&name, old, now)
-            && ipns::select(&record, &old) == Ordering::Less
-        {
-            return Err(format!(
-                "sequence {} is older than the held record's {}",
-                record.sequence(),
-                old.sequence()
-            ));
-        }
-        return Ok(());
+        let record = ipns::validate(&name, value, SystemTime::now()).map_err(|e| e.to_string())?;
+        return Ok(Some(record));
     }
     if k.starts_with(b"/pk/") {
         ipns::validate_pk_record(k, value).map_err(|e| e.to_string())?;
-        return Ok(());
+        return Ok(None);
     }
     Err("only /ipns/ and /pk/ records are accepted".into())
+}
+
+/// `bytes` as a valid IPNS record for `key`, if it is one (an expired or broken held
+/// value loses to any valid one).
+fn valid_record(key: &RecordKey, bytes: &[u8]) -> Option<ipns::Record> {
+    let name = ipns::Name::from_routing_key(key.as_ref()).ok()?;
+    ipns::validate(&name, bytes, SystemTime::now()).ok()
 }
 
 /// Whether a provider-record key is a well-formed multihash.
