@@ -165,7 +165,8 @@ pub struct ResolveOptions {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Own {
-    /// The key's name in the keystore.
+    /// The key's name in the keystore when it last signed (for whoever reads the file:
+    /// the republisher finds the key by the name itself, so renames do not matter).
     key: String,
     /// The latest record, base64.
     record: String,
@@ -502,12 +503,8 @@ impl Names {
         if input.starts_with("/ipfs/") {
             return Ok(input.to_string());
         }
-        let (first, _) = split_name(input)?;
-        let mut current = if input.starts_with("/ipns/") {
-            input.to_string()
-        } else {
-            format!("/ipns/{input}")
-        };
+        let (first, rest) = split_name(input)?;
+        let mut current = format!("{}{rest}", first.to_path());
         for _ in 0..MAX_DEPTH {
             let (name, rest) = split_name(&current)?;
             let value = self
