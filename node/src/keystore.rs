@@ -264,6 +264,18 @@ impl Keystore {
         Ok(Self::info(name, &key))
     }
 
+    /// Deletes every key in `names`, or none: all are checked (they exist, none is
+    /// `self`) before the first goes. Answers what they were, in order.
+    pub fn remove_all(&self, names: &[String]) -> Result<Vec<KeyInfo>, KeyError> {
+        for n in names {
+            if n == SELF {
+                return Err(KeyError::SelfKey("removed"));
+            }
+            self.get(n)?;
+        }
+        names.iter().map(|n| self.remove(n)).collect()
+    }
+
     /// Renames `old` to `new`; `force` replaces an existing `new`. Answers the key and
     /// whether one was replaced.
     pub fn rename(&self, old: &str, new: &str, force: bool) -> Result<(KeyInfo, bool), KeyError> {
@@ -398,6 +410,20 @@ mod tests {
             );
         }
         assert!(matches!(ks.remove("missing"), Err(KeyError::NotFound(_))));
+        // All or nothing: a missing name or self among them removes none.
+        ks.generate("y", "ed25519").expect("gen");
+        for bad in [["x", "missing"], ["x", "self"]] {
+            let names: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
+            assert!(ks.remove_all(&names).is_err(), "{bad:?}");
+            assert_eq!(
+                ks.list().expect("list").len(),
+                3,
+                "{bad:?}: nothing removed"
+            );
+        }
+        let both = ks.remove_all(&["x".into(), "y".into()]).expect("rm both");
+        assert_eq!(both.len(), 2);
+        assert_eq!(ks.list().expect("list").len(), 1);
     }
 
     #[test]

@@ -210,17 +210,7 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                     let args: Vec<_> = names.iter().map(|n| ("arg", n.as_str())).collect();
                     remote_keys(&c.json("key/rm", &args)?)
                 }
-                None => {
-                    let ks = keystore(ctx)?;
-                    for n in &names {
-                        ks.get(n)?; // all exist before any goes
-                    }
-                    let mut out = Vec::new();
-                    for n in &names {
-                        out.push(ks.remove(n)?);
-                    }
-                    local_keys(&out)
-                }
+                None => local_keys(&keystore(ctx)?.remove_all(&names)?),
             };
             for (name, id) in removed {
                 print_key(long, &name, &id);

@@ -85,20 +85,7 @@ pub(crate) async fn key_list(State(s): State<ApiState>) -> Result<Response, ApiE
 pub(crate) async fn key_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let names = args.required_owned("name")?;
     let ks = s.names.keystore().clone();
-    let removed = blocking(move || {
-        // Every name is checked before any key is deleted.
-        for n in &names {
-            ks.get(n)?;
-            if n == crate::keystore::SELF {
-                return Err(KeyError::SelfKey("removed").into());
-            }
-        }
-        names
-            .iter()
-            .map(|n| Ok(ks.remove(n)?))
-            .collect::<Result<Vec<_>, ApiError>>()
-    })
-    .await?;
+    let removed = blocking(move || Ok(ks.remove_all(&names)?)).await?;
     Ok(json(
         json!({ "Keys": removed.iter().map(key_json).collect::<Vec<_>>() }),
     ))
