@@ -6,7 +6,23 @@
 #   3. runs every test of every crate (unit, property, CLI end-to-end, interop), then the
 #      large-input Kubo vectors in a release build.
 # Every node any test starts listens on 127.0.0.1 only.
+#
+# Under CI (`CI=true`; `.ci/run` sets it) the suite must not pass by skipping: the skip
+# switches (IPFSD_SKIP_INTEROP, SKIP_BROWSER, SKIP_KUBO, SKIP_HELIA) are refused, and
+# IPFSD_REQUIRE_PEERS=1 is exported so that a test finding a reference peer or Chromium
+# missing fails instead of skipping (ipfsd_tests::peers_required).
 set -euo pipefail
+
+# First, before anything runs (this needs no external command).
+if [[ "${CI:-}" == true ]]; then
+  for var in IPFSD_SKIP_INTEROP SKIP_BROWSER SKIP_KUBO SKIP_HELIA; do
+    if [[ -n "${!var:-}" && "${!var}" != 0 ]]; then
+      echo "test.sh: $var=${!var} is refused under CI=true: CI runs every interop and browser test" >&2
+      exit 2
+    fi
+  done
+  export IPFSD_REQUIRE_PEERS=1
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 

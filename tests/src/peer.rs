@@ -1,11 +1,13 @@
 //! A reference peer driven line by line: a child process (`kubo.py peer`,
 //! `helia-peer.mjs`) that prints one JSON line when it is up, then answers each command
-//! written to its stdin with exactly one JSON line. Every wait is bounded; the child is
-//! told to quit (then killed) when the handle drops, also when a test panics.
+//! written to its stdin with exactly one JSON line. Every wait is bounded; the child runs
+//! in its own process group ([`crate::script::Group`]) and is told to quit (then the group
+//! is stopped) when the handle drops, also when a test panics.
 
+use crate::script::Group;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ const QUIT_GRACE: Duration = Duration::from_secs(10);
 /// A running line-protocol peer.
 pub struct LinePeer {
     name: String,
-    child: Child,
+    child: Group,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     /// The JSON line it printed when it came up.
@@ -34,13 +36,13 @@ impl LinePeer {
     /// Starts `cmd` and waits (at most `timeout`) for its first line, which must be a JSON
     /// object with `"ok": true`. Panics otherwise (with the peer's name).
     pub fn spawn(name: &str, mut cmd: Command, timeout: Duration) -> LinePeer {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
+        let mut child = Group::spawn(
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
+        let stdout = child.child().stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -52,7 +54,7 @@ impl LinePeer {
         });
         let mut peer = LinePeer {
             name: name.to_string(),
-            stdin: child.stdin.take(),
+            stdin: child.child().stdin.take(),
             child,
             lines,
             ready: Value::Null,
@@ -104,14 +106,8 @@ impl Drop for LinePeer {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = writeln!(stdin, "quit");
         }
-        let deadline = Instant::now() + QUIT_GRACE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if self.child.wait_until(Instant::now() + QUIT_GRACE).is_none() {
+            self.child.stop();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -414,13 +414,12 @@ fn verify_with_js(car: &[u8], target: &str, range: Option<(u64, u64)>) -> serde_
     if let Some((o, l)) = range {
         cmd.arg(o.to_string()).arg(l.to_string());
     }
-    let out = cmd.output().expect("run node");
-    assert!(
-        out.status.success(),
-        "car-verify.mjs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    let out =
+        ipfsd_tests::script::run(&mut cmd, std::time::Duration::from_secs(60)).expect("run node");
+    let stdout = out
+        .stdout_if_ok()
+        .unwrap_or_else(|e| panic!("car-verify.mjs: {e:#}"));
+    serde_json::from_str(stdout).expect("JSON")
 }
 
 #[test]

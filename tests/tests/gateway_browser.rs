@@ -9,14 +9,14 @@
 //! `target/test-artifacts/gateway-browser/`.
 //!
 //! Needs Chromium and the JS packages: `bash scripts/setup-peers.sh` (the README's test
-//! command runs it). Skipped with `IPFSD_SKIP_INTEROP=1` or `SKIP_BROWSER=1`, and, outside
-//! CI, when `/usr/bin/chromium` or `playwright-core` is missing (under `CI=true` that is
-//! an error: the setup script must have installed them).
+//! command runs it). Skipped with `IPFSD_SKIP_INTEROP=1` or `SKIP_BROWSER=1`, or when
+//! `/usr/bin/chromium` or `playwright-core` is missing — except under CI (`CI=true` or
+//! `IPFSD_REQUIRE_PEERS=1`), where each of these fails the test instead.
 
 use anyhow::{Context, Result, bail, ensure};
 use ipfsd_tests::script::{Outcome, run_node};
 use ipfsd_tests::testnet::{TestNode, init_repo};
-use ipfsd_tests::{skip_interop, workspace_root};
+use ipfsd_tests::{skip_browser, workspace_root};
 use std::path::{Path, PathBuf};
 
 use std::time::Duration;
@@ -92,18 +92,7 @@ fn run_script(gateway: &str, cid: &str, out_dir: &Path) -> Result<Outcome> {
 
 #[test]
 fn static_site_in_headless_chromium() -> Result<()> {
-    if skip_interop() {
-        return Ok(());
-    }
-    if std::env::var_os("SKIP_BROWSER").is_some_and(|v| v == "1") {
-        eprintln!("SKIP_BROWSER=1: gateway browser test skipped");
-        return Ok(());
-    }
-    if let Some(why) = missing_dependency() {
-        if std::env::var_os("CI").is_some_and(|v| v == "true") {
-            bail!("{why}: {SETUP_HINT}");
-        }
-        eprintln!("gateway browser test skipped: {why} ({SETUP_HINT})");
+    if skip_browser(missing_dependency()) {
         return Ok(());
     }
 

@@ -5,7 +5,7 @@
 //! Needs the reference peers: `bash scripts/setup-peers.sh` (the README's test command runs
 //! it). Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without them.
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use dag::import::{Discard, Importer, Params, Profile};
 use dag::{Cid, Store, Version};
 use serde_json::Value;
@@ -13,19 +13,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
+use ipfsd_tests::script;
 use ipfsd_tests::{skip_interop as skip, workspace_root as root};
 
+/// Longest a reference script may run (Kubo/Helia over the whole corpus, ~45 MB files
+/// included, in a debug build) before it is killed and the test fails.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs `cmd` with [`SCRIPT_TIMEOUT`]; its stdout if it succeeded.
 fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}): {}\n(run `bash scripts/setup-peers.sh` to install the reference peers)",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8(out.stdout)?)
+    Ok(script::run(cmd, SCRIPT_TIMEOUT)?
+        .stdout_if_ok()?
+        .to_string())
 }
 
 struct Corpus {

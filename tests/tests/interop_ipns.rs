@@ -13,6 +13,7 @@
 use base64::Engine;
 use ipfsd_tests::ipns_forge::{bad_records, lower_sequence, tomorrow};
 use ipfsd_tests::peer::LinePeer;
+use ipfsd_tests::script::run_node;
 use ipfsd_tests::testnet::{TestNode, init_repo, unique_bytes, wait_for};
 use ipfsd_tests::{skip_interop, workspace_root};
 use libp2p::identity::Keypair;
@@ -31,20 +32,21 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
+/// Longest `helia-ipns.mjs vectors|validate` may run before it is killed.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Runs `helia-ipns.mjs MODE FILE` and answers its stdout as JSON.
 fn run_script(mode: &str, file: &std::path::Path) -> Value {
-    let out = Command::new("node")
-        .arg(script())
-        .arg(mode)
-        .arg(file)
-        .output()
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "helia-ipns.mjs {mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    let out = run_node(
+        &script(),
+        &[mode.as_ref(), file.as_os_str()],
+        SCRIPT_TIMEOUT,
+    )
+    .expect("run node");
+    let stdout = out
+        .stdout_if_ok()
+        .unwrap_or_else(|e| panic!("helia-ipns.mjs {mode}: {e:#}"));
+    serde_json::from_str(stdout).expect("JSON on stdout")
 }
 
 /// An ipfsd-made record for the JS validator, and the verdict (and fields) expected.

@@ -19,12 +19,13 @@
 //! Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without it.
 
 use anyhow::{Context, Result, bail, ensure};
+use ipfsd_tests::script::{Group, Outcome, run};
 use ipfsd_tests::testnet::{TestNode, init_repo};
 use ipfsd_tests::{skip_interop as skip, workspace_root as root};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,73 +42,7 @@ const SERVE_READY: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(15);
 /// Longest time ipfsd's `routing/findpeer` is retried for the Kubo peer.
 const FIND_KUBO: Duration = Duration::from_secs(30);
-/// How long a child gets to exit after SIGTERM before it is killed.
-const TERM_GRACE: Duration = Duration::from_secs(5);
-
 const SETUP_HINT: &str = "run `bash scripts/setup-peers.sh` to install the reference peers";
-
-/// A child process that is always stopped, also when a test panics: SIGTERM (so Kubo
-/// closes its node and removes its work directory), then SIGKILL after [`TERM_GRACE`].
-struct ChildGuard {
-    child: Child,
-    status: Option<ExitStatus>,
-}
-
-impl ChildGuard {
-    fn new(child: Child) -> ChildGuard {
-        ChildGuard {
-            child,
-            status: None,
-        }
-    }
-
-    /// The exit status, if the child has exited (it is reaped then).
-    fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
-        }
-        self.status
-    }
-
-    /// Waits for the child to exit by itself until `deadline`.
-    fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
-        loop {
-            if let Some(s) = self.try_status() {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Stops the child (if it still runs) and reaps it; its status, None if killed.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        if let Some(s) = self.try_status() {
-            return Some(s);
-        }
-        // Only this child, by its own process id (not reaped yet, so the id is still its).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if let Some(s) = self.wait_until(Instant::now() + TERM_GRACE) {
-            return Some(s);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     std::thread::spawn(move || {
@@ -117,40 +52,18 @@ fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
-/// `python3 tests/interop/kubo.py ARGS`, stdout and stderr piped.
-fn spawn_kubo(args: &[&str]) -> Result<ChildGuard> {
-    let script = root().join("tests/interop/kubo.py");
-    let child = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "running python3 {} (is python3 installed?)",
-                script.display()
-            )
-        })?;
-    Ok(ChildGuard::new(child))
+/// `python3 tests/interop/kubo.py ARGS`.
+fn kubo_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("tests/interop/kubo.py")).args(args);
+    cmd
 }
 
-/// What `kubo.py findpeer` did.
-#[derive(Debug)]
-struct FindPeer {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs `kubo.py findpeer --connect CONNECT --peer PEER`, killing it if it overruns its
-/// own watchdog.
-fn kubo_findpeer(connect: &str, peer: &str) -> Result<FindPeer> {
-    let start = Instant::now();
+/// Runs `kubo.py findpeer --connect CONNECT --peer PEER`, killed (with its process
+/// group) if it overruns its own watchdog.
+fn kubo_findpeer(connect: &str, peer: &str) -> Result<Outcome> {
     let timeout = FINDPEER_TIMEOUT_SECS.to_string();
-    let mut child = spawn_kubo(&[
+    let cmd = &mut kubo_cmd(&[
         "findpeer",
         "--connect",
         connect,
@@ -158,30 +71,16 @@ fn kubo_findpeer(connect: &str, peer: &str) -> Result<FindPeer> {
         peer,
         "--timeout",
         &timeout,
-    ])?;
-    let out = drain(child.child.stdout.take().context("child stdout")?);
-    let err = drain(child.child.stderr.take().context("child stderr")?);
+    ]);
     let limit = Duration::from_secs(FINDPEER_TIMEOUT_SECS) + CHILD_GRACE;
-    let status = match child.wait_until(start + limit) {
-        Some(s) => Some(s),
-        None => {
-            child.stop();
-            None
-        }
-    };
-    Ok(FindPeer {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    })
+    run(cmd, limit).context("running python3 kubo.py (is python3 installed?)")
 }
 
 /// A Kubo node run by `kubo.py serve`, stopped when dropped.
 struct KuboServe {
     /// Its first stdout line: `{"ok", "kuboPeerId", "addrs", "p2p", ...}`.
     info: Value,
-    child: ChildGuard,
+    child: Group,
     stderr: Option<JoinHandle<String>>,
 }
 
@@ -193,9 +92,15 @@ impl KuboServe {
         for addr in connect {
             args.extend(["--connect", addr]);
         }
-        let mut child = spawn_kubo(&args)?;
-        let stdout = child.child.stdout.take().context("child stdout")?;
-        let stderr = drain(child.child.stderr.take().context("child stderr")?);
+        let mut child = Group::spawn(
+            kubo_cmd(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .context("running python3 kubo.py (is python3 installed?)")?;
+        let stdout = child.child().stdout.take().context("child stdout")?;
+        let stderr = drain(child.child().stderr.take().context("child stderr")?);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
