@@ -342,7 +342,11 @@ fn add_cat_pin_and_stream_shapes() {
         .collect();
     assert_eq!(names, ["a", "b"]);
     assert!(
-        d.post("pin/ls").json()["Keys"].get(wrapper).is_none(),
+        d.post("pin/ls").json()["Keys"]
+            .as_object()
+            .expect("pin/ls answers Keys")
+            .get(wrapper)
+            .is_none(),
         "pin=false"
     );
     let gc = d.post("repo/gc");

@@ -28,11 +28,14 @@
 // other traffic to a closed port on 127.0.0.1. Every wait is bounded, and a watchdog ends
 // the whole run.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The video as it is in the fixture the caller added (tests/fixtures/site/). */
+const CLIP_ON_DISK = fileURLToPath(new URL('../fixtures/site/media/clip.webm', import.meta.url));
 const LAUNCH_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -419,18 +422,28 @@ async function run() {
     expect(ranged.length > 0, 'Chromium sent no Range request for the video');
     const not206 = ranged.filter((r) => r.status !== 206);
     expect(not206.length === 0, `ranged video requests not answered 206: ${not206.map((r) => `${r.range} -> ${r.status}`).join(', ')}`);
-    // One explicit range from the page, compared with the same bytes of the whole file.
+    // One explicit range from the page, and the whole file, both compared with the file on
+    // disk (not with another answer of the same gateway, which could be wrong alike).
+    const onDisk = new Uint8Array(readFileSync(CLIP_ON_DISK));
     const range = await page.evaluate(async () => {
       const url = new URL('media/clip.webm', location.href).href;
       const whole = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
       const r = await fetch(url, { headers: { Range: 'bytes=1000-1999' }, cache: 'no-store' });
       const part = new Uint8Array(await r.arrayBuffer());
-      const same = part.length === 1000 && part.every((b, i) => b === whole[1000 + i]);
-      return { status: r.status, contentRange: r.headers.get('content-range'), length: part.length, size: whole.length, same };
+      return { status: r.status, contentRange: r.headers.get('content-range'), part: Array.from(part), whole: Array.from(whole) };
     });
+    const want = onDisk.subarray(1000, 2000);
+    expect(onDisk.length > 2000, `${CLIP_ON_DISK} has only ${onDisk.length} bytes`);
     expect(range.status === 206, `Range: bytes=1000-1999 answered ${range.status}`);
-    expect(range.contentRange === `bytes 1000-1999/${range.size}`, `Content-Range "${range.contentRange}", expected "bytes 1000-1999/${range.size}"`);
-    expect(range.same, `the 206 body (${range.length} bytes) is not bytes 1000-1999 of the file`);
+    expect(range.contentRange === `bytes 1000-1999/${onDisk.length}`, `Content-Range "${range.contentRange}", expected "bytes 1000-1999/${onDisk.length}" (the file on disk)`);
+    expect(
+      range.part.length === want.length && range.part.every((b, i) => b === want[i]),
+      `the 206 body (${range.part.length} bytes) is not bytes 1000-1999 of ${CLIP_ON_DISK}`,
+    );
+    expect(
+      range.whole.length === onDisk.length && range.whole.every((b, i) => b === onDisk[i]),
+      `the whole video (${range.whole.length} bytes) differs from ${CLIP_ON_DISK} (${onDisk.length} bytes)`,
+    );
     return {
       duration: meta.duration,
       seekedTo: [Math.round(forward.currentTime * 100) / 100, Math.round(backward.currentTime * 100) / 100],

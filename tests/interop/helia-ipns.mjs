@@ -7,8 +7,10 @@
 //       Writes a JSON array of IPNS records created by the JS reference implementation:
 //       {"label", "keyType", "name" (k51... / k2k4r8...), "peerId", "routingKey" (hex of
 //        "/ipns/" + peer id multihash), "record" (base64 protobuf), "value", "sequence",
-//        "ttlNs", "validity", "v1", "v2", "expectValid", "privateKey" (base64 libp2p
-//        protobuf; test keys), "note"}. Prints {"ok": true, "count", "out"} on stdout.
+//        "ttlNs", "validity", "v1", "v2", "expectValid" (what the vector was made to be),
+//        "jsValid" / "jsError" (the JS validator's verdict on it, now), "privateKey"
+//        (base64 libp2p protobuf; test keys), "note"}. Prints {"ok": true, "count", "out"}
+//        on stdout.
 //   node tests/interop/helia-ipns.mjs validate IN.json
 //       IN.json: [{"label", "name" (k51... or 12D3Koo...), "record" (base64)}]. Runs the JS
 //       validator (ipnsValidator) and unmarshaller on each and prints ONE JSON array:
@@ -228,6 +230,13 @@ async function vectors (out) {
       privateKey: b64(keys.privateKeyToProtobuf(k1)),
       note: 'valid V1 signature but no signatureV2/data: the JS library rejects V1-only records'
     })
+  }
+  // The JS validator's own verdict on each vector, as of now (the label above is only what
+  // the vector was made to be; the comparison with ipfsd is against this).
+  for (const v of out_) {
+    const r = await validateOne({ label: v.label, name: v.peerId, record: v.record })
+    v.jsValid = r.ok
+    v.jsError = r.error
   }
   await fs.writeFile(out, JSON.stringify(out_, null, 1) + '\n')
   process.stdout.write(JSON.stringify({ ok: true, count: out_.length, out }) + '\n')

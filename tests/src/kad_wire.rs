@@ -18,6 +18,8 @@ pub const KAD_WAN: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
 pub const KAD_LAN: StreamProtocol = StreamProtocol::new("/ipfs/lan/kad/1.0.0");
 /// `Message.MessageType.PUT_VALUE`.
 pub const PUT_VALUE: i32 = 0;
+/// `Message.MessageType.GET_VALUE`.
+pub const GET_VALUE: i32 = 1;
 /// `Message.MessageType.ADD_PROVIDER`.
 pub const ADD_PROVIDER: i32 = 2;
 /// `Message.MessageType.FIND_NODE`.
@@ -96,6 +98,29 @@ pub fn find_node(target: &PeerId) -> pb::Message {
     pb::Message {
         r#type: FIND_NODE,
         key: target.to_bytes(),
+        ..pb::Message::default()
+    }
+}
+
+/// A `PUT_VALUE` request storing `value` under `key`.
+pub fn put_value(key: &[u8], value: &[u8]) -> pb::Message {
+    pb::Message {
+        r#type: PUT_VALUE,
+        key: key.to_vec(),
+        record: Some(pb::Record {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            time_received: String::new(),
+        }),
+        ..pb::Message::default()
+    }
+}
+
+/// A `GET_VALUE` request for `key`.
+pub fn get_value(key: &[u8]) -> pb::Message {
+    pb::Message {
+        r#type: GET_VALUE,
+        key: key.to_vec(),
         ..pb::Message::default()
     }
 }
@@ -207,6 +232,32 @@ impl RawClient {
     /// The client's peer ID.
     pub fn peer(&self) -> PeerId {
         self.key.public().to_peer_id()
+    }
+
+    /// Sends `msg` to `peer` on a fresh `protocol` stream and reads its one answer (of at
+    /// most `max` bytes), all within `timeout`.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        protocol: StreamProtocol,
+        msg: &pb::Message,
+        max: usize,
+        timeout: Duration,
+    ) -> io::Result<pb::Message> {
+        use futures::AsyncWriteExt;
+        let mut control = self.control.clone();
+        let exchange = async {
+            let mut s = control
+                .open_stream(peer, protocol)
+                .await
+                .map_err(io::Error::other)?;
+            s.write_all(&frame(msg)).await?;
+            s.flush().await?;
+            read_frame(&mut s, max).await
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))?
     }
 }
 

@@ -28,6 +28,13 @@ pub fn init_repo(path: &Path, difficulty: Option<u32>, edit: impl FnOnce(&mut Co
     .expect("init repo")
 }
 
+/// Replaces the bootstrap list in the config of the (stopped) node at `path`.
+pub fn set_bootstrap(path: &Path, peers: Vec<String>) {
+    let mut config = node::repo::load_config(path).expect("read config");
+    config.bootstrap = peers;
+    node::repo::save_config(path, &config).expect("write config");
+}
+
 /// An API answer.
 #[derive(Debug)]
 pub struct Reply {
@@ -115,7 +122,9 @@ fn encode(s: &str) -> String {
 
 impl TestNode {
     /// Starts a daemon on the repository at `repo_path` (created by [`init_repo`]).
-    /// `swarm` overrides the swarm listen address (e.g. to reuse a port after a restart).
+    /// `swarm` overrides the swarm listen address. Never a port an earlier node got from
+    /// port 0: once released, another process may hold it (restart on `None`, a new
+    /// ephemeral port, and tell the peers with [`set_bootstrap`] or `swarm/connect`).
     pub fn start(repo_path: &Path, swarm: Option<&str>) -> TestNode {
         let repo = Repo::open(repo_path).expect("open repo");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -311,12 +320,17 @@ impl TestNode {
 
     /// Peer IDs of the connected peers.
     pub fn peers(&self) -> Vec<String> {
-        self.call("swarm/peers", &[]).ok().json()["Peers"]
+        let v = self.call("swarm/peers", &[]).ok().json();
+        v["Peers"]
             .as_array()
-            .cloned()
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("swarm/peers answers no Peers array: {v}"))
             .iter()
-            .filter_map(|p| p["Peer"].as_str().map(String::from))
+            .map(|p| {
+                p["Peer"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a peer without Peer: {v}"))
+                    .to_string()
+            })
             .collect()
     }
 

@@ -13,23 +13,37 @@ fn connect(a: &TestNode, b: &TestNode) {
     a.call("swarm/connect", &[("arg", b.swarm_addr())]).ok();
 }
 
+/// `node`'s ledger for `peer`; panics unless it has every counter the test compares (two
+/// missing fields would compare equal).
 fn ledger(node: &TestNode, peer: &str) -> serde_json::Value {
-    node.call("bitswap/ledger", &[("arg", peer)]).ok().json()
+    let l = node.call("bitswap/ledger", &[("arg", peer)]).ok().json();
+    for field in ["Sent", "Recv", "BlocksSent", "BlocksRecv", "Resets"] {
+        assert!(l[field].is_u64(), "ledger lacks {field}: {l}");
+    }
+    l
 }
 
-fn start(dir: &std::path::Path, name: &str, swarm: Option<&str>) -> TestNode {
+/// A counter of `bitswap/stat`; panics if it is missing.
+fn stat(node: &TestNode, field: &str) -> u64 {
+    let s = node.call("bitswap/stat", &[]).ok().json();
+    s[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("bitswap/stat lacks {field}: {s}"))
+}
+
+fn start(dir: &std::path::Path, name: &str) -> TestNode {
     let path = dir.join(name);
     if !path.exists() {
         init_repo(&path, Some(2), |_| {});
     }
-    TestNode::start(&path, swarm)
+    TestNode::start(&path, None)
 }
 
 #[test]
 fn ipfsd_to_ipfsd_files_and_trees_both_ways_and_ledgers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = start(dir.path(), "a", None);
-    let b = start(dir.path(), "b", None);
+    let a = start(dir.path(), "a");
+    let b = start(dir.path(), "b");
     connect(&b, &a);
 
     // A → B: a 12 MiB file and a tree.
@@ -57,18 +71,17 @@ fn ipfsd_to_ipfsd_files_and_trees_both_ways_and_ledgers() {
         let lb = ledger(&b, a.peer_id());
         (la["Sent"] == lb["Recv"] && la["Recv"] == lb["Sent"]).then_some((la, lb))
     });
-    assert!(la["Sent"].as_u64().unwrap_or(0) >= 12 << 20, "{la}");
-    assert!(lb["Sent"].as_u64().unwrap_or(0) >= 11 << 20, "{lb}");
+    assert!(la["Sent"].as_u64() >= Some(12 << 20), "{la}");
+    assert!(lb["Sent"].as_u64() >= Some(11 << 20), "{lb}");
     assert_eq!(la["BlocksSent"], lb["BlocksRecv"]);
-    let stat = b.call("bitswap/stat", &[]).ok().json();
-    assert!(stat["BlocksReceived"].as_u64().unwrap_or(0) > 40, "{stat}");
+    assert!(stat(&b, "BlocksReceived") > 40);
 
-    // Restart both: ledgers persist, and the exchange on reconnect agrees.
-    let (addr_a, addr_b) = (a.listen_addr(), b.listen_addr());
+    // Restart both (on new ephemeral ports): ledgers persist, and the exchange on
+    // reconnect agrees.
     a.stop();
     b.stop();
-    let a = start(dir.path(), "a", Some(&addr_a));
-    let b = start(dir.path(), "b", Some(&addr_b));
+    let a = start(dir.path(), "a");
+    let b = start(dir.path(), "b");
     let again = ledger(&a, b.peer_id());
     assert_eq!(again["Sent"], la["Sent"], "persisted: {again} vs {la}");
     assert_eq!(again["Recv"], la["Recv"]);
@@ -76,12 +89,7 @@ fn ipfsd_to_ipfsd_files_and_trees_both_ways_and_ledgers() {
     wait_for(
         Duration::from_secs(15),
         "the ledger exchange to agree",
-        || {
-            let sa = a.call("bitswap/stat", &[]).ok().json();
-            let sb = b.call("bitswap/stat", &[]).ok().json();
-            (sa["LedgerAgreed"].as_u64() >= Some(1) && sb["LedgerAgreed"].as_u64() >= Some(1))
-                .then_some(())
-        },
+        || (stat(&a, "LedgerAgreed") >= 1 && stat(&b, "LedgerAgreed") >= 1).then_some(()),
     );
     assert_eq!(
         ledger(&a, b.peer_id())["Sent"],
@@ -101,7 +109,7 @@ fn ipfsd_to_ipfsd_files_and_trees_both_ways_and_ledgers() {
         l.bytes_recv += 12345;
         db.save(&[(peer_a, l)]).expect("save");
     }
-    let b = start(dir.path(), "b", Some(&addr_b));
+    let b = start(dir.path(), "b");
     connect(&b, &a);
     wait_for(
         Duration::from_secs(15),
@@ -119,7 +127,7 @@ fn ipfsd_to_ipfsd_files_and_trees_both_ways_and_ledgers() {
     assert!(b.cat(&cid_s) == small);
     wait_for(Duration::from_secs(10), "counting from zero", || {
         let la = ledger(&a, b.peer_id());
-        let n = la["Sent"].as_u64().unwrap_or(0);
+        let n = la["Sent"].as_u64().expect("Sent");
         (700_000..2_000_000).contains(&n).then_some(())
     });
     a.stop();

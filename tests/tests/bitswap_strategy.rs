@@ -23,13 +23,22 @@ fn start(dir: &std::path::Path, name: &str, strategy: &str, fetch_timeout: &str)
     TestNode::start(&path, None)
 }
 
-fn sent_to(seeder: &TestNode, peer: &TestNode) -> u64 {
+/// The seeder's ledger for `peer` (panics unless the API answers one).
+fn ledger(seeder: &TestNode, peer: &TestNode) -> serde_json::Value {
     seeder
         .call("bitswap/ledger", &[("arg", peer.peer_id())])
         .ok()
-        .json()["Sent"]
-        .as_u64()
-        .unwrap_or(0)
+        .json()
+}
+
+/// A numeric field of a ledger; a missing or non-numeric field fails the test (a
+/// comparison with a missing value must not pass).
+fn field<T>(l: &serde_json::Value, name: &str, as_: impl Fn(&serde_json::Value) -> Option<T>) -> T {
+    as_(&l[name]).unwrap_or_else(|| panic!("ledger field {name} missing or not a number: {l}"))
+}
+
+fn sent_to(seeder: &TestNode, peer: &TestNode) -> u64 {
+    field(&ledger(seeder, peer), "Sent", serde_json::Value::as_u64)
 }
 
 fn connect(a: &TestNode, b: &TestNode) {
@@ -59,11 +68,9 @@ fn contributor_gets_more_than_free_rider_under_sigmoid() {
     let cid = seeder.add(&down);
     assert!(rider.cat(&cid) == down);
     let (c0, r0) = (sent_to(&seeder, &contributor), sent_to(&seeder, &rider));
-    let l = seeder
-        .call("bitswap/ledger", &[("arg", rider.peer_id())])
-        .ok()
-        .json();
-    assert!(l["SendProbability"].as_f64() < Some(0.001), "{l}");
+    let l = ledger(&seeder, &rider);
+    let p = field(&l, "SendProbability", serde_json::Value::as_f64);
+    assert!(p < 0.001, "{l}");
 
     // Both fetch the same 8 MiB at once.
     let big = noise(3, 8 << 20);

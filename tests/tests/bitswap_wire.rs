@@ -34,16 +34,17 @@ fn node_peer(node: &TestNode) -> PeerId {
     node.peer_id().parse().expect("peer id")
 }
 
-/// Opens a BitSwap stream to the node and writes `bytes` on it.
-async fn send_raw(c: &mut RawClient, node: &TestNode, bytes: &[u8]) {
+/// Opens a BitSwap stream to the node and writes `bytes` on it. The stream is returned:
+/// the caller keeps it open until it has seen the node's reaction (dropping it at once
+/// could discard the bytes before the node reads them).
+async fn send_raw(c: &mut RawClient, node: &TestNode, bytes: &[u8]) -> libp2p::Stream {
     let mut s = tokio::time::timeout(STEP, c.control.open_stream(node_peer(node), PROTOCOL_1_2_0))
         .await
         .expect("open in time")
         .expect("open");
     let _ = s.write_all(bytes).await;
     let _ = s.flush().await;
-    // Keep the stream open a moment so the node reads it before our side goes away.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    s
 }
 
 fn disconnected(node: &TestNode, c: &RawClient, what: &str) {
@@ -99,22 +100,24 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
     // 1. Garbage: a frame that is not a protobuf message.
-    let c = rt.block_on(async {
+    let (c, s) = rt.block_on(async {
         let mut c = client(&node).await;
         let mut junk = varint(6);
         junk.extend_from_slice(&[0xff; 6]);
-        send_raw(&mut c, &node, &junk).await;
-        c
+        let s = send_raw(&mut c, &node, &junk).await;
+        (c, s)
     });
     disconnected(&node, &c, "disconnect after garbage");
+    drop(s);
 
     // 2. A length prefix over the 4 MiB limit (nothing else needs to follow).
-    let c = rt.block_on(async {
+    let (c, s) = rt.block_on(async {
         let mut c = client(&node).await;
-        send_raw(&mut c, &node, &varint(protocol::MAX_MESSAGE + 1)).await;
-        c
+        let s = send_raw(&mut c, &node, &varint(protocol::MAX_MESSAGE + 1)).await;
+        (c, s)
     });
     disconnected(&node, &c, "disconnect after an oversized prefix");
+    drop(s);
 
     // 3. A block nobody asked for.
     let gift = Block::encode(
@@ -122,17 +125,18 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
         dag::block::RAW,
         b"unsolicited gift".to_vec(),
     );
-    let c = rt.block_on(async {
+    let (c, s) = rt.block_on(async {
         let mut c = client(&node).await;
         let frame = Outbound {
             blocks: vec![gift.clone()],
             ..Default::default()
         }
         .encode(protocol::Version::V1_2);
-        send_raw(&mut c, &node, &frame).await;
-        c
+        let s = send_raw(&mut c, &node, &frame).await;
+        (c, s)
     });
     disconnected(&node, &c, "disconnect after an unsolicited block");
+    drop(s);
     assert!(
         !stored(&node, &gift.cid().to_string()),
         "unsolicited block stored"
@@ -146,7 +150,7 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
     std::thread::scope(|scope| {
         // `block/get X` makes the node want X from its peers (the client is the only one).
         let asker = scope.spawn(|| node.call("block/get", &[("arg", &x_cid)]).status);
-        rt.block_on(async {
+        let s = rt.block_on(async {
             wait_for_want(&mut incoming, x.cid()).await;
             let forged = pb::Message {
                 payload: vec![pb::Block {
@@ -157,9 +161,10 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
             };
             let mut frame = varint(forged.encoded_len());
             forged.encode(&mut frame).expect("encode");
-            send_raw(&mut c, &node, &frame).await;
+            send_raw(&mut c, &node, &frame).await
         });
         disconnected(&node, &c, "disconnect after a block not matching its CID");
+        drop(s);
         let status = asker.join().expect("asker");
         assert_ne!(status, 200, "X must not be delivered");
     });
@@ -186,7 +191,7 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
             ..Default::default()
         }
         .encode(protocol::Version::V1_2);
-        send_raw(&mut c, &node, &ask).await;
+        let _ask = send_raw(&mut c, &node, &ask).await;
         let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
             .await
             .expect("the node opens a stream in time")

@@ -20,6 +20,47 @@ fn dht_sequence(node: &TestNode, name: &str) -> u64 {
     ipns::Record::decode(&bytes).expect("a record").sequence()
 }
 
+/// Stores the IPNS record `value` under `key` on each of `nodes` by a raw DHT
+/// `PUT_VALUE` (no lookup, so no other node is told), then checks with a raw `GET_VALUE`
+/// that each holds it.
+fn spread_to(nodes: &[TestNode], key: &[u8], value: &[u8]) {
+    use ipfsd_tests::kad_wire::{KAD_WAN, RawClient, get_value, put_value};
+    const STEP: Duration = Duration::from_secs(10);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let addrs: Vec<libp2p::Multiaddr> = nodes
+            .iter()
+            .map(|n| n.swarm_addr().parse().expect("multiaddr"))
+            .collect();
+        let (client, peers) = RawClient::connect(Keypair::generate_ed25519(), &addrs, STEP)
+            .await
+            .expect("raw client connects");
+        for peer in peers {
+            let echo = client
+                .request(peer, KAD_WAN, &put_value(key, value), 1 << 20, STEP)
+                .await
+                .unwrap_or_else(|e| panic!("PUT_VALUE to {peer}: {e}"));
+            assert_eq!(
+                echo.record.map(|r| r.value),
+                Some(value.to_vec()),
+                "{peer}: echo"
+            );
+            let held = client
+                .request(peer, KAD_WAN, &get_value(key), 1 << 20, STEP)
+                .await
+                .unwrap_or_else(|e| panic!("GET_VALUE from {peer}: {e}"));
+            assert_eq!(
+                held.record.map(|r| r.value),
+                Some(value.to_vec()),
+                "{peer} did not store the record"
+            );
+        }
+    });
+}
+
 fn publish(node: &TestNode, path: &str, extra: &[(&str, &str)]) -> serde_json::Value {
     let mut args = vec![("arg", path)];
     args.extend_from_slice(extra);
@@ -145,29 +186,31 @@ fn ten_nodes_resolve_a_name_newer_records_win_and_expired_ones_are_refused() {
     let r = nodes[4].call_with_file("routing/put", &[("arg", &ipns_path)], &expired);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("expired"), "{}", r.text());
-    // ...and one that expires after it was spread stops resolving once it has: sequence 5
-    // for 3 s, then nodes fall back to sequence 1 (or find nothing valid), never the
-    // expired value.
+    // ...and one that expires while peers hold it is dropped for the valid record below
+    // it. Sequence 5, valid for a few seconds, is stored on nodes 3..=6 only, by raw
+    // PUT_VALUEs (a lookup by a node would repair every other copy to sequence 5, leaving
+    // nothing to fall back to); the other six keep sequence 1. Once it has expired, every
+    // node must resolve sequence 1: never the expired value, and never "not found".
     let brief_value = "/ipfs/bafkqaaa/brief";
-    let until = SystemTime::now() + Duration::from_secs(3);
+    let until = SystemTime::now() + Duration::from_secs(6);
     let brief = record(&key, brief_value, 5, until);
-    nodes[3]
-        .call_with_file("routing/put", &[("arg", &ipns_path)], &brief)
-        .ok();
-    assert_eq!(
-        nodes[7].resolve_name(&ipns_path).as_deref(),
-        Ok(brief_value)
+    let routing_key = ipns::Name::new(key.public().to_peer_id()).routing_key();
+    spread_to(&nodes[3..=6], &routing_key, &brief);
+    phase("sequence 5 stored on nodes 3..=6 (checked by GET_VALUE)");
+    assert!(
+        SystemTime::now() < until,
+        "sequence 5 expired before it was checked in place: a longer validity is needed"
     );
-    std::thread::sleep(
-        until.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_millis(500),
-    );
+    // The condition is the clock: the record's validity has passed.
+    std::thread::sleep(until.duration_since(SystemTime::now()).unwrap_or_default());
     for (i, n) in nodes.iter().enumerate() {
-        match n.resolve_name(&ipns_path) {
-            Ok(p) => assert_eq!(p, format!("/ipfs/{cid2}"), "node {i}"),
-            Err(e) => assert!(e.starts_with("404"), "node {i}: {e}"),
-        }
+        assert_eq!(
+            n.resolve_name(&ipns_path),
+            Ok(format!("/ipfs/{cid2}")),
+            "node {i} after sequence 5 expired"
+        );
     }
-    phase("older and expired records refused");
+    phase("older and expired records refused; sequence 1 resolves again");
     for n in nodes {
         n.stop();
     }
@@ -190,23 +233,25 @@ fn republishing_keeps_a_short_lived_name_alive_only_while_the_daemon_runs() {
     let p = publish(&nodes[0], &cid, &[("lifetime", "4s"), ("ttl", "0")]);
     let name = p["Name"].as_str().expect("Name").to_string();
     assert_eq!(p["Sequence"], 0);
-    // Two and a half lifetimes later the name still resolves elsewhere, to a record signed
-    // again and again (re-signed at half its lifetime).
-    std::thread::sleep(lifetime * 5 / 2);
+    // The name keeps resolving elsewhere past its lifetime, to a record signed again and
+    // again (re-signed at half its lifetime): wait until the first record has expired and
+    // sequence 3 is out, then resolve it.
+    let published = Instant::now();
+    let seq = wait_for(lifetime * 4, "sequence 3 on node 2", || {
+        let seq = dht_sequence(&nodes[2], &format!("/ipns/{name}"));
+        (seq >= 3 && published.elapsed() > lifetime).then_some(seq)
+    });
     assert_eq!(nodes[2].resolve_name(&name), Ok(format!("/ipfs/{cid}")));
-    let seq = dht_sequence(&nodes[2], &format!("/ipns/{name}"));
-    assert!(
-        seq >= 3,
-        "republished {seq} times in 10 s, expected at least 3"
-    );
-    eprintln!("sequence after 10 s: {seq}");
-    // Without the daemon nobody re-signs it: the copies expire and the name stops resolving.
+    eprintln!("sequence {seq} after {:?}", published.elapsed());
+    // Without the daemon nobody re-signs it: the copies expire and the name stops
+    // resolving, with "no valid record" (not any other failure).
     nodes.remove(0).stop();
-    std::thread::sleep(lifetime + Duration::from_secs(1));
-    let gone = nodes[1].resolve_name(&name);
+    let gone = wait_for(lifetime * 2, "the name to stop resolving", || {
+        nodes[1].resolve_name(&name).err()
+    });
     assert!(
-        gone.as_ref().is_err_and(|e| e.starts_with("404")),
-        "an expired name must not resolve: {gone:?}"
+        gone.starts_with("404") && gone.contains("no peer holds a valid record"),
+        "an expired name must not resolve: {gone}"
     );
     for n in nodes {
         n.stop();

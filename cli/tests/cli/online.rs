@@ -43,11 +43,13 @@ fn api_flag_targets_a_daemon_and_bad_addresses_fail_clearly() {
     assert_eq!(stat_field(&stat, "RepoPath"), s(&r.path));
     assert!(!other.path.exists());
 
-    // Nothing listens there: an error, never a fallback to the (missing) repository.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    // Nothing listens there: an error, never a fallback to the (missing) repository. The
+    // test holds the port (bound, not listening: connections are refused) so that no other
+    // process can start listening on it meanwhile.
+    let held = tokio::net::TcpSocket::new_v4()
+        .and_then(|s| s.bind(([127, 0, 0, 1], 0).into()).map(|()| s))
+        .expect("bind a port");
+    let port = held.local_addr().expect("bound port").port();
     let dead = format!("/ip4/127.0.0.1/tcp/{port}");
     assert_eq!(
         other.fail(&["--api", &dead, "repo", "stat"]),
