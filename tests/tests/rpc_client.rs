@@ -48,6 +48,7 @@ async fn kubo_rpc_client_against_daemon() -> Result<()> {
     let workdir = tmp.path().join("work");
     std::fs::create_dir(&workdir)?;
     let repo = node::Repo::init(&repo_path, &node::Config::default())?;
+    let peer_id = repo.identity().peer_id().to_string();
     let daemon = Daemon::start(
         repo,
         Overrides {
@@ -136,10 +137,26 @@ async fn kubo_rpc_client_against_daemon() -> Result<()> {
         "{} still exists after shutdown",
         api_file.display()
     );
-    // The port is released: nothing answers there any more.
-    ensure!(
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
-        "{addr} still accepts connections after shutdown"
-    );
+    // The port is released: binding it proves that. A released ephemeral port may be
+    // taken by another process at once, so a failed bind is not the verdict; then whatever
+    // listens there must not be this daemon.
+    if let Err(e) = std::net::TcpListener::bind(addr) {
+        eprintln!("{addr} is taken again after shutdown ({e}): checking it is not this daemon");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let answer = agent
+            .post(&format!("http://{addr}/api/v0/id"))
+            .send_empty()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        ensure!(
+            !answer.contains(&peer_id),
+            "{addr} still answers as this daemon after shutdown: {answer}"
+        );
+    }
     Ok(())
 }

@@ -329,6 +329,17 @@ fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// A port on 127.0.0.1 that the test holds and nothing listens on: a socket bound to it
+/// but not listening (connections are refused), so no other process can take the port
+/// while the socket lives. Answers the socket and the `/ip4/127.0.0.1/tcp/<port>` address.
+pub fn held_port() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4()
+        .and_then(|s| s.bind(([127, 0, 0, 1], 0).into()).map(|()| s))
+        .expect("bind a port");
+    let port = socket.local_addr().expect("bound port").port();
+    (socket, format!("/ip4/127.0.0.1/tcp/{port}"))
+}
+
 /// The socket address of an `/ip4/<ip>/tcp/<port>` multiaddr.
 pub fn socket_addr(api: &str) -> Option<std::net::SocketAddr> {
     let parts: Vec<&str> = api.trim().split('/').collect();

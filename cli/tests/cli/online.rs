@@ -43,14 +43,9 @@ fn api_flag_targets_a_daemon_and_bad_addresses_fail_clearly() {
     assert_eq!(stat_field(&stat, "RepoPath"), s(&r.path));
     assert!(!other.path.exists());
 
-    // Nothing listens there: an error, never a fallback to the (missing) repository. The
-    // test holds the port (bound, not listening: connections are refused) so that no other
-    // process can start listening on it meanwhile.
-    let held = tokio::net::TcpSocket::new_v4()
-        .and_then(|s| s.bind(([127, 0, 0, 1], 0).into()).map(|()| s))
-        .expect("bind a port");
-    let port = held.local_addr().expect("bound port").port();
-    let dead = format!("/ip4/127.0.0.1/tcp/{port}");
+    // Nothing listens there (the test holds the port): an error, never a fallback to the
+    // (missing) repository.
+    let (_held, dead) = common::held_port();
     assert_eq!(
         other.fail(&["--api", &dead, "repo", "stat"]),
         format!("Error: cannot connect to the daemon at {dead}")
@@ -87,9 +82,13 @@ fn a_stale_api_file_falls_back_to_offline() {
     let data = random_bytes(40, 400_000);
     r.file("data", &data);
     let cid = r.add(&["data"]);
-    let api = r.api();
     r.kill_daemon();
     assert!(r.path.join("api").exists(), "no stale api file left");
+    // The stale file is made to name a port the test holds: the port the killed daemon
+    // released could be taken by another process (which would then answer), or be given
+    // to the next daemon (which would make `assert_ne!` below fail).
+    let (_held, api) = common::held_port();
+    std::fs::write(r.path.join("api"), &api).expect("write api file");
     // Nothing answers at the address: commands open the repository themselves.
     assert_eq!(r.cat(&cid), data);
     assert_eq!(
