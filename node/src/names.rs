@@ -570,7 +570,21 @@ impl Names {
                 reason: "offline, and not one of this node's names".into(),
             })?,
         };
-        let record = ipns::validate(name, &bytes, SystemTime::now())?;
+        // The lookup verified what it returned, but the best record can run out of validity
+        // between then and now (or an own record offline): that name is not resolvable, a
+        // 404 like no record at all, not a server error.
+        let record = match ipns::validate(name, &bytes, SystemTime::now()) {
+            Err(ipns::Error::Expired { validity, .. }) => {
+                return Err(NameError::NotFound {
+                    name: name.to_string(),
+                    reason: format!(
+                        "the newest valid record expired at {}",
+                        ipns::rfc3339::format(validity).unwrap_or_else(|_| "?".into())
+                    ),
+                });
+            }
+            r => r?,
+        };
         let value = std::str::from_utf8(record.value())
             .map_err(|_| NameError::NotFound {
                 name: name.to_string(),
@@ -833,6 +847,28 @@ mod tests {
                 .expect_err("unknown")
                 .is_not_found()
         );
+    }
+
+    #[tokio::test]
+    async fn an_expired_record_is_not_found_not_an_error() {
+        let (_dir, n) = names();
+        let mut o = opts("self");
+        o.lifetime = Duration::from_millis(50);
+        let p = n.publish(CID, &o).await.expect("publish");
+        // The record's own validity is the condition waited for.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let err = n
+            .resolve(
+                &p.name.to_path(),
+                ResolveOptions {
+                    recursive: true,
+                    nocache: true,
+                },
+                None,
+            )
+            .await
+            .expect_err("expired");
+        assert!(err.is_not_found(), "{err:?}");
     }
 
     #[tokio::test]
