@@ -64,19 +64,34 @@ impl Limits {
 pub fn raise_fd_limit() -> Option<u64> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
-    if soft < hard {
-        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+    // An unlimited hard limit cannot be the soft one (the kernel's `nr_open`, 2^20 by
+    // default, caps it): then 2^20 is tried too.
+    for want in [hard, hard.min(NOFILE_FALLBACK)] {
+        if want <= soft {
+            break;
+        }
+        match setrlimit(Resource::RLIMIT_NOFILE, want, hard) {
             Ok(()) => {
-                tracing::debug!(from = soft, to = hard, "raised the file descriptor limit");
-                return Some(hard);
+                tracing::debug!(from = soft, to = want, "raised the file descriptor limit");
+                return Some(want);
             }
             Err(e) => {
-                tracing::warn!(soft, hard, error = %e, "cannot raise the file descriptor limit");
+                tracing::debug!(soft, want, error = %e, "cannot raise the file descriptor limit");
             }
         }
     }
+    if soft < hard {
+        tracing::warn!(
+            soft,
+            hard,
+            "the file descriptor limit stays at its soft value"
+        );
+    }
     Some(soft)
 }
+
+/// The soft descriptor limit tried when the hard one cannot be set.
+const NOFILE_FALLBACK: u64 = 1 << 20;
 
 /// Serves `app` on `listener` within `limits` until `shutdown` completes, then until the
 /// connections still open have ended. `name` labels log lines.
@@ -162,9 +177,11 @@ mod tests {
     #[test]
     fn fd_limit_is_raised_to_the_hard_limit() {
         use nix::sys::resource::{Resource, getrlimit};
+        let (before, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
         let got = raise_fd_limit().expect("readable");
-        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
         assert_eq!(got, soft);
-        assert_eq!(soft, hard);
+        assert!(soft >= before);
+        assert!(soft == hard || soft == NOFILE_FALLBACK, "{soft} of {hard}");
     }
 }
