@@ -81,6 +81,12 @@ pub struct GatewayConfig {
     pub retrieval_timeout: String,
     /// Serve only what the store holds: never fetch from the network.
     pub no_fetch: bool,
+    /// Connections served at once (`1024`); more are refused with 503. Kept at most half
+    /// the process's file descriptor limit, so the API and the swarm keep theirs.
+    pub max_connections: usize,
+    /// Longest wait for a request's header, and between requests on a kept-alive
+    /// connection (`30s`); the connection is then closed.
+    pub header_timeout: String,
 }
 
 impl Default for GatewayConfig {
@@ -88,6 +94,8 @@ impl Default for GatewayConfig {
         GatewayConfig {
             retrieval_timeout: "30s".into(),
             no_fetch: false,
+            max_connections: 1024,
+            header_timeout: "30s".into(),
         }
     }
 }
@@ -364,13 +372,33 @@ impl Default for Addresses {
 }
 
 /// RPC API settings (Kubo's `API` section).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ApiConfig {
     /// Extra response headers; `Access-Control-Allow-Origin` also lists the browser origins
     /// allowed to call the API (requests from any other `Origin` get 403).
     #[serde(rename = "HTTPHeaders")]
     pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Host names, besides `localhost` and the API's own IP, that requests may name in
+    /// `Host` (others get 403: DNS rebinding). Empty by default.
+    pub allowed_hosts: Vec<String>,
+    /// Connections served at once (`256`), with a budget of its own: a full gateway
+    /// cannot take the API's. Kept at most an eighth of the file descriptor limit.
+    pub max_connections: usize,
+    /// Longest wait for a request's header, and between requests on a kept-alive
+    /// connection (`30s`).
+    pub header_timeout: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            http_headers: Default::default(),
+            allowed_hosts: Vec::new(),
+            max_connections: 256,
+            header_timeout: "30s".into(),
+        }
+    }
 }
 
 impl ApiConfig {

@@ -171,6 +171,22 @@ impl Daemon {
         if !overrides.swarm.is_empty() {
             config.addresses.swarm = overrides.swarm;
         }
+        // Each listener has its own connection cap, both well below the descriptor limit
+        // (raised to the hard limit first): a flood of gateway connections leaves the
+        // API, the swarm and the store their descriptors.
+        let fd_limit = crate::serve::raise_fd_limit();
+        let api_limits = limits(
+            config.api.max_connections,
+            &config.api.header_timeout,
+            "API",
+        )?
+        .within(fd_limit, 8);
+        let gateway_limits = limits(
+            config.gateway.max_connections,
+            &config.gateway.header_timeout,
+            "Gateway",
+        )?
+        .within(fd_limit, 2);
         let (listener, api_addr) = bind(&config.addresses.api).await?;
         // The gateway's port and settings are checked before the network starts, so a
         // port in use or a bad setting fails the start cleanly.
@@ -211,10 +227,10 @@ impl Daemon {
         let shutdown = Arc::new(Notify::new());
         let gateway = match gateway_listener {
             None => None,
-            Some(((listener, addr), timeout)) => Some(start_gateway(
-                listener,
-                addr,
+            Some((bound, timeout)) => Some(start_gateway(
+                bound,
                 timeout,
+                gateway_limits,
                 &repo,
                 &config,
                 net.as_ref().map(|o| o.bitswap.clone()),
@@ -230,18 +246,24 @@ impl Daemon {
                 .unwrap_or_default(),
             store: repo.store().clone(),
             identity: repo.identity().clone(),
-            allowed_origins: Arc::new(config.api.allowed_origins().to_vec()),
+            access: Arc::new(api::Access::new(
+                config.api.allowed_origins(),
+                &config.api.allowed_hosts,
+                api_addr,
+            )),
             config: Arc::new(config),
             repo_path: repo.path().to_path_buf(),
             shutdown: shutdown.clone(),
         };
         let app = api::router(state);
         let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.notified().await })
-                .await
-        });
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            api_limits,
+            "api",
+            async move { stop.notified().await },
+        ));
         let api_file = repo.path().join(API_FILE);
         std::fs::write(&api_file, multiaddr_of(api_addr)).map_err(|source| {
             DaemonError::ApiFile {
@@ -385,12 +407,42 @@ fn gateway_timeout(config: &crate::Config) -> Result<std::time::Duration, Daemon
     )
 }
 
+/// `<section>.MaxConnections` and `<section>.HeaderTimeout` (`section`: `API` or
+/// `Gateway`).
+fn limits(
+    max_connections: usize,
+    header_timeout: &str,
+    section: &'static str,
+) -> Result<crate::serve::Limits, DaemonError> {
+    let (max_key, timeout_key) = match section {
+        "API" => ("API.MaxConnections", "API.HeaderTimeout"),
+        _ => ("Gateway.MaxConnections", "Gateway.HeaderTimeout"),
+    };
+    if max_connections == 0 {
+        return Err(crate::net::NetConfigError::Bad {
+            key: max_key,
+            reason: "must be at least 1",
+        }
+        .into());
+    }
+    let header_timeout = crate::config::parse_duration(header_timeout)
+        .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(3600))
+        .ok_or(crate::net::NetConfigError::Bad {
+            key: timeout_key,
+            reason: "must be a duration like 30s (at most 1h)",
+        })?;
+    Ok(crate::serve::Limits {
+        max_connections,
+        header_timeout,
+    })
+}
+
 /// Serves the HTTP gateway on `listener` (bound to `addr`); writes its URL to
 /// `$IPFSD_PATH/gateway`.
 fn start_gateway(
-    listener: tokio::net::TcpListener,
-    addr: SocketAddr,
+    (listener, addr): (tokio::net::TcpListener, SocketAddr),
     timeout: std::time::Duration,
+    limits: crate::serve::Limits,
     repo: &Repo,
     config: &crate::Config,
     bitswap: Option<bitswap::Bitswap>,
@@ -409,11 +461,13 @@ fn start_gateway(
     ));
     let stop = Arc::new(Notify::new());
     let stopped = stop.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stopped.notified().await })
-            .await
-    });
+    let server = tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        limits,
+        "gateway",
+        async move { stopped.notified().await },
+    ));
     let file = repo.path().join(GATEWAY_FILE);
     std::fs::write(&file, format!("http://{addr}")).map_err(|source| DaemonError::ApiFile {
         path: file.clone(),

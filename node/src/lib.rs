@@ -17,6 +17,7 @@ pub mod net;
 pub mod ops;
 pub mod path;
 pub mod repo;
+pub mod serve;
 
 pub use config::Config;
 pub use repo::{Repo, RepoError};

@@ -1,5 +1,5 @@
-//! The RPC API against a daemon started in-process on 127.0.0.1 (ephemeral port): method
-//! and origin checks, malformed bodies, streaming add/cat, concurrent clients, shutdown.
+//! The RPC API against a daemon started in-process on 127.0.0.1 (ephemeral port): method,
+//! host, origin and referer checks, malformed bodies, streaming add/cat, concurrent clients, shutdown.
 
 use node::daemon::{Daemon, Overrides};
 use node::{Config, Repo};
@@ -240,6 +240,88 @@ fn browser_origins_are_refused_unless_allowed() {
             .expect("req"),
     );
     assert_eq!(evil.status, 403);
+}
+
+/// Sends `POST /api/v0/<cmd>` with exactly `headers` (the `Host` included, or left out) on
+/// a raw connection; answers the status.
+fn raw_post(d: &TestDaemon, cmd: &str, headers: &[(&str, &str)]) -> u16 {
+    use std::io::{BufRead, Write};
+    let addr: std::net::SocketAddr = d
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v0")
+        .parse()
+        .expect("addr");
+    assert!(addr.ip().is_loopback());
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut req = format!("POST /api/v0/{cmd} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut line = String::new();
+    std::io::BufReader::new(s)
+        .read_line(&mut line)
+        .expect("status line");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"))
+}
+
+/// Kubo's checks and DNS rebinding (issue 14, item 9): a page that sends only a
+/// `Referer`, or reaches 127.0.0.1 through a domain of its own (`Host` names it), is
+/// refused — `shutdown` included —, while the CLI's and local tools' requests pass.
+#[test]
+fn foreign_referers_and_hosts_are_refused() {
+    let config = Config::default()
+        .with("API.AllowedHosts", serde_json::json!(["ipfs.lan"]))
+        .expect("config");
+    let d = start(config);
+    let own = d
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v0")
+        .to_string();
+    let port = own.rsplit(':').next().expect("port").to_string();
+    let rebound = format!("rebind.example:{port}");
+    let own_page = format!("http://{own}/webui/");
+    let refused: Vec<Vec<(&str, &str)>> = vec![
+        vec![("Host", &own), ("Referer", "http://evil.example/page.html")],
+        vec![("Host", &own), ("Referer", "https://evil.example")],
+        vec![("Host", &rebound)],
+        vec![
+            ("Host", &rebound),
+            ("Origin", &own_page[..own_page.len() - 7]),
+        ],
+        vec![("Host", "evil.example")],
+    ];
+    for cmd in ["version", "shutdown"] {
+        for headers in &refused {
+            assert_eq!(raw_post(&d, cmd, headers), 403, "{cmd} {headers:?}");
+        }
+    }
+    let localhost = format!("localhost:{port}");
+    let accepted: Vec<Vec<(&str, &str)>> = vec![
+        vec![("Host", &own)],
+        vec![("Host", &localhost)],
+        vec![("Host", "ipfs.lan")],
+        vec![("Host", &own), ("Referer", &own_page)],
+        vec![],
+    ];
+    for headers in &accepted {
+        assert_eq!(raw_post(&d, "version", headers), 200, "{headers:?}");
+    }
+    // The refused shutdowns did nothing; the client the CLI uses still gets through.
+    assert_eq!(d.post("version").status, 200);
+    assert!(
+        d.done.recv_timeout(Duration::from_millis(0)).is_err(),
+        "still running"
+    );
 }
 
 #[test]

@@ -133,7 +133,9 @@ impl TestNode {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .max_blocking_threads(8)
+                // Above the gateway's 32 turns for requests waiting on the network,
+                // so tests can fill them all (threads start only when needed).
+                .max_blocking_threads(64)
                 .enable_all()
                 .build()
                 .expect("runtime");

@@ -10,28 +10,32 @@
 //! (a raw byte stream — cat, get, dag/export — is then also broken off, so that object
 //! cannot pass for content).
 //!
-//! Security: the API binds loopback by default; a request that carries a browser `Origin`
-//! not listed in `API.HTTPHeaders.Access-Control-Allow-Origin` gets 403, so a web page
+//! Security: the API binds loopback by default; a request whose `Host` is not the API's
+//! own (DNS rebinding), or that carries a browser `Origin` or `Referer` not allowed by
+//! `API.HTTPHeaders.Access-Control-Allow-Origin`, gets 403 ([`guard`]), so a web page
 //! cannot drive the node; anything but POST gets 405; bodies and argument counts are
 //! bounded.
 
 mod admin;
 mod bitswap;
 mod files;
+mod guard;
 mod names;
 mod net;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::Bytes;
 use dag::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+pub use guard::Access;
 
 /// Most positional arguments and flags one request may carry.
 pub const MAX_ARGS: usize = 1024;
@@ -50,7 +54,8 @@ pub struct ApiState {
     pub(crate) config: Arc<crate::Config>,
     pub(crate) repo_path: std::path::PathBuf,
     pub(crate) shutdown: Arc<tokio::sync::Notify>,
-    pub(crate) allowed_origins: Arc<Vec<String>>,
+    /// Which hosts, origins and referers may call.
+    pub(crate) access: Arc<Access>,
     /// The network (`None` when the daemon runs offline).
     pub(crate) net: Option<crate::net::Network>,
     pub(crate) reprovider: Option<crate::net::provide::Reprovider>,
@@ -160,36 +165,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/name/resolve", any(names::name_resolve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "404 page not found")
-}
-
-/// POST only, and no foreign browser origins.
-async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| state.allowed_origins.iter().any(|a| a == o || a == "*"));
-        if !allowed {
-            return ApiError::new(StatusCode::FORBIDDEN, "403 - Forbidden: origin not allowed")
-                .into_response();
-        }
-    }
-    if req.method() != Method::POST {
-        let mut resp = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} not allowed: the RPC API takes POST only", req.method()),
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return resp;
-    }
-    next.run(req).await
 }
 
 /// An API error, rendered as Kubo renders them.

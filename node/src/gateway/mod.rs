@@ -2,8 +2,12 @@
 //! served by the daemon on `Addresses.Gateway` (127.0.0.1:8080 by default).
 //!
 //! Data flow: [`request`] reads the host, path, query and headers (pure); the content path
-//! is then resolved on the blocking pool through a [`Source`] (the store, then BitSwap, each
-//! block waited for at most `Gateway.RetrievalTimeout`), which decides the response —
+//! is then resolved on the blocking pool, first against the store alone (a local turn: these
+//! are short), and only when a block is missing once more through a [`Source`] that asks
+//! BitSwap (a network turn, each block waited for at most `Gateway.RetrievalTimeout`). The
+//! two kinds of turns are bounded apart, so requests waiting on the network never hold up
+//! requests the store can answer; a request that waits too long for a turn gets 503. The
+//! resolution decides the response —
 //! a file (typed by name or sniffed, ranges), a directory (`index.html` or a listing), a raw
 //! block, a CAR ([`dag::scope`]), or a redirect — before any byte is sent, so every failure
 //! up to there gets its proper status. Bodies are streamed by a blocking producer into a
@@ -15,9 +19,12 @@
 //! `localhost` subdomain gateway does). Errors are an HTML page when the client accepts
 //! HTML, plain text otherwise.
 
+mod error;
 mod html;
 mod mime;
 pub mod request;
+
+pub use error::GatewayError;
 
 use crate::api::{Sink, SinkWriter, body_of, stream_channel};
 use crate::content::Source;
@@ -25,7 +32,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use dag::Cid;
 use dag::export::{self, Entry, ExportError, FileReader, Kind};
@@ -40,156 +47,19 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 const SMALL_FILE: u64 = 256 << 10;
 /// Bytes per chunk of a streamed CAR.
 const CAR_CHUNK: usize = 256 << 10;
-/// Requests resolved on the blocking pool at once; more wait (asynchronously) for a turn.
-const MAX_RESOLVING: usize = 32;
-/// Bodies streamed at once (each is one blocking producer); more wait for a turn.
+/// Requests resolved from the store alone at once (short: no network wait); more wait
+/// (asynchronously) for a turn.
+const MAX_LOCAL: usize = 32;
+/// Requests resolved through the network at once (each on a thread of its own, waiting up
+/// to `RetrievalTimeout` per block); more wait for a turn.
+const MAX_FETCHING: usize = 32;
+/// Bodies streamed at once (each is one producer on a thread of its own: it may fetch
+/// blocks); more wait for a turn.
 const MAX_STREAMS: usize = 64;
 /// `Cache-Control` of everything under `/ipfs/` (immutable by construction).
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
 /// `Cache-Control` of content reached through an `/ipns/` name, which may change.
 const MUTABLE: &str = "public, max-age=60";
-
-/// A request the gateway cannot answer with content.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GatewayError {
-    /// The path or host is malformed.
-    #[error("invalid path {path:?}: {reason}")]
-    BadPath {
-        /// What was given (shortened).
-        path: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The CID does not parse.
-    #[error("invalid CID {input:?}: {source}")]
-    BadCid {
-        /// What was given.
-        input: String,
-        /// Why.
-        source: dag::BlockError,
-    },
-    /// A query parameter or header is malformed or unsupported.
-    #[error("invalid {name} {value:?}: {reason}")]
-    BadParam {
-        /// The parameter.
-        name: &'static str,
-        /// Its value (shortened).
-        value: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// Nothing is there.
-    #[error("not found: {what}")]
-    NotFound {
-        /// What was missing.
-        what: String,
-    },
-    /// A block could not be retrieved within the retrieval timeout.
-    #[error("retrieving block {cid} took longer than {after:?}")]
-    Timeout {
-        /// The block.
-        cid: Cid,
-        /// The timeout.
-        after: Duration,
-    },
-    /// `Cache-Control: only-if-cached` and the block is not in the store.
-    #[error("block {cid} is not in the local store (only-if-cached)")]
-    NotCached {
-        /// The block.
-        cid: Cid,
-    },
-    /// The range starts past the end of the file.
-    #[error("range not satisfiable: the file has {size} bytes")]
-    Range {
-        /// The file size.
-        size: u64,
-    },
-    /// Only GET, HEAD and OPTIONS are served.
-    #[error("method {method} not allowed: the gateway serves GET and HEAD")]
-    Method {
-        /// The method used.
-        method: String,
-    },
-    /// An `/ipns/` name could not be resolved.
-    #[error(transparent)]
-    Name(#[from] crate::names::NameError),
-    /// The DAG is malformed or the store failed.
-    #[error("cannot read the content: {source}")]
-    Read {
-        /// Why.
-        source: ExportError,
-    },
-    /// A task failed.
-    #[error("internal error: {reason}")]
-    Internal {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl GatewayError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> u16 {
-        self.status_code().as_u16()
-    }
-
-    fn status_code(&self) -> StatusCode {
-        match self {
-            GatewayError::BadPath { .. }
-            | GatewayError::BadCid { .. }
-            | GatewayError::BadParam { .. } => StatusCode::BAD_REQUEST,
-            GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
-            GatewayError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::NotCached { .. } => StatusCode::PRECONDITION_FAILED,
-            GatewayError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            GatewayError::Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            GatewayError::Name(e) if e.is_bad_request() => StatusCode::BAD_REQUEST,
-            GatewayError::Name(e) if e.is_not_found() => StatusCode::NOT_FOUND,
-            GatewayError::Name(crate::names::NameError::Net(crate::net::NetError::Timeout {
-                ..
-            })) => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::Name(_) => StatusCode::BAD_GATEWAY,
-            GatewayError::Read { .. } | GatewayError::Internal { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
-    }
-
-    fn into_response(self, html: bool) -> Response {
-        let status = self.status_code();
-        let message = self.to_string();
-        let (ty, body) = if html {
-            let reason = status.canonical_reason().unwrap_or("Error");
-            (
-                "text/html; charset=utf-8",
-                html::error_page(status.as_u16(), reason, &message),
-            )
-        } else {
-            ("text/plain; charset=utf-8", format!("{message}\n"))
-        };
-        let mut resp = (status, body).into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        match self {
-            GatewayError::Range { size } => {
-                insert(h, header::CONTENT_RANGE, &format!("bytes */{size}"));
-            }
-            GatewayError::Method { .. } => {
-                h.insert(
-                    header::ALLOW,
-                    HeaderValue::from_static("GET, HEAD, OPTIONS"),
-                );
-            }
-            _ => {}
-        }
-        resp
-    }
-}
 
 /// What the gateway's handlers share.
 #[derive(Debug, Clone)]
@@ -198,9 +68,12 @@ pub struct GatewayState {
     bitswap: Option<::bitswap::Bitswap>,
     retrieval_timeout: Duration,
     names: crate::names::Names,
-    /// Bounds the blocking work: threads (and the block buffers each holds) stay few
-    /// however many connections come.
-    resolving: Arc<Semaphore>,
+    /// Bound the blocking work: threads (and the block buffers each holds) stay few
+    /// however many connections come. Resolutions from the store alone take `local`
+    /// turns, those that wait on the network `fetching` turns, so neither kind can take
+    /// the other's.
+    local: Arc<Semaphore>,
+    fetching: Arc<Semaphore>,
     streams: Arc<Semaphore>,
 }
 
@@ -218,8 +91,26 @@ impl GatewayState {
             bitswap,
             retrieval_timeout,
             names,
-            resolving: Arc::new(Semaphore::new(MAX_RESOLVING)),
+            local: Arc::new(Semaphore::new(MAX_LOCAL)),
+            fetching: Arc::new(Semaphore::new(MAX_FETCHING)),
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+        }
+    }
+
+    /// A turn of `sem`, waited for at most the retrieval timeout (then 503: the client is
+    /// told to come back rather than kept waiting without bound).
+    async fn turn(
+        &self,
+        sem: &Arc<Semaphore>,
+        what: &'static str,
+    ) -> Result<OwnedSemaphorePermit, GatewayError> {
+        let after = self.retrieval_timeout;
+        match tokio::time::timeout(after, sem.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            Ok(Err(e)) => Err(GatewayError::Internal {
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(GatewayError::Busy { what, after }),
         }
     }
 
@@ -246,7 +137,7 @@ async fn handle(State(s): State<GatewayState>, req: Request) -> Response {
     match serve(&s, &parts).await {
         Ok(resp) => resp,
         Err(e) => {
-            if e.status() >= 500 && e.status() != 504 && e.status() != 501 {
+            if e.status() >= 500 && !matches!(e.status(), 501 | 503 | 504) {
                 tracing::warn!(path = %parts.uri.path(), error = %e, "gateway request failed");
             }
             let mut resp = e.into_response(html);
@@ -326,9 +217,9 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 nocache: false,
             };
             let path = n.name.to_path();
-            // A lookup takes a resolving turn too: name requests cannot start unbounded
-            // DHT queries.
-            let _turn = turn(&s.resolving).await?;
+            // A lookup takes a network turn: name requests cannot start unbounded DHT
+            // queries, nor hold up requests for local content.
+            let _turn = s.turn(&s.fetching, "network").await?;
             let lookup = s.names.resolve(&path, options, None);
             let target = tokio::time::timeout(s.retrieval_timeout, lookup)
                 .await
@@ -343,22 +234,24 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     let params = request::params(query, header_str(&req.headers, header::ACCEPT))?;
     let local_only = header_str(&req.headers, header::CACHE_CONTROL)
         .is_some_and(|v| v.contains("only-if-cached"));
-    let src = s.source(local_only);
-    let (resolved, plan) = {
-        let (src, content, params) = (src.clone(), content.clone(), params.clone());
-        let turn = turn(&s.resolving).await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            plan(&src, &content, &params).map_err(|e| read_error(e, &src, local_only))
-        })
-        .await
-        .map_err(|e| GatewayError::Internal {
-            reason: e.to_string(),
-        })??
+    // The store alone first: most requests end here, without a network turn.
+    let local = s.source(true);
+    let turn = s.turn(&s.local, "local").await?;
+    let first = resolve(On::Pool, local.clone(), turn, &content, &params).await?;
+    let (src, resolved, plan) = match first {
+        Ok((resolved, plan)) => (s.source(local_only), resolved, plan),
+        Err(e) if is_missing(&e) && !local_only && s.bitswap.is_some() => {
+            let src = s.source(false);
+            let turn = s.turn(&s.fetching, "network").await?;
+            match resolve(On::Thread, src.clone(), turn, &content, &params).await? {
+                Ok((resolved, plan)) => (src, resolved, plan),
+                Err(e) => return Err(read_error(e, &src, local_only)),
+            }
+        }
+        Err(e) => return Err(read_error(e, &local, local_only)),
     };
     if let Plan::AddSlash = plan {
-        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-        return Ok(redirect(&format!("{}/{query}", req.uri.path())));
+        return Ok(redirect(&request::add_slash(req.uri.path(), query)));
     }
     let etag = match &plan {
         Plan::File { cid, .. } => format!("\"{cid}\""),
@@ -389,7 +282,13 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 let body = match whole {
                     Some(all) => Body::from(all.slice(start as usize..end as usize)),
                     None if head => Body::empty(),
-                    None => stream_file(src, turn(&s.streams).await?, cid, start, end - start),
+                    None => stream_file(
+                        src,
+                        s.turn(&s.streams, "stream").await?,
+                        cid,
+                        start,
+                        end - start,
+                    )?,
                 };
                 let mut resp = Response::new(body);
                 *resp.status_mut() = status;
@@ -440,11 +339,11 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 } else {
                     stream_car(
                         src,
-                        turn(&s.streams).await?,
+                        s.turn(&s.streams, "stream").await?,
                         content.root,
                         resolved.clone(),
                         &params,
-                    )
+                    )?
                 };
                 let mut resp = Response::new(body);
                 let h = resp.headers_mut();
@@ -492,6 +391,58 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     );
     cors(h);
     Ok(resp)
+}
+
+/// Where blocking work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// The runtime's blocking pool: store reads only, short.
+    Pool,
+    /// A thread of its own: work that may wait on the network never occupies the
+    /// blocking pool, which local work (here and in the RPC API) needs.
+    Thread,
+}
+
+impl On {
+    fn run(self, f: impl FnOnce() + Send + 'static) -> Result<(), GatewayError> {
+        match self {
+            On::Pool => {
+                tokio::task::spawn_blocking(f);
+                Ok(())
+            }
+            On::Thread => std::thread::Builder::new()
+                .name("gateway-fetch".into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| GatewayError::Internal {
+                    reason: format!("cannot start a thread: {e}"),
+                }),
+        }
+    }
+}
+
+/// Runs [`plan`] through `src` `on` the pool or a thread, holding `turn` while it runs.
+async fn resolve(
+    on: On,
+    src: Source,
+    turn: OwnedSemaphorePermit,
+    content: &ContentPath,
+    params: &Params,
+) -> Result<Result<(Resolved, Plan), ExportError>, GatewayError> {
+    let (content, params) = (content.clone(), params.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    on.run(move || {
+        let _turn = turn;
+        let _ = tx.send(plan(&src, &content, &params));
+    })?;
+    rx.await.map_err(|_| GatewayError::Internal {
+        reason: "the resolving task ended without an answer".into(),
+    })
+}
+
+/// Whether resolving failed only because a block is not in the store.
+fn is_missing(e: &ExportError) -> bool {
+    matches!(e, ExportError::Source(dag::SourceError::NotFound { .. }))
 }
 
 /// Resolves the request and decides the answer (on the blocking pool).
@@ -669,25 +620,23 @@ fn read_error(e: ExportError, src: &Source, local_only: bool) -> GatewayError {
 }
 
 /// Streams `len` bytes of the file `cid` from `start`.
-async fn turn(sem: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, GatewayError> {
-    sem.clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| GatewayError::Internal {
-            reason: e.to_string(),
-        })
-}
-
-fn stream_file(src: Source, turn: OwnedSemaphorePermit, cid: Cid, start: u64, len: u64) -> Body {
+/// (On a thread of its own: a block may have to come from the network.)
+fn stream_file(
+    src: Source,
+    turn: OwnedSemaphorePermit,
+    cid: Cid,
+    start: u64,
+    len: u64,
+) -> Result<Body, GatewayError> {
     let (sink, rx) = stream_channel();
-    tokio::task::spawn_blocking(move || {
+    On::Thread.run(move || {
         let _turn = turn;
         if let Err(e) = copy_file(&src, &sink, &cid, start, len) {
             tracing::debug!(%cid, error = %e, "gateway stream broken off");
             sink.fail(e.to_string());
         }
-    });
-    body_of(rx)
+    })?;
+    Ok(body_of(rx))
 }
 
 fn copy_file(src: &Source, sink: &Sink, cid: &Cid, start: u64, len: u64) -> Result<(), String> {
@@ -704,18 +653,18 @@ fn stream_car(
     root: Cid,
     resolved: Resolved,
     params: &Params,
-) -> Body {
+) -> Result<Body, GatewayError> {
     let (sink, rx) = stream_channel();
     let (scope, bytes) = (params.scope, params.entity_bytes);
-    tokio::task::spawn_blocking(move || {
+    On::Thread.run(move || {
         let _turn = turn;
         let out = SinkWriter::new(&sink, CAR_CHUNK);
         if let Err(e) = scope::write_car(&src, &[root], &resolved, scope, bytes, out) {
             tracing::debug!(%root, error = %e, "gateway CAR broken off");
             sink.fail(e.to_string());
         }
-    });
-    body_of(rx)
+    })?;
+    Ok(body_of(rx))
 }
 
 /// A CAR's `Etag`: the path's end, plus what selected the blocks.

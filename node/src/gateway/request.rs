@@ -150,7 +150,8 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
             let port = &host_full[host_name.len()..];
             return Ok(Route::Subdomain {
                 location: format!(
-                    "http://{c}.ipfs.localhost{port}{path}{}",
+                    "http://{c}.ipfs.localhost{port}{}{}",
+                    clean_path(path),
                     query_suffix(query)
                 ),
             });
@@ -189,10 +190,10 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
         let name = parse_name(&label, path)?;
         segments(below)?;
         if host_name == "localhost" {
-            let below = if below.is_empty() { "/" } else { below };
             return Ok(Route::Subdomain {
                 location: format!(
-                    "http://{name}.ipns.{host_full}{below}{}",
+                    "http://{name}.ipns.{host_full}{}{}",
+                    clean_path(below),
                     query_suffix(query)
                 ),
             });
@@ -227,9 +228,12 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
     if host_name == "localhost"
         && let Some(c) = base32_v1(&root)
     {
-        let below = if below.is_empty() { "/" } else { below };
         return Ok(Route::Subdomain {
-            location: format!("http://{c}.ipfs.{host_full}{below}{}", query_suffix(query)),
+            location: format!(
+                "http://{c}.ipfs.{host_full}{}{}",
+                clean_path(below),
+                query_suffix(query)
+            ),
         });
     }
     let (segments, trailing_slash) = segments(below)?;
@@ -242,6 +246,39 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
         mutable: false,
         name_title: None,
     }))
+}
+
+/// The path part of a `Location` built from a request path: its segments joined by single
+/// slashes, starting with exactly one `/`, bytes outside a path segment's alphabet
+/// escaped (`\` included: browsers read it as `/`). Empty segments are dropped, so the
+/// result can never be read as a scheme-relative `//host/...` URL: a redirect built from
+/// it stays on the origin that answered. A trailing slash is kept.
+pub fn clean_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 1);
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        for b in seg.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    if out.is_empty() || path.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
+/// The `Location` that adds the missing trailing slash to a directory's URL `path`
+/// (with its `query`): always a path on the answering origin.
+pub fn add_slash(path: &str, query: Option<&str>) -> String {
+    let mut location = clean_path(path);
+    if !location.ends_with('/') {
+        location.push('/');
+    }
+    location + &query_suffix(query)
 }
 
 fn query_suffix(query: Option<&str>) -> String {
@@ -617,6 +654,67 @@ mod tests {
             route(Some("127.0.0.1:8080"), &format!("/ipfs/{V0}"), None),
             Ok(Route::Content(_))
         ));
+    }
+
+    #[test]
+    fn redirects_stay_on_the_origin() {
+        // A directory named `evil.com` reached with a doubled slash: the slash is added
+        // to a path of this origin, never to a scheme-relative `//evil.com/`.
+        for (path, want) in [
+            ("//evil.com", "/evil.com/"),
+            ("///evil.com", "/evil.com/"),
+            ("/\\evil.com", "/%5Cevil.com/"),
+            ("/%2F%2Fevil.com", "/%2F%2Fevil.com/"),
+            ("", "/"),
+            ("/", "/"),
+            (
+                &format!("/ipfs/{V0}//evil.com"),
+                &format!("/ipfs/{V0}/evil.com/"),
+            ),
+            (&format!("/ipfs/{V0}/a%20b"), &format!("/ipfs/{V0}/a%20b/")),
+        ] {
+            assert_eq!(add_slash(path, None), want, "{path:?}");
+        }
+        assert_eq!(add_slash("//evil.com", Some("x=1")), "/evil.com/?x=1");
+        assert_eq!(clean_path("/a//b"), "/a/b");
+        assert_eq!(clean_path("/a//b/"), "/a/b/");
+        // Every subdomain redirect keeps the host it was given and a clean path.
+        let cases = [
+            (
+                "localhost:8080".to_string(),
+                format!("/ipfs/{V0}//evil.com/x"),
+                format!("http://{}.ipfs.localhost:8080/evil.com/x", base32(V0)),
+            ),
+            (
+                // A base36 label moves to the base32 one.
+                format!("{}.ipfs.localhost:8080", base36(V1)),
+                "//evil.com/".to_string(),
+                format!("http://{V1}.ipfs.localhost:8080/evil.com/"),
+            ),
+            (
+                "localhost".to_string(),
+                "/ipns/k51qzi5uqu5dlkw8pxuw9qmqayfdeh4kfebhmreauqdc6a7c3y7d5i9fi8mk9w//evil.com"
+                    .to_string(),
+                "http://k51qzi5uqu5dlkw8pxuw9qmqayfdeh4kfebhmreauqdc6a7c3y7d5i9fi8mk9w.ipns.localhost/evil.com".to_string(),
+            ),
+        ];
+        for (host, path, want) in cases {
+            match route(Some(&host), &path, None) {
+                Ok(Route::Subdomain { location }) => assert_eq!(location, want, "{path}"),
+                other => panic!("{host} {path}: {other:?}"),
+            }
+        }
+    }
+
+    fn base36(cid: &str) -> String {
+        dag::block::parse_cid(cid)
+            .expect("cid")
+            .to_string_of_base(multibase::Base::Base36Lower)
+            .expect("base36")
+    }
+
+    fn base32(cid: &str) -> String {
+        base32_v1(&dag::block::parse_cid(cid).expect("cid")).expect("fits")
     }
 
     #[test]
