@@ -19,6 +19,7 @@ pub fn skip_interop() -> bool {
 }
 
 pub mod fixtures;
+pub mod hostile;
 pub mod http;
 pub mod ipns_forge;
 pub mod kad_wire;
