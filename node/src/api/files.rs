@@ -1,11 +1,11 @@
 //! File commands: add (multipart upload), cat, get (tar), ls, refs.
 
-use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
+use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, stream_body};
 use crate::content::Source;
 use crate::path;
 use axum::extract::multipart::Field;
 use axum::extract::{Multipart, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use dag::export::{self, FileReader, Kind};
 use dag::import::{Event, Importer, Profile, TreeEntry};
@@ -504,10 +504,16 @@ pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response
             }
             objects.push(json!({ "Hash": asked[objects.len()], "Links": links }));
         }
-        Ok(objects)
+        // Serialized here, not on the executor: a directory block can hold over a hundred
+        // thousand entries.
+        Ok(serde_json::to_vec(&json!({ "Objects": objects })).unwrap_or_default())
     })
     .await?;
-    Ok(json(json!({ "Objects": objects })))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        objects,
+    )
+        .into_response())
 }
 
 pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
