@@ -4,6 +4,11 @@
 //! over the network later. File reads are streaming: [`FileReader`] walks the DAG with an
 //! explicit stack, uses `blocksizes` to skip whole subtrees when seeking, and holds at most
 //! one node per level plus the current leaf.
+//!
+//! Every walk here is iterative and bounded, so a hostile DAG cannot exhaust the stack:
+//! paths and directory trees nest at most [`MAX_TREE_DEPTH`] levels, a HAMT at most
+//! [`hamt::max_levels`] (what its 64-bit hash allows), each HAMT shard is visited once,
+//! and a file DAG at most 64 levels.
 
 use crate::block::{Cid, DAG_PB, RAW, identity_data};
 use crate::hamt;
@@ -12,7 +17,15 @@ use crate::unixfs::{Data, DataType};
 use crate::{BlockSource, DecodeError, SourceError};
 use bytes::Bytes;
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::io;
+
+/// The deepest UnixFS tree the exporter follows: a content path takes at most this many
+/// steps, and [`walk_tree`] (behind `get`, to disk or as a tar) refuses directories
+/// nested deeper. 2048 is the deepest tree whose every path still fits Linux's `PATH_MAX`
+/// of 4096 bytes (one-character names and their separators), so no tree that could be
+/// written out is refused; anything deeper is broken or hostile.
+pub const MAX_TREE_DEPTH: usize = 2048;
 
 /// Errors while reading a DAG.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +77,14 @@ pub enum ExportError {
         cid: Cid,
         /// What was wrong.
         reason: &'static str,
+    },
+    /// A path or a directory tree nests deeper than [`MAX_TREE_DEPTH`].
+    #[error("{cid}: nested deeper than {limit} levels")]
+    TooDeep {
+        /// Where the limit was reached.
+        cid: Cid,
+        /// The limit.
+        limit: usize,
     },
     /// Writing the output failed.
     #[error("writing {path}: {source}")]
@@ -155,13 +176,70 @@ impl Entry {
 }
 
 /// Follows `path` (components separated by '/', empty ones ignored) from `root` through
-/// plain and HAMT-sharded directories.
+/// plain and HAMT-sharded directories; a path of more than [`MAX_TREE_DEPTH`] components
+/// is refused.
 pub fn resolve(source: &impl BlockSource, root: &Cid, path: &str) -> Result<Cid, ExportError> {
     let mut cid = *root;
-    for name in path.split('/').filter(|s| !s.is_empty()) {
+    for (depth, name) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        check_depth(&cid, depth)?;
         cid = child(source, &cid, name)?;
     }
     Ok(cid)
+}
+
+/// Refuses step `depth` (0-based) of a path at `cid` past [`MAX_TREE_DEPTH`].
+pub(crate) fn check_depth(cid: &Cid, depth: usize) -> Result<(), ExportError> {
+    if depth >= MAX_TREE_DEPTH {
+        return Err(ExportError::TooDeep {
+            cid: *cid,
+            limit: MAX_TREE_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+/// The fanout of a HAMT shard, checked.
+fn shard_fanout(cid: &Cid, d: &Data) -> Result<u64, ExportError> {
+    let fanout = d.fanout.unwrap_or(hamt::DEFAULT_FANOUT);
+    if !hamt::valid_fanout(fanout) {
+        return Err(ExportError::Invalid {
+            cid: *cid,
+            reason: "bad HAMT fanout",
+        });
+    }
+    Ok(fanout)
+}
+
+/// Loads the HAMT shard `cid` met at `level` (the root is level 0) below a root of
+/// `fanout`: refused when no hash bits are left at that level, when it is not a shard, or
+/// when its fanout differs from the root's.
+fn load_sub_shard(
+    source: &impl BlockSource,
+    cid: &Cid,
+    level: usize,
+    fanout: u64,
+) -> Result<Node, ExportError> {
+    if level >= hamt::max_levels(fanout) as usize {
+        return Err(ExportError::Invalid {
+            cid: *cid,
+            reason: "HAMT deeper than its 64-bit hash allows",
+        });
+    }
+    match load(source, cid)? {
+        Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => {
+            if shard_fanout(cid, &d)? != fanout {
+                return Err(ExportError::Invalid {
+                    cid: *cid,
+                    reason: "HAMT shard fanout differs from its root's",
+                });
+            }
+            Ok(n)
+        }
+        _ => Err(ExportError::Invalid {
+            cid: *cid,
+            reason: "HAMT child is not a shard",
+        }),
+    }
 }
 
 /// The CID of the entry `name` inside directory `dir`.
@@ -172,13 +250,7 @@ pub fn child(source: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, Ex
     };
     match load(source, dir)? {
         Entry::Pb(node, Some(d)) if d.kind == DataType::HamtShard => {
-            let fanout = d.fanout.unwrap_or(hamt::DEFAULT_FANOUT);
-            if !hamt::valid_fanout(fanout) {
-                return Err(ExportError::Invalid {
-                    cid: *dir,
-                    reason: "bad HAMT fanout",
-                });
-            }
+            let fanout = shard_fanout(dir, &d)?;
             let mut node = node;
             let mut depth = 0;
             loop {
@@ -187,17 +259,8 @@ pub fn child(source: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, Ex
                 if is_entry {
                     return Ok(link.cid);
                 }
-                let next = link.cid;
-                node = match load(source, &next)? {
-                    Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => n,
-                    _ => {
-                        return Err(ExportError::Invalid {
-                            cid: next,
-                            reason: "HAMT child is not a shard",
-                        });
-                    }
-                };
                 depth += 1;
+                node = load_sub_shard(source, &link.cid, depth as usize, fanout)?;
             }
         }
         Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => node
@@ -233,8 +296,8 @@ pub fn list(source: &impl BlockSource, dir: &Cid) -> Result<Vec<DirEntry>, Expor
     let mut out = Vec::new();
     match load(source, dir)? {
         Entry::Pb(node, Some(d)) if d.kind == DataType::HamtShard => {
-            let fanout = d.fanout.unwrap_or(hamt::DEFAULT_FANOUT);
-            list_shard(source, dir, node, hamt::prefix_len(fanout), &mut out)?;
+            let fanout = shard_fanout(dir, &d)?;
+            list_shard(source, dir, node, fanout, &mut out)?;
             out.sort_by(|a, b| a.name.cmp(&b.name));
         }
         Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => {
@@ -249,33 +312,41 @@ pub fn list(source: &impl BlockSource, dir: &Cid) -> Result<Vec<DirEntry>, Expor
     Ok(out)
 }
 
+/// The entries of a HAMT, depth-first with an explicit stack of at most
+/// [`hamt::max_levels`] shards; a shard met twice (a naive walk would list its entries
+/// again, exponentially many times in a "diamond") makes the HAMT invalid.
 fn list_shard(
     source: &impl BlockSource,
-    cid: &Cid,
+    root: &Cid,
     node: Node,
-    prefix: usize,
+    fanout: u64,
     out: &mut Vec<DirEntry>,
 ) -> Result<(), ExportError> {
-    for l in node.links {
+    let prefix = hamt::prefix_len(fanout);
+    let mut seen = HashSet::from([*root]);
+    let mut stack = vec![(*root, node.links.into_iter())];
+    while let Some((cid, links)) = stack.last_mut() {
+        let cid = *cid;
+        let Some(l) = links.next() else {
+            stack.pop();
+            continue;
+        };
         let name = l.name.unwrap_or_default();
         if name.len() < prefix || !name.is_char_boundary(prefix) {
             return Err(ExportError::Invalid {
-                cid: *cid,
+                cid,
                 reason: "HAMT link name shorter than its prefix",
             });
         }
         if name.len() == prefix {
-            match load(source, &l.cid)? {
-                Entry::Pb(n, Some(d)) if d.kind == DataType::HamtShard => {
-                    list_shard(source, &l.cid, n, prefix, out)?
-                }
-                _ => {
-                    return Err(ExportError::Invalid {
-                        cid: l.cid,
-                        reason: "HAMT child is not a shard",
-                    });
-                }
+            if !seen.insert(l.cid) {
+                return Err(ExportError::Invalid {
+                    cid: l.cid,
+                    reason: "HAMT shard linked more than once",
+                });
             }
+            let shard = load_sub_shard(source, &l.cid, stack.len(), fanout)?;
+            stack.push((l.cid, shard.links.into_iter()));
         } else {
             out.push(DirEntry {
                 name: name[prefix..].to_string(),
@@ -472,7 +543,127 @@ impl<'s, S: BlockSource> FileReader<'s, S> {
     }
 }
 
-/// Writes the UnixFS tree at `cid` to `dest` on disk: files, directories and symlinks.
+/// One node of a UnixFS tree met by [`walk_tree`].
+#[derive(Debug, Clone)]
+pub struct TreeNode {
+    /// Its CID.
+    pub cid: Cid,
+    /// Its path below the walk's root, names joined with `/` (empty for the root).
+    pub path: String,
+    /// The decoded node.
+    pub entry: Entry,
+}
+
+/// Walks the UnixFS tree under `root` depth-first, pre-order, directory entries in name
+/// order: see [`TreeWalk`].
+pub fn walk_tree<'s, S: BlockSource>(source: &'s S, root: &Cid) -> TreeWalk<'s, S> {
+    TreeWalk {
+        source,
+        root: Some(*root),
+        levels: Vec::new(),
+        failed: false,
+    }
+}
+
+/// The iterator of [`walk_tree`]: an explicit stack of one level per directory on the
+/// current path (never the call stack). Entry names must be plain names (no `/`, `.`,
+/// `..`, NUL or `\`) and unique within their directory, and no path may be longer than
+/// [`MAX_TREE_DEPTH`] names; a violation (or any read error) ends the walk with an error.
+pub struct TreeWalk<'s, S> {
+    source: &'s S,
+    /// The root, until it is visited.
+    root: Option<Cid>,
+    /// Per directory on the current path: its name and its entries not yet visited.
+    levels: Vec<(String, std::vec::IntoIter<DirEntry>)>,
+    failed: bool,
+}
+
+impl<S> std::fmt::Debug for TreeWalk<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeWalk")
+            .field("depth", &self.levels.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The entries of directory `cid`, checked to be safe to write out: plain names, each
+/// once.
+fn safe_entries(source: &impl BlockSource, cid: &Cid) -> Result<Vec<DirEntry>, ExportError> {
+    let entries = list(source, cid)?;
+    let mut names = HashSet::with_capacity(entries.len());
+    for e in &entries {
+        let safe = !e.name.is_empty()
+            && e.name != "."
+            && e.name != ".."
+            && !e.name.contains(['/', '\\', '\0']);
+        if !safe {
+            return Err(ExportError::Invalid {
+                cid: *cid,
+                reason: "unsafe entry name",
+            });
+        }
+        if !names.insert(e.name.as_str()) {
+            return Err(ExportError::Invalid {
+                cid: *cid,
+                reason: "duplicate entry name",
+            });
+        }
+    }
+    Ok(entries)
+}
+
+impl<S: BlockSource> TreeWalk<'_, S> {
+    fn step(&mut self) -> Result<Option<TreeNode>, ExportError> {
+        let (cid, name) = match self.root.take() {
+            Some(root) => (root, None),
+            None => loop {
+                let Some((_, entries)) = self.levels.last_mut() else {
+                    return Ok(None);
+                };
+                match entries.next() {
+                    Some(e) => break (e.cid, Some(e.name)),
+                    None => {
+                        self.levels.pop();
+                    }
+                }
+            },
+        };
+        let mut path = String::new();
+        for (dir, _) in self.levels.iter().skip(1) {
+            path.push_str(dir);
+            path.push('/');
+        }
+        if let Some(name) = &name {
+            path.push_str(name);
+        }
+        let entry = load(self.source, &cid)?;
+        if entry.kind() == Kind::Directory {
+            let entries = safe_entries(self.source, &cid)?;
+            if !entries.is_empty() {
+                check_depth(&cid, self.levels.len())?;
+            }
+            self.levels
+                .push((name.unwrap_or_default(), entries.into_iter()));
+        }
+        Ok(Some(TreeNode { cid, path, entry }))
+    }
+}
+
+impl<S: BlockSource> Iterator for TreeWalk<'_, S> {
+    type Item = Result<TreeNode, ExportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let step = self.step();
+        self.failed = step.is_err();
+        step.transpose()
+    }
+}
+
+/// Writes the UnixFS tree at `cid` to `dest` on disk: files, directories and symlinks,
+/// walked with [`walk_tree`] (so its checks and depth limit apply).
 ///
 /// Never writes outside `dest`: entry names must be plain names (no `/`, `.`, `..`),
 /// names may not repeat within a directory, and an existing symlink or file in the way is
@@ -482,13 +673,31 @@ pub fn write_tree(
     cid: &Cid,
     dest: &std::path::Path,
 ) -> Result<(), ExportError> {
+    for node in walk_tree(source, cid) {
+        let node = node?;
+        let path = if node.path.is_empty() {
+            dest.to_path_buf()
+        } else {
+            dest.join(&node.path)
+        };
+        write_node(source, &node, &path)?;
+    }
+    Ok(())
+}
+
+/// Writes one node of a tree at `dest` (a directory: only itself, not its entries).
+fn write_node(
+    source: &impl BlockSource,
+    node: &TreeNode,
+    dest: &std::path::Path,
+) -> Result<(), ExportError> {
     let io_err = |source| ExportError::Io {
         path: dest.to_path_buf(),
         source,
     };
-    let entry = load(source, cid)?;
+    let cid = &node.cid;
     let existing = std::fs::symlink_metadata(dest).ok();
-    let kind = entry.kind();
+    let kind = node.entry.kind();
     match existing {
         Some(meta) if meta.is_dir() && kind != Kind::Directory => {
             return Err(io_err(io::Error::new(
@@ -514,30 +723,10 @@ pub fn write_tree(
             if !dest.is_dir() {
                 std::fs::create_dir(dest).map_err(io_err)?;
             }
-            let mut names = std::collections::HashSet::new();
-            for e in list(source, cid)? {
-                let safe = !e.name.is_empty()
-                    && e.name != "."
-                    && e.name != ".."
-                    && !e.name.contains(['/', '\\', '\0']);
-                if !safe {
-                    return Err(ExportError::Invalid {
-                        cid: *cid,
-                        reason: "unsafe entry name",
-                    });
-                }
-                if !names.insert(e.name.clone()) {
-                    return Err(ExportError::Invalid {
-                        cid: *cid,
-                        reason: "duplicate entry name",
-                    });
-                }
-                write_tree(source, &e.cid, &dest.join(&e.name))?;
-            }
             Ok(())
         }
         Kind::Symlink => {
-            let Entry::Pb(_, Some(d)) = entry else {
+            let Entry::Pb(_, Some(d)) = &node.entry else {
                 return Err(ExportError::Invalid {
                     cid: *cid,
                     reason: "symlink without data",

@@ -34,6 +34,15 @@ fn bits_per_level(fanout: u64) -> u32 {
     fanout.trailing_zeros()
 }
 
+/// How many shard levels a HAMT of `fanout` can have: each level consumes `log2(fanout)`
+/// bits of the 64-bit hash, so a shard below level `ceil(64 / log2(fanout))` (8 levels at
+/// the default fanout of 256, 22 at the smallest, 8) has no hash bits left to place
+/// anything and makes the whole HAMT invalid. Readers refuse deeper shards, which also
+/// bounds every walk of a (possibly hostile) sharded directory.
+pub fn max_levels(fanout: u64) -> u32 {
+    64u32.div_ceil(bits_per_level(fanout).max(1))
+}
+
 /// Slot index of `hash` at `depth`, or `None` once the 64 hash bits are used up.
 pub fn slot_index(hash: &[u8; 8], depth: u32, fanout: u64) -> Option<usize> {
     let bits = bits_per_level(fanout);
@@ -220,6 +229,11 @@ mod tests {
         assert_eq!(slot_index(&h, 8, 256), None);
         assert_eq!(prefix_len(256), 2);
         assert_eq!(prefix(10, 256), "0A");
+        assert_eq!(max_levels(256), 8);
+        assert_eq!(max_levels(8), 22);
+        assert_eq!(max_levels(1024), 7);
+        // Every level max_levels allows but the last has a full slot index.
+        assert!(slot_index(&h, max_levels(256) - 1, 256).is_some());
     }
 
     #[test]

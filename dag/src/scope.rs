@@ -145,7 +145,8 @@ pub fn resolve_path(
     };
     let mut cid = *root;
     let mut roots = vec![cid];
-    for name in path.split('/').filter(|s| !s.is_empty()) {
+    for (depth, name) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        export::check_depth(&cid, depth)?;
         cid = export::child(&rec, &cid, name)?;
         roots.push(cid);
     }

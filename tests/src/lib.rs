@@ -81,6 +81,7 @@ pub fn skip_browser(missing: Option<String>) -> bool {
 }
 
 pub mod fixtures;
+pub mod hostile;
 pub mod http;
 pub mod ipns_forge;
 pub mod kad_wire;

@@ -27,6 +27,7 @@ mod block_dag;
 mod common;
 #[cfg(unix)]
 mod crash;
+mod deep;
 mod errors;
 mod name;
 mod net;

@@ -1,11 +1,11 @@
 //! File commands: add (multipart upload), cat, get (tar), ls, refs.
 
-use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_body};
+use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, stream_body};
 use crate::content::Source;
 use crate::path;
 use axum::extract::multipart::Field;
 use axum::extract::{Multipart, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use dag::export::{self, FileReader, Kind};
 use dag::import::{Event, Importer, Profile, TreeEntry};
@@ -394,6 +394,8 @@ fn invalid(cid: &Cid, reason: &'static str) -> ApiError {
     export::ExportError::Invalid { cid: *cid, reason }.into()
 }
 
+/// Writes the UnixFS tree at `cid` as tar entries under `name`, walked iteratively by
+/// [`export::walk_tree`] (its name checks and depth limit are those of `get` offline).
 fn tar_tree<W: std::io::Write>(
     store: &Source,
     tar: &mut tar::Builder<W>,
@@ -403,58 +405,55 @@ fn tar_tree<W: std::io::Write>(
     let io = |e: std::io::Error| {
         ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     };
-    let entry = export::load(store, cid)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_mtime(0);
-    match entry.kind() {
-        Kind::File => {
-            let reader = FileReader::open(store, cid, 0, None)?;
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(reader.size());
-            header.set_mode(0o644);
-            tar.append_data(
-                &mut header,
-                name,
-                PieceReader {
-                    inner: reader,
-                    cur: Bytes::new(),
-                },
-            )
-            .map_err(io)?;
-        }
-        Kind::Directory => {
-            header.set_entry_type(tar::EntryType::Directory);
-            header.set_size(0);
-            header.set_mode(0o755);
-            tar.append_data(&mut header, name, std::io::empty())
+    for node in export::walk_tree(store, cid) {
+        let node = node?;
+        let cid = &node.cid;
+        let path = if node.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}/{}", node.path)
+        };
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(0);
+        match node.entry.kind() {
+            Kind::File => {
+                let reader = FileReader::open(store, cid, 0, None)?;
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(reader.size());
+                header.set_mode(0o644);
+                tar.append_data(
+                    &mut header,
+                    &path,
+                    PieceReader {
+                        inner: reader,
+                        cur: Bytes::new(),
+                    },
+                )
                 .map_err(io)?;
-            // The checks (and errors) of `export::write_tree`, so `get` fails alike online.
-            let mut names = std::collections::HashSet::new();
-            for e in export::list(store, cid)? {
-                let safe = !e.name.is_empty()
-                    && e.name != "."
-                    && e.name != ".."
-                    && !e.name.contains(['/', '\\', '\0']);
-                if !safe {
-                    return Err(invalid(cid, "unsafe entry name"));
-                }
-                if !names.insert(e.name.clone()) {
-                    return Err(invalid(cid, "duplicate entry name"));
-                }
-                tar_tree(store, tar, &e.cid, &format!("{name}/{}", e.name))?;
             }
-        }
-        Kind::Symlink => {
-            let export::Entry::Pb(_, Some(d)) = entry else {
-                return Err(invalid(cid, "symlink without data"));
-            };
-            header.set_entry_type(tar::EntryType::Symlink);
-            header.set_size(0);
-            header.set_mode(0o777);
-            tar.append_link(&mut header, name, String::from_utf8_lossy(&d.data).as_ref())
+            Kind::Directory => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                header.set_mode(0o755);
+                tar.append_data(&mut header, &path, std::io::empty())
+                    .map_err(io)?;
+            }
+            Kind::Symlink => {
+                let export::Entry::Pb(_, Some(d)) = &node.entry else {
+                    return Err(invalid(cid, "symlink without data"));
+                };
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                header.set_mode(0o777);
+                tar.append_link(
+                    &mut header,
+                    &path,
+                    String::from_utf8_lossy(&d.data).as_ref(),
+                )
                 .map_err(io)?;
+            }
+            Kind::Other => return Err(invalid(cid, "not a UnixFS file or directory")),
         }
-        Kind::Other => return Err(invalid(cid, "not a UnixFS file or directory")),
     }
     Ok(())
 }
@@ -505,10 +504,16 @@ pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response
             }
             objects.push(json!({ "Hash": asked[objects.len()], "Links": links }));
         }
-        Ok(objects)
+        // Serialized here, not on the executor: a directory block can hold over a hundred
+        // thousand entries.
+        Ok(serde_json::to_vec(&json!({ "Objects": objects })).unwrap_or_default())
     })
     .await?;
-    Ok(json(json!({ "Objects": objects })))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        objects,
+    )
+        .into_response())
 }
 
 pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {

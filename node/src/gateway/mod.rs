@@ -308,12 +308,16 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
             }
             Plan::Listing { cid, entries } => {
                 let title = content.title();
-                let page = html::listing(
-                    &title,
-                    &cid.to_string(),
-                    &entries,
-                    !content.segments.is_empty(),
-                );
+                let parent = !content.segments.is_empty();
+                // A listing can hold a hundred thousand entries (one 2 MiB block): it is
+                // rendered off the executor, so other requests do not wait behind it.
+                let page = tokio::task::spawn_blocking(move || {
+                    html::listing(&title, &cid.to_string(), &entries, parent)
+                })
+                .await
+                .map_err(|e| GatewayError::Internal {
+                    reason: e.to_string(),
+                })?;
                 sized(page.into(), "text/html; charset=utf-8")
             }
             Plan::Block {
