@@ -36,11 +36,13 @@
 //! [`ImportGuard`] (shared) from its first block to its pin commit, GC holds the lock
 //! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
 
+mod boundary;
 mod gc;
 mod pack;
 mod pin;
 mod writer;
 
+pub use boundary::RESERVE_SIZE;
 pub use gc::GcReport;
 pub use pin::{PinKind, PinMode, PinProblem, PinReport};
 pub use writer::{WriteStats, Writer};
@@ -51,8 +53,7 @@ use bytes::Bytes;
 use multihash::Multihash;
 use pack::Packs;
 use redb::{
-    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, WriteTransaction,
+    Durability, ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -169,6 +170,17 @@ pub enum StoreError {
         /// Why.
         source: DecodeError,
     },
+    /// GC stopped before deleting anything: a block of a pinned DAG cannot be trusted
+    /// (corrupt, unverifiable or undecodable), so what it links to is unknown.
+    #[error("gc aborted, nothing deleted: block {cid} in the DAG pinned as {pin}: {source}")]
+    GcAborted {
+        /// The block that failed.
+        cid: Cid,
+        /// The recursive pin whose DAG holds it.
+        pin: Cid,
+        /// What is wrong with it.
+        source: Box<StoreError>,
+    },
     /// A record in the database is malformed (not written by this version of ipfsd).
     #[error("block store: malformed {what} record")]
     BadRecord {
@@ -182,6 +194,22 @@ pub enum StoreError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The database file is damaged: redb failed on it (a panic on a damaged page, caught
+    /// at the store's boundary).
+    #[error("block store {} is damaged: {detail}; run `ipfsd repo verify` and restore from a backup", path.display())]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+    /// The disk is full: the write was refused or rolled back (nothing half-written
+    /// stays). Deleting still works: unpin and run `repo gc`.
+    #[error("disk full: cannot write the block store {}; free space or unpin and run `ipfsd repo gc`", path.display())]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
     },
     /// The batched writer's thread stopped without reporting why (it panicked).
     #[error("block store writer thread stopped unexpectedly")]
@@ -248,10 +276,11 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Database,
+    db: boundary::Db,
     packs: Packs,
     path: PathBuf,
     lock: GcLock,
+    reserve: boundary::Reserve,
 }
 
 impl std::fmt::Debug for Store {
@@ -267,21 +296,51 @@ impl Store {
     ///
     /// Fails with [`StoreError::Locked`] if another process (or another `Store` in this
     /// process) has it open.
+    ///
+    /// A damaged file gives an error, never a panic. Opening writes nothing to an existing
+    /// store (so it works on a full disk); see [`boundary`] for the reserve file written
+    /// beside the database.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::builder()
-            .set_cache_size(CACHE_SIZE)
-            .create(path)
-            .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                    path: path.to_path_buf(),
-                },
-                e => StoreError::Open {
-                    path: path.to_path_buf(),
-                    source: e.into(),
-                },
-            })?;
-        // Create every table so read transactions can always open them.
-        let txn = db.begin_write()?;
+        let db = boundary::open_db(path, CACHE_SIZE)?;
+        let packs = Packs::open(&path.with_extension("packs"))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                db: boundary::Db::new(db),
+                packs,
+                path: path.to_path_buf(),
+                lock: GcLock::default(),
+                reserve: boundary::Reserve::open(path),
+            }),
+        };
+        store.run(|| store.create_tables())?;
+        Ok(store)
+    }
+
+    /// Creates every table so read transactions can always open them (only when one is
+    /// missing: a new store).
+    fn create_tables(&self) -> Result<()> {
+        {
+            let txn = self.inner.begin_read()?;
+            let complete = [
+                txn.open_table(INDEX).map(drop),
+                txn.open_table(DATA).map(drop),
+                txn.open_table(PACKS).map(drop),
+                txn.open_table(PINS).map(drop),
+                txn.open_table(META).map(drop),
+            ];
+            let mut missing = false;
+            for r in complete {
+                match r {
+                    Ok(()) => {}
+                    Err(TableError::TableDoesNotExist(_)) => missing = true,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !missing {
+                return Ok(());
+            }
+        }
+        let txn = self.inner.begin_write()?;
         {
             txn.open_table(INDEX)?;
             txn.open_table(DATA)?;
@@ -290,15 +349,7 @@ impl Store {
             txn.open_table(META)?;
         }
         txn.commit()?;
-        let packs = Packs::open(&path.with_extension("packs"))?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                packs,
-                path: path.to_path_buf(),
-                lock: GcLock::default(),
-            }),
-        })
+        Ok(())
     }
 
     /// How many handles (clones) of this store are alive. The database closes when the
@@ -315,23 +366,28 @@ impl Store {
     /// The bytes of `cid`, verified against its hash, or `None` if not stored. Identity
     /// CIDs answer their inline data without touching the database.
     pub fn get(&self, cid: &Cid) -> Result<Option<Bytes>> {
-        if let Some(data) = block::identity_data(cid) {
-            return Ok(Some(Bytes::copy_from_slice(data)));
-        }
-        let mh = cid.hash().to_bytes();
-        // GC compaction may move a block and delete its old pack between reading the index
-        // and reading the bytes; a second look, in a newer snapshot, finds the new place.
-        for _ in 0..2 {
-            let tables = ReadTables::open(&self.inner)?;
-            let Some(loc) = tables.location(&mh)? else {
-                return Ok(None);
-            };
-            if let Some(data) = tables.read_at(&mh, loc)? {
-                check(cid, &data)?;
-                return Ok(Some(data));
+        self.run(|| {
+            if let Some(data) = block::identity_data(cid) {
+                return Ok(Some(Bytes::copy_from_slice(data)));
             }
-        }
-        Err(StoreError::Corrupt { cid: *cid })
+            let mh = cid.hash().to_bytes();
+            // GC may delete a block (freeing its pack bytes, which then read as zeros) or
+            // compaction move it and delete its old pack between reading the index and
+            // reading the bytes; a second look, in a newer snapshot, finds it gone or moved.
+            for attempt in 0..2 {
+                let tables = ReadTables::open(&self.inner)?;
+                let Some(loc) = tables.location(&mh)? else {
+                    return Ok(None);
+                };
+                if let Some(data) = tables.read_at(&mh, loc)? {
+                    match check(cid, &data) {
+                        Err(StoreError::Corrupt { .. }) if attempt == 0 && loc.pack != 0 => {}
+                        checked => return checked.map(|()| Some(data)),
+                    }
+                }
+            }
+            Err(StoreError::Corrupt { cid: *cid })
+        })
     }
 
     /// The block `cid` (see [`Store::get`]).
@@ -346,14 +402,16 @@ impl Store {
 
     /// The size of the stored block, if stored.
     pub fn size(&self, cid: &Cid) -> Result<Option<u64>> {
-        if let Some(data) = block::identity_data(cid) {
-            return Ok(Some(data.len() as u64));
-        }
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        Ok(index
-            .get(cid.hash().to_bytes().as_slice())?
-            .map(|g| g.value().0))
+        self.run(|| {
+            if let Some(data) = block::identity_data(cid) {
+                return Ok(Some(data.len() as u64));
+            }
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            Ok(index
+                .get(cid.hash().to_bytes().as_slice())?
+                .map(|g| g.value().0))
+        })
     }
 
     /// Deletes a block; answers whether it was stored. Refuses blocks that are pinned
@@ -361,32 +419,39 @@ impl Store {
     /// [`StoreError::Pinned`]; blocks pinned only indirectly are not checked here (that
     /// needs a DAG walk: see [`Store::pin_status`]).
     pub fn delete(&self, cid: &Cid) -> Result<bool> {
-        if block::identity_data(cid).is_some() {
-            return Ok(false);
-        }
-        let mh = cid.hash().to_bytes();
-        let txn = self.inner.db.begin_write()?;
-        let removed = {
-            let pins = txn.open_table(PINS)?;
-            for entry in pins.iter()? {
-                let (key, mode) = entry?;
-                let root = Cid::try_from(key.value())
-                    .map_err(|_| StoreError::BadRecord { what: "pin" })?;
-                if root.hash() == cid.hash() {
-                    return Err(StoreError::Pinned {
-                        cid: *cid,
-                        root,
-                        mode: PinMode::from_byte(mode.value())?,
-                    });
-                }
+        self.run(|| {
+            if block::identity_data(cid).is_some() {
+                return Ok(false);
             }
-            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-            let removed = tables.remove(&mh)?;
-            tables.finish()?;
-            removed
-        };
-        self.commit(txn)?;
-        Ok(removed.is_some())
+            let mh = cid.hash().to_bytes();
+            let txn = self.inner.begin_write()?;
+            let removed = {
+                let pins = txn.open_table(PINS)?;
+                for entry in pins.iter()? {
+                    let (key, mode) = entry?;
+                    let root = Cid::try_from(key.value())
+                        .map_err(|_| StoreError::BadRecord { what: "pin" })?;
+                    if root.hash() == cid.hash() {
+                        return Err(StoreError::Pinned {
+                            cid: *cid,
+                            root,
+                            mode: PinMode::from_byte(mode.value())?,
+                        });
+                    }
+                }
+                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                let removed = tables.remove(&mh)?;
+                tables.finish()?;
+                removed
+            };
+            self.commit(txn)?;
+            if let Some(loc) = removed.filter(|l| l.pack != 0) {
+                self.inner
+                    .packs
+                    .free(&HashMap::from([(loc.pack, vec![(loc.offset, loc.size)])]));
+            }
+            Ok(removed.is_some())
+        })
     }
 
     /// Stores one block durably (skipped if already stored; identity blocks are never
@@ -397,19 +462,21 @@ impl Store {
 
     /// Stores blocks in one durable transaction; answers how many were new.
     pub fn put_many(&self, blocks: impl IntoIterator<Item = Block>) -> Result<u64> {
-        let txn = self.inner.db.begin_write()?;
-        let mut added = 0;
-        {
-            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-            for block in blocks {
-                if tables.insert(&block)? {
-                    added += 1;
+        self.run_growing(|| {
+            let txn = self.inner.begin_write()?;
+            let mut added = 0;
+            {
+                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                for block in blocks {
+                    if tables.insert(&block)? {
+                        added += 1;
+                    }
                 }
+                tables.finish()?;
             }
-            tables.finish()?;
-        }
-        self.commit(txn)?;
-        Ok(added)
+            self.commit(txn)?;
+            Ok(added)
+        })
     }
 
     /// A batched writer for imports; see [`Writer`]. Intermediate batches are committed
@@ -436,54 +503,61 @@ impl Store {
 
     /// Counts for `repo stat`.
     pub fn stat(&self) -> Result<RepoStat> {
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        let meta = txn.open_table(META)?;
-        let file_size = std::fs::metadata(&self.inner.path)
-            .map_err(|e| StoreError::Db { source: e.into() })?
-            .len()
-            + self.inner.packs.disk_size()?;
-        Ok(RepoStat {
-            num_blocks: index.len()?,
-            total_size: meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value()),
-            file_size,
+        self.run(|| {
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            let meta = txn.open_table(META)?;
+            let file_size = std::fs::metadata(&self.inner.path)
+                .map_err(|e| StoreError::Db { source: e.into() })?
+                .len()
+                + self.inner.packs.disk_size()?;
+            Ok(RepoStat {
+                num_blocks: index.len()?,
+                total_size: meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value()),
+                file_size,
+            })
         })
     }
 
     /// Every stored block, as CIDv1 raw (only multihashes are stored), in key order, from
     /// one consistent snapshot. For `refs local`.
     pub fn all_cids(&self) -> Result<AllCids> {
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        Ok(AllCids {
-            range: index.range::<&[u8]>(..)?,
+        self.run(|| {
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            Ok(AllCids {
+                range: index.range::<&[u8]>(..)?,
+                path: self.inner.path.clone(),
+            })
         })
     }
 
     /// Re-hashes every block and reports those that do not match their key.
     pub fn verify(&self) -> Result<VerifyReport> {
-        let tables = ReadTables::open(&self.inner)?;
-        let mut report = VerifyReport::default();
-        for entry in tables.index.iter()? {
-            let (key, loc) = entry?;
-            let mh = key.value();
-            report.checked += 1;
-            let cid = raw_cid(mh)?;
-            let Some(data) = tables.read_at(mh, Loc::from(loc.value()))? else {
-                report.corrupt.push(cid);
-                continue;
-            };
-            match block::verify(&cid, &data) {
-                Ok(()) => {}
-                Err(BlockError::UnsupportedHash { .. }) => report.unverifiable.push(cid),
-                Err(_) => report.corrupt.push(cid),
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            let mut report = VerifyReport::default();
+            for entry in tables.index.iter()? {
+                let (key, loc) = entry?;
+                let mh = key.value();
+                report.checked += 1;
+                let cid = raw_cid(mh)?;
+                let Some(data) = tables.read_at(mh, Loc::from(loc.value()))? else {
+                    report.corrupt.push(cid);
+                    continue;
+                };
+                match block::verify(&cid, &data) {
+                    Ok(()) => {}
+                    Err(BlockError::UnsupportedHash { .. }) => report.unverifiable.push(cid),
+                    Err(_) => report.corrupt.push(cid),
+                }
             }
-        }
-        Ok(report)
+            Ok(report)
+        })
     }
 
     fn write_txn(&self) -> Result<WriteTransaction> {
-        Ok(self.inner.db.begin_write()?)
+        self.inner.begin_write()
     }
 
     /// Commits a write transaction. Every commit of the store goes through here: pack
@@ -515,6 +589,8 @@ impl BlockSource for Store {
 /// Iterator over the stored blocks' CIDs (CIDv1 raw), from [`Store::all_cids`].
 pub struct AllCids {
     range: redb::Range<'static, &'static [u8], (u64, u32, u64)>,
+    /// The database file, for errors.
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for AllCids {
@@ -527,12 +603,16 @@ impl Iterator for AllCids {
     type Item = Result<Cid>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.range.next()?;
-        Some(
-            entry
-                .map_err(StoreError::from)
-                .and_then(|(k, _)| raw_cid(k.value())),
-        )
+        let range = &mut self.range;
+        // redb can panic on a damaged page: that ends the iteration with an error.
+        boundary::guard(&self.path, || {
+            Ok(range.next().map(|entry| {
+                entry
+                    .map_err(StoreError::from)
+                    .and_then(|(k, _)| raw_cid(k.value()))
+            }))
+        })
+        .unwrap_or_else(|e| Some(Err(e)))
     }
 }
 
@@ -579,7 +659,7 @@ pub(crate) struct ReadTables<'a> {
 
 impl<'a> ReadTables<'a> {
     fn open(inner: &'a Inner) -> Result<Self> {
-        let txn = inner.db.begin_read()?;
+        let txn = inner.begin_read()?;
         Ok(ReadTables {
             index: txn.open_table(INDEX)?,
             data: txn.open_table(DATA)?,
@@ -719,14 +799,14 @@ impl<'txn> WriteTables<'txn> {
         Ok(true)
     }
 
-    /// Deletes a block; answers its size if it was stored.
-    pub(crate) fn remove(&mut self, mh: &[u8]) -> Result<Option<u64>> {
+    /// Deletes a block; answers where it was if it was stored.
+    pub(crate) fn remove(&mut self, mh: &[u8]) -> Result<Option<Loc>> {
         let Some(loc) = self.index.remove(mh)?.map(|g| Loc::from(g.value())) else {
             return Ok(None);
         };
         self.forget(mh, loc)?;
         self.removed += loc.size;
-        Ok(Some(loc.size))
+        Ok(Some(loc))
     }
 
     /// Releases the bytes at `loc` (the index entry is already gone or replaced).
@@ -867,5 +947,7 @@ impl Drop for GcGuard<'_> {
     }
 }
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -277,6 +277,49 @@ impl Packs {
         }
     }
 
+    /// Frees the disk space of deleted blocks' bytes, `(offset, len)` ranges of pack `id`
+    /// (the file keeps its size; the ranges read as zeros). Call only once the deletion is
+    /// durable. Where the file system cannot punch holes this does nothing (GC compaction
+    /// still reclaims the space by rewriting the pack).
+    pub(crate) fn punch(&self, id: u32, ranges: &[(u64, u64)]) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{FallocateFlags, fallocate};
+            let path = self.path(id);
+            let file = match OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StoreError::Pack { path, source: e }),
+            };
+            let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+            for &(offset, len) in ranges {
+                match fallocate(&file, mode, offset, len) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::OPNOTSUPP) => return Ok(()),
+                    Err(e) => {
+                        return Err(StoreError::Pack {
+                            path,
+                            source: e.into(),
+                        });
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (id, ranges);
+        Ok(())
+    }
+
+    /// [`Packs::punch`] for ranges in several packs, after a durable deletion: a failure
+    /// only leaves space for compaction to reclaim, so it is logged, not returned.
+    pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<(u64, u64)>>) {
+        for (id, ranges) in ranges {
+            if let Err(e) = self.punch(*id, ranges) {
+                tracing::warn!(error = %e, "cannot free the space of deleted blocks");
+            }
+        }
+    }
+
     /// Total bytes of all pack files on disk.
     pub(crate) fn disk_size(&self) -> Result<u64> {
         let mut total = 0;

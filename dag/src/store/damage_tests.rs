@@ -1,0 +1,105 @@
+//! Tests of the store against damage: corrupt blocks under pins (GC and pin walks must not
+//! take links from them), damaged database pages, failed writes.
+
+use super::tests::temp_store;
+use super::*;
+use crate::testutil::{node_named, raw};
+
+/// Test-only: flips one bit of an inline block's stored bytes behind the store's back.
+fn flip_bit(store: &Store, cid: &Cid, byte: usize, bit: u8) {
+    let txn = store.inner.begin_write().expect("txn");
+    {
+        let mh = cid.hash().to_bytes();
+        let mut data = txn.open_table(DATA).expect("data");
+        let mut bytes = data
+            .get(mh.as_slice())
+            .expect("get")
+            .expect("inline block")
+            .value()
+            .to_vec();
+        bytes[byte] ^= 1 << bit;
+        data.insert(mh.as_slice(), bytes.as_slice())
+            .expect("insert");
+    }
+    txn.commit().expect("commit");
+}
+
+/// A pinned directory holding one 300 KB file (two leaves); answers (dir, file, leaves).
+fn pinned_dir(store: &Store) -> (Block, Block, [Block; 2]) {
+    let a = raw(&vec![1u8; 200_000]);
+    let b = raw(&vec![2u8; 100_000]);
+    let file = node_named(&[&a, &b], "", b"");
+    let dir = node_named(&[&file], "file.bin", b"");
+    store
+        .put_many([a.clone(), b.clone(), file.clone(), dir.clone()])
+        .expect("put");
+    store.pin_add(dir.cid(), PinMode::Recursive).expect("pin");
+    (dir, file, [a, b])
+}
+
+/// Flips one bit inside the link to `target` in `block`'s stored bytes.
+fn flip_link(store: &Store, block: &Block, target: &Cid) {
+    let link = target.to_bytes();
+    let at = block
+        .data()
+        .windows(link.len())
+        .position(|w| w == link.as_slice())
+        .expect("the link is in the block");
+    flip_bit(store, block.cid(), at + link.len() - 3, 4);
+}
+
+#[test]
+fn gc_refuses_links_of_a_corrupt_block_and_deletes_nothing() {
+    let (_dir, store) = temp_store();
+    let (dir, file, leaves) = pinned_dir(&store);
+    let junk = raw(b"junk");
+    store.put(junk.clone()).expect("put");
+    flip_link(&store, &dir, file.cid());
+
+    match store.gc() {
+        Err(StoreError::GcAborted { cid, pin, .. }) => {
+            assert_eq!(cid, *dir.cid());
+            assert_eq!(pin, *dir.cid());
+        }
+        other => panic!("gc must abort on the corrupt block, got {other:?}"),
+    }
+    // Nothing was deleted: neither the pinned file's blocks nor even garbage.
+    for b in [&file, &leaves[0], &leaves[1], &junk] {
+        assert!(store.has(b.cid()).expect("has"), "{} was deleted", b.cid());
+    }
+    let err = store.gc().expect_err("still aborts").to_string();
+    assert!(
+        err.contains("nothing deleted") && err.contains(&dir.cid().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn pin_walks_refuse_links_of_a_corrupt_block() {
+    let (_dir, store) = temp_store();
+    let (dir, file, _) = pinned_dir(&store);
+    flip_link(&store, &dir, file.cid());
+    // pin add walks the DAG again (as a new pin): it must not accept the damaged DAG.
+    store.pin_rm(dir.cid()).expect("unpin");
+    assert!(matches!(
+        store.pin_add(dir.cid(), PinMode::Recursive),
+        Err(StoreError::Corrupt { cid }) if cid == *dir.cid()
+    ));
+    store
+        .pin_add(dir.cid(), PinMode::Direct)
+        .expect("a direct pin needs no links");
+    store.pin_rm(dir.cid()).expect("unpin");
+    // pin verify reports the block as corrupt, and does not look under it.
+    let (_d2, store2) = temp_store();
+    let (dir2, file2, _) = pinned_dir(&store2);
+    flip_link(&store2, &dir2, file2.cid());
+    let reports = store2.pin_verify().expect("pin verify");
+    assert_eq!(
+        reports[0].problems,
+        vec![PinProblem::Corrupt { cid: *dir2.cid() }]
+    );
+    assert!(matches!(
+        store2.indirect_pins(),
+        Err(StoreError::Corrupt { cid }) if cid == *dir2.cid()
+    ));
+}
