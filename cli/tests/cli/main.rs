@@ -27,6 +27,7 @@ mod block_dag;
 mod common;
 #[cfg(unix)]
 mod crash;
+mod damage;
 mod errors;
 mod name;
 mod net;
