@@ -20,7 +20,7 @@ fn verify_on_a_damaged_database_page_fails_cleanly() {
     for i in 0..200 {
         std::fs::write(dir.join(format!("f{i}")), format!("file {i}\n").repeat(40)).expect("write");
     }
-    r.add(&["-r", &common::s(&dir)]);
+    r.add(&["-r", common::s(&dir)]);
     let db = r.path.join("blocks.redb");
     let pristine = std::fs::read(&db).expect("read db");
     let mut failures = 0;
