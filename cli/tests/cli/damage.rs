@@ -44,3 +44,25 @@ fn verify_on_a_damaged_database_page_fails_cleanly() {
     }
     assert!(failures > 0, "the damage was never reported");
 }
+
+#[test]
+fn an_empty_garbled_or_stale_api_file_means_no_daemon() {
+    let r = Repo::init();
+    r.file("hello", b"hello\n");
+    let cid = r.add(&[common::s(&r.work.join("hello"))]);
+    // What a daemon killed while writing it, or failing on a full disk, could leave.
+    for content in [
+        "",
+        "\n",
+        "/ip4/127.0.0.1/tc",
+        "garbage",
+        "/ip4/127.0.0.1/tcp/1",
+    ] {
+        std::fs::write(r.path.join("api"), content).expect("write api file");
+        assert_eq!(r.cat(&cid), b"hello\n", "api file {content:?}");
+        assert!(
+            r.ok(&["repo", "stat"]).contains("NumObjects"),
+            "api file {content:?}"
+        );
+    }
+}

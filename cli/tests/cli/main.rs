@@ -28,6 +28,7 @@ mod common;
 #[cfg(unix)]
 mod crash;
 mod damage;
+mod disk_full;
 mod errors;
 mod name;
 mod net;

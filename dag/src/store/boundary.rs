@@ -14,7 +14,8 @@
 //!   [`StoreError::DiskFull`] and the reserve is deleted, so deletes (`pin rm`, `repo gc`,
 //!   whose copy-on-write commits need some room, and reopening, whose repair does) can run.
 //!   While the reserve is out, writes that add data first try to write it back: they
-//!   fail with `DiskFull` without touching redb until enough space is free again.
+//!   fail with `DiskFull` without touching redb until enough space is free again (twice
+//!   the reserve, so that putting it back leaves room for everything else).
 
 use super::{Inner, Result, Store, StoreError};
 use redb::{Database, DatabaseError, ReadTransaction, TransactionError, WriteTransaction};
@@ -234,6 +235,12 @@ impl Reserve {
         if !self.is_released() {
             return true;
         }
+        // Put back only with as much room again to spare: a reserve that takes the last
+        // free bytes would leave the daemon unable to write its `api` file, other
+        // databases unable to commit.
+        if free_space(&self.path).is_some_and(|free| free < 2 * RESERVE_SIZE) {
+            return false;
+        }
         match write_reserve(&self.path) {
             Ok(()) => {
                 self.released.store(false, Ordering::Release);
@@ -246,6 +253,21 @@ impl Reserve {
                 false
             }
         }
+    }
+}
+
+/// Bytes available to this user on the file system holding `path` (`None`: unknown).
+fn free_space(path: &Path) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let dir = path.parent()?;
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
     }
 }
 
