@@ -159,3 +159,38 @@ fn a_damaged_database_page_gives_errors_not_panics() {
     }
     assert!(errors > 0, "the damage was never noticed");
 }
+
+#[test]
+fn gc_keeps_leased_dags_until_the_lease_drops() {
+    let (_dir, store) = temp_store();
+    let a = raw(b"fetched leaf");
+    let b = raw(b"leaf not fetched yet");
+    let file = node_named(&[&a, &b], "", b"");
+    let root = node_named(&[&file], "f", b"");
+    let junk = raw(b"junk");
+    let lease = store.lease(*root.cid());
+    // Half-fetched: the root, the file node and one leaf are stored.
+    store
+        .put_many([root.clone(), file.clone(), a.clone(), junk.clone()])
+        .expect("put");
+    let report = store.gc().expect("gc");
+    assert_eq!(report.removed, vec![Cid::new_v1(RAW, *junk.cid().hash())]);
+    for blk in [&root, &file, &a] {
+        assert!(
+            store.has(blk.cid()).expect("has"),
+            "{} collected",
+            blk.cid()
+        );
+    }
+    // The fetch completes and the pin commits: the lease can go.
+    store.put(b.clone()).expect("put");
+    store.pin_add(root.cid(), PinMode::Recursive).expect("pin");
+    drop(lease);
+    assert!(store.gc().expect("gc").removed.is_empty());
+    // A lease dropped without a pin keeps nothing.
+    store.pin_rm(root.cid()).expect("unpin");
+    let lease = store.lease(*root.cid());
+    assert!(store.gc().expect("gc").removed.is_empty());
+    drop(lease);
+    assert_eq!(store.gc().expect("gc").removed.len(), 4);
+}

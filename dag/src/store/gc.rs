@@ -8,6 +8,7 @@
 //! side from their first block until their root is pinned) wait, and GC waits for them.
 //! Blocks written after the snapshot are never candidates.
 
+use super::lease::mark_leased;
 use super::pin::{Visit, children, read_pins, walk};
 use super::{
     GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, StoreError, WriteTables, raw_cid,
@@ -46,10 +47,13 @@ impl Store {
     pub fn gc(&self) -> Result<GcReport> {
         self.run(|| {
             let _gc = GcGuard::new(&self.inner.lock);
-            let candidates = {
+            let (mut lease_epoch, leased) = self.leased_roots();
+            let mut candidates = {
                 let tables = ReadTables::open(&self.inner)?;
                 let mut keep: HashSet<Vec<u8>> = HashSet::new();
                 let mut seen = HashSet::new();
+                // DAGs being fetched for a pin or a stream are kept like pinned ones.
+                mark_leased(&tables, &leased, &mut seen, &mut keep, abort)?;
                 for (root, mode) in read_pins(&tables)? {
                     match mode {
                         PinMode::Direct => {
@@ -86,14 +90,29 @@ impl Store {
             // for its copy-on-write pages before it frees anything.
             let full = self.inner.reserve.is_released();
             let sweep_batch = if full { SWEEP_BATCH_FULL } else { SWEEP_BATCH };
-            let batches = candidates.len().div_ceil(sweep_batch);
             // Pack ranges of deleted blocks, freed once the deletions are durable.
             let mut punch: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
-            for (n, batch) in candidates.chunks(sweep_batch).enumerate() {
+            let mut start = 0;
+            while start < candidates.len() {
+                // New leases wait while this batch commits; one taken since the mark (or
+                // the last batch) is walked now, and its blocks are no longer candidates.
+                let (_batch_guard, fresh) = self.sweep_batch(&mut lease_epoch);
+                if let Some(roots) = fresh {
+                    let tables = ReadTables::open(&self.inner)?;
+                    let mut keep = HashSet::new();
+                    mark_leased(&tables, &roots, &mut HashSet::new(), &mut keep, abort)?;
+                    // What was swept before `start` is gone already.
+                    let rest = candidates.split_off(start);
+                    candidates = rest.into_iter().filter(|mh| !keep.contains(mh)).collect();
+                    start = 0;
+                }
+                let end = (start + sweep_batch).min(candidates.len());
+                let batch = &candidates[start..end];
+                start = end;
                 let mut txn = self.write_txn()?;
                 // Only the last batch needs to reach the disk before `gc` returns; a crash
                 // before it leaves garbage the next GC removes.
-                if n + 1 < batches {
+                if end < candidates.len() {
                     set_durability(&mut txn, Durability::None)?;
                 }
                 {

@@ -38,12 +38,14 @@
 
 mod boundary;
 mod gc;
+mod lease;
 mod pack;
 mod pin;
 mod writer;
 
 pub use boundary::RESERVE_SIZE;
 pub use gc::GcReport;
+pub use lease::Lease;
 pub use pin::{PinKind, PinMode, PinProblem, PinReport};
 pub use writer::{WriteStats, Writer};
 
@@ -876,6 +878,8 @@ struct LockState {
     gc: bool,
     /// GCs waiting: new imports wait behind them so GC is not starved.
     gc_waiting: usize,
+    /// Temporary GC roots ([`Lease`]s) and the sweep batch they wait for.
+    leases: lease::Leases,
 }
 
 impl GcLock {
