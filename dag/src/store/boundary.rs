@@ -130,6 +130,38 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Shrinks the database file to what it holds (redb reuses freed pages but never gives
+    /// them back to the file system by itself). Best effort: it needs no transaction to be
+    /// live, and is skipped otherwise. Answers whether it ran.
+    pub(crate) fn compact_db(&self) -> bool {
+        let mut slot = self.db.slot.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(db) = slot.db.as_mut() else {
+            return false;
+        };
+        let path = self.path.clone();
+        let outcome = guard(&path, || {
+            let mut rounds = 0;
+            // Each call moves some pages; bounded, it converges in a few.
+            while rounds < 16
+                && db
+                    .compact()
+                    .map_err(|e| StoreError::Db { source: e.into() })?
+            {
+                rounds += 1;
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "block store compaction skipped");
+                false
+            }
+        }
+    }
+}
+
 thread_local! {
     /// Set while this thread runs a store operation: panics are caught, not printed.
     static GUARDED: Cell<bool> = const { Cell::new(false) };

@@ -194,3 +194,92 @@ fn gc_keeps_leased_dags_until_the_lease_drops() {
     drop(lease);
     assert_eq!(store.gc().expect("gc").removed.len(), 4);
 }
+
+/// A tmpfs of `size` mounted for a test, unmounted on drop; `None` (the test skips) when
+/// not root, except under `CI=true`, where that fails.
+struct Tmpfs {
+    dir: std::path::PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("id -u");
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "disk-full tests need root to mount a tmpfs, and CI must run them"
+            );
+            eprintln!("SKIPPED: not root, cannot mount a tmpfs");
+            return None;
+        }
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("small");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount -t tmpfs failed");
+        Some(Tmpfs {
+            dir,
+            _parent: parent,
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+/// Small blocks live in redb itself: filling the disk with them makes redb's own commit
+/// fail with ENOSPC, which poisons the database ("Previous I/O error"). The store reopens
+/// it by itself: GC, pins and, once space is free, puts work again on the same handle.
+#[test]
+fn the_store_recovers_from_enospc_in_redb_without_reopening_by_hand() {
+    let Some(fs) = Tmpfs::mount("24m") else {
+        return;
+    };
+    let store = Store::open(&fs.dir.join("blocks.redb")).expect("open");
+    let keep = raw(b"kept across the failure");
+    store.put(keep.clone()).expect("put");
+    store.pin_add(keep.cid(), PinMode::Recursive).expect("pin");
+    let mut stored = 0u64;
+    let err = loop {
+        // 64 inline blocks of 8 KiB per transaction.
+        let batch: Vec<Block> = (0..64)
+            .map(|i| raw(&[(stored * 64 + i).to_le_bytes().as_slice(), &[3u8; 8184]].concat()))
+            .collect();
+        match store.put_many(batch) {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 1000, "24 MiB never filled");
+    };
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
+    assert!(stored > 0);
+    // Reads, pins and GC work on the same handle, without a restart.
+    assert!(store.get(keep.cid()).expect("get").is_some());
+    let report = store.gc().expect("gc on a full disk");
+    assert!(
+        report.removed.len() as u64 >= stored * 64 / 2,
+        "{}",
+        report.removed.len()
+    );
+    // Space is back: puts work again (the reserve is put back first).
+    let again = raw(b"after the disk was full");
+    store.put(again.clone()).expect("put after gc");
+    assert!(store.get(again.cid()).expect("get").is_some());
+    assert!(store.get(keep.cid()).expect("get").is_some());
+    assert!(store.verify().expect("verify").is_ok());
+    drop(store);
+    // And the file reopens cleanly.
+    let store = Store::open(&fs.dir.join("blocks.redb")).expect("reopen");
+    assert!(store.has(again.cid()).expect("has"));
+}

@@ -133,7 +133,11 @@ impl Store {
             }
             self.inner.packs.free(&punch);
             report.packs_removed = self.compact(full)?;
-            // What was freed may leave room to put the reserve back.
+            // What was freed may leave room to put the reserve back; on a full disk what
+            // redb freed is inside its file: shrink it first.
+            if full {
+                self.inner.compact_db();
+            }
             self.inner.reserve.restore();
             tracing::debug!(
                 removed = report.removed.len(),
