@@ -6,7 +6,14 @@
 //! write transactions of [`SWEEP_BATCH`] blocks, so readers and other writers interleave.
 //! The GC side of the import/GC lock is held throughout: imports (which hold the shared
 //! side from their first block until their root is pinned) wait, and GC waits for them.
-//! Blocks written after the snapshot are never candidates.
+//! Blocks written after the snapshot are never candidates. Leased roots ([`super::Lease`],
+//! DAGs being fetched for a pin or a stream) are walked like recursive pins, at the mark
+//! and again before each sweep batch for leases taken meanwhile.
+//!
+//! Links are taken only from blocks whose bytes hash to their CID: a block that fails
+//! (corrupt, unverifiable, undecodable) stops the GC before anything is deleted, with
+//! [`super::StoreError::GcAborted`] naming it. After deleting, the pack bytes of deleted
+//! blocks are freed (hole punching), and on a full disk the database file is compacted.
 
 use super::lease::mark_leased;
 use super::pin::{Visit, children, read_pins, walk};

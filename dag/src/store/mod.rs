@@ -29,12 +29,19 @@
 //! SHA-NI; see the `store` bench) and answers [`StoreError::Corrupt`] instead of serving
 //! bytes that do not match; [`Store::verify`] re-hashes the whole store.
 //!
+//! # Failing disks and damaged files
+//! Every public operation runs at the store's boundary ([`boundary`]): a panic of redb on a
+//! damaged page becomes [`StoreError::Damaged`], a database poisoned by a failed write is
+//! reopened by the next operation, and a full disk is [`StoreError::DiskFull`], with a
+//! reserve file given back so that unpinning and GC can free space.
+//!
 //! # Concurrency
 //! `Store` is a cheap `Clone` handle (`Arc` inside), `Send + Sync`, with a synchronous API:
 //! async callers run it in `spawn_blocking`. redb is MVCC: readers never wait for writers.
 //! GC and imports exclude each other through an import/GC lock: an import holds an
 //! [`ImportGuard`] (shared) from its first block to its pin commit, GC holds the lock
 //! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
+//! Fetches hold a [`Lease`] instead (GC keeps the leased DAG but does not wait for it).
 
 mod boundary;
 mod gc;
