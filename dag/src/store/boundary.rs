@@ -128,8 +128,18 @@ impl Inner {
         // tries again.
         drop(slot.db.take());
         slot.generation += 1;
-        slot.db = Some(open_db(&self.path, super::CACHE_SIZE)?);
-        Ok(())
+        match open_db(&self.path, super::CACHE_SIZE) {
+            Ok(db) => {
+                slot.db = Some(db);
+                Ok(())
+            }
+            // Our own write transaction still alive elsewhere keeps the file open: this
+            // operation fails as the failed write did; the next one tries again.
+            Err(StoreError::Locked { .. }) => Err(StoreError::Db {
+                source: redb::Error::PreviousIo,
+            }),
+            Err(e) => Err(e),
+        }
     }
 }
 

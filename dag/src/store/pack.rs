@@ -141,7 +141,9 @@ impl Packs {
         let mut f: &File = &cur.file;
         let res = f.write_all(&header).and_then(|()| f.write_all(data));
         if let Err(e) = res {
-            // The pack's end is unknown now: never append to it again.
+            // Give back what the failed write took (a full disk needs every byte); the
+            // pack's end is uncertain all the same: never append to it again.
+            let _ = cur.file.set_len(cur.len);
             w.current = None;
             return Err(StoreError::Pack { path, source: e });
         }
