@@ -8,11 +8,12 @@
 //! background [`bitswap::Bitswap::fetch_dag`] of the whole target DAG, so the exporter
 //! finds the following blocks already arriving in order.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use dag::store::Lease;
 use dag::{BlockSource, Cid, SourceError, Store};
 use futures::future::BoxFuture;
 use libp2p::PeerId;
@@ -141,6 +142,9 @@ pub struct Source {
     /// Longest wait for one block from the network (`None`: BitSwap's own timeouts).
     deadline: Option<Duration>,
     timed_out: Arc<AtomicBool>,
+    /// GC leases on the DAGs being prefetched, held while any clone of this source lives
+    /// (the request or stream reading them).
+    leases: Arc<Mutex<Vec<Lease>>>,
 }
 
 impl Source {
@@ -153,6 +157,7 @@ impl Source {
             fetched: Arc::new(AtomicBool::new(false)),
             deadline: None,
             timed_out: Arc::new(AtomicBool::new(false)),
+            leases: Arc::default(),
         }
     }
 
@@ -184,9 +189,15 @@ impl Source {
     }
 
     /// If this source has needed the network, fetches the whole DAG under `root` in the
-    /// background (reads through this source then find their blocks arriving).
+    /// background (reads through this source then find their blocks arriving). What
+    /// arrives is kept from GC (a [`Lease`]) until this source and its clones are dropped.
     pub fn prefetch(&self, root: Cid) {
         if let (true, Some(bs)) = (self.fetched(), self.bitswap.clone()) {
+            let lease = self.store.lease(root);
+            self.leases
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(lease);
             self.runtime.spawn(async move {
                 if let Err(e) = bs.fetch_dag(root).await {
                     tracing::debug!(%root, error = %e, "prefetch stopped");

@@ -265,7 +265,7 @@ impl Daemon {
             async move { stop.notified().await },
         ));
         let api_file = repo.path().join(API_FILE);
-        std::fs::write(&api_file, multiaddr_of(api_addr)).map_err(|source| {
+        write_atomic(&api_file, multiaddr_of(api_addr).as_bytes()).map_err(|source| {
             DaemonError::ApiFile {
                 path: api_file.clone(),
                 source,
@@ -437,6 +437,25 @@ fn limits(
     })
 }
 
+/// Writes an address file whole or not at all (temp file + rename): a reader never sees it
+/// empty or half-written, also when the disk is full (then the write fails and the old
+/// file, if any, stays; readers check that something answers at the address it names).
+fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(data)?;
+        f.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// Serves the HTTP gateway on `listener` (bound to `addr`); writes its URL to
 /// `$IPFSD_PATH/gateway`.
 fn start_gateway(
@@ -469,9 +488,11 @@ fn start_gateway(
         async move { stopped.notified().await },
     ));
     let file = repo.path().join(GATEWAY_FILE);
-    std::fs::write(&file, format!("http://{addr}")).map_err(|source| DaemonError::ApiFile {
-        path: file.clone(),
-        source,
+    write_atomic(&file, format!("http://{addr}").as_bytes()).map_err(|source| {
+        DaemonError::ApiFile {
+            path: file.clone(),
+            source,
+        }
     })?;
     Ok(Gateway {
         addr,

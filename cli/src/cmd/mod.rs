@@ -12,7 +12,7 @@ mod repo;
 mod untar;
 mod upload;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use dag::Cid;
 use node::{Config, Repo};
@@ -163,9 +163,14 @@ impl Ctx {
         let Ok(addr) = std::fs::read_to_string(&file) else {
             return Ok(None);
         };
-        let client = crate::remote::Client::new(&addr)
-            .with_context(|| format!("{} holds an invalid address", file.display()))?;
-        // A stale file (the daemon was killed) is ignored: the repository is free then.
+        // An empty or unparsable file (left by a daemon that failed to start, or by an
+        // older version writing it in place on a full disk) names no daemon; neither does a
+        // stale one (the daemon was killed: nothing answers). The repository is free then,
+        // and opening it tells if a daemon still holds it.
+        let Ok(client) = crate::remote::Client::new(&addr) else {
+            tracing::debug!(file = %file.display(), "ignoring an api file without a valid address");
+            return Ok(None);
+        };
         Ok(client.reachable().then_some(client))
     }
 

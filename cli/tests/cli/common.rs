@@ -79,6 +79,15 @@ impl Repo {
         }
     }
 
+    /// Like [`Repo::init`], with the repository at `path` (e.g. on a small file system);
+    /// scratch files stay in a temp dir.
+    pub fn init_at(path: PathBuf) -> Repo {
+        let mut repo = Repo::uninit();
+        repo.path = path;
+        repo.ok(&["init", "--pow-difficulty", "0"]);
+        repo
+    }
+
     /// A temp dir where the repository has not been created.
     pub fn uninit() -> Repo {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -102,6 +111,14 @@ impl Repo {
     /// Starts `ipfsd daemon` for the repository, listening on 127.0.0.1 only, and waits
     /// until its `api` file names an address that accepts connections.
     pub fn start_daemon(&mut self) {
+        if let Err(log) = self.try_start_daemon() {
+            panic!("{log}");
+        }
+    }
+
+    /// Like [`Repo::start_daemon`]; a daemon that exits instead of starting is an `Err`
+    /// with its log.
+    pub fn try_start_daemon(&mut self) -> Result<(), String> {
         assert!(self.daemon.is_none(), "a daemon already runs");
         self.daemons_started += 1;
         let log = self
@@ -131,10 +148,10 @@ impl Repo {
         let deadline = Instant::now() + DAEMON_TIMEOUT;
         let api = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!(
+                return Err(format!(
                     "the daemon exited ({status}):\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                ));
             }
             let ready = std::fs::read_to_string(&api_file)
                 .ok()
@@ -157,6 +174,7 @@ impl Repo {
             std::thread::sleep(Duration::from_millis(10));
         };
         self.daemon = Some(Daemon { child, log, api });
+        Ok(())
     }
 
     /// Stops the daemon: `ipfsd shutdown`, then a kill if it has not exited in time.

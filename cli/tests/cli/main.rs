@@ -27,7 +27,9 @@ mod block_dag;
 mod common;
 #[cfg(unix)]
 mod crash;
+mod damage;
 mod deep;
+mod disk_full;
 mod errors;
 mod name;
 mod net;

@@ -6,19 +6,29 @@
 //! write transactions of [`SWEEP_BATCH`] blocks, so readers and other writers interleave.
 //! The GC side of the import/GC lock is held throughout: imports (which hold the shared
 //! side from their first block until their root is pinned) wait, and GC waits for them.
-//! Blocks written after the snapshot are never candidates.
+//! Blocks written after the snapshot are never candidates. Leased roots ([`super::Lease`],
+//! DAGs being fetched for a pin or a stream) are walked like recursive pins, at the mark
+//! and again before each sweep batch for leases taken meanwhile.
+//!
+//! Links are taken only from blocks whose bytes hash to their CID: a block that fails
+//! (corrupt, unverifiable, undecodable) stops the GC before anything is deleted, with
+//! [`super::StoreError::GcAborted`] naming it. After deleting, the pack bytes of deleted
+//! blocks are freed (hole punching), and on a full disk the database file is compacted.
 
+use super::lease::mark_leased;
 use super::pin::{Visit, children, read_pins, walk};
 use super::{
-    GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, WriteTables, raw_cid, set_durability,
+    GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, StoreError, WriteTables, raw_cid,
+    set_durability,
 };
 use crate::Cid;
-use redb::ReadableDatabase;
 use redb::{Durability, ReadableTable};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Blocks deleted per sweep transaction.
 const SWEEP_BATCH: usize = 1000;
+/// Blocks deleted per sweep transaction on a full disk.
+const SWEEP_BATCH_FULL: usize = 64;
 
 /// What [`Store::gc`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,73 +46,124 @@ impl Store {
     /// Deletes every block not reachable from a pin (recursive pins' whole DAGs, direct
     /// pins' own blocks). Waits for running imports to pin their roots first.
     ///
-    /// A recursive pin whose DAG has a block that cannot be decoded fails the GC with
-    /// [`super::StoreError::Decode`] (what it links to is unknown, so nothing is safe to
-    /// delete); blocks missing under a pin are skipped.
+    /// Every block the mark phase takes links from is verified against its CID first. A
+    /// recursive pin whose DAG has a block that does not match its hash, uses a hash this
+    /// node cannot check, or cannot be decoded fails the GC with
+    /// [`StoreError::GcAborted`] naming it, before anything is deleted (what it links to is
+    /// unknown, so nothing is safe to delete); blocks missing under a pin are skipped.
     pub fn gc(&self) -> Result<GcReport> {
-        let _gc = GcGuard::new(&self.inner.lock);
-        let candidates = {
-            let tables = ReadTables::open(&self.inner)?;
-            let mut keep: HashSet<Vec<u8>> = HashSet::new();
-            let mut seen = HashSet::new();
-            for (root, mode) in read_pins(&tables)? {
-                match mode {
-                    PinMode::Direct => {
-                        keep.insert(root.hash().to_bytes());
-                    }
-                    PinMode::Recursive => {
-                        walk(&tables, root, false, &mut seen, |c, visit| match visit {
-                            Visit::Missing => {
-                                tracing::warn!(cid = %c, pin = %root, "block of a pinned DAG is missing");
-                                Ok(None)
-                            }
-                            Visit::Present(data) => {
-                                keep.insert(c.hash().to_bytes());
-                                children(c, data).map(Some)
-                            }
-                        })?;
+        self.run(|| {
+            let _gc = GcGuard::new(&self.inner.lock);
+            let (mut lease_epoch, leased) = self.leased_roots();
+            let mut candidates = {
+                let tables = ReadTables::open(&self.inner)?;
+                let mut keep: HashSet<Vec<u8>> = HashSet::new();
+                let mut seen = HashSet::new();
+                // DAGs being fetched for a pin or a stream are kept like pinned ones.
+                mark_leased(&tables, &leased, &mut seen, &mut keep, abort)?;
+                for (root, mode) in read_pins(&tables)? {
+                    match mode {
+                        PinMode::Direct => {
+                            keep.insert(root.hash().to_bytes());
+                        }
+                        PinMode::Recursive => {
+                            walk(&tables, root, false, &mut seen, |c, visit| match visit {
+                                Visit::Missing => {
+                                    tracing::warn!(cid = %c, pin = %root, "block of a pinned DAG is missing");
+                                    Ok(None)
+                                }
+                                Visit::Present(data) => {
+                                    keep.insert(c.hash().to_bytes());
+                                    // Links come only from verified bytes; a block that fails
+                                    // stops the whole GC before anything is deleted.
+                                    children(c, data).map(Some).map_err(|e| abort(*c, root, e))
+                                }
+                            })?;
+                        }
                     }
                 }
-            }
-            let mut candidates = Vec::new();
-            for entry in tables.index.iter()? {
-                let (key, _) = entry?;
-                if !keep.contains(key.value()) {
-                    candidates.push(key.value().to_vec());
+                let mut candidates = Vec::new();
+                for entry in tables.index.iter()? {
+                    let (key, _) = entry?;
+                    if !keep.contains(key.value()) {
+                        candidates.push(key.value().to_vec());
+                    }
                 }
-            }
-            candidates
-        };
+                candidates
+            };
 
-        let mut report = GcReport::default();
-        let batches = candidates.len().div_ceil(SWEEP_BATCH);
-        for (n, batch) in candidates.chunks(SWEEP_BATCH).enumerate() {
-            let mut txn = self.write_txn()?;
-            // Only the last batch needs to reach the disk before `gc` returns; a crash
-            // before it leaves garbage the next GC removes.
-            if n + 1 < batches {
-                set_durability(&mut txn, Durability::None)?;
-            }
-            {
-                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-                for mh in batch {
-                    if let Some(size) = tables.remove(mh)? {
-                        report.freed_bytes += size;
-                        report.removed.push(raw_cid(mh)?);
-                    }
+            let mut report = GcReport::default();
+            // On a full disk (the reserve given back), commits stay small: each needs room
+            // for its copy-on-write pages before it frees anything.
+            let full = self.inner.reserve.is_released();
+            let sweep_batch = if full { SWEEP_BATCH_FULL } else { SWEEP_BATCH };
+            // Pack ranges of deleted blocks, freed once the deletions are durable.
+            let mut punch: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+            let mut start = 0;
+            while start < candidates.len() {
+                // New leases wait while this batch commits; one taken since the mark (or
+                // the last batch) is walked now, and its blocks are no longer candidates.
+                let (_batch_guard, fresh) = self.sweep_batch(&mut lease_epoch);
+                if let Some(roots) = fresh {
+                    let tables = ReadTables::open(&self.inner)?;
+                    let mut keep = HashSet::new();
+                    mark_leased(&tables, &roots, &mut HashSet::new(), &mut keep, abort)?;
+                    // What was swept before `start` is gone already.
+                    let rest = candidates.split_off(start);
+                    candidates = rest.into_iter().filter(|mh| !keep.contains(mh)).collect();
+                    start = 0;
                 }
-                tables.finish()?;
+                let end = (start + sweep_batch).min(candidates.len());
+                let batch = &candidates[start..end];
+                start = end;
+                let mut txn = self.write_txn()?;
+                // Only the last batch needs to reach the disk before `gc` returns; a crash
+                // before it leaves garbage the next GC removes.
+                if end < candidates.len() {
+                    set_durability(&mut txn, Durability::None)?;
+                }
+                {
+                    let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                    for mh in batch {
+                        if let Some(loc) = tables.remove(mh)? {
+                            let size = loc.size;
+                            if loc.pack != 0 {
+                                punch.entry(loc.pack).or_default().push((loc.offset, size));
+                            }
+                            report.freed_bytes += size;
+                            report.removed.push(raw_cid(mh)?);
+                        }
+                    }
+                    tables.finish()?;
+                }
+                self.commit(txn)?;
             }
-            self.commit(txn)?;
-        }
-        report.packs_removed = self.compact()?;
-        tracing::debug!(
-            removed = report.removed.len(),
-            packs_removed = report.packs_removed,
-            bytes = report.freed_bytes,
-            "gc done"
-        );
-        Ok(report)
+            self.inner.packs.free(&punch);
+            report.packs_removed = self.compact(full)?;
+            // What was freed may leave room to put the reserve back; on a full disk what
+            // redb freed is inside its file: shrink it first.
+            if full {
+                self.inner.compact_db();
+            }
+            self.inner.reserve.restore();
+            tracing::debug!(
+                removed = report.removed.len(),
+                packs_removed = report.packs_removed,
+                bytes = report.freed_bytes,
+                "gc done"
+            );
+            Ok(report)
+        })
+    }
+}
+
+/// The error that stops a GC at block `cid` of the DAG pinned as `pin`.
+fn abort(cid: Cid, pin: Cid, e: StoreError) -> StoreError {
+    tracing::error!(%cid, %pin, error = %e, "gc aborted: a block of a pinned DAG cannot be trusted");
+    StoreError::GcAborted {
+        cid,
+        pin,
+        source: Box::new(e),
     }
 }
 
@@ -111,15 +172,16 @@ const COMPACT_BATCH_BYTES: u64 = 64 << 20;
 
 impl Store {
     /// Deletes pack files nothing references and rewrites those mostly garbage (less than
-    /// half still referenced) into the current pack. Runs under the GC lock.
-    fn compact(&self) -> Result<u64> {
+    /// half still referenced) into the current pack; on a `full` disk only deletes (moving
+    /// needs room). Runs under the GC lock.
+    fn compact(&self, full: bool) -> Result<u64> {
         let packs = &self.inner.packs;
         // Packs from this one on may still receive bytes of uncommitted transactions.
         let active = packs.first_active_id();
         let mut doomed = Vec::new();
         let mut to_move = HashSet::new();
         {
-            let txn = self.inner.db.begin_read()?;
+            let txn = self.inner.begin_read()?;
             let table = txn.open_table(PACKS)?;
             for id in packs.ids()? {
                 if id >= active {
@@ -129,7 +191,7 @@ impl Store {
                 let size = packs.file_size(id)?;
                 if live == 0 {
                     doomed.push(id);
-                } else if live.saturating_mul(2) < size {
+                } else if !full && live.saturating_mul(2) < size {
                     doomed.push(id);
                     to_move.insert(id);
                 }

@@ -29,21 +29,35 @@
 //! SHA-NI; see the `store` bench) and answers [`StoreError::Corrupt`] instead of serving
 //! bytes that do not match; [`Store::verify`] re-hashes the whole store.
 //!
+//! # Failing disks and damaged files
+//! Every public operation runs at the store's boundary ([`boundary`]): a panic of redb on a
+//! damaged page becomes [`StoreError::Damaged`], a database poisoned by a failed write is
+//! reopened by the next operation, and a full disk is [`StoreError::DiskFull`], with a
+//! reserve file given back so that unpinning and GC can free space.
+//!
 //! # Concurrency
 //! `Store` is a cheap `Clone` handle (`Arc` inside), `Send + Sync`, with a synchronous API:
 //! async callers run it in `spawn_blocking`. redb is MVCC: readers never wait for writers.
 //! GC and imports exclude each other through an import/GC lock: an import holds an
 //! [`ImportGuard`] (shared) from its first block to its pin commit, GC holds the lock
 //! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
+//! Fetches hold a [`Lease`] instead (GC keeps the leased DAG but does not wait for it).
 
+mod boundary;
 mod gc;
+mod lease;
 mod pack;
 mod pin;
+mod tables;
 mod writer;
 
+pub use boundary::RESERVE_SIZE;
 pub use gc::GcReport;
+pub use lease::Lease;
 pub use pin::{PinKind, PinMode, PinProblem, PinReport};
 pub use writer::{WriteStats, Writer};
+
+pub(crate) use tables::{BlockTables, Loc, ReadTables, WriteTables, set_durability};
 
 use crate::block::{self, BlockError, RAW};
 use crate::{Block, BlockSource, Cid, DecodeError, SourceError};
@@ -51,8 +65,7 @@ use bytes::Bytes;
 use multihash::Multihash;
 use pack::Packs;
 use redb::{
-    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, WriteTransaction,
+    Durability, ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -169,6 +182,17 @@ pub enum StoreError {
         /// Why.
         source: DecodeError,
     },
+    /// GC stopped before deleting anything: a block of a pinned DAG cannot be trusted
+    /// (corrupt, unverifiable or undecodable), so what it links to is unknown.
+    #[error("gc aborted, nothing deleted: block {cid} in the DAG pinned as {pin}: {source}")]
+    GcAborted {
+        /// The block that failed.
+        cid: Cid,
+        /// The recursive pin whose DAG holds it.
+        pin: Cid,
+        /// What is wrong with it.
+        source: Box<StoreError>,
+    },
     /// A record in the database is malformed (not written by this version of ipfsd).
     #[error("block store: malformed {what} record")]
     BadRecord {
@@ -182,6 +206,22 @@ pub enum StoreError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The database file is damaged: redb failed on it (a panic on a damaged page, caught
+    /// at the store's boundary).
+    #[error("block store {} is damaged: {detail}; run `ipfsd repo verify` and restore from a backup", path.display())]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+    /// The disk is full: the write was refused or rolled back (nothing half-written
+    /// stays). Deleting still works: unpin and run `repo gc`.
+    #[error("disk full: cannot write the block store {}; free space or unpin and run `ipfsd repo gc`", path.display())]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
     },
     /// The batched writer's thread stopped without reporting why (it panicked).
     #[error("block store writer thread stopped unexpectedly")]
@@ -248,10 +288,11 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Database,
+    db: boundary::Db,
     packs: Packs,
     path: PathBuf,
     lock: GcLock,
+    reserve: boundary::Reserve,
 }
 
 impl std::fmt::Debug for Store {
@@ -267,21 +308,51 @@ impl Store {
     ///
     /// Fails with [`StoreError::Locked`] if another process (or another `Store` in this
     /// process) has it open.
+    ///
+    /// A damaged file gives an error, never a panic. Opening writes nothing to an existing
+    /// store (so it works on a full disk); see [`boundary`] for the reserve file written
+    /// beside the database.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::builder()
-            .set_cache_size(CACHE_SIZE)
-            .create(path)
-            .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                    path: path.to_path_buf(),
-                },
-                e => StoreError::Open {
-                    path: path.to_path_buf(),
-                    source: e.into(),
-                },
-            })?;
-        // Create every table so read transactions can always open them.
-        let txn = db.begin_write()?;
+        let db = boundary::open_db(path, CACHE_SIZE)?;
+        let packs = Packs::open(&path.with_extension("packs"))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                db: boundary::Db::new(db),
+                packs,
+                path: path.to_path_buf(),
+                lock: GcLock::default(),
+                reserve: boundary::Reserve::open(path),
+            }),
+        };
+        store.run(|| store.create_tables())?;
+        Ok(store)
+    }
+
+    /// Creates every table so read transactions can always open them (only when one is
+    /// missing: a new store).
+    fn create_tables(&self) -> Result<()> {
+        {
+            let txn = self.inner.begin_read()?;
+            let complete = [
+                txn.open_table(INDEX).map(drop),
+                txn.open_table(DATA).map(drop),
+                txn.open_table(PACKS).map(drop),
+                txn.open_table(PINS).map(drop),
+                txn.open_table(META).map(drop),
+            ];
+            let mut missing = false;
+            for r in complete {
+                match r {
+                    Ok(()) => {}
+                    Err(TableError::TableDoesNotExist(_)) => missing = true,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !missing {
+                return Ok(());
+            }
+        }
+        let txn = self.inner.begin_write()?;
         {
             txn.open_table(INDEX)?;
             txn.open_table(DATA)?;
@@ -290,15 +361,7 @@ impl Store {
             txn.open_table(META)?;
         }
         txn.commit()?;
-        let packs = Packs::open(&path.with_extension("packs"))?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                packs,
-                path: path.to_path_buf(),
-                lock: GcLock::default(),
-            }),
-        })
+        Ok(())
     }
 
     /// How many handles (clones) of this store are alive. The database closes when the
@@ -315,23 +378,28 @@ impl Store {
     /// The bytes of `cid`, verified against its hash, or `None` if not stored. Identity
     /// CIDs answer their inline data without touching the database.
     pub fn get(&self, cid: &Cid) -> Result<Option<Bytes>> {
-        if let Some(data) = block::identity_data(cid) {
-            return Ok(Some(Bytes::copy_from_slice(data)));
-        }
-        let mh = cid.hash().to_bytes();
-        // GC compaction may move a block and delete its old pack between reading the index
-        // and reading the bytes; a second look, in a newer snapshot, finds the new place.
-        for _ in 0..2 {
-            let tables = ReadTables::open(&self.inner)?;
-            let Some(loc) = tables.location(&mh)? else {
-                return Ok(None);
-            };
-            if let Some(data) = tables.read_at(&mh, loc)? {
-                check(cid, &data)?;
-                return Ok(Some(data));
+        self.run(|| {
+            if let Some(data) = block::identity_data(cid) {
+                return Ok(Some(Bytes::copy_from_slice(data)));
             }
-        }
-        Err(StoreError::Corrupt { cid: *cid })
+            let mh = cid.hash().to_bytes();
+            // GC may delete a block (freeing its pack bytes, which then read as zeros) or
+            // compaction move it and delete its old pack between reading the index and
+            // reading the bytes; a second look, in a newer snapshot, finds it gone or moved.
+            for attempt in 0..2 {
+                let tables = ReadTables::open(&self.inner)?;
+                let Some(loc) = tables.location(&mh)? else {
+                    return Ok(None);
+                };
+                if let Some(data) = tables.read_at(&mh, loc)? {
+                    match check(cid, &data) {
+                        Err(StoreError::Corrupt { .. }) if attempt == 0 && loc.pack != 0 => {}
+                        checked => return checked.map(|()| Some(data)),
+                    }
+                }
+            }
+            Err(StoreError::Corrupt { cid: *cid })
+        })
     }
 
     /// The block `cid` (see [`Store::get`]).
@@ -346,14 +414,16 @@ impl Store {
 
     /// The size of the stored block, if stored.
     pub fn size(&self, cid: &Cid) -> Result<Option<u64>> {
-        if let Some(data) = block::identity_data(cid) {
-            return Ok(Some(data.len() as u64));
-        }
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        Ok(index
-            .get(cid.hash().to_bytes().as_slice())?
-            .map(|g| g.value().0))
+        self.run(|| {
+            if let Some(data) = block::identity_data(cid) {
+                return Ok(Some(data.len() as u64));
+            }
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            Ok(index
+                .get(cid.hash().to_bytes().as_slice())?
+                .map(|g| g.value().0))
+        })
     }
 
     /// Deletes a block; answers whether it was stored. Refuses blocks that are pinned
@@ -361,32 +431,39 @@ impl Store {
     /// [`StoreError::Pinned`]; blocks pinned only indirectly are not checked here (that
     /// needs a DAG walk: see [`Store::pin_status`]).
     pub fn delete(&self, cid: &Cid) -> Result<bool> {
-        if block::identity_data(cid).is_some() {
-            return Ok(false);
-        }
-        let mh = cid.hash().to_bytes();
-        let txn = self.inner.db.begin_write()?;
-        let removed = {
-            let pins = txn.open_table(PINS)?;
-            for entry in pins.iter()? {
-                let (key, mode) = entry?;
-                let root = Cid::try_from(key.value())
-                    .map_err(|_| StoreError::BadRecord { what: "pin" })?;
-                if root.hash() == cid.hash() {
-                    return Err(StoreError::Pinned {
-                        cid: *cid,
-                        root,
-                        mode: PinMode::from_byte(mode.value())?,
-                    });
-                }
+        self.run(|| {
+            if block::identity_data(cid).is_some() {
+                return Ok(false);
             }
-            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-            let removed = tables.remove(&mh)?;
-            tables.finish()?;
-            removed
-        };
-        self.commit(txn)?;
-        Ok(removed.is_some())
+            let mh = cid.hash().to_bytes();
+            let txn = self.inner.begin_write()?;
+            let removed = {
+                let pins = txn.open_table(PINS)?;
+                for entry in pins.iter()? {
+                    let (key, mode) = entry?;
+                    let root = Cid::try_from(key.value())
+                        .map_err(|_| StoreError::BadRecord { what: "pin" })?;
+                    if root.hash() == cid.hash() {
+                        return Err(StoreError::Pinned {
+                            cid: *cid,
+                            root,
+                            mode: PinMode::from_byte(mode.value())?,
+                        });
+                    }
+                }
+                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                let removed = tables.remove(&mh)?;
+                tables.finish()?;
+                removed
+            };
+            self.commit(txn)?;
+            if let Some(loc) = removed.filter(|l| l.pack != 0) {
+                self.inner
+                    .packs
+                    .free(&HashMap::from([(loc.pack, vec![(loc.offset, loc.size)])]));
+            }
+            Ok(removed.is_some())
+        })
     }
 
     /// Stores one block durably (skipped if already stored; identity blocks are never
@@ -397,19 +474,21 @@ impl Store {
 
     /// Stores blocks in one durable transaction; answers how many were new.
     pub fn put_many(&self, blocks: impl IntoIterator<Item = Block>) -> Result<u64> {
-        let txn = self.inner.db.begin_write()?;
-        let mut added = 0;
-        {
-            let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-            for block in blocks {
-                if tables.insert(&block)? {
-                    added += 1;
+        self.run_growing(|| {
+            let txn = self.inner.begin_write()?;
+            let mut added = 0;
+            {
+                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                for block in blocks {
+                    if tables.insert(&block)? {
+                        added += 1;
+                    }
                 }
+                tables.finish()?;
             }
-            tables.finish()?;
-        }
-        self.commit(txn)?;
-        Ok(added)
+            self.commit(txn)?;
+            Ok(added)
+        })
     }
 
     /// A batched writer for imports; see [`Writer`]. Intermediate batches are committed
@@ -436,54 +515,61 @@ impl Store {
 
     /// Counts for `repo stat`.
     pub fn stat(&self) -> Result<RepoStat> {
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        let meta = txn.open_table(META)?;
-        let file_size = std::fs::metadata(&self.inner.path)
-            .map_err(|e| StoreError::Db { source: e.into() })?
-            .len()
-            + self.inner.packs.disk_size()?;
-        Ok(RepoStat {
-            num_blocks: index.len()?,
-            total_size: meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value()),
-            file_size,
+        self.run(|| {
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            let meta = txn.open_table(META)?;
+            let file_size = std::fs::metadata(&self.inner.path)
+                .map_err(|e| StoreError::Db { source: e.into() })?
+                .len()
+                + self.inner.packs.disk_size()?;
+            Ok(RepoStat {
+                num_blocks: index.len()?,
+                total_size: meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value()),
+                file_size,
+            })
         })
     }
 
     /// Every stored block, as CIDv1 raw (only multihashes are stored), in key order, from
     /// one consistent snapshot. For `refs local`.
     pub fn all_cids(&self) -> Result<AllCids> {
-        let txn = self.inner.db.begin_read()?;
-        let index = txn.open_table(INDEX)?;
-        Ok(AllCids {
-            range: index.range::<&[u8]>(..)?,
+        self.run(|| {
+            let txn = self.inner.begin_read()?;
+            let index = txn.open_table(INDEX)?;
+            Ok(AllCids {
+                range: index.range::<&[u8]>(..)?,
+                path: self.inner.path.clone(),
+            })
         })
     }
 
     /// Re-hashes every block and reports those that do not match their key.
     pub fn verify(&self) -> Result<VerifyReport> {
-        let tables = ReadTables::open(&self.inner)?;
-        let mut report = VerifyReport::default();
-        for entry in tables.index.iter()? {
-            let (key, loc) = entry?;
-            let mh = key.value();
-            report.checked += 1;
-            let cid = raw_cid(mh)?;
-            let Some(data) = tables.read_at(mh, Loc::from(loc.value()))? else {
-                report.corrupt.push(cid);
-                continue;
-            };
-            match block::verify(&cid, &data) {
-                Ok(()) => {}
-                Err(BlockError::UnsupportedHash { .. }) => report.unverifiable.push(cid),
-                Err(_) => report.corrupt.push(cid),
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            let mut report = VerifyReport::default();
+            for entry in tables.index.iter()? {
+                let (key, loc) = entry?;
+                let mh = key.value();
+                report.checked += 1;
+                let cid = raw_cid(mh)?;
+                let Some(data) = tables.read_at(mh, Loc::from(loc.value()))? else {
+                    report.corrupt.push(cid);
+                    continue;
+                };
+                match block::verify(&cid, &data) {
+                    Ok(()) => {}
+                    Err(BlockError::UnsupportedHash { .. }) => report.unverifiable.push(cid),
+                    Err(_) => report.corrupt.push(cid),
+                }
             }
-        }
-        Ok(report)
+            Ok(report)
+        })
     }
 
     fn write_txn(&self) -> Result<WriteTransaction> {
-        Ok(self.inner.db.begin_write()?)
+        self.inner.begin_write()
     }
 
     /// Commits a write transaction. Every commit of the store goes through here: pack
@@ -515,6 +601,8 @@ impl BlockSource for Store {
 /// Iterator over the stored blocks' CIDs (CIDv1 raw), from [`Store::all_cids`].
 pub struct AllCids {
     range: redb::Range<'static, &'static [u8], (u64, u32, u64)>,
+    /// The database file, for errors.
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for AllCids {
@@ -527,12 +615,16 @@ impl Iterator for AllCids {
     type Item = Result<Cid>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.range.next()?;
-        Some(
-            entry
-                .map_err(StoreError::from)
-                .and_then(|(k, _)| raw_cid(k.value())),
-        )
+        let range = &mut self.range;
+        // redb can panic on a damaged page: that ends the iteration with an error.
+        boundary::guard(&self.path, || {
+            Ok(range.next().map(|entry| {
+                entry
+                    .map_err(StoreError::from)
+                    .and_then(|(k, _)| raw_cid(k.value()))
+            }))
+        })
+        .unwrap_or_else(|e| Some(Err(e)))
     }
 }
 
@@ -554,235 +646,6 @@ fn raw_cid(mh: &[u8]) -> Result<Cid> {
     Ok(Cid::new_v1(RAW, mh))
 }
 
-/// Where a block's bytes are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Loc {
-    size: u64,
-    /// 0: inline in the `data` table.
-    pack: u32,
-    offset: u64,
-}
-
-impl From<(u64, u32, u64)> for Loc {
-    fn from((size, pack, offset): (u64, u32, u64)) -> Self {
-        Loc { size, pack, offset }
-    }
-}
-
-/// The tables of a read transaction, and the packs.
-pub(crate) struct ReadTables<'a> {
-    index: redb::ReadOnlyTable<&'static [u8], (u64, u32, u64)>,
-    data: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-    pins: redb::ReadOnlyTable<&'static [u8], u8>,
-    packs: &'a Packs,
-}
-
-impl<'a> ReadTables<'a> {
-    fn open(inner: &'a Inner) -> Result<Self> {
-        let txn = inner.db.begin_read()?;
-        Ok(ReadTables {
-            index: txn.open_table(INDEX)?,
-            data: txn.open_table(DATA)?,
-            pins: txn.open_table(PINS)?,
-            packs: &inner.packs,
-        })
-    }
-}
-
-/// Read access to blocks, in a read or a write transaction.
-pub(crate) trait BlockTables {
-    /// Where the block with multihash `mh` is stored.
-    fn location(&self, mh: &[u8]) -> Result<Option<Loc>>;
-    /// The bytes at a known location (unverified); `None` if they are gone or short.
-    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>>;
-
-    /// The size of the block with multihash `mh`.
-    fn block_size(&self, mh: &[u8]) -> Result<Option<u64>> {
-        Ok(self.location(mh)?.map(|l| l.size))
-    }
-
-    /// The bytes of the block with multihash `mh` (unverified).
-    fn read(&self, mh: &[u8]) -> Result<Option<Bytes>> {
-        match self.location(mh)? {
-            Some(loc) => self.read_at(mh, loc),
-            None => Ok(None),
-        }
-    }
-}
-
-fn read_loc(
-    data: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    packs: &Packs,
-    mh: &[u8],
-    loc: Loc,
-) -> Result<Option<Bytes>> {
-    let Ok(len) = usize::try_from(loc.size) else {
-        return Ok(None);
-    };
-    if loc.pack == 0 {
-        return Ok(data
-            .get(mh)?
-            .map(|g| Bytes::copy_from_slice(g.value()))
-            .filter(|b| b.len() == len));
-    }
-    Ok(packs.read(loc.pack, loc.offset, len)?.map(Bytes::from))
-}
-
-impl BlockTables for ReadTables<'_> {
-    fn location(&self, mh: &[u8]) -> Result<Option<Loc>> {
-        Ok(self.index.get(mh)?.map(|g| Loc::from(g.value())))
-    }
-
-    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>> {
-        read_loc(&self.data, self.packs, mh, loc)
-    }
-}
-
-/// The block tables of a write transaction, tracking the change of the size counter and
-/// of each pack's referenced bytes.
-pub(crate) struct WriteTables<'txn> {
-    index: redb::Table<'txn, &'static [u8], (u64, u32, u64)>,
-    data: redb::Table<'txn, &'static [u8], &'static [u8]>,
-    meta: redb::Table<'txn, &'static str, u64>,
-    pack_table: redb::Table<'txn, u32, (u64, u64)>,
-    packs: &'txn Packs,
-    added: u64,
-    removed: u64,
-    /// pack id → (bytes written, change of referenced bytes) since the last `finish`.
-    pack_delta: HashMap<u32, (u64, i64)>,
-}
-
-impl<'txn> WriteTables<'txn> {
-    pub(crate) fn open(txn: &'txn WriteTransaction, packs: &'txn Packs) -> Result<Self> {
-        Ok(WriteTables {
-            index: txn.open_table(INDEX)?,
-            data: txn.open_table(DATA)?,
-            meta: txn.open_table(META)?,
-            pack_table: txn.open_table(PACKS)?,
-            packs,
-            added: 0,
-            removed: 0,
-            pack_delta: HashMap::new(),
-        })
-    }
-
-    /// Stores a block unless present; answers whether it was written.
-    pub(crate) fn insert(&mut self, block: &Block) -> Result<bool> {
-        if block::identity_data(block.cid()).is_some() {
-            return Ok(false);
-        }
-        let data = block.data();
-        if data.len() > MAX_BLOCK_SIZE {
-            return Err(StoreError::BlockTooLarge {
-                cid: *block.cid(),
-                size: data.len(),
-            });
-        }
-        let mh = block.cid().hash().to_bytes();
-        if self.index.get(mh.as_slice())?.is_some() {
-            return Ok(false);
-        }
-        self.insert_new(&mh, data)?;
-        Ok(true)
-    }
-
-    /// Stores bytes under `mh`, which is not in the index yet (or is being moved).
-    fn insert_new(&mut self, mh: &[u8], data: &[u8]) -> Result<()> {
-        let size = data.len() as u64;
-        let loc = if data.len() <= INLINE_MAX {
-            self.data.insert(mh, data)?;
-            (size, 0, 0)
-        } else {
-            let (pack, offset) = self.packs.append(mh, data)?;
-            let d = self.pack_delta.entry(pack).or_default();
-            d.0 += size;
-            d.1 += size as i64;
-            (size, pack, offset)
-        };
-        self.index.insert(mh, loc)?;
-        self.added += size;
-        Ok(())
-    }
-
-    /// Moves a pack-stored block into the current pack (GC compaction). Answers false if
-    /// its bytes could not be read (they stay where they are, for `verify` to report).
-    pub(crate) fn relocate(&mut self, mh: &[u8], loc: Loc) -> Result<bool> {
-        let Some(data) = self.read_at(mh, loc)? else {
-            return Ok(false);
-        };
-        let (pack, offset) = self.packs.append(mh, &data)?;
-        let d = self.pack_delta.entry(pack).or_default();
-        d.0 += loc.size;
-        d.1 += loc.size as i64;
-        self.index.insert(mh, (loc.size, pack, offset))?;
-        self.forget(mh, loc)?;
-        Ok(true)
-    }
-
-    /// Deletes a block; answers its size if it was stored.
-    pub(crate) fn remove(&mut self, mh: &[u8]) -> Result<Option<u64>> {
-        let Some(loc) = self.index.remove(mh)?.map(|g| Loc::from(g.value())) else {
-            return Ok(None);
-        };
-        self.forget(mh, loc)?;
-        self.removed += loc.size;
-        Ok(Some(loc.size))
-    }
-
-    /// Releases the bytes at `loc` (the index entry is already gone or replaced).
-    fn forget(&mut self, mh: &[u8], loc: Loc) -> Result<()> {
-        if loc.pack == 0 {
-            self.data.remove(mh)?;
-        } else {
-            self.pack_delta.entry(loc.pack).or_default().1 -= loc.size as i64;
-        }
-        Ok(())
-    }
-
-    /// Writes the counters and starts flushing the packs in the background, for a
-    /// non-durable intermediate commit.
-    pub(crate) fn finish_deferred(&mut self) -> Result<()> {
-        self.write_counters()?;
-        self.packs.flush_in_background()
-    }
-
-    /// Writes the counters and syncs the packs; call before committing.
-    pub(crate) fn finish(&mut self) -> Result<()> {
-        self.write_counters()?;
-        self.packs.sync()
-    }
-
-    fn write_counters(&mut self) -> Result<()> {
-        if self.added != self.removed {
-            let total = self.meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value());
-            let total = (total + self.added).saturating_sub(self.removed);
-            self.meta.insert(TOTAL_SIZE, total)?;
-        }
-        for (pack, (written, live)) in self.pack_delta.drain() {
-            let (w0, l0) = self.pack_table.get(pack)?.map_or((0, 0), |g| g.value());
-            let live = (l0 as i64 + live).max(0) as u64;
-            self.pack_table.insert(pack, (w0 + written, live))?;
-        }
-        self.added = 0;
-        self.removed = 0;
-        Ok(())
-    }
-}
-
-impl BlockTables for WriteTables<'_> {
-    fn location(&self, mh: &[u8]) -> Result<Option<Loc>> {
-        Ok(self.index.get(mh)?.map(|g| Loc::from(g.value())))
-    }
-
-    fn read_at(&self, mh: &[u8], loc: Loc) -> Result<Option<Bytes>> {
-        read_loc(&self.data, self.packs, mh, loc)
-    }
-}
-
-fn set_durability(txn: &mut WriteTransaction, durability: Durability) -> Result<()> {
-    Ok(txn.set_durability(durability)?)
-}
-
 /// The import/GC lock: any number of imports, or one GC.
 #[derive(Default)]
 struct GcLock {
@@ -796,6 +659,8 @@ struct LockState {
     gc: bool,
     /// GCs waiting: new imports wait behind them so GC is not starved.
     gc_waiting: usize,
+    /// Temporary GC roots ([`Lease`]s) and the sweep batch they wait for.
+    leases: lease::Leases,
 }
 
 impl GcLock {
@@ -867,5 +732,7 @@ impl Drop for GcGuard<'_> {
     }
 }
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 pub(crate) mod tests;

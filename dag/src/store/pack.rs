@@ -141,7 +141,9 @@ impl Packs {
         let mut f: &File = &cur.file;
         let res = f.write_all(&header).and_then(|()| f.write_all(data));
         if let Err(e) = res {
-            // The pack's end is unknown now: never append to it again.
+            // Give back what the failed write took (a full disk needs every byte); the
+            // pack's end is uncertain all the same: never append to it again.
+            let _ = cur.file.set_len(cur.len);
             w.current = None;
             return Err(StoreError::Pack { path, source: e });
         }
@@ -274,6 +276,49 @@ impl Packs {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::Pack { path, source: e }),
+        }
+    }
+
+    /// Frees the disk space of deleted blocks' bytes, `(offset, len)` ranges of pack `id`
+    /// (the file keeps its size; the ranges read as zeros). Call only once the deletion is
+    /// durable. Where the file system cannot punch holes this does nothing (GC compaction
+    /// still reclaims the space by rewriting the pack).
+    pub(crate) fn punch(&self, id: u32, ranges: &[(u64, u64)]) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{FallocateFlags, fallocate};
+            let path = self.path(id);
+            let file = match OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StoreError::Pack { path, source: e }),
+            };
+            let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+            for &(offset, len) in ranges {
+                match fallocate(&file, mode, offset, len) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::OPNOTSUPP) => return Ok(()),
+                    Err(e) => {
+                        return Err(StoreError::Pack {
+                            path,
+                            source: e.into(),
+                        });
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (id, ranges);
+        Ok(())
+    }
+
+    /// [`Packs::punch`] for ranges in several packs, after a durable deletion: a failure
+    /// only leaves space for compaction to reclaim, so it is logged, not returned.
+    pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<(u64, u64)>>) {
+        for (id, ranges) in ranges {
+            if let Err(e) = self.punch(*id, ranges) {
+                tracing::warn!(error = %e, "cannot free the space of deleted blocks");
+            }
         }
     }
 

@@ -188,9 +188,16 @@ pub(crate) fn walk<T: BlockTables>(
 }
 
 /// The links of a block met on a walk (none when its bytes were not needed: not dag-pb).
+///
+/// Links are only ever taken from bytes that hash to the block's CID: a block whose bytes
+/// changed on disk (one flipped bit in a link) would otherwise send a walk to the wrong
+/// blocks, and GC would delete the right ones. Such a block answers
+/// [`StoreError::Corrupt`] (or [`StoreError::Unverifiable`] for a hash function this node
+/// cannot check), before any decoding.
 pub(crate) fn children(cid: &Cid, data: Option<&Bytes>) -> Result<Vec<Cid>> {
     match data {
         Some(data) => {
+            super::check(cid, data)?;
             pb::links_of(cid, data).map_err(|source| StoreError::Decode { cid: *cid, source })
         }
         None => Ok(Vec::new()),
@@ -248,160 +255,171 @@ impl Store {
     /// block is reported as [`StoreError::MissingBlock`]) and replaces a direct pin of the
     /// same CID; a direct pin requires the block. Pinning again is a no-op.
     pub fn pin_add(&self, cid: &Cid, mode: PinMode) -> Result<()> {
-        let _guard = self.import_guard();
-        let txn = self.write_txn()?;
-        pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
-        self.commit(txn)?;
-        Ok(())
+        self.run(|| {
+            let _guard = self.import_guard();
+            let txn = self.write_txn()?;
+            pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
+            self.commit(txn)?;
+            Ok(())
+        })
     }
 
     /// Like [`Store::pin_add`], for a caller already holding an [`ImportGuard`] (e.g. an
     /// import that stored the blocks and now pins the root).
     pub fn pin_add_guarded(&self, _guard: &ImportGuard, cid: &Cid, mode: PinMode) -> Result<()> {
-        let txn = self.write_txn()?;
-        pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
-        self.commit(txn)?;
-        Ok(())
+        self.run(|| {
+            let txn = self.write_txn()?;
+            pin_in_txn(&txn, &self.inner.packs, cid, mode)?;
+            self.commit(txn)?;
+            Ok(())
+        })
     }
 
     /// Unpins `cid` (whatever its mode) and answers the mode it had. A CID only pinned
     /// inside another pin's DAG is refused with [`StoreError::PinnedIndirectly`]; one not
     /// pinned at all with [`StoreError::NotPinned`].
     pub fn pin_rm(&self, cid: &Cid) -> Result<PinMode> {
-        let txn = self.write_txn()?;
-        let removed = {
-            let mut pins = txn.open_table(PINS)?;
-            pins.remove(cid.to_bytes().as_slice())?.map(|g| g.value())
-        };
-        match removed {
-            Some(mode) => {
-                let mode = PinMode::from_byte(mode)?;
-                self.commit(txn)?;
-                Ok(mode)
-            }
-            None => {
-                txn.abort()?;
-                match self.pin_status(cid)? {
-                    Some(PinKind::Indirect { via }) => {
-                        Err(StoreError::PinnedIndirectly { cid: *cid, via })
+        self.run(|| {
+            let txn = self.write_txn()?;
+            let removed = {
+                let mut pins = txn.open_table(PINS)?;
+                pins.remove(cid.to_bytes().as_slice())?.map(|g| g.value())
+            };
+            match removed {
+                Some(mode) => {
+                    let mode = PinMode::from_byte(mode)?;
+                    self.commit(txn)?;
+                    Ok(mode)
+                }
+                None => {
+                    txn.abort()?;
+                    match self.pin_status(cid)? {
+                        Some(PinKind::Indirect { via }) => {
+                            Err(StoreError::PinnedIndirectly { cid: *cid, via })
+                        }
+                        _ => Err(StoreError::NotPinned { cid: *cid }),
                     }
-                    _ => Err(StoreError::NotPinned { cid: *cid }),
                 }
             }
-        }
+        })
     }
 
     /// Every pin (direct and recursive roots), in CID-bytes order.
     pub fn pins(&self) -> Result<Vec<(Cid, PinMode)>> {
-        let tables = ReadTables::open(&self.inner)?;
-        read_pins(&tables)
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            read_pins(&tables)
+        })
     }
 
     /// Everything reachable from recursive pins, excluding the recursive roots themselves
     /// (blocks missing from the store are left out).
     pub fn indirect_pins(&self) -> Result<Vec<Cid>> {
-        let tables = ReadTables::open(&self.inner)?;
-        let pins = read_pins(&tables)?;
-        let roots: HashSet<Cid> = pins
-            .iter()
-            .filter(|(_, m)| *m == PinMode::Recursive)
-            .map(|(c, _)| *c)
-            .collect();
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for (root, mode) in &pins {
-            if *mode != PinMode::Recursive {
-                continue;
-            }
-            walk(&tables, *root, false, &mut seen, |c, visit| match visit {
-                Visit::Missing => Ok(None),
-                Visit::Present(data) => {
-                    if !roots.contains(c) {
-                        out.push(*c);
-                    }
-                    children(c, data).map(Some)
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            let pins = read_pins(&tables)?;
+            let roots: HashSet<Cid> = pins
+                .iter()
+                .filter(|(_, m)| *m == PinMode::Recursive)
+                .map(|(c, _)| *c)
+                .collect();
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for (root, mode) in &pins {
+                if *mode != PinMode::Recursive {
+                    continue;
                 }
-            })?;
-        }
-        Ok(out)
+                walk(&tables, *root, false, &mut seen, |c, visit| match visit {
+                    Visit::Missing => Ok(None),
+                    Visit::Present(data) => {
+                        if !roots.contains(c) {
+                            out.push(*c);
+                        }
+                        children(c, data).map(Some)
+                    }
+                })?;
+            }
+            Ok(out)
+        })
     }
 
     /// Whether and how `cid` is pinned. Indirect pins are matched by multihash (a CIDv1 of a
     /// block linked as CIDv0 is found too); this walks the recursive pins' DAGs.
     pub fn pin_status(&self, cid: &Cid) -> Result<Option<PinKind>> {
-        let tables = ReadTables::open(&self.inner)?;
-        let pins = read_pins(&tables)?;
-        if let Some((_, mode)) = pins.iter().find(|(c, _)| c == cid) {
-            return Ok(Some(match mode {
-                PinMode::Recursive => PinKind::Recursive,
-                PinMode::Direct => PinKind::Direct,
-            }));
-        }
-        for (root, mode) in &pins {
-            if *mode != PinMode::Recursive {
-                continue;
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            let pins = read_pins(&tables)?;
+            if let Some((_, mode)) = pins.iter().find(|(c, _)| c == cid) {
+                return Ok(Some(match mode {
+                    PinMode::Recursive => PinKind::Recursive,
+                    PinMode::Direct => PinKind::Direct,
+                }));
             }
-            let mut found = false;
-            // A fresh `seen` per root, so the answer names a root whose DAG holds `cid`.
-            walk(&tables, *root, false, &mut HashSet::new(), |c, visit| {
+            for (root, mode) in &pins {
+                if *mode != PinMode::Recursive {
+                    continue;
+                }
+                let mut found = false;
+                // A fresh `seen` per root, so the answer names a root whose DAG holds `cid`.
+                walk(&tables, *root, false, &mut HashSet::new(), |c, visit| {
+                    if found {
+                        return Ok(None);
+                    }
+                    if c.hash() == cid.hash() && c != root {
+                        found = true;
+                        return Ok(None);
+                    }
+                    match visit {
+                        Visit::Missing => Ok(None),
+                        // An undecodable node hides its links: skip it rather than fail a query.
+                        Visit::Present(data) => Ok(children(c, data).ok()),
+                    }
+                })?;
                 if found {
-                    return Ok(None);
+                    return Ok(Some(PinKind::Indirect { via: *root }));
                 }
-                if c.hash() == cid.hash() && c != root {
-                    found = true;
-                    return Ok(None);
-                }
-                match visit {
-                    Visit::Missing => Ok(None),
-                    // An undecodable node hides its links: skip it rather than fail a query.
-                    Visit::Present(data) => Ok(children(c, data).ok()),
-                }
-            })?;
-            if found {
-                return Ok(Some(PinKind::Indirect { via: *root }));
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
     }
 
     /// Checks every pin: its DAG complete, every block hashing right. One report per pin.
     pub fn pin_verify(&self) -> Result<Vec<PinReport>> {
-        let tables = ReadTables::open(&self.inner)?;
-        let mut reports = Vec::new();
-        for (cid, mode) in read_pins(&tables)? {
-            let mut problems = Vec::new();
-            walk(&tables, cid, true, &mut HashSet::new(), |c, visit| {
-                let data = match visit {
-                    Visit::Missing => {
-                        problems.push(PinProblem::Missing { cid: *c });
-                        return Ok(None);
+        self.run(|| {
+            let tables = ReadTables::open(&self.inner)?;
+            let mut reports = Vec::new();
+            for (cid, mode) in read_pins(&tables)? {
+                let mut problems = Vec::new();
+                walk(&tables, cid, true, &mut HashSet::new(), |c, visit| {
+                    let data = match visit {
+                        Visit::Missing => {
+                            problems.push(PinProblem::Missing { cid: *c });
+                            return Ok(None);
+                        }
+                        Visit::Present(data) => data,
+                    };
+                    // `children` verifies the bytes before decoding them.
+                    match children(c, data) {
+                        Ok(_) if mode == PinMode::Direct => Ok(None),
+                        Ok(kids) => Ok(Some(kids)),
+                        Err(StoreError::Corrupt { .. } | StoreError::Unverifiable { .. }) => {
+                            problems.push(PinProblem::Corrupt { cid: *c });
+                            Ok(None)
+                        }
+                        Err(_) => {
+                            problems.push(PinProblem::Undecodable { cid: *c });
+                            Ok(None)
+                        }
                     }
-                    Visit::Present(data) => data,
-                };
-                if let Some(data) = data
-                    && block::verify(c, data).is_err()
-                {
-                    problems.push(PinProblem::Corrupt { cid: *c });
-                    return Ok(None);
-                }
-                if mode == PinMode::Direct {
-                    return Ok(None);
-                }
-                match children(c, data) {
-                    Ok(kids) => Ok(Some(kids)),
-                    Err(_) => {
-                        problems.push(PinProblem::Undecodable { cid: *c });
-                        Ok(None)
-                    }
-                }
-            })?;
-            reports.push(PinReport {
-                cid,
-                mode,
-                problems,
-            });
-        }
-        Ok(reports)
+                })?;
+                reports.push(PinReport {
+                    cid,
+                    mode,
+                    problems,
+                });
+            }
+            Ok(reports)
+        })
     }
 }
 

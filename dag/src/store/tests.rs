@@ -19,7 +19,7 @@ fn node(links: &[&Block], data: &[u8]) -> Block {
 
 /// Test-only: overwrites the stored bytes of a block behind the store's back.
 pub(crate) fn corrupt(store: &Store, cid: &Cid, garbage: &[u8]) {
-    let txn = store.inner.db.begin_write().expect("txn");
+    let txn = store.inner.begin_write().expect("txn");
     {
         let mh = cid.hash().to_bytes();
         let mut index = txn.open_table(INDEX).expect("index");

@@ -89,6 +89,8 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     pub(crate) fn start(store: Store, mode: Mode) -> Result<Writer> {
+        // On a full disk an import is refused before it starts (see `boundary`).
+        store.inner.room()?;
         let guard = store.import_guard();
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_BLOCKS);
         let budget = Arc::new(Budget::default());
@@ -97,7 +99,8 @@ impl Writer {
             .name("store-writer".into())
             .spawn(move || {
                 let _close = CloseOnDrop(&thread_budget);
-                run(&store, mode, rx, &thread_budget)
+                // At the store's boundary: a panic of redb or a full disk is an error.
+                store.run(|| run(&store, mode, rx, &thread_budget))
             })
             .map_err(|e| StoreError::Db { source: e.into() })?;
         Ok(Writer {
