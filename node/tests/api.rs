@@ -15,6 +15,15 @@ struct TestDaemon {
 }
 
 fn start(config: Config) -> TestDaemon {
+    start_with(config, false)
+}
+
+/// A daemon without the network (a missing block is then an error, not a fetch).
+fn start_offline(config: Config) -> TestDaemon {
+    start_with(config, true)
+}
+
+fn start_with(config: Config, offline: bool) -> TestDaemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_path = dir.path().join("repo");
     let repo = Repo::init(&repo_path, &config).expect("init");
@@ -31,7 +40,7 @@ fn start(config: Config) -> TestDaemon {
                 api: Some("/ip4/127.0.0.1/tcp/0".into()),
                 gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
                 swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                offline: false,
+                offline,
             };
             let daemon = Daemon::start(repo, overrides).await.expect("daemon starts");
             ready_tx
@@ -47,6 +56,7 @@ fn start(config: Config) -> TestDaemon {
     TestDaemon {
         client: Client {
             url: format!("http://{addr}/api/v0"),
+            addr,
         },
         repo_path,
         stop,
@@ -106,6 +116,7 @@ fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
 /// Talks to a daemon's API.
 struct Client {
     url: String,
+    addr: std::net::SocketAddr,
 }
 
 impl std::ops::Deref for TestDaemon {
@@ -155,6 +166,30 @@ impl Client {
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         self.multipart(&format!("add?{query}"), boundary, body)
+    }
+
+    /// `POST /api/v0/<cmd>` over a plain socket, with `TE: trailers` if asked; answers
+    /// the raw response (head, chunked body, trailers) as the server sent it, until it
+    /// closed the connection (cleanly or not).
+    fn raw_post(&self, cmd: &str, te_trailers: bool) -> String {
+        use std::io::Write;
+        let mut conn = std::net::TcpStream::connect(self.addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let te = if te_trailers { "TE: trailers\r\n" } else { "" };
+        write!(
+            conn,
+            "POST /api/v0/{cmd} HTTP/1.1\r\nHost: {}\r\n{te}Connection: close\r\nContent-Length: 0\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
+        let mut out = Vec::new();
+        match conn.read_to_end(&mut out) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("reading the answer to {cmd}: {e}"),
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     fn local_refs(&self) -> Vec<serde_json::Value> {
@@ -358,12 +393,12 @@ fn add_cat_pin_and_stream_shapes() {
 #[test]
 fn twenty_concurrent_clients_add_and_cat() {
     let d = start(Config::default());
-    let url = d.url.clone();
+    let (url, addr) = (d.url.clone(), d.addr);
     let threads: Vec<_> = (0..20u64)
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let d = Client { url };
+                let d = Client { url, addr };
                 let mine = data(100 + i, 200_000 + (i as usize) * 7919);
                 let r = d.add("", &[("f", &mine)]);
                 assert_eq!(r.status, 200, "{}", r.text());
@@ -408,4 +443,62 @@ fn shutdown_is_prompt_and_removes_the_api_file() {
     // What was acknowledged is on disk: the repo reopens with the pin.
     let repo = Repo::open(&d.repo_path).expect("reopen after shutdown");
     assert_eq!(repo.store().pins().expect("pins").len(), 1);
+}
+
+/// The end of a complete chunked body without trailers.
+const LAST_CHUNK: &str = "\r\n0\r\n\r\n";
+
+#[test]
+fn a_stream_that_fails_midway_ends_with_x_stream_error_or_a_broken_body() {
+    let d = start_offline(Config::default());
+    // 16 leaves; the ninth is then removed, so every walk of the file fails midway.
+    let file = data(7, 1 << 20);
+    let r = d.add("pin=false&chunker=size-65536", &[("f.bin", &file)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let root = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let leaves = d.post(&format!("refs?arg={root}")).lines();
+    assert_eq!(leaves.len(), 16, "{leaves:?}");
+    let gone = leaves[8]["Ref"].as_str().expect("ref").to_string();
+    let rm = d.post(&format!("block/rm?arg={gone}"));
+    assert_eq!(rm.lines()[0]["Error"], "", "{}", rm.text());
+
+    for cmd in [
+        format!("cat?arg={root}"),
+        format!("get?arg={root}"),
+        format!("dag/export?arg={root}"),
+        format!("refs?arg={root}&recursive=true"),
+    ] {
+        // A client that reads trailers: a complete body, then Kubo's trailer naming the
+        // missing block.
+        let a = d.raw_post(&cmd, true);
+        assert!(a.starts_with("HTTP/1.1 200"), "{cmd}: {a:.300}");
+        let lower = a.to_ascii_lowercase();
+        assert!(
+            lower.contains("\r\ntrailer: x-stream-error\r\n"),
+            "{cmd}: {a:.300}"
+        );
+        let trailer = lower
+            .rsplit_once("\r\n0\r\nx-stream-error: ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{cmd}: no X-Stream-Error trailer: {:?}",
+                    &a[a.len().saturating_sub(300)..]
+                )
+            })
+            .1;
+        assert!(
+            trailer.contains(&gone.to_ascii_lowercase()),
+            "{cmd}: {trailer}"
+        );
+        assert!(trailer.ends_with("\r\n\r\n"), "{cmd}: {trailer:?}");
+        // Any other client: the body is broken off (no last chunk), so it cannot pass for
+        // a complete answer.
+        let a = d.raw_post(&cmd, false);
+        assert!(a.starts_with("HTTP/1.1 200"), "{cmd}: {a:.300}");
+        assert!(!a.ends_with(LAST_CHUNK), "{cmd}: a complete body");
+        assert!(a.contains(&gone), "{cmd}: the error object names the block");
+    }
+    // cat delivered the leaves before the missing one.
+    let a = d.raw_post(&format!("cat?arg={root}"), true);
+    assert!(a.len() > 8 * 65536, "{}", a.len());
 }

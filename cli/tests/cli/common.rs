@@ -102,6 +102,12 @@ impl Repo {
     /// Starts `ipfsd daemon` for the repository, listening on 127.0.0.1 only, and waits
     /// until its `api` file names an address that accepts connections.
     pub fn start_daemon(&mut self) {
+        self.start_daemon_with(&[]);
+    }
+
+    /// [`Repo::start_daemon`] with global flags (e.g. `--offline`: no network, so a
+    /// missing block is an error rather than a fetch).
+    pub fn start_daemon_with(&mut self, flags: &[&str]) {
         assert!(self.daemon.is_none(), "a daemon already runs");
         self.daemons_started += 1;
         let log = self
@@ -112,6 +118,7 @@ impl Repo {
         let mut child = bin()
             .arg("--repo")
             .arg(&self.path)
+            .args(flags)
             .args([
                 "daemon",
                 "--api-addr",

@@ -33,6 +33,7 @@ mod net;
 mod online;
 mod pin;
 mod read;
+mod streams;
 
 use common::{
     Mode, Repo, assert_same_tree, bin, dag_blocks, multihash, random_bytes, s, stat_field,

@@ -329,7 +329,7 @@ pub(crate) async fn add(
     let imported = import.await;
     uploaded??;
     let backlog = imported??;
-    Ok(super::stream_response_then("application/json", rx, backlog))
+    Ok(super::stream_finished("application/json", rx, backlog))
 }
 
 pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
