@@ -25,6 +25,7 @@ macro_rules! both_modes {
 mod add;
 mod block_dag;
 mod common;
+mod config;
 #[cfg(unix)]
 mod crash;
 mod errors;

@@ -385,3 +385,75 @@ pub(crate) async fn repo_verify(State(s): State<ApiState>) -> Result<Response, A
         Ok(())
     }))
 }
+
+// ---- config: while a daemon runs, it is the config file's one writer ----
+
+/// `config KEY [VALUE]` (Kubo's `/api/v0/config`): reads a key, or sets it (the value is
+/// a string, or JSON with `json=true`, or a boolean with `bool=true`), checked against
+/// the typed config. Takes effect when the daemon next starts.
+pub(crate) async fn config(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let all = args.required_owned("key")?;
+    let key = all[0].clone();
+    let value = match all.get(1) {
+        None => None,
+        Some(raw) if args.flag("json", false)? => Some(
+            serde_json::from_str(raw)
+                .map_err(|e| ApiError::bad_request(format!("failed to unmarshal json. {e}")))?,
+        ),
+        Some(raw) if args.flag("bool", false)? => match raw.as_str() {
+            "true" => Some(json!(true)),
+            "false" => Some(json!(false)),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid boolean {other:?}: expected true or false"
+                )));
+            }
+        },
+        Some(raw) => Some(json!(raw)),
+    };
+    let path = s.repo_path.clone();
+    let shown = blocking(move || match value {
+        None => {
+            let c = crate::repo::load_config(&path)?;
+            c.get(&key)
+                .ok_or_else(|| ApiError::bad_request(format!("config key {key:?} does not exist")))
+        }
+        Some(v) => crate::repo::edit_config(&path, |c| {
+            *c = c
+                .with(&key, v.clone())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok(v)
+        }),
+    })
+    .await?;
+    Ok(json(json!({ "Key": all[0], "Value": shown })))
+}
+
+/// `config show`: the whole config file.
+pub(crate) async fn config_show(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let path = s.repo_path.clone();
+    let c = blocking(move || Ok(crate::repo::load_config(&path)?)).await?;
+    Ok(json(c.to_value()))
+}
+
+/// `config profile apply NAME`.
+pub(crate) async fn config_profile_apply(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let name = args.first("profile")?.to_string();
+    let path = s.repo_path.clone();
+    let (old, new) = blocking(move || {
+        crate::repo::edit_config(&path, |c| {
+            let updated = crate::config::apply_profile(c, &name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown profile {name:?}: expected public or local"
+                ))
+            })?;
+            let old = std::mem::replace(c, updated);
+            Ok((old.to_value(), c.to_value()))
+        })
+    })
+    .await?;
+    Ok(json(json!({ "OldCfg": old, "NewCfg": new })))
+}

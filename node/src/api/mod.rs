@@ -120,6 +120,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/repo/gc", any(admin::repo_gc))
         .route("/api/v0/repo/stat", any(admin::repo_stat))
         .route("/api/v0/repo/verify", any(admin::repo_verify))
+        .route("/api/v0/config", any(admin::config))
+        .route("/api/v0/config/show", any(admin::config_show))
+        .route(
+            "/api/v0/config/profile/apply",
+            any(admin::config_profile_apply),
+        )
         .route("/api/v0/swarm/peers", any(net::swarm_peers))
         .route("/api/v0/swarm/connect", any(net::swarm_connect))
         .route("/api/v0/swarm/disconnect", any(net::swarm_disconnect))
