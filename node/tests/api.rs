@@ -502,3 +502,108 @@ fn a_stream_that_fails_midway_ends_with_x_stream_error_or_a_broken_body() {
     let a = d.raw_post(&format!("cat?arg={root}"), true);
     assert!(a.len() > 8 * 65536, "{}", a.len());
 }
+
+/// Starts a multipart upload to `cmd` that announces more than it sends: the part header
+/// and `part`, then nothing (the socket stays open).
+fn stall_upload(addr: std::net::SocketAddr, cmd: &str, part: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let boundary = "stalled-upload-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        conn,
+        "POST /api/v0/{cmd} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 100000000\r\n\r\n{head}"
+    )
+    .expect("send head");
+    conn.write_all(part).expect("send part");
+    conn.flush().expect("flush");
+    conn
+}
+
+/// A CAR of a 1 MiB file in 16 leaves (exported from a scratch daemon).
+fn sample_car() -> Vec<u8> {
+    let d = start_offline(Config::default());
+    let r = d.add("chunker=size-65536", &[("f", &data(11, 1 << 20))]);
+    let root = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let car = d.post(&format!("dag/export?arg={root}"));
+    assert_eq!(car.status, 200);
+    car.body
+}
+
+/// Waits until the daemon has received (spooled) `len` bytes of an upload.
+fn wait_spooled(repo: &std::path::Path, len: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = std::fs::read_dir(repo)
+            .expect("repo dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+            .filter_map(|e| e.metadata().ok())
+            .any(|m| m.len() >= len);
+        if got {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the upload was not received");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stalled_dag_import_holds_no_lock_and_ends_after_the_idle_timeout() {
+    let car = sample_car();
+    let part = &car[..200_000]; // the header and three whole blocks, then the stall
+
+    // A long idle timeout: writes must go on while the upload stalls.
+    let mut config = Config::default();
+    config.api.upload_idle_timeout = "1h".into();
+    let d = start_offline(config);
+    let stalled = stall_upload(d.addr, "dag/import", part);
+    wait_spooled(&d.repo_path, part.len() as u64);
+    let r = d.add("pin=false", &[("a.txt", b"written while an import stalls")]);
+    assert_eq!(r.status, 200, "add: {}", r.text());
+    let added = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let boundary = "b";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nblock bytes\r\n--{boundary}--\r\n"
+    );
+    let r = d.multipart("block/put", boundary, body.into_bytes());
+    assert_eq!(r.status, 200, "block/put: {}", r.text());
+    let r = d.post(&format!("pin/add?arg={added}&recursive=false"));
+    assert_eq!(r.status, 200, "pin/add: {}", r.text());
+    let r = d.post("repo/gc");
+    assert_eq!(r.status, 200, "repo/gc: {}", r.text());
+    // The stalled upload is still open and unanswered.
+    stalled.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 1];
+    assert!(
+        matches!((&stalled).read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the stalled upload was answered"
+    );
+    drop(stalled);
+
+    // A short one: the stalled upload ends with an error and imports nothing.
+    let mut config = Config::default();
+    config.api.upload_idle_timeout = "1s".into();
+    let d = start_offline(config);
+    let before = d.local_refs().len();
+    for cmd in ["dag/import", "add"] {
+        let mut stalled = stall_upload(d.addr, cmd, part);
+        stalled
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let _ = stalled.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{cmd}: {answer}");
+        assert!(answer.contains("stalled"), "{cmd}: {answer}");
+    }
+    assert_eq!(d.local_refs().len(), before, "nothing imported");
+    let leftovers = std::fs::read_dir(&d.repo_path)
+        .expect("repo dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0, "spool files are removed");
+}

@@ -162,17 +162,9 @@ pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<R
 /// The bytes of every file part of a multipart body, each at most `limit` bytes.
 pub(crate) async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
     let mut out = Vec::new();
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-    {
+    while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
         let mut data = Vec::new();
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-        {
+        while let Some(chunk) = field.chunk().await.map_err(super::upload::malformed)? {
             if data.len() + chunk.len() > limit {
                 return Err(ApiError::bad_request(format!(
                     "block is larger than the {limit}-byte limit"
@@ -305,17 +297,26 @@ pub(crate) async fn dag_import(
     let pin = args.flag("pin-roots", true)?;
     let stats = args.flag("stats", false)?;
     let mut reports = Vec::new();
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-    {
-        let store = s.store.clone();
-        let report = super::files::with_field(&mut field, move |reader| {
-            let input = std::io::BufReader::with_capacity(1 << 20, reader);
-            Ok(dag::car::import(&store, input, pin)?)
-        })
-        .await;
+    while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
+        // The whole part is received first: the import's one store transaction (which
+        // holds the store's write lock) then reads from disk, never from the client.
+        let report = match super::upload::spool(&mut field, &s.repo_path).await {
+            Ok(spooled) => {
+                let store = s.store.clone();
+                blocking(move || {
+                    let file = std::fs::File::open(spooled.path()).map_err(|e| {
+                        ApiError::new(
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("cannot read the upload back: {e}"),
+                        )
+                    })?;
+                    let input = std::io::BufReader::with_capacity(1 << 20, file);
+                    Ok(dag::car::import(&store, input, pin)?)
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match report {
             Ok(r) => reports.push(r),
             Err(e) => {

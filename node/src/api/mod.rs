@@ -21,6 +21,7 @@ mod files;
 mod names;
 mod net;
 mod stream;
+mod upload;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
@@ -165,6 +166,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(middleware::from_fn(stream::trailers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            upload::idle_timeout,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
