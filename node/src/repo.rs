@@ -157,6 +157,9 @@ impl Repo {
         }
         let identity = Identity::load(path)?;
         let store = Store::open(&path.join(STORE_FILE))?;
+        // The store is ours, so no daemon is receiving uploads: spooled ones are left over
+        // from a crash.
+        remove_stale_uploads(path);
         Ok(Repo {
             path: path.to_path_buf(),
             config,
@@ -204,6 +207,23 @@ pub fn load_config(path: &Path) -> Result<Config, RepoError> {
         }
     };
     Config::from_json(&text).map_err(|source| RepoError::Config { path: file, source })
+}
+
+/// Prefix of the temp files uploads are received into (`api::upload::spool`).
+pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
+
+/// Removes upload temp files left in the repository by a daemon that crashed.
+fn remove_stale_uploads(path: &Path) {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(UPLOAD_PREFIX) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The lock file that serializes edits of the config file across processes.
@@ -300,6 +320,17 @@ fn write_atomic(file: &Path, data: &[u8]) -> Result<(), RepoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_removes_stale_upload_spools() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("repo");
+        drop(Repo::init(&path, &Config::default()).expect("init"));
+        let stale = path.join(format!("{UPLOAD_PREFIX}1-2.tmp"));
+        std::fs::write(&stale, b"half a CAR").expect("write");
+        drop(Repo::open(&path).expect("open"));
+        assert!(!stale.exists());
+    }
 
     #[test]
     fn init_open_and_errors() {

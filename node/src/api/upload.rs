@@ -91,7 +91,8 @@ pub(crate) async fn spool(field: &mut Field<'_>, dir: &Path) -> Result<Spooled, 
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let spooled = Spooled {
         path: dir.join(format!(
-            ".upload-{}-{}.tmp",
+            "{}{}-{}.tmp",
+            crate::repo::UPLOAD_PREFIX,
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         )),
