@@ -526,6 +526,19 @@ mod tests {
                     stream_response("application/json", rx)
                 }),
             )
+            .route(
+                "/bare-panic",
+                post(|| async {
+                    // The gateway's kind of body: ends when the senders go, unless one
+                    // panicked.
+                    let (sink, rx) = stream_channel();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = sink.bytes(Bytes::from_static(b"file bytes"));
+                        panic!("exporter bug");
+                    });
+                    Response::new(body_of(rx))
+                }),
+            )
             .layer(axum::middleware::from_fn(trailers));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -628,6 +641,15 @@ mod tests {
         assert!(a.contains("block bafy... not found"), "{a}");
         assert!(!a.ends_with(LAST_CHUNK), "{a:?}");
         assert!(!a.contains("\r\n0\r\n"), "{a:?}");
+    }
+
+    #[tokio::test]
+    async fn a_bare_body_breaks_off_when_its_producer_panics() {
+        let addr = serve().await;
+        let a = raw(addr, "/bare-panic", true).await;
+        assert!(a.contains("file bytes"), "{a}");
+        assert!(!a.contains("Type"), "no error object in content: {a}");
+        assert!(!a.contains("\r\n0\r\n"), "a complete body: {a:?}");
     }
 
     #[test]
