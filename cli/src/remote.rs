@@ -7,8 +7,10 @@
 //! other query parameters, uploads as a lazily produced multipart body); its answer is
 //! JSON, newline-delimited JSON ([`lines`]) or raw bytes ([`RawStream`]). Errors come back
 //! as `{"Message": ...}` with an error status, or, once streaming has started, as one such
-//! object at the end of the stream; the message is the library error's text, which the
-//! CLI prints as `Error: <text>` exactly as offline.
+//! object at the end of the stream followed by a broken-off body (ureq cannot read the
+//! `X-Stream-Error` trailer, so the CLI does not ask for it with `TE: trailers`); a stream
+//! that breaks off without an object is an error too, never a short answer. The message is
+//! the library error's text, which the CLI prints as `Error: <text>` exactly as offline.
 
 use anyhow::{Context, Result, bail};
 use std::io::{self, BufRead, BufReader, Read};

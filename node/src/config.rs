@@ -4,6 +4,12 @@
 //! removed by hand) still loads; unknown keys are kept out by `deny_unknown_fields` only
 //! where a typo would silently change CIDs (the `Import` section).
 
+mod validate;
+
+pub use validate::{
+    ConfigError, ConfigFileError, MAX_LIFETIME, MAX_PERIOD, MAX_RESOLVE_CACHE, MAX_TIMEOUT,
+};
+
 use dag::import::{HamtEstimation, Params, Profile};
 use dag::{Version, chunker};
 use serde::{Deserialize, Serialize};
@@ -388,6 +394,9 @@ pub struct ApiConfig {
     /// Longest wait for a request's header, and between requests on a kept-alive
     /// connection (`30s`).
     pub header_timeout: String,
+    /// An upload (`add`, `dag/import`, `block/put`) whose body makes no progress for this
+    /// long fails (`30s`), so a stalled client cannot hold the node's resources.
+    pub upload_idle_timeout: String,
 }
 
 impl Default for ApiConfig {
@@ -397,11 +406,19 @@ impl Default for ApiConfig {
             allowed_hosts: Vec::new(),
             max_connections: 256,
             header_timeout: "30s".into(),
+            upload_idle_timeout: "30s".into(),
         }
     }
 }
 
 impl ApiConfig {
+    /// `UploadIdleTimeout` as a duration (checked by [`Config::validate`]).
+    pub fn upload_idle_timeout(&self) -> std::time::Duration {
+        parse_duration(&self.upload_idle_timeout)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(std::time::Duration::from_secs(30))
+    }
+
     /// The browser origins allowed to call the API.
     pub fn allowed_origins(&self) -> &[String] {
         self.http_headers
@@ -551,10 +568,16 @@ impl Config {
                     key: key.to_string(),
                 })?;
         }
-        serde_json::from_value(root).map_err(|e| ConfigKeyError::BadValue {
+        let updated: Config =
+            serde_json::from_value(root).map_err(|e| ConfigKeyError::BadValue {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?;
+        updated.validate().map_err(|e| ConfigKeyError::BadValue {
             key: key.to_string(),
             reason: e.to_string(),
-        })
+        })?;
+        Ok(updated)
     }
 }
 

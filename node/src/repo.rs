@@ -48,8 +48,8 @@ pub enum RepoError {
     Config {
         /// The config file.
         path: PathBuf,
-        /// The parse error.
-        source: serde_json::Error,
+        /// Why.
+        source: crate::config::ConfigFileError,
     },
     /// The repository was written by a newer ipfsd.
     #[error("repository {path} has version {found}, this ipfsd supports {REPO_VERSION}")]
@@ -114,6 +114,10 @@ impl Repo {
                 path: path.to_path_buf(),
             });
         }
+        config.validate().map_err(|e| RepoError::Config {
+            path: path.join(CONFIG_FILE),
+            source: e.into(),
+        })?;
         create_private_dir(path)?;
         write_atomic(
             &path.join(VERSION_FILE),
@@ -153,6 +157,9 @@ impl Repo {
         }
         let identity = Identity::load(path)?;
         let store = Store::open(&path.join(STORE_FILE))?;
+        // The store is ours, so no daemon is receiving uploads: spooled ones are left over
+        // from a crash.
+        remove_stale_uploads(path);
         Ok(Repo {
             path: path.to_path_buf(),
             config,
@@ -199,17 +206,48 @@ pub fn load_config(path: &Path) -> Result<Config, RepoError> {
             });
         }
     };
-    serde_json::from_slice(&text).map_err(|source| RepoError::Config { path: file, source })
+    Config::from_json(&text).map_err(|source| RepoError::Config { path: file, source })
 }
 
-/// Reads the config file, lets `edit` change it, and writes it back if it did (one edit
-/// at a time within this process).
+/// Prefix of the temp files uploads are received into (`api::upload::spool`).
+pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
+
+/// Removes upload temp files left in the repository by a daemon that crashed.
+fn remove_stale_uploads(path: &Path) {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(UPLOAD_PREFIX) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The lock file that serializes edits of the config file across processes.
+const CONFIG_LOCK: &str = "config.lock";
+
+/// Reads the config file, lets `edit` change it, and writes it back if it did. Edits are
+/// serialized across threads and processes (an exclusive lock on `config.lock`), so two
+/// writers — a daemon's `bootstrap add` and a CLI's `config KEY VALUE`, say — never lose
+/// each other's change; each write replaces the file atomically.
 pub fn edit_config<T, E: From<RepoError>>(
     path: &Path,
     edit: impl FnOnce(&mut Config) -> Result<T, E>,
 ) -> Result<T, E> {
     static EDITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = EDITING.lock().unwrap_or_else(|p| p.into_inner());
+    let lock_path = path.join(CONFIG_LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    // Released when `lock` closes, after the write.
+    lock.lock().map_err(io_err(&lock_path))?;
     let before = load_config(path)?;
     let mut after = before.clone();
     let out = edit(&mut after)?;
@@ -223,7 +261,7 @@ pub fn edit_config<T, E: From<RepoError>>(
 pub fn save_config(path: &Path, config: &Config) -> Result<(), RepoError> {
     let mut text = serde_json::to_vec_pretty(config).map_err(|source| RepoError::Config {
         path: path.join(CONFIG_FILE),
-        source,
+        source: source.into(),
     })?;
     text.push(b'\n');
     write_atomic(&path.join(CONFIG_FILE), &text)
@@ -240,18 +278,59 @@ fn create_private_dir(path: &Path) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// Replaces `file` with `data` atomically: a uniquely named temp file beside it (so
+/// concurrent writers never share one), fsynced, renamed over `file`, and the directory
+/// fsynced, so a reader sees the old or the new content, never a mix or a part.
 fn write_atomic(file: &Path, data: &[u8]) -> Result<(), RepoError> {
     use std::io::Write;
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(data).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, file).map_err(io_err(file))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let name = file
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let tmp = file.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(data).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, file).map_err(io_err(file))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    #[cfg(unix)]
+    if let Some(dir) = file.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_removes_stale_upload_spools() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("repo");
+        drop(Repo::init(&path, &Config::default()).expect("init"));
+        let stale = path.join(format!("{UPLOAD_PREFIX}1-2.tmp"));
+        std::fs::write(&stale, b"half a CAR").expect("write");
+        drop(Repo::open(&path).expect("open"));
+        assert!(!stale.exists());
+    }
 
     #[test]
     fn init_open_and_errors() {

@@ -15,6 +15,15 @@ struct TestDaemon {
 }
 
 fn start(config: Config) -> TestDaemon {
+    start_with(config, false)
+}
+
+/// A daemon without the network (a missing block is then an error, not a fetch).
+fn start_offline(config: Config) -> TestDaemon {
+    start_with(config, true)
+}
+
+fn start_with(config: Config, offline: bool) -> TestDaemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_path = dir.path().join("repo");
     let repo = Repo::init(&repo_path, &config).expect("init");
@@ -31,7 +40,7 @@ fn start(config: Config) -> TestDaemon {
                 api: Some("/ip4/127.0.0.1/tcp/0".into()),
                 gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
                 swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                offline: false,
+                offline,
             };
             let daemon = Daemon::start(repo, overrides).await.expect("daemon starts");
             ready_tx
@@ -47,6 +56,7 @@ fn start(config: Config) -> TestDaemon {
     TestDaemon {
         client: Client {
             url: format!("http://{addr}/api/v0"),
+            addr,
         },
         repo_path,
         stop,
@@ -106,6 +116,7 @@ fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
 /// Talks to a daemon's API.
 struct Client {
     url: String,
+    addr: std::net::SocketAddr,
 }
 
 impl std::ops::Deref for TestDaemon {
@@ -155,6 +166,30 @@ impl Client {
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         self.multipart(&format!("add?{query}"), boundary, body)
+    }
+
+    /// `POST /api/v0/<cmd>` over a plain socket, with `TE: trailers` if asked; answers
+    /// the raw response (head, chunked body, trailers) as the server sent it, until it
+    /// closed the connection (cleanly or not).
+    fn raw_post(&self, cmd: &str, te_trailers: bool) -> String {
+        use std::io::Write;
+        let mut conn = std::net::TcpStream::connect(self.addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let te = if te_trailers { "TE: trailers\r\n" } else { "" };
+        write!(
+            conn,
+            "POST /api/v0/{cmd} HTTP/1.1\r\nHost: {}\r\n{te}Connection: close\r\nContent-Length: 0\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
+        let mut out = Vec::new();
+        match conn.read_to_end(&mut out) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("reading the answer to {cmd}: {e}"),
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     fn local_refs(&self) -> Vec<serde_json::Value> {
@@ -444,12 +479,12 @@ fn add_cat_pin_and_stream_shapes() {
 #[test]
 fn twenty_concurrent_clients_add_and_cat() {
     let d = start(Config::default());
-    let url = d.url.clone();
+    let (url, addr) = (d.url.clone(), d.addr);
     let threads: Vec<_> = (0..20u64)
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let d = Client { url };
+                let d = Client { url, addr };
                 let mine = data(100 + i, 200_000 + (i as usize) * 7919);
                 let r = d.add("", &[("f", &mine)]);
                 assert_eq!(r.status, 200, "{}", r.text());
@@ -494,4 +529,167 @@ fn shutdown_is_prompt_and_removes_the_api_file() {
     // What was acknowledged is on disk: the repo reopens with the pin.
     let repo = Repo::open(&d.repo_path).expect("reopen after shutdown");
     assert_eq!(repo.store().pins().expect("pins").len(), 1);
+}
+
+/// The end of a complete chunked body without trailers.
+const LAST_CHUNK: &str = "\r\n0\r\n\r\n";
+
+#[test]
+fn a_stream_that_fails_midway_ends_with_x_stream_error_or_a_broken_body() {
+    let d = start_offline(Config::default());
+    // 16 leaves; the ninth is then removed, so every walk of the file fails midway.
+    let file = data(7, 1 << 20);
+    let r = d.add("pin=false&chunker=size-65536", &[("f.bin", &file)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let root = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let leaves = d.post(&format!("refs?arg={root}")).lines();
+    assert_eq!(leaves.len(), 16, "{leaves:?}");
+    let gone = leaves[8]["Ref"].as_str().expect("ref").to_string();
+    let rm = d.post(&format!("block/rm?arg={gone}"));
+    assert_eq!(rm.lines()[0]["Error"], "", "{}", rm.text());
+
+    for cmd in [
+        format!("cat?arg={root}"),
+        format!("get?arg={root}"),
+        format!("dag/export?arg={root}"),
+        format!("refs?arg={root}&recursive=true"),
+    ] {
+        // A client that reads trailers: a complete body, then Kubo's trailer naming the
+        // missing block.
+        let a = d.raw_post(&cmd, true);
+        assert!(a.starts_with("HTTP/1.1 200"), "{cmd}: {a:.300}");
+        let lower = a.to_ascii_lowercase();
+        assert!(
+            lower.contains("\r\ntrailer: x-stream-error\r\n"),
+            "{cmd}: {a:.300}"
+        );
+        let trailer = lower
+            .rsplit_once("\r\n0\r\nx-stream-error: ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{cmd}: no X-Stream-Error trailer: {:?}",
+                    &a[a.len().saturating_sub(300)..]
+                )
+            })
+            .1;
+        assert!(
+            trailer.contains(&gone.to_ascii_lowercase()),
+            "{cmd}: {trailer}"
+        );
+        assert!(trailer.ends_with("\r\n\r\n"), "{cmd}: {trailer:?}");
+        // Any other client: the body is broken off (no last chunk), so it cannot pass for
+        // a complete answer.
+        let a = d.raw_post(&cmd, false);
+        assert!(a.starts_with("HTTP/1.1 200"), "{cmd}: {a:.300}");
+        assert!(!a.ends_with(LAST_CHUNK), "{cmd}: a complete body");
+        assert!(a.contains(&gone), "{cmd}: the error object names the block");
+    }
+    // cat delivered the leaves before the missing one.
+    let a = d.raw_post(&format!("cat?arg={root}"), true);
+    assert!(a.len() > 8 * 65536, "{}", a.len());
+}
+
+/// Starts a multipart upload to `cmd` that announces more than it sends: the part header
+/// and `part`, then nothing (the socket stays open).
+fn stall_upload(addr: std::net::SocketAddr, cmd: &str, part: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let boundary = "stalled-upload-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        conn,
+        "POST /api/v0/{cmd} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 100000000\r\n\r\n{head}"
+    )
+    .expect("send head");
+    conn.write_all(part).expect("send part");
+    conn.flush().expect("flush");
+    conn
+}
+
+/// A CAR of a 1 MiB file in 16 leaves (exported from a scratch daemon).
+fn sample_car() -> Vec<u8> {
+    let d = start_offline(Config::default());
+    let r = d.add("chunker=size-65536", &[("f", &data(11, 1 << 20))]);
+    let root = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let car = d.post(&format!("dag/export?arg={root}"));
+    assert_eq!(car.status, 200);
+    car.body
+}
+
+/// Waits until the daemon has received (spooled) `len` bytes of an upload.
+fn wait_spooled(repo: &std::path::Path, len: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = std::fs::read_dir(repo)
+            .expect("repo dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+            .filter_map(|e| e.metadata().ok())
+            .any(|m| m.len() >= len);
+        if got {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the upload was not received");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stalled_dag_import_holds_no_lock_and_ends_after_the_idle_timeout() {
+    let car = sample_car();
+    let part = &car[..200_000]; // the header and three whole blocks, then the stall
+
+    // A long idle timeout: writes must go on while the upload stalls.
+    let mut config = Config::default();
+    config.api.upload_idle_timeout = "1h".into();
+    let d = start_offline(config);
+    let stalled = stall_upload(d.addr, "dag/import", part);
+    wait_spooled(&d.repo_path, part.len() as u64);
+    let r = d.add("pin=false", &[("a.txt", b"written while an import stalls")]);
+    assert_eq!(r.status, 200, "add: {}", r.text());
+    let added = r.lines()[0]["Hash"].as_str().expect("hash").to_string();
+    let boundary = "b";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nblock bytes\r\n--{boundary}--\r\n"
+    );
+    let r = d.multipart("block/put", boundary, body.into_bytes());
+    assert_eq!(r.status, 200, "block/put: {}", r.text());
+    let r = d.post(&format!("pin/add?arg={added}&recursive=false"));
+    assert_eq!(r.status, 200, "pin/add: {}", r.text());
+    let r = d.post("repo/gc");
+    assert_eq!(r.status, 200, "repo/gc: {}", r.text());
+    // The stalled upload is still open and unanswered.
+    stalled.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 1];
+    assert!(
+        matches!((&stalled).read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the stalled upload was answered"
+    );
+    drop(stalled);
+
+    // A short one: the stalled upload ends with an error and imports nothing.
+    let mut config = Config::default();
+    config.api.upload_idle_timeout = "1s".into();
+    let d = start_offline(config);
+    let before = d.local_refs().len();
+    for cmd in ["dag/import", "add"] {
+        let mut stalled = stall_upload(d.addr, cmd, part);
+        stalled
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let _ = stalled.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{cmd}: {answer}");
+        assert!(answer.contains("stalled"), "{cmd}: {answer}");
+    }
+    assert_eq!(d.local_refs().len(), before, "nothing imported");
+    let leftovers = std::fs::read_dir(&d.repo_path)
+        .expect("repo dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0, "spool files are removed");
 }

@@ -138,27 +138,46 @@ pub struct ConfigArgs {
     bool: bool,
 }
 
+/// `config`: while a daemon runs it is the config file's one writer, so every change (and
+/// every read) goes through its API; offline, changes are made under the repository's
+/// config lock ([`node::repo::edit_config`]).
 pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
-    let config = ctx.config()?;
+    let client = ctx.client()?;
     if args.key == "profile" {
         let (Some("apply"), Some(name)) = (args.value.as_deref(), args.profile.as_deref()) else {
             bail!("usage: ipfsd config profile apply public|local");
         };
-        let updated = node::config::apply_profile(&config, name)
-            .with_context(|| format!("unknown profile {name:?}: expected public or local"))?;
-        node::repo::save_config(&ctx.repo_path, &updated)?;
+        match &client {
+            Some(c) => {
+                c.json("config/profile/apply", &[("arg", name)])?;
+            }
+            None => node::repo::edit_config(&ctx.repo_path, |c| -> Result<()> {
+                *c = node::config::apply_profile(c, name).with_context(|| {
+                    format!("unknown profile {name:?}: expected public or local")
+                })?;
+                Ok(())
+            })?,
+        }
         println!("applied profile {name} (takes effect when the daemon next starts)");
         return Ok(ExitCode::SUCCESS);
     }
     if args.key == "show" && args.value.is_none() {
-        println!("{}", serde_json::to_string_pretty(&config.to_value())?);
+        let shown = match &client {
+            Some(c) => c.json("config/show", &[])?,
+            None => ctx.config()?.to_value(),
+        };
+        println!("{}", serde_json::to_string_pretty(&shown)?);
         return Ok(ExitCode::SUCCESS);
     }
     match args.value {
         None => {
-            let v = config
-                .get(&args.key)
-                .with_context(|| format!("config key {:?} does not exist", args.key))?;
+            let v = match &client {
+                Some(c) => c.json("config", &[("arg", &args.key)])?["Value"].take(),
+                None => ctx
+                    .config()?
+                    .get(&args.key)
+                    .with_context(|| format!("config key {:?} does not exist", args.key))?,
+            };
             match v {
                 serde_json::Value::String(s) => println!("{s}"),
                 other => println!("{}", serde_json::to_string_pretty(&other)?),
@@ -173,9 +192,19 @@ pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
             } else {
                 serde_json::Value::String(raw)
             };
-            let updated = config.with(&args.key, value)?;
-            updated.import.params()?;
-            node::repo::save_config(&ctx.repo_path, &updated)?;
+            match &client {
+                Some(c) => {
+                    let text = value.to_string();
+                    c.json(
+                        "config",
+                        &[("arg", &args.key), ("arg", &text), ("json", "true")],
+                    )?;
+                }
+                None => node::repo::edit_config(&ctx.repo_path, |c| -> Result<()> {
+                    *c = c.with(&args.key, value)?;
+                    Ok(())
+                })?,
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -147,16 +147,23 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
                         checked: 0,
                         corrupt: 0,
                     };
+                    let mut summary = false;
                     for l in remote::lines(client.post("repo/verify", &[])?) {
                         let l = l?;
                         match l.get("Checked") {
                             Some(_) => {
                                 v.checked = remote::number(&l, "Checked")?;
                                 v.corrupt = remote::number(&l, "Corrupt")?;
+                                summary = true;
                             }
                             None => v.lines.push(remote::field(&l, "Msg")),
                         }
                     }
+                    // Never "repo ok" from an answer that did not say so.
+                    anyhow::ensure!(
+                        summary,
+                        "the daemon's repo verify answer ended without its summary"
+                    );
                     v
                 }
                 (None, Some(store)) => {

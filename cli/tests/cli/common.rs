@@ -111,7 +111,13 @@ impl Repo {
     /// Starts `ipfsd daemon` for the repository, listening on 127.0.0.1 only, and waits
     /// until its `api` file names an address that accepts connections.
     pub fn start_daemon(&mut self) {
-        if let Err(log) = self.try_start_daemon() {
+        self.start_daemon_with(&[]);
+    }
+
+    /// [`Repo::start_daemon`] with global flags (e.g. `--offline`: no network, so a
+    /// missing block is an error rather than a fetch).
+    pub fn start_daemon_with(&mut self, flags: &[&str]) {
+        if let Err(log) = self.try_start_daemon_with(flags) {
             panic!("{log}");
         }
     }
@@ -119,6 +125,11 @@ impl Repo {
     /// Like [`Repo::start_daemon`]; a daemon that exits instead of starting is an `Err`
     /// with its log.
     pub fn try_start_daemon(&mut self) -> Result<(), String> {
+        self.try_start_daemon_with(&[])
+    }
+
+    /// [`Repo::try_start_daemon`] with global flags.
+    pub fn try_start_daemon_with(&mut self, flags: &[&str]) -> Result<(), String> {
         assert!(self.daemon.is_none(), "a daemon already runs");
         self.daemons_started += 1;
         let log = self
@@ -129,6 +140,7 @@ impl Repo {
         let mut child = bin()
             .arg("--repo")
             .arg(&self.path)
+            .args(flags)
             .args([
                 "daemon",
                 "--api-addr",

@@ -25,6 +25,7 @@ macro_rules! both_modes {
 mod add;
 mod block_dag;
 mod common;
+mod config;
 #[cfg(unix)]
 mod crash;
 mod damage;
@@ -36,6 +37,7 @@ mod net;
 mod online;
 mod pin;
 mod read;
+mod streams;
 
 use common::{
     Mode, Repo, assert_same_tree, bin, dag_blocks, multihash, random_bytes, s, stat_field,

@@ -171,17 +171,9 @@ pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<R
 /// The bytes of every file part of a multipart body, each at most `limit` bytes.
 pub(crate) async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
     let mut out = Vec::new();
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-    {
+    while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
         let mut data = Vec::new();
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-        {
+        while let Some(chunk) = field.chunk().await.map_err(super::upload::malformed)? {
             if data.len() + chunk.len() > limit {
                 return Err(ApiError::bad_request(format!(
                     "block is larger than the {limit}-byte limit"
@@ -314,17 +306,26 @@ pub(crate) async fn dag_import(
     let pin = args.flag("pin-roots", true)?;
     let stats = args.flag("stats", false)?;
     let mut reports = Vec::new();
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?
-    {
-        let store = s.store.clone();
-        let report = super::files::with_field(&mut field, move |reader| {
-            let input = std::io::BufReader::with_capacity(1 << 20, reader);
-            Ok(dag::car::import(&store, input, pin)?)
-        })
-        .await;
+    while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
+        // The whole part is received first: the import's one store transaction (which
+        // holds the store's write lock) then reads from disk, never from the client.
+        let report = match super::upload::spool(&mut field, &s.repo_path).await {
+            Ok(spooled) => {
+                let store = s.store.clone();
+                blocking(move || {
+                    let file = std::fs::File::open(spooled.path()).map_err(|e| {
+                        ApiError::new(
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("cannot read the upload back: {e}"),
+                        )
+                    })?;
+                    let input = std::io::BufReader::with_capacity(1 << 20, file);
+                    Ok(dag::car::import(&store, input, pin)?)
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match report {
             Ok(r) => reports.push(r),
             Err(e) => {
@@ -393,4 +394,76 @@ pub(crate) async fn repo_verify(State(s): State<ApiState>) -> Result<Response, A
         sink.json(&json!({ "Checked": report.checked, "Corrupt": report.corrupt.len() }))?;
         Ok(())
     }))
+}
+
+// ---- config: while a daemon runs, it is the config file's one writer ----
+
+/// `config KEY [VALUE]` (Kubo's `/api/v0/config`): reads a key, or sets it (the value is
+/// a string, or JSON with `json=true`, or a boolean with `bool=true`), checked against
+/// the typed config. Takes effect when the daemon next starts.
+pub(crate) async fn config(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
+    let all = args.required_owned("key")?;
+    let key = all[0].clone();
+    let value = match all.get(1) {
+        None => None,
+        Some(raw) if args.flag("json", false)? => Some(
+            serde_json::from_str(raw)
+                .map_err(|e| ApiError::bad_request(format!("failed to unmarshal json. {e}")))?,
+        ),
+        Some(raw) if args.flag("bool", false)? => match raw.as_str() {
+            "true" => Some(json!(true)),
+            "false" => Some(json!(false)),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid boolean {other:?}: expected true or false"
+                )));
+            }
+        },
+        Some(raw) => Some(json!(raw)),
+    };
+    let path = s.repo_path.clone();
+    let shown = blocking(move || match value {
+        None => {
+            let c = crate::repo::load_config(&path)?;
+            c.get(&key)
+                .ok_or_else(|| ApiError::bad_request(format!("config key {key:?} does not exist")))
+        }
+        Some(v) => crate::repo::edit_config(&path, |c| {
+            *c = c
+                .with(&key, v.clone())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok(v)
+        }),
+    })
+    .await?;
+    Ok(json(json!({ "Key": all[0], "Value": shown })))
+}
+
+/// `config show`: the whole config file.
+pub(crate) async fn config_show(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let path = s.repo_path.clone();
+    let c = blocking(move || Ok(crate::repo::load_config(&path)?)).await?;
+    Ok(json(c.to_value()))
+}
+
+/// `config profile apply NAME`.
+pub(crate) async fn config_profile_apply(
+    State(s): State<ApiState>,
+    args: Args,
+) -> Result<Response, ApiError> {
+    let name = args.first("profile")?.to_string();
+    let path = s.repo_path.clone();
+    let (old, new) = blocking(move || {
+        crate::repo::edit_config(&path, |c| {
+            let updated = crate::config::apply_profile(c, &name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown profile {name:?}: expected public or local"
+                ))
+            })?;
+            let old = std::mem::replace(c, updated);
+            Ok((old.to_value(), c.to_value()))
+        })
+    })
+    .await?;
+    Ok(json(json!({ "OldCfg": old, "NewCfg": new })))
 }

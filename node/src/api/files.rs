@@ -49,9 +49,7 @@ impl Read for ChanReader {
     }
 }
 
-fn malformed(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(format!("malformed multipart body: {e}"))
-}
+use super::upload::malformed;
 
 /// Pumps a field's bytes into `tx`; a transport error reaches the reader as an I/O error,
 /// so a truncated upload never imports as a shorter file.
@@ -94,19 +92,6 @@ pub(crate) async fn drain(mp: &mut Multipart) {
             }
         }
     }
-}
-
-/// Runs `consume` on the blocking pool over the bytes of `field` as they arrive.
-pub(crate) async fn with_field<T: Send + 'static>(
-    field: &mut Field<'_>,
-    consume: impl FnOnce(ChanReader) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
-    let task = tokio::task::spawn_blocking(move || consume(ChanReader::new(rx)));
-    let fed = pump(field, tx).await;
-    let out = task.await??;
-    fed?;
-    Ok(out)
 }
 
 /// One multipart part as the importer sees it.
@@ -329,7 +314,7 @@ pub(crate) async fn add(
     let imported = import.await;
     uploaded??;
     let backlog = imported??;
-    Ok(super::stream_response_then("application/json", rx, backlog))
+    Ok(super::stream_finished("application/json", rx, backlog))
 }
 
 pub(crate) async fn cat(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {

@@ -6,9 +6,9 @@
 //! `refs`, `dag/export`, ...) are produced by a blocking task into a bounded channel, so a
 //! slow client slows the producer instead of growing a buffer. Errors are JSON
 //! `{"Message", "Code", "Type": "error"}` with 400 (bad request), 404 (missing block or
-//! path) or 500; an error after streaming started ends the stream with one such object
-//! (a raw byte stream — cat, get, dag/export — is then also broken off, so that object
-//! cannot pass for content).
+//! path) or 500; an error after streaming started fails the stream as [`stream`] describes
+//! (an `X-Stream-Error` trailer, or a broken-off body), so it never passes for a complete
+//! answer.
 //!
 //! Security: the API binds loopback by default; a request whose `Host` is not the API's
 //! own (DNS rebinding), or that carries a browser `Origin` or `Referer` not allowed by
@@ -22,18 +22,21 @@ mod files;
 mod guard;
 mod names;
 mod net;
+mod stream;
+mod upload;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use bytes::Bytes;
 use dag::Store;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+
+pub(crate) use stream::{
+    Gone, Sink, SinkWriter, body_of, stream_body, stream_channel, stream_finished, stream_task,
+};
 
 pub use guard::Access;
 
@@ -41,10 +44,6 @@ pub use guard::Access;
 pub const MAX_ARGS: usize = 1024;
 /// Largest non-streamed request body (block/put).
 pub const MAX_SMALL_BODY: usize = 4 << 20;
-/// How long a broken-off stream waits for what it sent before to be written out.
-const BREAK_OFF_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
-/// Chunks buffered between a streaming handler and the client.
-const STREAM_DEPTH: usize = 8;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -127,6 +126,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/repo/gc", any(admin::repo_gc))
         .route("/api/v0/repo/stat", any(admin::repo_stat))
         .route("/api/v0/repo/verify", any(admin::repo_verify))
+        .route("/api/v0/config", any(admin::config))
+        .route("/api/v0/config/show", any(admin::config_show))
+        .route(
+            "/api/v0/config/profile/apply",
+            any(admin::config_profile_apply),
+        )
         .route("/api/v0/swarm/peers", any(net::swarm_peers))
         .route("/api/v0/swarm/connect", any(net::swarm_connect))
         .route("/api/v0/swarm/disconnect", any(net::swarm_disconnect))
@@ -165,6 +170,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/name/resolve", any(names::name_resolve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
+        .layer(middleware::from_fn(stream::trailers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            upload::idle_timeout,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
@@ -375,179 +385,6 @@ impl From<tokio::task::JoinError> for ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("task failed: {e}"),
         )
-    }
-}
-
-/// A streamed response fed by a blocking producer: `produce` gets a sender of chunks and
-/// runs on the blocking pool; the response ends when it returns. An error it returns is
-/// sent as one JSON error object; a raw (non-JSON) response is then broken off.
-pub(crate) fn stream_body(
-    content_type: &'static str,
-    produce: impl FnOnce(&Sink) -> Result<(), ApiError> + Send + 'static,
-) -> Response {
-    let (sink, rx) = stream_channel();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = produce(&sink) {
-            // Streaming already started: the error ends the stream as one JSON object.
-            let _ = sink.json(&e.body());
-            // In raw bytes (cat, tar, CAR) that object could be content, so the response
-            // is then broken off instead of ended: the client sees it is incomplete.
-            if content_type != "application/json" {
-                let _ = sink.tx.blocking_send(Err(std::io::Error::other(e.message)));
-            }
-        }
-    });
-    stream_response(content_type, rx)
-}
-
-/// The receiving end of a [`Sink`].
-pub(crate) type StreamRx = mpsc::Receiver<Result<Bytes, std::io::Error>>;
-
-/// A bounded channel for a streamed response, before the response is made.
-pub(crate) fn stream_channel() -> (Sink, StreamRx) {
-    let (tx, rx) = mpsc::channel(STREAM_DEPTH);
-    (Sink { tx }, rx)
-}
-
-/// A response body over what a [`Sink`] sends (an error breaks the connection off).
-pub(crate) fn body_of(rx: StreamRx) -> Body {
-    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?;
-        Some((item, rx))
-    }))
-}
-
-/// A streamed response over what a [`Sink`] sends.
-pub(crate) fn stream_response(content_type: &'static str, rx: StreamRx) -> Response {
-    stream_response_then(content_type, rx, std::collections::VecDeque::new())
-}
-
-/// Like [`stream_response`], followed by JSON lines that did not fit in the channel.
-pub(crate) fn stream_response_then(
-    content_type: &'static str,
-    rx: StreamRx,
-    then: std::collections::VecDeque<serde_json::Value>,
-) -> Response {
-    let queued = futures::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?;
-        if item.is_err() {
-            // The connection is about to be broken off: let the server write out what
-            // came before (the error object) first, which it does while the body waits.
-            tokio::time::sleep(BREAK_OFF_DELAY).await;
-        }
-        Some((item, rx))
-    });
-    let rest = futures::stream::iter(then.into_iter().map(|v| {
-        let mut line = serde_json::to_vec(&v).unwrap_or_default();
-        line.push(b'\n');
-        Ok(Bytes::from(line))
-    }));
-    let stream = futures::StreamExt::chain(queued, rest);
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert("X-Stream-Output", HeaderValue::from_static("1"));
-    h.insert("X-Chunked-Output", HeaderValue::from_static("1"));
-    h.insert(
-        "X-Content-Type-Options",
-        HeaderValue::from_static("nosniff"),
-    );
-    resp
-}
-
-/// The producer side of [`stream_body`].
-#[derive(Debug)]
-pub(crate) struct Sink {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-}
-
-/// The client went away; producers stop.
-#[derive(Debug)]
-pub(crate) struct Gone;
-
-impl std::fmt::Display for Gone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("client disconnected")
-    }
-}
-
-impl From<Gone> for ApiError {
-    fn from(_: Gone) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "client disconnected")
-    }
-}
-
-impl Sink {
-    /// Sends raw bytes; waits while the client is slow.
-    pub(crate) fn bytes(&self, b: Bytes) -> Result<(), Gone> {
-        self.tx.blocking_send(Ok(b)).map_err(|_| Gone)
-    }
-
-    /// Breaks the stream off: the client sees an incomplete body, never a complete one.
-    pub(crate) fn fail(&self, why: String) {
-        let _ = self.tx.blocking_send(Err(std::io::Error::other(why)));
-    }
-
-    /// Sends one JSON object without waiting; hands it back if the stream is full.
-    pub(crate) fn try_json(&self, v: serde_json::Value) -> Result<Option<serde_json::Value>, Gone> {
-        let mut line = serde_json::to_vec(&v).unwrap_or_default();
-        line.push(b'\n');
-        match self.tx.try_send(Ok(Bytes::from(line))) {
-            Ok(()) => Ok(None),
-            Err(mpsc::error::TrySendError::Full(_)) => Ok(Some(v)),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
-        }
-    }
-
-    /// Sends one JSON object and a newline, from async code.
-    pub(crate) async fn json_async(&self, v: &serde_json::Value) -> Result<(), Gone> {
-        let mut line = serde_json::to_vec(v).unwrap_or_default();
-        line.push(b'\n');
-        self.tx.send(Ok(Bytes::from(line))).await.map_err(|_| Gone)
-    }
-
-    /// Sends one JSON object and a newline.
-    pub(crate) fn json(&self, v: &serde_json::Value) -> Result<(), Gone> {
-        let mut line = serde_json::to_vec(v).unwrap_or_default();
-        line.push(b'\n');
-        self.bytes(Bytes::from(line))
-    }
-}
-
-/// A `Write` over a [`Sink`], buffered into chunks of `cap` bytes (for CAR and tar output).
-pub(crate) struct SinkWriter<'a> {
-    sink: &'a Sink,
-    buf: Vec<u8>,
-    cap: usize,
-}
-
-impl<'a> SinkWriter<'a> {
-    pub(crate) fn new(sink: &'a Sink, cap: usize) -> Self {
-        SinkWriter {
-            sink,
-            buf: Vec::with_capacity(cap),
-            cap,
-        }
-    }
-}
-
-impl std::io::Write for SinkWriter<'_> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= self.cap {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap));
-            self.sink
-                .bytes(Bytes::from(chunk))
-                .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
-        }
-        Ok(())
     }
 }
 

@@ -194,33 +194,30 @@ pub(crate) async fn name_resolve(
         return Ok(json(json!({ "Path": path })));
     }
     // --stream: a line per better value found, then the final one.
-    let (sink, out) = super::stream_channel();
     let names = s.names.clone();
-    tokio::spawn(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
-        let resolving = names.resolve(&name, options, Some(tx));
-        let forward = async {
-            let mut last = None;
-            while let Some(p) = rx.recv().await {
-                // Recursively, only what the chain ends in counts (not the hops).
-                let hop = options.recursive && p.starts_with("/ipns/");
-                if !hop && last.as_ref() != Some(&p) {
-                    let _ = sink.json_async(&json!({ "Path": p })).await;
-                    last = Some(p);
+    Ok(super::stream_task(
+        "application/json",
+        move |sink| async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
+            let resolving = names.resolve(&name, options, Some(tx));
+            let forward = async {
+                let mut last = None;
+                while let Some(p) = rx.recv().await {
+                    // Recursively, only what the chain ends in counts (not the hops).
+                    let hop = options.recursive && p.starts_with("/ipns/");
+                    if !hop && last.as_ref() != Some(&p) {
+                        let _ = sink.json_async(&json!({ "Path": p })).await;
+                        last = Some(p);
+                    }
                 }
+                last
+            };
+            let (result, last) = tokio::join!(resolving, forward);
+            let p = result?;
+            if last.as_ref() != Some(&p) {
+                sink.json_async(&json!({ "Path": p })).await?;
             }
-            last
-        };
-        let (result, last) = tokio::join!(resolving, forward);
-        match result {
-            Ok(p) if last.as_ref() != Some(&p) => {
-                let _ = sink.json_async(&json!({ "Path": p })).await;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let _ = sink.json_async(&ApiError::from(e).body()).await;
-            }
-        }
-    });
-    Ok(super::stream_response("application/json", out))
+            Ok(())
+        },
+    ))
 }

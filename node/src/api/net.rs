@@ -6,7 +6,7 @@
 //! `findpeer` stream `QueryEvent` objects (`Type` 4 = provider, 2 = final peer),
 //! `routing get` answers `Type` 5 with the value in `Extra` (base64).
 
-use super::{ApiError, ApiState, Args, blocking, json, stream_channel, stream_response};
+use super::{ApiError, ApiState, Args, blocking, json, stream_body, stream_task};
 use crate::net::{NetError, Network, ProviderEvent, peer_of, provide};
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
@@ -224,28 +224,19 @@ pub(crate) async fn findprovs(State(s): State<ApiState>, args: Args) -> Result<R
     let mut rx = net
         .find_providers_stream(crate::net::provider_key(&cid), limit as usize)
         .await?;
-    let (sink, out) = stream_channel();
-    tokio::spawn(async move {
+    Ok(stream_task("application/json", move |sink| async move {
         let deadline = tokio::time::Instant::now() + NET_TIMEOUT;
         loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(ProviderEvent::Found(p))) => {
                     let ev = query_event(4, "", json!([peer_json(&p.peer, &p.addrs)]), "");
-                    if sink.json_async(&ev).await.is_err() {
-                        return;
-                    }
+                    sink.json_async(&ev).await?;
                 }
-                Ok(Some(ProviderEvent::Done(_)) | None) => return,
-                Err(_) => {
-                    let _ = sink
-                        .json_async(&ApiError::from(NetError::Timeout { op: "findprovs" }).body())
-                        .await;
-                    return;
-                }
+                Ok(Some(ProviderEvent::Done(_)) | None) => return Ok(()),
+                Err(_) => return Err(NetError::Timeout { op: "findprovs" }.into()),
             }
         }
-    });
-    Ok(stream_response("application/json", out))
+    }))
 }
 
 pub(crate) async fn findpeer(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
@@ -354,8 +345,7 @@ pub(crate) async fn routing_provide(
     timed("provide", net.provide(keys)).await?;
     // Kubo streams the DHT's query events here; ipfsd reports none, so the stream is empty
     // (clients such as kubo-rpc-client then yield nothing), and failure is an error status.
-    let (_, out) = stream_channel();
-    Ok(stream_response("application/json", out))
+    Ok(stream_body("application/json", |_| Ok(())))
 }
 
 pub(crate) async fn reprovide(State(s): State<ApiState>) -> Result<Response, ApiError> {

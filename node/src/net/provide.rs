@@ -169,7 +169,7 @@ pub fn spawn_reprovider(
     let kick = Arc::new(Notify::new());
     let wake = kick.clone();
     let task = tokio::spawn(async move {
-        let mut next = interval.map(|_| tokio::time::Instant::now() + first_delay);
+        let mut next = interval.map(|_| after(first_delay));
         loop {
             let due = async {
                 match next {
@@ -186,13 +186,21 @@ pub fn spawn_reprovider(
                 Err(NetError::Stopped) => break,
                 Err(e) => tracing::warn!(error = %e, "reprovide failed"),
             }
-            next = interval.map(|i| tokio::time::Instant::now() + i);
+            next = interval.map(after);
         }
     });
     Reprovider {
         kick: wake,
         task: task.abort_handle(),
     }
+}
+
+/// The instant `d` from now, saturating (a configured interval never overflows it).
+fn after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(crate::config::MAX_PERIOD))
+        .unwrap_or(now)
 }
 
 /// One reprovide run: enumerates keys on the blocking pool, announces them batch by batch.
@@ -244,6 +252,13 @@ async fn run_once(net: &Network, store: &Store, strategy: Strategy) -> Result<u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_configured_interval_never_overflows_the_clock() {
+        let now = tokio::time::Instant::now();
+        assert!(after(Duration::MAX) > now);
+        assert!(after(Duration::from_secs(5)) >= now + Duration::from_secs(5));
+    }
     use dag::import::{Importer, Params};
 
     fn add_bytes(store: &Store, data: &[u8], params: &Params) -> Cid {
