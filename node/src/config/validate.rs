@@ -14,6 +14,8 @@ pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 *
 pub const MAX_PERIOD: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 /// Longest IPNS record lifetime a config may set: ten years.
 pub const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+/// Longest wait for an HTTP request's header a config may set: an hour.
+pub const MAX_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Most resolved names cached.
 pub const MAX_RESOLVE_CACHE: usize = 1 << 20;
 
@@ -121,6 +123,19 @@ impl Config {
         for (key, value, zero_ok) in timeouts {
             check_duration(key, value, zero_ok, MAX_TIMEOUT)?;
         }
+        // The HTTP listeners' header waits (the daemon reads the same bounds).
+        check_duration(
+            "API.HeaderTimeout",
+            &self.api.header_timeout,
+            false,
+            MAX_HEADER_TIMEOUT,
+        )?;
+        check_duration(
+            "Gateway.HeaderTimeout",
+            &self.gateway.header_timeout,
+            false,
+            MAX_HEADER_TIMEOUT,
+        )?;
         check_duration("Provide.Interval", &self.provide.interval, true, MAX_PERIOD)?;
         check_duration(
             "Ipns.RepublishPeriod",
@@ -167,6 +182,14 @@ impl Config {
             ("Swarm.MaxPending", self.swarm.max_pending),
         ];
         for (key, n) in counts {
+            if n == 0 {
+                return Err(bad(key, n, "must be at least 1"));
+            }
+        }
+        for (key, n) in [
+            ("API.MaxConnections", self.api.max_connections),
+            ("Gateway.MaxConnections", self.gateway.max_connections),
+        ] {
             if n == 0 {
                 return Err(bad(key, n, "must be at least 1"));
             }
@@ -265,6 +288,9 @@ mod tests {
             ("Bitswap.StrictCooldown", huge, "at most"),
             ("API.UploadIdleTimeout", "0", "not be 0"),
             ("API.UploadIdleTimeout", huge, "at most"),
+            ("API.HeaderTimeout", "0", "not be 0"),
+            ("API.HeaderTimeout", "2h", "at most"),
+            ("Gateway.HeaderTimeout", huge, "at most"),
         ] {
             let (section, field) = key.split_once('.').expect("dotted");
             let text = format!(r#"{{"{section}": {{"{field}": "{value}"}}}}"#);
@@ -277,6 +303,11 @@ mod tests {
                 "Swarm.MaxConnections",
             ),
             (r#"{"Swarm": {"MaxPending": 0}}"#, "Swarm.MaxPending"),
+            (r#"{"API": {"MaxConnections": 0}}"#, "API.MaxConnections"),
+            (
+                r#"{"Gateway": {"MaxConnections": 0}}"#,
+                "Gateway.MaxConnections",
+            ),
             (r#"{"Routing": {"K": 0}}"#, "Routing.K"),
             (r#"{"Routing": {"Type": "x"}}"#, "Routing.Type"),
             (
