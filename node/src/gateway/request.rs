@@ -124,7 +124,7 @@ impl ContentPath {
 pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Route, GatewayError> {
     if path.len() > MAX_PATH {
         return Err(GatewayError::BadPath {
-            path: format!("{}…", &path[..64.min(path.len())]),
+            path: format!("{}…", path.chars().take(64).collect::<String>()),
             reason: "too long",
         });
     }
@@ -522,6 +522,14 @@ mod tests {
             Route::Content(c) => c,
             other => panic!("not content: {other:?}"),
         }
+    }
+
+    #[test]
+    fn overlong_paths_are_refused_without_slicing_a_character() {
+        // Byte 64 falls inside a two-byte character: the error's excerpt must not panic.
+        let path = format!("/{}", "é".repeat(MAX_PATH));
+        let e = route(None, &path, None).expect_err("too long");
+        assert_eq!(e.status(), 400);
     }
 
     #[test]
