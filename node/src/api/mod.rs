@@ -21,6 +21,8 @@ mod files;
 mod names;
 mod net;
 
+pub use files::part_path;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
