@@ -109,15 +109,16 @@ enum Part {
     },
 }
 
-/// The path of a part: its `filename`, percent-decoded (as Kubo's clients encode it).
-fn part_path(field: &Field<'_>) -> Result<String, ApiError> {
-    let raw = field.file_name().unwrap_or("");
+/// The path of a part from its `filename` (none: ""), percent-decoded as Kubo's clients
+/// encode it, leading '/' dropped. The importer checks what is left.
+pub fn part_path(file_name: Option<&str>) -> String {
+    let raw = file_name.unwrap_or("");
     let decoded: String =
         form_urlencoded::parse(format!("p={}", raw.replace('+', "%2B")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-    Ok(decoded.trim_start_matches('/').to_string())
+    decoded.trim_start_matches('/').to_string()
 }
 
 /// Import parameters from the request's flags, on top of the config's defaults.
@@ -196,7 +197,7 @@ pub(crate) async fn add(
     // The request side: parts go to the importer one by one, file bytes as they arrive.
     let reader = tokio::spawn(async move {
         while let Some(mut field) = mp.next_field().await.map_err(malformed)? {
-            let path = part_path(&field)?;
+            let path = part_path(field.file_name());
             let ctype = field
                 .content_type()
                 .unwrap_or("application/octet-stream")

@@ -25,6 +25,8 @@ mod net;
 mod stream;
 mod upload;
 
+pub use files::part_path;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::{HeaderValue, StatusCode, request::Parts};

@@ -73,8 +73,9 @@ pub fn name_content(n: &NamePath, target: &str) -> Result<ContentPath, GatewayEr
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    if all.iter().any(|s| s == "." || s == "..") {
-        return Err(bad("'.' and '..' are not allowed in content paths"));
+    // The record's path gets the same checks as a URL path's segments.
+    if let Some(reason) = all.iter().find_map(|s| segment_problem(s)) {
+        return Err(bad(reason));
     }
     let (below, trailing_slash) = segments(&n.below)?;
     let title = match below.is_empty() {
@@ -124,7 +125,7 @@ impl ContentPath {
 pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Route, GatewayError> {
     if path.len() > MAX_PATH {
         return Err(GatewayError::BadPath {
-            path: format!("{}…", &path[..64.min(path.len())]),
+            path: format!("{}…", path.chars().take(64).collect::<String>()),
             reason: "too long",
         });
     }
@@ -340,11 +341,8 @@ fn segments(below: &str) -> Result<(Vec<String>, bool), GatewayError> {
     let mut out = Vec::new();
     for raw in below.split('/').filter(|s| !s.is_empty()) {
         let seg = percent_decode(raw).ok_or_else(|| bad("invalid percent-encoding"))?;
-        if seg == "." || seg == ".." {
-            return Err(bad("'.' and '..' are not allowed in content paths"));
-        }
-        if seg.contains('/') || seg.contains('\0') {
-            return Err(bad("a path segment may not contain '/' or NUL"));
+        if let Some(reason) = segment_problem(&seg) {
+            return Err(bad(reason));
         }
         out.push(seg);
         if out.len() > MAX_SEGMENTS {
@@ -352,6 +350,17 @@ fn segments(below: &str) -> Result<(Vec<String>, bool), GatewayError> {
         }
     }
     Ok((out, below.ends_with('/')))
+}
+
+/// Why a decoded segment cannot be part of a content path, if it cannot.
+fn segment_problem(seg: &str) -> Option<&'static str> {
+    if seg == "." || seg == ".." {
+        return Some("'.' and '..' are not allowed in content paths");
+    }
+    if seg.contains('/') || seg.contains('\0') {
+        return Some("a path segment may not contain '/' or NUL");
+    }
+    None
 }
 
 /// Decodes `%XX` escapes; `None` for a malformed escape or a result that is not UTF-8.
@@ -559,6 +568,31 @@ mod tests {
             Route::Content(c) => c,
             other => panic!("not content: {other:?}"),
         }
+    }
+
+    #[test]
+    fn name_targets_get_the_same_segment_checks_as_url_paths() {
+        let n = match route(
+            None,
+            "/ipns/k51qzi5uqu5dj1w2yvf8kk5cdjc1ddc00o4d5sjwi6f79xzcay9j3gkddw5uu4/",
+            None,
+        ) {
+            Ok(Route::Name(n)) => n,
+            other => panic!("not a name route: {other:?}"),
+        };
+        for bad in [format!("/ipfs/{V1}/a\0b"), format!("/ipfs/{V1}/../x")] {
+            let e = name_content(&n, &bad).expect_err(&bad);
+            assert_eq!(e.status(), 400, "{bad:?}: {e}");
+        }
+        assert!(name_content(&n, &format!("/ipfs/{V1}/a/b")).is_ok());
+    }
+
+    #[test]
+    fn overlong_paths_are_refused_without_slicing_a_character() {
+        // Byte 64 falls inside a two-byte character: the error's excerpt must not panic.
+        let path = format!("/{}", "é".repeat(MAX_PATH));
+        let e = route(None, &path, None).expect_err("too long");
+        assert_eq!(e.status(), 400);
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! Harness for the repository's config file, read as the daemon and the CLI read it.
+
+use node::Config;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+/// One repository directory per process, its `config` file rewritten for each input.
+static REPO: LazyLock<tempfile::TempDir> =
+    LazyLock::new(|| tempfile::tempdir().expect("a temporary directory"));
+
+fn load(bytes: &[u8]) -> Result<Config, node::RepoError> {
+    let dir: PathBuf = REPO.path().to_path_buf();
+    std::fs::write(dir.join("config"), bytes).expect("writing the config file");
+    node::repo::load_config(&dir)
+}
+
+/// The input as `$IPFSD_PATH/config`, loaded with `node::repo::load_config`, then turned
+/// into the typed settings the node starts with (network, BitSwap, import, IPNS). A loaded
+/// config written back out loads as the same config, and each key it shows can be set to
+/// the value it shows.
+pub fn config_file(data: &[u8]) {
+    let Ok(config) = load(data) else {
+        return;
+    };
+    let _ = node::net::NetConfig::from_config(&config);
+    let _ = node::content::bitswap_config(&config.bitswap, REPO.path());
+    let _ = config.import.params();
+    let _ = config.ipns.republish_period();
+    let _ = config.ipns.record_lifetime();
+    let _ = config.api.allowed_origins();
+    for profile in ["public", "local"] {
+        let _ = node::config::apply_profile(&config, profile);
+    }
+    let written = serde_json::to_vec_pretty(&config).expect("a config serializes");
+    let again = load(&written).expect("a written config loads");
+    assert_eq!(
+        again, config,
+        "config changed when written and loaded again"
+    );
+    if let serde_json::Value::Object(sections) = config.to_value() {
+        for (section, value) in sections {
+            let same = config
+                .with(&section, value)
+                .unwrap_or_else(|e| panic!("setting {section} to its own value: {e}"));
+            assert_eq!(
+                same, config,
+                "setting {section} to its own value changed it"
+            );
+        }
+    }
+}
