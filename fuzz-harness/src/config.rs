@@ -22,6 +22,29 @@ pub fn config_file(data: &[u8]) {
     let Ok(config) = load(data) else {
         return;
     };
+    // Every duration a loaded config holds can be added to the clock: none can overflow
+    // an `Instant` later (a reprovider deadline, a record's validity).
+    for value in [
+        &config.api.upload_idle_timeout,
+        &config.api.header_timeout,
+        &config.gateway.retrieval_timeout,
+        &config.gateway.header_timeout,
+        &config.routing.query_timeout,
+        &config.swarm.idle_timeout,
+        &config.bitswap.strict_cooldown,
+        &config.bitswap.fetch_timeout,
+        &config.provide.interval,
+        &config.ipns.republish_period,
+        &config.ipns.record_lifetime,
+    ] {
+        let d = node::config::parse_duration(value)
+            .unwrap_or_else(|| panic!("a loaded config holds the unparsable duration {value:?}"));
+        assert!(
+            d <= node::config::MAX_LIFETIME,
+            "a loaded config holds the unbounded duration {value:?}"
+        );
+        assert!(std::time::Instant::now().checked_add(d).is_some());
+    }
     let _ = node::net::NetConfig::from_config(&config);
     let _ = node::content::bitswap_config(&config.bitswap, REPO.path());
     let _ = config.import.params();

@@ -100,6 +100,8 @@ fn lookup_fuzzed(data: &[u8]) {
         let _ = export::child(&source, &root, name);
     }
     let _ = export::resolve(&source, &root, &names.join("/"));
+    // Listing walks every shard of a HAMT: bounded by its hash, each shard once.
+    let _ = export::list(&source, &root);
     if let Ok(Entry::Pb(node, Some(d))) = export::load(&source, &root)
         && let Some(fanout) = d.fanout
         && dag_hamt::valid_fanout(fanout)
