@@ -4,7 +4,7 @@
 //! transaction starts through [`Inner::begin_read`] / [`Inner::begin_write`]:
 //! - **Panics.** redb can panic on a damaged page. `run` catches the panic
 //!   (`catch_unwind`) and answers [`StoreError::Damaged`]; a panic hook installed once
-//!   keeps such caught panics out of stderr (they are logged instead).
+//!   keeps such caught panics out of stderr (they are logged as warnings instead).
 //! - **A poisoned database.** After one failed write (ENOSPC, EIO) redb fails every later
 //!   operation with "Previous I/O error". Starting a transaction on such a database drops
 //!   it and opens the file again (redb repairs it to its last commit), then retries once:
@@ -187,7 +187,7 @@ pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> 
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if GUARDED.with(Cell::get) {
-                tracing::debug!(%info, "block store operation panicked (answered as an error)");
+                tracing::warn!(%info, "block store operation panicked (answered as an error: damaged store?)");
             } else {
                 previous(info);
             }
