@@ -1072,6 +1072,14 @@ impl Engine {
                     });
                 }
             }
+            PeerEvent::Identified {
+                peer,
+                ledger_exchange: false,
+            } if self.config.ledger_exchange && peer != self.local => {
+                // Known not to speak it (unless an exchange already went through).
+                self.exchanges.entry(peer).or_insert(false);
+            }
+            PeerEvent::Identified { .. } => {}
             PeerEvent::Disconnected(peer) => {
                 self.forget_peer(peer);
                 if let Some(l) = self.ledgers.get(&peer) {

@@ -79,13 +79,23 @@ pub trait Routing: Send + Sync + 'static {
     fn disconnect(&self, peer: PeerId) -> BoxFuture<'static, ()>;
 }
 
-/// A connection event from the node (first connection opened / last one closed).
+/// A connection event from the node (first connection opened / last one closed / the
+/// peer identified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerEvent {
     /// The first connection to the peer is up.
     Connected(PeerId),
     /// The last connection to the peer closed.
     Disconnected(PeerId),
+    /// The peer told its protocols (identify): whether it lists the ledger exchange
+    /// ([`exchange::PROTOCOL`]). Only the smaller peer ID opens an exchange, so without this
+    /// a peer that does not speak it and has the smaller ID would stay "unknown".
+    Identified {
+        /// The peer.
+        peer: PeerId,
+        /// Whether its protocols include the ledger exchange.
+        ledger_exchange: bool,
+    },
 }
 
 /// The sending side of the node's connection events (cheap to clone; never blocks).

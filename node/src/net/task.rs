@@ -746,6 +746,12 @@ impl Task {
                 let wan = info.protocols.iter().any(|p| p.as_ref() == KAD_WAN);
                 let lan = info.protocols.iter().any(|p| p.as_ref() == KAD_LAN);
                 self.learn(peer_id, &info.listen_addrs, wan, lan);
+                if let Some(ev) = &self.peer_events {
+                    ev.send(bitswap::PeerEvent::Identified {
+                        peer: peer_id,
+                        ledger_exchange: info.protocols.contains(&bitswap::exchange::PROTOCOL),
+                    });
+                }
             }
             BehaviourEvent::Ping(ping::Event {
                 peer,
