@@ -291,71 +291,171 @@ pub struct DirEntry {
     pub tsize: u64,
 }
 
-/// Lists a plain or sharded directory, in name order.
+/// Lists a plain or sharded directory, in name order. Holds every entry at once: for a
+/// directory from outside (a HAMT may hold millions of entries), use [`list_limited`] or
+/// [`entries`].
 pub fn list(source: &impl BlockSource, dir: &Cid) -> Result<Vec<DirEntry>, ExportError> {
-    let mut out = Vec::new();
-    match load(source, dir)? {
-        Entry::Pb(node, Some(d)) if d.kind == DataType::HamtShard => {
-            let fanout = shard_fanout(dir, &d)?;
-            list_shard(source, dir, node, fanout, &mut out)?;
-            out.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => {
-            out.extend(node.links.into_iter().map(|l| DirEntry {
-                name: l.name.clone().unwrap_or_default(),
-                cid: l.cid,
-                tsize: l.tsize.unwrap_or(0),
-            }));
-        }
-        _ => return Err(ExportError::NotDirectory { cid: *dir }),
+    let walk = entries(source, dir)?;
+    let sharded = walk.is_sharded();
+    let mut out = walk.collect::<Result<Vec<_>, _>>()?;
+    if sharded {
+        out.sort_by(|a, b| a.name.cmp(&b.name));
     }
     Ok(out)
 }
 
-/// The entries of a HAMT, depth-first with an explicit stack of at most
-/// [`hamt::max_levels`] shards; a shard met twice (a naive walk would list its entries
-/// again, exponentially many times in a "diamond") makes the HAMT invalid.
-fn list_shard(
+/// At most `limit` entries of a plain or sharded directory, in name order, and whether
+/// there were more (`true`: the listing is truncated). Memory and blocks fetched are
+/// bounded by `limit`: the walk stops at the first entry past it, so a truncated HAMT
+/// listing holds the first `limit` entries in the HAMT's own (hash) order, sorted.
+pub fn list_limited(
     source: &impl BlockSource,
-    root: &Cid,
-    node: Node,
-    fanout: u64,
-    out: &mut Vec<DirEntry>,
-) -> Result<(), ExportError> {
-    let prefix = hamt::prefix_len(fanout);
-    let mut seen = HashSet::from([*root]);
-    let mut stack = vec![(*root, node.links.into_iter())];
-    while let Some((cid, links)) = stack.last_mut() {
-        let cid = *cid;
-        let Some(l) = links.next() else {
-            stack.pop();
-            continue;
-        };
-        let name = l.name.unwrap_or_default();
-        if name.len() < prefix || !name.is_char_boundary(prefix) {
-            return Err(ExportError::Invalid {
-                cid,
-                reason: "HAMT link name shorter than its prefix",
-            });
+    dir: &Cid,
+    limit: usize,
+) -> Result<(Vec<DirEntry>, bool), ExportError> {
+    let mut walk = entries(source, dir)?;
+    let sharded = walk.is_sharded();
+    let mut out = Vec::new();
+    let mut truncated = false;
+    for e in walk.by_ref() {
+        let e = e?;
+        if out.len() == limit {
+            truncated = true;
+            break;
         }
-        if name.len() == prefix {
-            if !seen.insert(l.cid) {
-                return Err(ExportError::Invalid {
+        out.push(e);
+    }
+    if sharded {
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok((out, truncated))
+}
+
+/// The entries of a plain or sharded directory, one at a time, in the directory's own
+/// order (a plain directory's link order; a HAMT's depth-first slot order, as Kubo lists
+/// it): see [`DirEntries`].
+pub fn entries<'s, S: BlockSource>(
+    source: &'s S,
+    dir: &Cid,
+) -> Result<DirEntries<'s, S>, ExportError> {
+    let walk = match load(source, dir)? {
+        Entry::Pb(node, Some(d)) if d.kind == DataType::HamtShard => {
+            let fanout = shard_fanout(dir, &d)?;
+            Walk::Shard {
+                fanout,
+                seen: HashSet::from([*dir]),
+                stack: vec![(*dir, node.links.into_iter())],
+            }
+        }
+        Entry::Pb(node, Some(d)) if d.kind == DataType::Directory => {
+            Walk::Plain(node.links.into_iter())
+        }
+        _ => return Err(ExportError::NotDirectory { cid: *dir }),
+    };
+    Ok(DirEntries {
+        source,
+        walk,
+        failed: false,
+    })
+}
+
+/// The iterator of [`entries`]. A HAMT is walked depth-first with an explicit stack of at
+/// most [`hamt::max_levels`] shards, one block at a time, so what it holds is one shard per
+/// level plus the CIDs of the shards met; a shard met twice (a naive walk would list its
+/// entries again, exponentially many times in a "diamond") makes the HAMT invalid. The
+/// first error ends the iteration.
+pub struct DirEntries<'s, S> {
+    source: &'s S,
+    walk: Walk,
+    failed: bool,
+}
+
+enum Walk {
+    Plain(std::vec::IntoIter<crate::pb::Link>),
+    Shard {
+        fanout: u64,
+        seen: HashSet<Cid>,
+        stack: Vec<(Cid, std::vec::IntoIter<crate::pb::Link>)>,
+    },
+}
+
+impl<S> std::fmt::Debug for DirEntries<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirEntries")
+            .field("sharded", &self.is_sharded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> DirEntries<'_, S> {
+    /// Whether the directory is a HAMT (whose order is not name order).
+    pub fn is_sharded(&self) -> bool {
+        matches!(self.walk, Walk::Shard { .. })
+    }
+}
+
+impl<S: BlockSource> DirEntries<'_, S> {
+    fn step(&mut self) -> Result<Option<DirEntry>, ExportError> {
+        let (fanout, seen, stack) = match &mut self.walk {
+            Walk::Plain(links) => {
+                return Ok(links.next().map(|l| DirEntry {
+                    name: l.name.unwrap_or_default(),
                     cid: l.cid,
-                    reason: "HAMT shard linked more than once",
+                    tsize: l.tsize.unwrap_or(0),
+                }));
+            }
+            Walk::Shard {
+                fanout,
+                seen,
+                stack,
+            } => (*fanout, seen, stack),
+        };
+        let prefix = hamt::prefix_len(fanout);
+        while let Some((cid, links)) = stack.last_mut() {
+            let cid = *cid;
+            let Some(l) = links.next() else {
+                stack.pop();
+                continue;
+            };
+            let name = l.name.unwrap_or_default();
+            if name.len() < prefix || !name.is_char_boundary(prefix) {
+                return Err(ExportError::Invalid {
+                    cid,
+                    reason: "HAMT link name shorter than its prefix",
                 });
             }
-            let shard = load_sub_shard(source, &l.cid, stack.len(), fanout)?;
-            stack.push((l.cid, shard.links.into_iter()));
-        } else {
-            out.push(DirEntry {
-                name: name[prefix..].to_string(),
-                cid: l.cid,
-                tsize: l.tsize.unwrap_or(0),
-            });
+            if name.len() == prefix {
+                if !seen.insert(l.cid) {
+                    return Err(ExportError::Invalid {
+                        cid: l.cid,
+                        reason: "HAMT shard linked more than once",
+                    });
+                }
+                let shard = load_sub_shard(self.source, &l.cid, stack.len(), fanout)?;
+                stack.push((l.cid, shard.links.into_iter()));
+            } else {
+                return Ok(Some(DirEntry {
+                    name: name[prefix..].to_string(),
+                    cid: l.cid,
+                    tsize: l.tsize.unwrap_or(0),
+                }));
+            }
         }
+        Ok(None)
     }
-    Ok(())
+}
+
+impl<S: BlockSource> Iterator for DirEntries<'_, S> {
+    type Item = Result<DirEntry, ExportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let step = self.step();
+        self.failed = step.is_err();
+        step.transpose()
+    }
 }
 
 /// Deepest file DAG the reader follows (guards against hostile DAGs).
@@ -809,6 +909,67 @@ mod tests {
                     "{off}+{len}"
                 );
             }
+        }
+    }
+
+    /// A directory of `n` entries named `e0`, `e1`, … (all the same tiny CID), plain or
+    /// sharded, and its blocks.
+    fn wide(n: usize, sharded: bool) -> (Cid, Mem) {
+        let tiny = crate::block::parse_cid("bafkqaaa").expect("identity CID");
+        let names = (0..n).map(|i| format!("e{i}"));
+        let blocks = if sharded {
+            let entries = names
+                .map(|name| hamt::Entry {
+                    name,
+                    cid: tiny,
+                    tsize: 0,
+                })
+                .collect();
+            hamt::build(entries, crate::Version::V1, 256)
+                .expect("HAMT")
+                .0
+        } else {
+            let mut links: Vec<_> = names
+                .map(|name| crate::pb::Link::new(tiny, name, 0))
+                .collect();
+            links.sort_by(|a, b| a.name.cmp(&b.name));
+            let node = Node {
+                links,
+                data: Some(Bytes::from(Data::new(DataType::Directory).encode())),
+            };
+            vec![crate::Block::encode(
+                crate::Version::V1,
+                DAG_PB,
+                node.encode(),
+            )]
+        };
+        let root = *blocks.last().expect("a root").cid();
+        (
+            root,
+            Mem(blocks.into_iter().map(|b| b.into_parts()).collect()),
+        )
+    }
+
+    #[test]
+    fn limited_listings_stop_at_the_limit_and_say_so() {
+        for sharded in [false, true] {
+            let (dir, src) = wide(3000, sharded);
+            let (got, truncated) = list_limited(&src, &dir, 1000).expect("listed");
+            assert_eq!(got.len(), 1000, "sharded: {sharded}");
+            assert!(truncated, "sharded: {sharded}");
+            assert!(
+                got.windows(2).all(|w| w[0].name < w[1].name),
+                "in name order"
+            );
+            // At the exact size, or above it: all of it, not truncated.
+            for limit in [3000, 5000] {
+                let (all, truncated) = list_limited(&src, &dir, limit).expect("listed");
+                assert!(!truncated);
+                assert_eq!(all, list(&src, &dir).expect("listed"));
+                assert_eq!(all.len(), 3000);
+            }
+            let walked = entries(&src, &dir).expect("a directory").count();
+            assert_eq!(walked, 3000);
         }
     }
 

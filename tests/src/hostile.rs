@@ -1,9 +1,9 @@
 //! Crafted DAGs a hostile peer (or web page) may serve, built with the `dag` crate's own
 //! encoders: chains far deeper than any real tree, HAMTs deeper than their hash allows,
 //! "diamonds" whose every node links its child twice (2^levels paths over `levels + 1`
-//! blocks), shards that link one child from every slot, and a directory block as large as
-//! BitSwap carries. Each builder returns the root and every block (root last), ready for
-//! [`car`] and `dag/import`.
+//! blocks), shards that link one child from every slot, a directory block as large as
+//! BitSwap carries, and a HAMT of a million tiny entries. Each builder returns the root and
+//! every block (root last), ready for [`car`] and `dag/import`.
 //!
 //! A block cannot link to itself, nor can two blocks link to each other: a CID is the hash
 //! of the bytes holding the link. The "cycles" a peer can really send are repeats — the
@@ -193,4 +193,26 @@ fn radix36(mut n: usize) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// A HAMT-sharded directory (fanout 256, built by the `dag` crate's own HAMT builder, as
+/// the importer builds large directories) of `entries` tiny entries: every one is the
+/// empty identity-hashed raw block (nothing to fetch) under a short unique name, so only
+/// the shards are big.
+pub fn wide_hamt(entries: usize) -> Crafted {
+    let tiny = dag::block::parse_cid("bafkqaaa").expect("identity CID");
+    let entries = (0..entries)
+        .map(|i| dag::hamt::Entry {
+            name: radix36(i),
+            cid: tiny,
+            tsize: 0,
+        })
+        .collect();
+    let (blocks, _) = dag::hamt::build(entries, Version::V1, dag::hamt::DEFAULT_FANOUT)
+        .expect("unique names fit a HAMT");
+    let mut c = empty();
+    for b in blocks {
+        c.push(b);
+    }
+    c
 }

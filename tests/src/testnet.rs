@@ -189,6 +189,11 @@ impl TestNode {
         node
     }
 
+    /// The RPC API's base URL (`http://127.0.0.1:<port>/api/v0`).
+    pub fn api_url(&self) -> &str {
+        &self.url
+    }
+
     /// The HTTP gateway's base URL (`http://127.0.0.1:<port>`).
     pub fn gateway_url(&self) -> &str {
         &self.gateway_url

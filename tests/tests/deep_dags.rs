@@ -4,6 +4,8 @@
 //! exported and garbage-collected through the API. The old recursive walks overflowed the
 //! stack and aborted the whole process; now every answer is an error naming the problem
 //! or, where the DAG is legitimately walkable (refs, pins, export, GC), the right answer.
+//! And a HAMT wider than the gateway's listing cap: the listing stops at the cap and says
+//! so, the API's `ls` streams every entry.
 
 use dag::export::MAX_TREE_DEPTH;
 use ipfsd_tests::hostile::{self, Crafted};
@@ -121,5 +123,46 @@ fn deep_directory_chains_get_to_the_limit_and_refuse_beyond() {
     assert_eq!(ls["Objects"][0]["Links"][0]["Name"], "d");
     let r = http::get(n.gateway_url(), &format!("/ipfs/{cid}/"), &[]);
     assert_eq!(r.status, 200, "{}", r.text());
+    alive(&n);
+}
+
+/// The gateway's listing cap (`LISTING_LIMIT` in the node's gateway).
+const LISTING_LIMIT: usize = 10_000;
+
+#[test]
+fn a_hamt_wider_than_the_listing_cap_is_listed_truncated_and_ls_streams_it_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = node(&dir);
+    let wide = hostile::wide_hamt(LISTING_LIMIT + 500);
+    import(&n, &wide);
+    let cid = wide.cid();
+
+    // The gateway: exactly the cap, and a note that says so (was: every entry, no note).
+    let r = http::get(n.gateway_url(), &format!("/ipfs/{cid}/"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    assert_eq!(page.matches("<td class=\"cid\">").count(), LISTING_LIMIT);
+    assert!(page.contains("Listing truncated"), "no truncation note");
+    assert!(page.contains(&format!("first {LISTING_LIMIT} entries")));
+    assert!(page.contains("href=\"?format=car\""));
+
+    // The API's `ls`: every entry, as one document and as one object per line.
+    let ls = n.call("ls", &[("arg", &cid)]).ok().json();
+    let links = ls["Objects"][0]["Links"].as_array().expect("links");
+    assert_eq!(links.len(), LISTING_LIMIT + 500);
+    assert_eq!(ls["Objects"][0]["Hash"], cid.as_str());
+    let names: std::collections::HashSet<_> = links
+        .iter()
+        .map(|l| l["Name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names.len(), LISTING_LIMIT + 500, "names repeat");
+    let lines = n
+        .call("ls", &[("arg", &cid), ("stream", "true")])
+        .ok()
+        .lines();
+    assert_eq!(lines.len(), LISTING_LIMIT + 500);
+    for (line, link) in lines.iter().zip(links) {
+        assert_eq!(&line["Objects"][0]["Links"][0], link);
+    }
     alive(&n);
 }

@@ -214,12 +214,13 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> Result<ExitCode> {
 
 fn ls_local(store: &dag::Store, p: &str) -> Result<Vec<LsEntry>> {
     let cid = resolve(store, p)?;
-    let entries = match export::load(store, &cid)?.kind() {
-        Kind::Directory => export::list(store, &cid)?,
-        _ => Vec::new(),
-    };
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
+    if export::load(store, &cid)?.kind() != Kind::Directory {
+        return Ok(Vec::new());
+    }
+    // In the directory's own order, as the daemon's `ls` gives it.
+    let mut out = Vec::new();
+    for e in export::entries(store, &cid)? {
+        let e = e?;
         let child = export::load(store, &e.cid)?;
         out.push(LsEntry {
             cid: e.cid.to_string(),

@@ -5,7 +5,7 @@ use crate::content::Source;
 use crate::path;
 use axum::extract::multipart::Field;
 use axum::extract::{Multipart, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use dag::export::{self, FileReader, Kind};
 use dag::import::{Event, Importer, Profile, TreeEntry};
@@ -466,40 +466,116 @@ pub(crate) async fn get(State(s): State<ApiState>, args: Args) -> Result<Respons
     }))
 }
 
+/// `ls`: the entries of each path's directory, streamed as they are walked (a HAMT from a
+/// peer may hold millions of entries: nothing here holds more than one shard per level).
+/// Without `stream` the answer is Kubo's one `{"Objects":[{"Hash","Links":[..]}]}`
+/// document, written entry by entry; with `stream=true` (Kubo's `ls --stream`) it is one
+/// such object per entry and line. Entries come in the directory's own order (a HAMT's is
+/// its hash order, as in Kubo). An error before the first byte is an ordinary error
+/// response; one after it fails the stream (see [`super::stream`]).
 pub(crate) async fn ls(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let asked = args.required_owned("ipfs-path")?;
+    let streamed = args.flag("stream", false)?;
     let paths = s.ipfs_paths(asked.clone()).await?;
     let src = s.source();
-    let objects = blocking(move || {
-        let mut objects = Vec::new();
-        for p in &paths {
-            let cid = path::resolve(&src, p)?;
-            let entries = match export::load(&src, &cid)?.kind() {
-                Kind::Directory => export::list(&src, &cid)?,
-                _ => Vec::new(),
-            };
-            let mut links = Vec::with_capacity(entries.len());
-            for e in entries {
-                let child = export::load(&src, &e.cid)?;
-                let (ty, size) = match child.kind() {
-                    Kind::Directory => (1, 0),
-                    Kind::Symlink => (4, child.filesize()),
-                    _ => (2, child.filesize()),
-                };
-                links.push(json!({ "Name": e.name, "Hash": e.cid.to_string(), "Size": size, "Type": ty, "Target": "" }));
-            }
-            objects.push(json!({ "Hash": asked[objects.len()], "Links": links }));
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let resp = stream_body("application/json", move |sink| {
+        let mut out = LsWriter {
+            out: SinkWriter::new(sink, 64 << 10),
+            started: Some(started_tx),
+            streamed,
+        };
+        let result = ls_all(&src, &asked, &paths, &mut out);
+        match (result, out.started.take()) {
+            // Failed before the first byte: the handler answers with the error itself.
+            (Err(e), Some(started)) => started.send(Err(e)).map_err(|_| super::Gone.into()),
+            (result, _) => result,
         }
-        // Serialized here, not on the executor: a directory block can hold over a hundred
-        // thousand entries.
-        Ok(serde_json::to_vec(&json!({ "Objects": objects })).unwrap_or_default())
-    })
-    .await?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        objects,
-    )
-        .into_response())
+    });
+    match started.await {
+        Ok(Err(e)) => Err(e),
+        _ => Ok(resp),
+    }
+}
+
+/// Writes `ls`'s answer: see [`ls`].
+struct LsWriter<'a> {
+    out: SinkWriter<'a>,
+    /// Told (`Ok`) when the first byte is about to go out.
+    started: Option<tokio::sync::oneshot::Sender<Result<(), ApiError>>>,
+    streamed: bool,
+}
+
+impl LsWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        if let Some(started) = self.started.take() {
+            let _ = started.send(Ok(()));
+        }
+        std::io::Write::write_all(&mut self.out, bytes).map_err(|_| super::Gone.into())
+    }
+
+    fn json(&mut self, v: &serde_json::Value) -> Result<(), ApiError> {
+        let bytes = serde_json::to_vec(v).unwrap_or_default();
+        self.write(&bytes)
+    }
+}
+
+fn ls_all(
+    src: &Source,
+    asked: &[String],
+    paths: &[String],
+    out: &mut LsWriter<'_>,
+) -> Result<(), ApiError> {
+    for (i, (p, hash)) in paths.iter().zip(asked).enumerate() {
+        let cid = path::resolve(src, p)?;
+        let mut entries = match export::load(src, &cid)?.kind() {
+            Kind::Directory => Some(export::entries(src, &cid)?),
+            _ => None,
+        };
+        if out.streamed {
+            let Some(entries) = entries else {
+                out.json(&json!({ "Objects": [{ "Hash": hash, "Links": [] }] }))?;
+                out.write(b"\n")?;
+                continue;
+            };
+            for e in entries {
+                let link = ls_link(src, e?)?;
+                out.json(&json!({ "Objects": [{ "Hash": hash, "Links": [link] }] }))?;
+                out.write(b"\n")?;
+            }
+            continue;
+        }
+        // The first entry is read before anything of this object is written, so an
+        // invalid directory fails before the first byte whenever it is the only one.
+        let first = entries.as_mut().and_then(Iterator::next).transpose()?;
+        out.write(if i == 0 { b"{\"Objects\":[" } else { b"," })?;
+        out.write(b"{\"Hash\":")?;
+        out.json(&json!(hash))?;
+        out.write(b",\"Links\":[")?;
+        if let Some(first) = first {
+            out.json(&ls_link(src, first)?)?;
+            for e in entries.into_iter().flatten() {
+                out.write(b",")?;
+                out.json(&ls_link(src, e?)?)?;
+            }
+        }
+        out.write(b"]}")?;
+    }
+    if !out.streamed {
+        out.write(b"]}\n")?;
+    }
+    std::io::Write::flush(&mut out.out).map_err(|_| super::Gone.into())
+}
+
+/// One entry as `ls` shows it (its type and size read from its own block).
+fn ls_link(src: &Source, e: export::DirEntry) -> Result<serde_json::Value, ApiError> {
+    let child = export::load(src, &e.cid)?;
+    let (ty, size) = match child.kind() {
+        Kind::Directory => (1, 0),
+        Kind::Symlink => (4, child.filesize()),
+        _ => (2, child.filesize()),
+    };
+    Ok(json!({ "Name": e.name, "Hash": e.cid.to_string(), "Size": size, "Type": ty, "Target": "" }))
 }
 
 pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {

@@ -1,6 +1,6 @@
 //! The gateway's HTML: directory listings and error pages. Every name and message is
 //! escaped; links are relative, so a listing works the same on a path and a subdomain
-//! origin.
+//! origin. A listing shows at most [`LISTING_LIMIT`] entries.
 
 use super::request::percent_encode;
 use dag::export::DirEntry;
@@ -21,6 +21,12 @@ pub fn escape(s: &str) -> String {
     }
     out
 }
+
+/// The most entries a directory listing shows (and the most the gateway reads to make
+/// one): a HAMT a peer serves may hold millions of entries, and a page of every one would
+/// take hundreds of MB per request. Past it the page says the listing is truncated and
+/// points to `?format=car` and the RPC API's `ls`, which stream the whole directory.
+pub const LISTING_LIMIT: usize = 10_000;
 
 /// Sizes as people read them (`1.5 KiB`).
 pub fn human_size(n: u64) -> String {
@@ -44,8 +50,15 @@ td.size{text-align:right;white-space:nowrap}td.cid{font-family:monospace;font-si
 a{color:#0b5cad;text-decoration:none}a:hover{text-decoration:underline}";
 
 /// A directory listing of `path` (the content path shown as the title), whose own CID is
-/// `cid`; `parent` adds a `..` link.
-pub fn listing(path: &str, cid: &str, entries: &[DirEntry], parent: bool) -> String {
+/// `cid`; `parent` adds a `..` link; `truncated` says the directory holds more than
+/// `entries`.
+pub fn listing(
+    path: &str,
+    cid: &str,
+    entries: &[DirEntry],
+    parent: bool,
+    truncated: bool,
+) -> String {
     let title = escape(path);
     let mut rows = String::new();
     if parent {
@@ -64,16 +77,34 @@ pub fn listing(path: &str, cid: &str, entries: &[DirEntry], parent: bool) -> Str
             human_size(e.tsize)
         );
     }
+    let count = if truncated {
+        format!("first {} entries (listing truncated)", entries.len())
+    } else if entries.len() == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{} entries", entries.len())
+    };
+    let note = if truncated {
+        format!(
+            "<p class=\"truncated\">Listing truncated: this directory has more than {} \
+             entries; {} are shown. Fetch all of it as a CAR with \
+             <a href=\"?format=car\">?format=car</a>, or list it with the RPC API's \
+             <code>ls</code> (<code>ipfsd ls {cid}</code>).</p>\n",
+            entries.len(),
+            entries.len(),
+            cid = escape(cid),
+        )
+    } else {
+        String::new()
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head><body>\n\
-         <h1>Index of {title}</h1>\n<p class=\"cid\">{cid} &middot; {n} entr{y}</p>\n\
+         <h1>Index of {title}</h1>\n<p class=\"cid\">{cid} &middot; {count}</p>\n{note}\
          <table><thead><tr><th>Name</th><th>Size</th><th>CID</th></tr></thead><tbody>\n\
          {rows}</tbody></table>\n<footer><p><small>ipfsd</small></p></footer></body></html>\n",
         cid = escape(cid),
-        n = entries.len(),
-        y = if entries.len() == 1 { "y" } else { "ies" },
     )
 }
 
@@ -107,7 +138,7 @@ mod tests {
                 tsize: 3,
             },
         ];
-        let page = listing("/ipfs/x/<dir>", "bafy", &entries, true);
+        let page = listing("/ipfs/x/<dir>", "bafy", &entries, true, false);
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;a b.html"));
         assert!(page.contains("href=\"./%3Cscript%3Ea%20b.html\""));
@@ -115,7 +146,11 @@ mod tests {
         assert!(page.contains("href=\"../\""));
         assert!(page.contains("2.0 KiB"));
         assert!(page.contains("Index of /ipfs/x/&lt;dir&gt;"));
-        assert!(!listing("/", "c", &entries, false).contains("href=\"../\""));
+        assert!(!listing("/", "c", &entries, false, false).contains("href=\"../\""));
+        assert!(!page.contains("truncated"));
+        let cut = listing("/", "c", &entries, false, true);
+        assert!(cut.contains("Listing truncated"), "{cut}");
+        assert!(cut.contains("?format=car"), "{cut}");
         assert!(error_page(404, "Not Found", "<b>").contains("&lt;b&gt;"));
         assert_eq!(human_size(5 << 20), "5.0 MiB");
     }

@@ -175,9 +175,11 @@ enum Plan {
         whole: Option<Bytes>,
     },
     /// A directory without `index.html`.
+    /// At most [`html::LISTING_LIMIT`] entries; `truncated` when the directory has more.
     Listing {
         cid: Cid,
         entries: Vec<export::DirEntry>,
+        truncated: bool,
     },
     /// A directory asked for without its trailing slash.
     AddSlash,
@@ -306,13 +308,16 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 disposition(h, &params, None);
                 resp
             }
-            Plan::Listing { cid, entries } => {
+            Plan::Listing {
+                cid,
+                entries,
+                truncated,
+            } => {
                 let title = content.title();
                 let parent = !content.segments.is_empty();
-                // A listing can hold a hundred thousand entries (one 2 MiB block): it is
-                // rendered off the executor, so other requests do not wait behind it.
+                // Rendered off the executor, so other requests do not wait behind it.
                 let page = tokio::task::spawn_blocking(move || {
-                    html::listing(&title, &cid.to_string(), &entries, parent)
+                    html::listing(&title, &cid.to_string(), &entries, parent, truncated)
                 })
                 .await
                 .map_err(|e| GatewayError::Internal {
@@ -516,8 +521,16 @@ fn plan(
                 Err(ExportError::NoLink { .. }) => {}
                 Err(e) => return Err(e),
             }
-            let entries = export::list(src, &cid)?;
-            Ok((resolved, Plan::Listing { cid, entries }))
+            // Bounded: a HAMT from a peer may hold millions of entries.
+            let (entries, truncated) = export::list_limited(src, &cid, html::LISTING_LIMIT)?;
+            Ok((
+                resolved,
+                Plan::Listing {
+                    cid,
+                    entries,
+                    truncated,
+                },
+            ))
         }
         Kind::Symlink => {
             let target = match &entry {
