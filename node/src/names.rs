@@ -578,7 +578,7 @@ impl Names {
                 return Err(NameError::NotFound {
                     name: name.to_string(),
                     reason: format!(
-                        "the newest valid record expired at {}",
+                        "no peer holds a valid record for it (the newest expired at {})",
                         ipns::rfc3339::format(validity).unwrap_or_else(|_| "?".into())
                     ),
                 });
