@@ -280,7 +280,12 @@ impl TestNode {
     /// Adds a directory tree (parts as in [`TestNode::call_with_parts`], all under one top
     /// directory, parents before children); answers the top directory's CID.
     pub fn add_tree(&self, parts: &[(&str, Option<&[u8]>)]) -> String {
-        let lines = self.call_with_parts("add", &[], parts).ok().lines();
+        self.add_tree_with(&[], parts)
+    }
+
+    /// [`TestNode::add_tree`] with `add` flags (e.g. `cid-version`).
+    pub fn add_tree_with(&self, args: &[(&str, &str)], parts: &[(&str, Option<&[u8]>)]) -> String {
+        let lines = self.call_with_parts("add", args, parts).ok().lines();
         lines
             .last()
             .and_then(|l| l["Hash"].as_str())

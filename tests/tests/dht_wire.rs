@@ -15,7 +15,7 @@
 use futures::{AsyncReadExt, AsyncWriteExt};
 use ipfsd_tests::kad_wire::{
     ADD_PROVIDER, FIND_NODE, KAD_LAN, KAD_WAN, PUT_VALUE, RawClient, find_node, frame, pb, prefix,
-    read_frame,
+    put_value, read_frame,
 };
 use ipfsd_tests::testnet::{TestNode, init_repo};
 use libp2p::identity::Keypair;
@@ -36,19 +36,6 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(STEP, f).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no progress within {STEP:?}"),
-    }
-}
-
-fn put_value(key: &[u8], value: &[u8]) -> pb::Message {
-    pb::Message {
-        r#type: PUT_VALUE,
-        key: key.to_vec(),
-        record: Some(pb::Record {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            time_received: String::new(),
-        }),
-        ..pb::Message::default()
     }
 }
 

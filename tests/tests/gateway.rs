@@ -50,15 +50,7 @@ fn add_site(node: &TestNode) -> Site {
         ("site/sub/deeper", None),
         ("site/sub/deeper/x.txt", Some(b"x\n")),
     ];
-    let lines = node
-        .call_with_parts("add", &[("cid-version", "1")], &parts)
-        .ok()
-        .lines();
-    let root = lines
-        .last()
-        .and_then(|l| l["Hash"].as_str())
-        .expect("a Hash")
-        .to_string();
+    let root = node.add_tree_with(&[("cid-version", "1")], &parts);
     Site { root, big, page }
 }
 
@@ -681,15 +673,7 @@ fn redirects_never_leave_the_origin() {
         ("site/evil.com", None),
         ("site/evil.com/index.html", Some(b"<p>inside</p>\n")),
     ];
-    let lines = a
-        .call_with_parts("add", &[("cid-version", "1")], &parts)
-        .ok()
-        .lines();
-    let root = lines
-        .last()
-        .and_then(|l| l["Hash"].as_str())
-        .expect("a Hash")
-        .to_string();
+    let root = a.add_tree_with(&[("cid-version", "1")], &parts);
     let port = http::addr_of(a.gateway_url()).port();
     let sub = format!("{root}.ipfs.localhost:{port}");
     let local = format!("localhost:{port}");
