@@ -77,12 +77,10 @@ pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     }
 }
 
-/// Links to follow in a block (dag-pb only; raw and others are leaves).
+/// Links to follow in a block, in any codec `dag::codec` understands (raw, plain json/cbor
+/// and unknown codecs are leaves).
 fn links(block: &Block) -> Result<Vec<Cid>, Error> {
-    if block.cid().codec() != dag::block::DAG_PB {
-        return Ok(Vec::new());
-    }
-    dag::pb::links_of(block.cid(), block.data()).map_err(|source| Error::Decode {
+    dag::codec::links(block.cid(), block.data()).map_err(|source| Error::Decode {
         cid: *block.cid(),
         source,
     })

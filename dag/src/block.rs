@@ -3,12 +3,13 @@
 //! A [`Block`] is a CID together with the bytes it names. Everything that enters the node
 //! (imported chunks, blocks from CAR files or peers) is turned into a `Block` either by
 //! hashing the bytes ([`Block::encode`]) or by checking them against a claimed CID
-//! ([`Block::verified`]); nothing downstream re-checks.
+//! ([`Block::verified`], which also checks that the bytes are well-formed in the CID's
+//! codec); nothing downstream re-checks.
 
+use crate::hash::{HashError, HashFn};
 use bytes::Bytes;
 pub use cid::{Cid, Version};
 use multihash::Multihash;
-use sha2::{Digest, Sha256};
 
 /// Multicodec code of dag-pb (Merkle DAG protobuf nodes).
 pub const DAG_PB: u64 = 0x70;
@@ -16,6 +17,12 @@ pub const DAG_PB: u64 = 0x70;
 pub const RAW: u64 = 0x55;
 /// Multicodec code of dag-cbor.
 pub const DAG_CBOR: u64 = 0x71;
+/// Multicodec code of dag-json.
+pub const DAG_JSON: u64 = 0x0129;
+/// Multicodec code of plain JSON.
+pub const JSON: u64 = 0x0200;
+/// Multicodec code of plain CBOR.
+pub const CBOR: u64 = 0x51;
 /// Multicodec code of libp2p public keys (used by IPNS names).
 pub const LIBP2P_KEY: u64 = 0x72;
 /// Multihash code of sha2-256.
@@ -33,13 +40,24 @@ pub enum BlockError {
         /// The CID the bytes claimed to be.
         cid: Cid,
     },
-    /// The CID uses a hash function this node cannot verify.
-    #[error("block {cid} uses unsupported hash function 0x{code:x}")]
+    /// The CID uses a hash function (or digest length) this node cannot verify.
+    #[error("block {cid}: {source}")]
     UnsupportedHash {
         /// The CID whose hash is unsupported.
         cid: Cid,
-        /// Its multihash code.
-        code: u64,
+        /// Why it cannot be checked.
+        source: HashError,
+    },
+    /// The bytes hash correctly but are not a well-formed block of the CID's codec (a
+    /// non-canonical dag-cbor map, a dag-pb node that does not parse).
+    #[error("block {cid} is not valid {codec}: {source}")]
+    Malformed {
+        /// The block.
+        cid: Cid,
+        /// Its codec's name.
+        codec: String,
+        /// What was wrong.
+        source: crate::DecodeError,
     },
     /// A CID string or byte sequence could not be parsed.
     #[error("invalid CID {input:?}: {source}")]
@@ -53,9 +71,21 @@ pub enum BlockError {
 
 /// sha2-256 multihash of `data`.
 pub fn sha256(data: &[u8]) -> Multihash<64> {
-    let digest = Sha256::digest(data);
     // A 32-byte digest always fits a 64-byte multihash.
-    Multihash::wrap(SHA2_256, &digest).unwrap_or_default()
+    HashFn::Sha2_256.digest(data).unwrap_or_default()
+}
+
+/// Builds the CID of `data` with the given version, codec and hash function. CIDv0 is only
+/// possible for dag-pb with sha2-256; anything else gives CIDv1 (as Kubo does when
+/// `--hash` is not sha2-256).
+pub fn cid_with(version: Version, codec: u64, hash: HashFn, data: &[u8]) -> Result<Cid, HashError> {
+    let mh = hash.digest(data)?;
+    Ok(match version {
+        Version::V0 if codec == DAG_PB && hash == HashFn::Sha2_256 => {
+            Cid::new_v0(mh).unwrap_or_else(|_| Cid::new_v1(codec, mh))
+        }
+        _ => Cid::new_v1(codec, mh),
+    })
 }
 
 /// Builds the CID of `data` with the given version and codec, hashing with sha2-256.
@@ -67,6 +97,16 @@ pub fn cid_of(version: Version, codec: u64, data: &[u8]) -> Cid {
             Cid::new_v0(mh).unwrap_or_else(|_| Cid::new_v1(codec, mh))
         }
         _ => Cid::new_v1(codec, mh),
+    }
+}
+
+/// The form pins are keyed by: CIDv0 becomes the CIDv1 dag-pb CID of the same multihash,
+/// so the two spellings of one root are one pin. (CIDs that differ in codec stay apart:
+/// they ask for different links to be followed.)
+pub fn pin_key(cid: &Cid) -> Cid {
+    match cid.version() {
+        Version::V0 => Cid::new_v1(DAG_PB, *cid.hash()),
+        Version::V1 => *cid,
     }
 }
 
@@ -112,10 +152,29 @@ impl Block {
         Block { cid, data }
     }
 
-    /// Makes a block from bytes claimed to be `cid`, checking the hash.
+    /// Hashes `data` with `hash` and makes a block of it.
+    pub fn encode_with(
+        version: Version,
+        codec: u64,
+        hash: HashFn,
+        data: impl Into<Bytes>,
+    ) -> Result<Self, HashError> {
+        let data = data.into();
+        let cid = cid_with(version, codec, hash, &data)?;
+        Ok(Block { cid, data })
+    }
+
+    /// Makes a block from bytes claimed to be `cid`: checks the hash with the function the
+    /// CID names, then that the bytes are well-formed in its codec
+    /// ([`crate::codec::validate`]).
     pub fn verified(cid: Cid, data: impl Into<Bytes>) -> Result<Self, BlockError> {
         let data = data.into();
         verify(&cid, &data)?;
+        crate::codec::validate(&cid, &data).map_err(|source| BlockError::Malformed {
+            cid,
+            codec: crate::codec::Codec::of(&cid).to_string(),
+            source,
+        })?;
         Ok(Block { cid, data })
     }
 
@@ -141,25 +200,12 @@ impl Block {
     }
 }
 
-/// Checks that `data` hashes to `cid`.
+/// Checks that `data` hashes to `cid`, with the hash function the CID names.
 pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
-    let mh = cid.hash();
-    match mh.code() {
-        SHA2_256 => {
-            if Sha256::digest(data).as_slice() == mh.digest() {
-                Ok(())
-            } else {
-                Err(BlockError::HashMismatch { cid: *cid })
-            }
-        }
-        IDENTITY => {
-            if mh.digest() == data {
-                Ok(())
-            } else {
-                Err(BlockError::HashMismatch { cid: *cid })
-            }
-        }
-        code => Err(BlockError::UnsupportedHash { cid: *cid, code }),
+    match crate::hash::matches(cid.hash(), data) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(BlockError::HashMismatch { cid: *cid }),
+        Err(source) => Err(BlockError::UnsupportedHash { cid: *cid, source }),
     }
 }
 

@@ -15,7 +15,7 @@
 
 use crate::block::{self, BlockError, DAG_PB};
 use crate::store::{PinMode, Store, StoreError};
-use crate::{Block, BlockSource, Cid, DecodeError, SourceError, pb};
+use crate::{Block, BlockSource, Cid, DecodeError, SourceError};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Read, Write};
@@ -210,8 +210,8 @@ pub fn export(
             }
         };
         if cid.codec() == DAG_PB {
-            let links =
-                pb::links_of(&cid, &data).map_err(|source| CarError::Decode { cid, source })?;
+            let links = crate::codec::links(&cid, &data)
+                .map_err(|source| CarError::Decode { cid, source })?;
             stack.extend(links.into_iter().rev());
         }
     }

@@ -11,8 +11,10 @@ pub mod block;
 pub mod car;
 pub mod cbor;
 pub mod chunker;
+pub mod codec;
 pub mod export;
 pub mod hamt;
+pub mod hash;
 pub mod import;
 pub mod pb;
 mod proto;
@@ -24,6 +26,8 @@ pub mod unixfs;
 pub(crate) mod testutil;
 
 pub use block::{Block, BlockError, Cid, Version};
+pub use codec::Codec;
+pub use hash::HashFn;
 pub use proto::DecodeError;
 pub use store::{Store, StoreError};
 

@@ -159,19 +159,6 @@ fn decode_link(buf: &[u8]) -> Result<Link, DecodeError> {
     Ok(Link { cid, name, tsize })
 }
 
-/// The CIDs a block links to, for any codec this node understands (raw and identity-raw
-/// blocks have none). Used by pinning, GC, `refs` and CAR export.
-pub fn links_of(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, DecodeError> {
-    match cid.codec() {
-        crate::block::DAG_PB => Ok(Node::decode(data)?
-            .links
-            .into_iter()
-            .map(|l| l.cid)
-            .collect()),
-        _ => Ok(Vec::new()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

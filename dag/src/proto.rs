@@ -31,6 +31,15 @@ pub enum DecodeError {
         /// The rule broken.
         reason: &'static str,
     },
+    /// A block of an IPLD codec (dag-cbor, dag-json, …) did not decode, or was not in the
+    /// codec's strict form.
+    #[error("{codec}: {reason}")]
+    Codec {
+        /// The codec's name.
+        codec: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
 }
 
 pub(crate) const VARINT: u64 = 0;

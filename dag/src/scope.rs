@@ -106,8 +106,8 @@ impl EntityBytes {
 pub struct Resolved {
     /// The CID the path names.
     pub cid: Cid,
-    /// The CID reached after each step: the root first, then one per path segment
-    /// (`X-Ipfs-Roots`).
+    /// The CID reached after each step: the root first, then one per block crossed (one
+    /// per segment through UnixFS directories; `X-Ipfs-Roots`).
     pub roots: Vec<Cid>,
     /// The blocks read to follow the path (directories and HAMT shards), in order, each
     /// once; empty when the path is empty.
@@ -143,15 +143,19 @@ pub fn resolve_path(
         inner: source,
         seen: Mutex::new(Vec::new()),
     };
-    let mut cid = *root;
-    let mut roots = vec![cid];
-    for (depth, name) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        export::check_depth(&cid, depth)?;
-        cid = export::child(&rec, &cid, name)?;
-        roots.push(cid);
+    let r = export::resolve_ipld(&rec, root, path)?;
+    if !r.rem.is_empty() {
+        return Err(ExportError::NotABlock {
+            cid: r.cid,
+            rem: r.rem.join("/"),
+        });
     }
     let blocks = rec.seen.into_inner().unwrap_or_default();
-    Ok(Resolved { cid, roots, blocks })
+    Ok(Resolved {
+        cid: r.cid,
+        roots: r.roots,
+        blocks,
+    })
 }
 
 /// Streams a CARv1 with `roots` in its header: the path blocks of `resolved`, then what
@@ -242,7 +246,7 @@ impl<'s, S: BlockSource> Walk<'s, S> {
         match self.scope {
             Scope::Block => {}
             Scope::All => {
-                let links = crate::pb::links_of(&cid, &data)
+                let links = crate::codec::links(&cid, &data)
                     .map_err(|source| CarError::Decode { cid, source })?;
                 self.stack
                     .extend(links.into_iter().rev().map(|cid| Frame { cid, offset: 0 }));

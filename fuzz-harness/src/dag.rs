@@ -55,7 +55,7 @@ fn pb_roundtrip(block: &[u8]) {
     let again = Node::decode(&enc).expect("canonical dag-pb re-encoding does not decode");
     assert_eq!(again, node, "dag-pb round trip changed the node");
     let cid = cid_of(Version::V1, DAG_PB, block);
-    let links = dag::pb::links_of(&cid, block).expect("links_of refuses a decodable node");
+    let links = dag::codec::links(&cid, block).expect("links_of refuses a decodable node");
     assert_eq!(links.len(), node.links.len());
     if let Some(d) = &node.data {
         unixfs(d);

@@ -161,7 +161,7 @@ pub fn walk_refs<E>(
             }
         }
         let data = dag::export::get(store, &cid)?;
-        let links = dag::pb::links_of(&cid, &data)
+        let links = dag::codec::links(&cid, &data)
             .map_err(|source| dag::export::ExportError::Decode { cid, source })?;
         stack.extend(links.into_iter().rev().map(|c| (c, false)));
     }

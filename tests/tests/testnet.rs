@@ -255,7 +255,7 @@ fn reprovider_announces_per_strategy_and_reports() {
         .pin_add(&added.cid, dag::store::PinMode::Recursive)
         .expect("pin");
     let root = added.cid;
-    let leaf = *dag::pb::links_of(
+    let leaf = *dag::codec::links(
         &root,
         &repo.store().get(&root).expect("read").expect("root"),
     )

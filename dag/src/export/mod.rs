@@ -92,6 +92,14 @@ pub enum ExportError {
         /// The limit.
         limit: usize,
     },
+    /// The path ends inside a node (at a value that is not a link), not at a block.
+    #[error("path ends inside {cid} at {rem:?}, not at a block")]
+    NotABlock {
+        /// The node the path ends in.
+        cid: Cid,
+        /// The rest of the path inside it.
+        rem: String,
+    },
     /// Writing the output failed.
     #[error("writing {path}: {source}")]
     Io {
@@ -182,15 +190,92 @@ impl Entry {
 }
 
 /// Follows `path` (components separated by '/', empty ones ignored) from `root` through
-/// plain and HAMT-sharded directories; a path of more than [`MAX_TREE_DEPTH`] components
-/// is refused.
+/// plain and HAMT-sharded directories and through dag-cbor/dag-json links (see
+/// [`resolve_ipld`]); a path that ends inside a node rather than at a block is refused
+/// ([`ExportError::NotABlock`]), as is one of more than [`MAX_TREE_DEPTH`] steps.
 pub fn resolve(source: &impl BlockSource, root: &Cid, path: &str) -> Result<Cid, ExportError> {
-    let mut cid = *root;
-    for (depth, name) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        check_depth(&cid, depth)?;
-        cid = child(source, &cid, name)?;
+    let r = resolve_ipld(source, root, path)?;
+    if r.rem.is_empty() {
+        Ok(r.cid)
+    } else {
+        Err(ExportError::NotABlock {
+            cid: r.cid,
+            rem: r.rem.join("/"),
+        })
     }
-    Ok(cid)
+}
+
+/// Where a content path led: the last block reached and what is left of the path inside
+/// it (Kubo's `dag resolve` answer: `Cid` and `RemPath`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpldPath {
+    /// The last block reached.
+    pub cid: Cid,
+    /// The segments left inside that block (empty when the path ends at the block).
+    pub rem: Vec<String>,
+    /// Every block reached, the root first (the gateway's `X-Ipfs-Roots`).
+    pub roots: Vec<Cid>,
+}
+
+/// Follows `path` from `root` across blocks of every codec that has links: a dag-pb
+/// segment names a link (through HAMT shards too); in dag-cbor and dag-json the segments
+/// are map keys and list indexes, and the walk moves to the next block at each link it
+/// meets. It stops when the path runs out or ends inside a node (then [`IpldPath::rem`]
+/// holds the rest). Iterative; at most [`MAX_TREE_DEPTH`] blocks are crossed.
+pub fn resolve_ipld(
+    source: &impl BlockSource,
+    root: &Cid,
+    path: &str,
+) -> Result<IpldPath, ExportError> {
+    use crate::codec::{self, Codec, PathError, Resolved};
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut cid = *root;
+    let mut roots = vec![cid];
+    let mut i = 0;
+    let mut steps = 0;
+    while i < segs.len() {
+        check_depth(&cid, steps)?;
+        steps += 1;
+        match Codec::of(&cid) {
+            Codec::DagCbor | Codec::DagJson => {
+                let data = get(source, &cid)?;
+                let value = codec::decode(Codec::of(&cid), &data)
+                    .map_err(|source| ExportError::Decode { cid, source })?;
+                match codec::resolve_in_node(&value, &segs[i..]) {
+                    Ok(Resolved::Link {
+                        cid: next,
+                        consumed,
+                    }) => {
+                        i += consumed;
+                        cid = next;
+                        roots.push(cid);
+                    }
+                    Ok(Resolved::Value(_)) => {
+                        return Ok(IpldPath {
+                            cid,
+                            rem: segs[i..].iter().map(|s| s.to_string()).collect(),
+                            roots,
+                        });
+                    }
+                    Err(
+                        PathError::NoField { segment } | PathError::NotContainer { segment, .. },
+                    ) => {
+                        return Err(ExportError::NoLink { cid, name: segment });
+                    }
+                }
+            }
+            _ => {
+                cid = child(source, &cid, segs[i])?;
+                i += 1;
+                roots.push(cid);
+            }
+        }
+    }
+    Ok(IpldPath {
+        cid,
+        rem: Vec::new(),
+        roots,
+    })
 }
 
 /// Refuses step `depth` (0-based) of a path at `cid` past [`MAX_TREE_DEPTH`].

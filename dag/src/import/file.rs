@@ -333,7 +333,7 @@ mod tests {
         );
         let mut seen = std::collections::HashSet::new();
         for b in &blocks {
-            for l in crate::pb::links_of(b.cid(), b.data()).expect("links") {
+            for l in crate::codec::links(b.cid(), b.data()).expect("links") {
                 assert!(seen.contains(&l), "child {l} written after parent");
             }
             seen.insert(*b.cid());

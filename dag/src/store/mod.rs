@@ -632,9 +632,10 @@ impl Iterator for AllCids {
 fn check(cid: &Cid, data: &[u8]) -> Result<()> {
     match block::verify(cid, data) {
         Ok(()) => Ok(()),
-        Err(BlockError::UnsupportedHash { code, .. }) => {
-            Err(StoreError::Unverifiable { cid: *cid, code })
-        }
+        Err(BlockError::UnsupportedHash { .. }) => Err(StoreError::Unverifiable {
+            cid: *cid,
+            code: cid.hash().code(),
+        }),
         Err(_) => Err(StoreError::Corrupt { cid: *cid }),
     }
 }

@@ -6,13 +6,13 @@
 //! recursive pin always names a complete DAG. Indirect pins are not stored: they are found
 //! by walking the recursive pins' DAGs.
 //!
-//! Links are read with [`crate::pb::links_of`]: dag-pb nodes have links; raw and every other
+//! Links are read with [`crate::codec::links`]: dag-pb nodes have links; raw and every other
 //! codec (dag-cbor included, for now) are treated as leaves.
 
 use super::pack::Packs;
 use super::{BlockTables, ImportGuard, PINS, ReadTables, Result, Store, StoreError, WriteTables};
+use crate::Cid;
 use crate::block::{self, DAG_PB};
-use crate::{Cid, pb};
 use bytes::Bytes;
 use redb::{ReadableTable, WriteTransaction};
 use std::collections::HashSet;
@@ -198,7 +198,8 @@ pub(crate) fn children(cid: &Cid, data: Option<&Bytes>) -> Result<Vec<Cid>> {
     match data {
         Some(data) => {
             super::check(cid, data)?;
-            pb::links_of(cid, data).map_err(|source| StoreError::Decode { cid: *cid, source })
+            crate::codec::links(cid, data)
+                .map_err(|source| StoreError::Decode { cid: *cid, source })
         }
         None => Ok(Vec::new()),
     }

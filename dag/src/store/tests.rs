@@ -430,7 +430,7 @@ fn reachable(blocks: &[Block], pins: &[(usize, PinMode)]) -> HashSet<Cid> {
             out.insert(c);
             if walked.insert(c) {
                 let b = by_cid[&c];
-                stack.extend(crate::pb::links_of(b.cid(), b.data()).expect("links"));
+                stack.extend(crate::codec::links(b.cid(), b.data()).expect("links"));
             }
         }
     }
