@@ -506,4 +506,58 @@ mod tests {
         let err = write_car(&src, &[dir], &resolved, Scope::All, None, &mut out);
         assert!(matches!(err, Err(CarError::Source(SourceError::NotFound { cid })) if cid == file));
     }
+
+    #[test]
+    fn ipld_paths_cross_dag_cbor_and_dag_json_with_one_root_per_segment() {
+        use crate::codec::{self, Codec};
+        use ipld_core::ipld::Ipld;
+        use std::collections::BTreeMap;
+        let (mut src, dir, file, _) = fixture();
+        let enc = |codec: Codec, v: &Ipld| {
+            let data = codec::encode(codec, v).expect("encode");
+            Block::encode(crate::Version::V1, codec.code(), data)
+        };
+        let map = |kv: Vec<(&str, Ipld)>| {
+            Ipld::Map(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>())
+        };
+        // dag-json {"dir": <dir>, "n": 1} under dag-cbor {"a": {"b": <json>}, "x": [1, 2]}.
+        let json = enc(
+            Codec::DagJson,
+            &map(vec![("dir", Ipld::Link(dir)), ("n", Ipld::Integer(1))]),
+        );
+        let cbor = enc(
+            Codec::DagCbor,
+            &map(vec![
+                ("a", map(vec![("b", Ipld::Link(*json.cid()))])),
+                ("x", Ipld::List(vec![Ipld::Integer(1), Ipld::Integer(2)])),
+            ]),
+        );
+        let (j, c) = (*json.cid(), *cbor.cid());
+        for b in [json, cbor] {
+            let (cid, data) = b.into_parts();
+            src.0.insert(cid, data);
+        }
+        // Through both codecs into the UnixFS directory and its file.
+        let r = resolve_path(&src, &c, "a/b/dir/f.bin").expect("resolve");
+        assert_eq!(r.cid, file);
+        assert_eq!(r.roots, vec![c, c, j, dir, file]);
+        let read: Vec<Cid> = r.blocks.iter().map(|b| *b.cid()).collect();
+        assert_eq!(read, vec![c, j, dir]);
+        // Ending at a link: the linked block.
+        let r = resolve_path(&src, &c, "a/b").expect("resolve");
+        assert_eq!((r.cid, r.roots), (j, vec![c, c, j]));
+        // Ending inside a node at a value that is not a link.
+        let inside = export::resolve_ipld(&src, &c, "x/1").expect("resolve");
+        assert_eq!(inside.cid, c);
+        assert_eq!(inside.rem, ["x", "1"]);
+        assert_eq!(inside.roots, vec![c, c, c]);
+        assert!(matches!(
+            resolve_path(&src, &c, "a/b/n"),
+            Err(ExportError::NotABlock { cid, rem }) if cid == j && rem == "n"
+        ));
+        assert!(matches!(
+            resolve_path(&src, &c, "a/nope"),
+            Err(ExportError::NoLink { .. })
+        ));
+    }
 }
