@@ -41,6 +41,9 @@ pub struct ContentPath {
     pub mutable: bool,
     /// The listing title for a name path (`/ipns/<name>/...`); `None`: the `/ipfs/` path.
     pub name_title: Option<String>,
+    /// Where generated `/ipfs/<cid>` links point: `""` (this origin) on a path gateway,
+    /// `//localhost[:port]` from a subdomain origin (whose own paths are below its CID).
+    pub link_root: String,
 }
 
 /// `/ipns/<name>/<below>`, or `<name>.ipns.localhost/<below>`.
@@ -54,6 +57,8 @@ pub struct NamePath {
     pub subdomain: bool,
     /// The path as requested (`X-Ipfs-Path`).
     pub display: String,
+    /// As [`ContentPath::link_root`].
+    pub link_root: String,
 }
 
 /// The content a name request reaches, given what the name resolved to (`/ipfs/<cid>[/p]`,
@@ -94,6 +99,7 @@ pub fn name_content(n: &NamePath, target: &str) -> Result<ContentPath, GatewayEr
         subdomain: n.subdomain,
         mutable: true,
         name_title: Some(title),
+        link_root: n.link_root.clone(),
     })
 }
 
@@ -166,6 +172,7 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
             subdomain: true,
             mutable: false,
             name_title: None,
+            link_root: parent_origin(&host_full, label),
         }));
     }
     if let Some(label) = host_name.strip_suffix(".ipns.localhost") {
@@ -176,6 +183,7 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
             below: path.to_string(),
             subdomain: true,
             display: format!("/ipns/{label}{path}"),
+            link_root: parent_origin(&host_full, label),
         }));
     }
     if path == "/ipns" || path.starts_with("/ipns/") {
@@ -204,6 +212,7 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
             below: below.to_string(),
             subdomain: false,
             display: path.to_string(),
+            link_root: String::new(),
         }));
     }
     let Some(rest) = path.strip_prefix("/ipfs/") else {
@@ -246,7 +255,18 @@ pub fn route(host: Option<&str>, path: &str, query: Option<&str>) -> Result<Rout
         subdomain: false,
         mutable: false,
         name_title: None,
+        link_root: String::new(),
     }))
+}
+
+/// The path gateway's origin as seen from the subdomain host `host_full`
+/// (`<label>.ipfs.localhost:8080` → `//localhost:8080`), as a scheme-relative URL.
+fn parent_origin(host_full: &str, label: &str) -> String {
+    // `<label>.` and the `ipfs.`/`ipns.` namespace label (both five bytes) go.
+    match host_full.get(label.len() + 6..) {
+        Some(rest) if !rest.is_empty() => format!("//{rest}"),
+        _ => String::new(),
+    }
 }
 
 /// The path part of a `Location` built from a request path: its segments joined by single
@@ -405,6 +425,79 @@ pub enum Format {
     Raw,
     /// A CARv1 stream (`application/vnd.ipld.car`).
     Car,
+    /// The block in an IPLD codec (`format=dag-json|dag-cbor|json|cbor` or the matching
+    /// `Accept` type): as stored when it is in that codec already, converted otherwise.
+    Codec(Want),
+}
+
+/// An IPLD response codec a client can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// `application/vnd.ipld.dag-json`.
+    DagJson,
+    /// `application/vnd.ipld.dag-cbor`.
+    DagCbor,
+    /// `application/json`.
+    Json,
+    /// `application/cbor`.
+    Cbor,
+}
+
+impl Want {
+    /// Reads a `format` value (`dag-json`, ...).
+    pub fn from_format(v: &str) -> Option<Want> {
+        Some(match v {
+            "dag-json" => Want::DagJson,
+            "dag-cbor" => Want::DagCbor,
+            "json" => Want::Json,
+            "cbor" => Want::Cbor,
+            _ => return None,
+        })
+    }
+
+    /// Reads a media type (lowercase, without parameters).
+    pub fn from_media_type(t: &str) -> Option<Want> {
+        Some(match t {
+            "application/vnd.ipld.dag-json" => Want::DagJson,
+            "application/vnd.ipld.dag-cbor" => Want::DagCbor,
+            "application/json" => Want::Json,
+            "application/cbor" => Want::Cbor,
+            _ => return None,
+        })
+    }
+
+    /// The response's `Content-Type`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Want::DagJson => "application/vnd.ipld.dag-json",
+            Want::DagCbor => "application/vnd.ipld.dag-cbor",
+            Want::Json => "application/json",
+            Want::Cbor => "application/cbor",
+        }
+    }
+
+    /// The codec of a block of this type.
+    pub fn codec(self) -> dag::codec::Codec {
+        use dag::codec::Codec;
+        match self {
+            Want::DagJson => Codec::DagJson,
+            Want::DagCbor => Codec::DagCbor,
+            Want::Json => Codec::Json,
+            Want::Cbor => Codec::Cbor,
+        }
+    }
+
+    /// The type that serves a block of `codec` as stored, if there is one.
+    pub fn of_codec(codec: dag::codec::Codec) -> Option<Want> {
+        use dag::codec::Codec;
+        Some(match codec {
+            Codec::DagJson => Want::DagJson,
+            Codec::DagCbor => Want::DagCbor,
+            Codec::Json => Want::Json,
+            Codec::Cbor => Want::Cbor,
+            _ => return None,
+        })
+    }
 }
 
 /// The request's retrieval parameters.
@@ -420,6 +513,8 @@ pub struct Params {
     pub filename: Option<String>,
     /// `download=true`: `Content-Disposition: attachment`.
     pub download: bool,
+    /// The client accepts HTML (`Accept` holds `text/html`): a browser.
+    pub html: bool,
 }
 
 /// Reads the query and `Accept` header.
@@ -430,6 +525,7 @@ pub fn params(query: Option<&str>, accept: Option<&str>) -> Result<Params, Gatew
         entity_bytes: None,
         filename: None,
         download: false,
+        html: accept.is_some_and(|a| a.contains("text/html")),
     };
     let bad = |name: &'static str, value: &str, reason: &'static str| GatewayError::BadParam {
         name,
@@ -444,7 +540,16 @@ pub fn params(query: Option<&str>, accept: Option<&str>) -> Result<Params, Gatew
                 format = Some(match &*v {
                     "raw" => Format::Raw,
                     "car" => Format::Car,
-                    _ => return Err(bad("format", &v, "this gateway serves raw and car")),
+                    other => match Want::from_format(other) {
+                        Some(w) => Format::Codec(w),
+                        None => {
+                            return Err(bad(
+                                "format",
+                                &v,
+                                "this gateway serves raw, car, dag-json, dag-cbor, json and cbor",
+                            ));
+                        }
+                    },
                 })
             }
             "dag-scope" => {
@@ -488,7 +593,14 @@ pub fn params(query: Option<&str>, accept: Option<&str>) -> Result<Params, Gatew
                     format = Some(Format::Car);
                     break;
                 }
-                _ => {}
+                t => {
+                    // The first type this gateway answers wins (as boxo does: weights
+                    // are not read).
+                    if let Some(w) = Want::from_media_type(t) {
+                        format = Some(Format::Codec(w));
+                        break;
+                    }
+                }
             }
         }
     }
@@ -663,6 +775,9 @@ mod tests {
         assert!(c.subdomain);
         assert_eq!(c.segments, ["a"]);
         assert_eq!(c.display, format!("/ipfs/{V1}/a/"));
+        assert_eq!(c.link_root, "//localhost:8080");
+        let c = content(route(Some("127.0.0.1:8080"), &format!("/ipfs/{V1}/"), None).expect("ok"));
+        assert_eq!(c.link_root, "");
         assert_eq!(c.root.to_string(), V1);
         // Hosts are case-insensitive.
         let upper = format!("{}.IPFS.LOCALHOST", V1.to_uppercase());
@@ -765,8 +880,30 @@ mod tests {
         let p = params(Some("format=car&dag-scope=entity&entity-bytes=0:*"), None).expect("ok");
         assert_eq!(p.scope, dag::scope::Scope::Entity);
         assert!(p.entity_bytes.is_some());
+        for (q, want) in [
+            ("format=dag-json", Want::DagJson),
+            ("format=dag-cbor", Want::DagCbor),
+            ("format=json", Want::Json),
+            ("format=cbor", Want::Cbor),
+        ] {
+            assert_eq!(params(Some(q), None).expect(q).format, Format::Codec(want));
+            assert_eq!(
+                params(None, Some(want.media_type())).expect(q).format,
+                Format::Codec(want)
+            );
+        }
+        // The first known type in the header wins; a query parameter beats the header.
+        let p = params(
+            None,
+            Some("text/html, application/vnd.ipld.dag-cbor;q=0.5, application/vnd.ipld.raw"),
+        )
+        .expect("ok");
+        assert_eq!(p.format, Format::Codec(Want::DagCbor));
+        let p = params(Some("format=json"), Some("application/vnd.ipld.car")).expect("ok");
+        assert_eq!(p.format, Format::Codec(Want::Json));
         for bad in [
             "format=tar",
+            "format=dag-jsonx",
             "dag-scope=x",
             "entity-bytes=9:1",
             "car-version=2",
