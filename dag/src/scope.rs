@@ -518,7 +518,11 @@ mod tests {
             Block::encode(crate::Version::V1, codec.code(), data)
         };
         let map = |kv: Vec<(&str, Ipld)>| {
-            Ipld::Map(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>())
+            Ipld::Map(
+                kv.into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect::<BTreeMap<_, _>>(),
+            )
         };
         // dag-json {"dir": <dir>, "n": 1} under dag-cbor {"a": {"b": <json>}, "x": [1, 2]}.
         let json = enc(
