@@ -240,17 +240,18 @@ impl<'s, S: BlockSource> Walk<'s, S> {
             None => export::get(self.source, &cid).map_err(export_to_car)?,
         };
         let block = (identity_data(&cid).is_none()).then(|| Block::trusted(cid, data.clone()));
-        if cid.codec() != DAG_PB {
-            return Ok(block);
-        }
         match self.scope {
             Scope::Block => {}
+            // Every codec's links (dag-cbor and dag-json too; raw, json, cbor and unknown
+            // codecs have none).
             Scope::All => {
                 let links = crate::codec::links(&cid, &data)
                     .map_err(|source| CarError::Decode { cid, source })?;
                 self.stack
                     .extend(links.into_iter().rev().map(|cid| Frame { cid, offset: 0 }));
             }
+            // An entity that is not UnixFS is its block (the trustless gateway spec).
+            Scope::Entity if cid.codec() != DAG_PB => {}
             Scope::Entity => self.push_entity_children(cid, &data, frame.offset, is_root)?,
         }
         Ok(block)
@@ -563,5 +564,19 @@ mod tests {
             resolve_path(&src, &c, "a/nope"),
             Err(ExportError::NoLink { .. })
         ));
+        // dag-scope=all below a dag-cbor root follows its links through every codec;
+        // entity and block stop at the node.
+        let at_root = resolve_path(&src, &c, "").expect("resolve");
+        let car = |scope| {
+            let mut out = Vec::new();
+            write_car(&src, &[c], &at_root, scope, None, &mut out).expect("car");
+            blocks_of(&out)
+        };
+        let all = car(Scope::All);
+        assert_eq!(all[..4], [c, j, dir, file]);
+        // The two nodes, the directory, the file root, 7 inner nodes and 20 leaves.
+        assert_eq!(all.len(), 3 + 28, "{all:?}");
+        assert_eq!(car(Scope::Entity), vec![c]);
+        assert_eq!(car(Scope::Block), vec![c]);
     }
 }
