@@ -154,6 +154,10 @@ fn data_of(m: &Mixed, cid: &Cid) -> Vec<u8> {
         .to_vec()
 }
 
+fn html_accept() -> [(&'static str, &'static str); 1] {
+    [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")]
+}
+
 fn header<'a>(r: &'a HttpReply, name: &str) -> &'a str {
     r.header(name).unwrap_or("")
 }
@@ -343,10 +347,23 @@ fn formats_accept_types_etags_and_refusals() {
     // The dag-json node: as stored by default and as json; converted to dag-cbor; not cbor.
     let json = m.json.to_string();
     let stored = data_of(&m, &m.json);
-    for q in ["", "?format=dag-json", "?format=json"] {
-        let r = get(&a, &format!("/ipfs/{json}{q}"), &[]);
-        assert_eq!(r.status, 200, "{q}");
-        assert_eq!(r.body, stored, "{q}");
+    for (q, accept, ty) in [
+        ("", None, "application/vnd.ipld.dag-json"),
+        ("?format=dag-json", None, "application/vnd.ipld.dag-json"),
+        (
+            "",
+            Some("application/vnd.ipld.dag-json"),
+            "application/vnd.ipld.dag-json",
+        ),
+        ("?format=json", None, "application/json"),
+        ("", Some("application/json"), "application/json"),
+    ] {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+        let r = get(&a, &format!("/ipfs/{json}{q}"), &headers);
+        assert_eq!(r.status, 200, "{q} {accept:?}");
+        assert_eq!(r.body, stored, "{q} {accept:?}");
+        assert_eq!(header(&r, "content-type"), ty, "{q} {accept:?}");
+        assert!(header(&r, "content-disposition").starts_with("inline"));
     }
     assert_eq!(
         header(
@@ -367,6 +384,46 @@ fn formats_accept_types_etags_and_refusals() {
         get(&a, &format!("/ipfs/{json}?format=cbor"), &[]).status,
         400
     );
+    let r = get(
+        &a,
+        &format!("/ipfs/{json}"),
+        &[("Accept", "application/vnd.ipld.dag-cbor")],
+    );
+    assert_eq!(r.body, want);
+    assert_eq!(header(&r, "etag"), format!("\"{json}.dag-cbor\""));
+
+    // Plain json (0x0200) and cbor (0x51) blocks: served as stored with their own types,
+    // converted to dag-json / dag-cbor when asked, never the HTML view.
+    let value = map(vec![(
+        "k",
+        Ipld::List(vec![Ipld::Integer(1), Ipld::Float(2.5)]),
+    )]);
+    let pj = block(Codec::Json, HashFn::Sha2_256, &value);
+    let pc = block(Codec::Cbor, HashFn::Sha2_256, &value);
+    import(&a, &[*pj.cid()], &[pj.clone(), pc.clone()]);
+    for (b, ty, other, converted) in [
+        (
+            &pj,
+            "application/json",
+            "dag-cbor",
+            codec::encode(Codec::DagCbor, &value).expect("e"),
+        ),
+        (
+            &pc,
+            "application/cbor",
+            "dag-json",
+            codec::encode(Codec::DagJson, &value).expect("e"),
+        ),
+    ] {
+        let c = b.cid();
+        let r = get(&a, &format!("/ipfs/{c}"), &html_accept());
+        assert_eq!(r.status, 200);
+        assert_eq!(header(&r, "content-type"), ty);
+        assert_eq!(r.body, b.data().to_vec());
+        let r = get(&a, &format!("/ipfs/{c}?format={other}"), &[]);
+        assert_eq!(r.status, 200, "{c} as {other}: {}", r.text());
+        assert_eq!(r.body, converted, "{c} as {other}");
+    }
 
     // UnixFS: as json/cbor the file itself (boxo), as dag-json its data-model form.
     let file = m.file.to_string();
