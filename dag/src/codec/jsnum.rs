@@ -247,4 +247,35 @@ mod tests {
         assert_eq!(m["b"], Ipld::String(format!("{PLACEHOLDER}0")));
         assert!(matches!(m["a"], Ipld::Float(_)));
     }
+
+    proptest::proptest! {
+        /// Any finite float keeps its value and stays a float (a point or an exponent)
+        /// through the JS layout, whichever way the formatter wrote it.
+        #[test]
+        fn the_js_layout_keeps_every_float(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assume!(v.is_finite());
+            for written in [format!("{v:?}"), format!("{v:e}")] {
+                let js = js_layout(&written).unwrap_or_else(|| written.clone());
+                proptest::prop_assert_eq!(js.parse::<f64>().ok(), Some(v), "{} -> {}", written, js);
+                proptest::prop_assert!(js.contains(['.', 'e']), "{} -> {}", written, js);
+            }
+        }
+
+        /// Every integer dag-cbor can hold reads back from dag-json as that integer.
+        #[test]
+        fn big_negatives_read_back(v in -(1i128 << 64)..(i128::from(i64::MIN))) {
+            let text = format!("[{v},{{\"a\":{v}}},\"{v}\"]");
+            let got = decode_big_negatives(text.as_bytes(), |d| {
+                serde_ipld_dagjson::from_slice::<Ipld>(d)
+            })
+            .expect("decodes");
+            let want = Ipld::List(vec![
+                Ipld::Integer(v),
+                Ipld::Map([("a".to_string(), Ipld::Integer(v))].into_iter().collect()),
+                Ipld::String(v.to_string()),
+            ]);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 }
