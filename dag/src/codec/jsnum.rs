@@ -143,7 +143,11 @@ pub(super) fn decode_big_negatives<E>(
         at = *b;
     }
     text.extend_from_slice(&data[at..]);
-    let mut value = decode(&text)?;
+    // A placeholder where a string cannot stand (under a "/" key) fails to decode: the
+    // input is then read as it is.
+    let Ok(mut value) = decode(&text) else {
+        return decode(data);
+    };
     // Put the integers back; a placeholder the input wrote itself (not one of ours, or one
     // met twice) means the swap cannot be trusted: decode the input as it is instead.
     let mut seen = vec![false; big.len()];
