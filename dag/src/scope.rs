@@ -240,17 +240,18 @@ impl<'s, S: BlockSource> Walk<'s, S> {
             None => export::get(self.source, &cid).map_err(export_to_car)?,
         };
         let block = (identity_data(&cid).is_none()).then(|| Block::trusted(cid, data.clone()));
-        if cid.codec() != DAG_PB {
-            return Ok(block);
-        }
         match self.scope {
             Scope::Block => {}
+            // Every codec's links (dag-cbor and dag-json too; raw, json, cbor and unknown
+            // codecs have none).
             Scope::All => {
                 let links = crate::codec::links(&cid, &data)
                     .map_err(|source| CarError::Decode { cid, source })?;
                 self.stack
                     .extend(links.into_iter().rev().map(|cid| Frame { cid, offset: 0 }));
             }
+            // An entity that is not UnixFS is its block (the trustless gateway spec).
+            Scope::Entity if cid.codec() != DAG_PB => {}
             Scope::Entity => self.push_entity_children(cid, &data, frame.offset, is_root)?,
         }
         Ok(block)
@@ -505,5 +506,77 @@ mod tests {
         let mut out = Vec::new();
         let err = write_car(&src, &[dir], &resolved, Scope::All, None, &mut out);
         assert!(matches!(err, Err(CarError::Source(SourceError::NotFound { cid })) if cid == file));
+    }
+
+    #[test]
+    fn ipld_paths_cross_dag_cbor_and_dag_json_with_one_root_per_segment() {
+        use crate::codec::{self, Codec};
+        use ipld_core::ipld::Ipld;
+        use std::collections::BTreeMap;
+        let (mut src, dir, file, _) = fixture();
+        let enc = |codec: Codec, v: &Ipld| {
+            let data = codec::encode(codec, v).expect("encode");
+            Block::encode(crate::Version::V1, codec.code(), data)
+        };
+        let map = |kv: Vec<(&str, Ipld)>| {
+            Ipld::Map(
+                kv.into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        // dag-json {"dir": <dir>, "n": 1} under dag-cbor {"a": {"b": <json>}, "x": [1, 2]}.
+        let json = enc(
+            Codec::DagJson,
+            &map(vec![("dir", Ipld::Link(dir)), ("n", Ipld::Integer(1))]),
+        );
+        let cbor = enc(
+            Codec::DagCbor,
+            &map(vec![
+                ("a", map(vec![("b", Ipld::Link(*json.cid()))])),
+                ("x", Ipld::List(vec![Ipld::Integer(1), Ipld::Integer(2)])),
+            ]),
+        );
+        let (j, c) = (*json.cid(), *cbor.cid());
+        for b in [json, cbor] {
+            let (cid, data) = b.into_parts();
+            src.0.insert(cid, data);
+        }
+        // Through both codecs into the UnixFS directory and its file.
+        let r = resolve_path(&src, &c, "a/b/dir/f.bin").expect("resolve");
+        assert_eq!(r.cid, file);
+        assert_eq!(r.roots, vec![c, c, j, dir, file]);
+        let read: Vec<Cid> = r.blocks.iter().map(|b| *b.cid()).collect();
+        assert_eq!(read, vec![c, j, dir]);
+        // Ending at a link: the linked block.
+        let r = resolve_path(&src, &c, "a/b").expect("resolve");
+        assert_eq!((r.cid, r.roots), (j, vec![c, c, j]));
+        // Ending inside a node at a value that is not a link.
+        let inside = export::resolve_ipld(&src, &c, "x/1").expect("resolve");
+        assert_eq!(inside.cid, c);
+        assert_eq!(inside.rem, ["x", "1"]);
+        assert_eq!(inside.roots, vec![c, c, c]);
+        assert!(matches!(
+            resolve_path(&src, &c, "a/b/n"),
+            Err(ExportError::NotABlock { cid, rem }) if cid == j && rem == "n"
+        ));
+        assert!(matches!(
+            resolve_path(&src, &c, "a/nope"),
+            Err(ExportError::NoLink { .. })
+        ));
+        // dag-scope=all below a dag-cbor root follows its links through every codec;
+        // entity and block stop at the node.
+        let at_root = resolve_path(&src, &c, "").expect("resolve");
+        let car = |scope| {
+            let mut out = Vec::new();
+            write_car(&src, &[c], &at_root, scope, None, &mut out).expect("car");
+            blocks_of(&out)
+        };
+        let all = car(Scope::All);
+        assert_eq!(all[..4], [c, j, dir, file]);
+        // The two nodes, the directory, the file root, 7 inner nodes and 20 leaves.
+        assert_eq!(all.len(), 3 + 28, "{all:?}");
+        assert_eq!(car(Scope::Entity), vec![c]);
+        assert_eq!(car(Scope::Block), vec![c]);
     }
 }

@@ -14,8 +14,12 @@
 //             file entry opens the file
 //   subdomain http://<cidv1>.ipfs.localhost:<port>/ serves the same site, relative links
 //             and listings included
+//   dag.view  (with DAG_CID) /ipfs/<dag-cbor node> shows the gateway's HTML view of the
+//             node: its hostile keys and strings are text (no element, no script ran),
+//             and its download links are there
+//   dag.link  clicking the node's link to the site opens the site
 //
-//   node tests/interop/browser.mjs GATEWAY_URL ROOT_CID OUTDIR
+//   node tests/interop/browser.mjs GATEWAY_URL ROOT_CID OUTDIR [DAG_CID]
 //
 // GATEWAY_URL is http://127.0.0.1:PORT (or http://localhost:PORT). A PNG screenshot of each
 // step goes to OUTDIR. Prints ONE JSON line {"ok", "checks", "screenshots", ...} on
@@ -107,7 +111,7 @@ function isLoopbackHost(host) {
 }
 
 // ------------------------------------------------------------------ arguments
-const [baseArg, cidArg, outArg] = process.argv.slice(2);
+const [baseArg, cidArg, outArg, dagArg] = process.argv.slice(2);
 if (!baseArg || !cidArg || !outArg) usage('missing arguments');
 let base;
 try {
@@ -119,6 +123,7 @@ if (base.protocol !== 'http:' || !['127.0.0.1', 'localhost'].includes(base.hostn
   usage(`refusing ${baseArg}: only http://127.0.0.1:PORT or http://localhost:PORT`);
 }
 if (!/^[a-zA-Z0-9]+$/.test(cidArg)) usage(`not a CID: ${cidArg}`);
+if (dagArg != null && !/^[a-zA-Z0-9]+$/.test(dagArg)) usage(`not a CID: ${dagArg}`);
 const origin = `http://${base.hostname}:${base.port}`;
 const siteRoot = `${origin}/ipfs/${cidArg}/`;
 const outDir = resolve(outArg);
@@ -514,6 +519,38 @@ async function run() {
     await clickTo(page, await linkNamed(page, '..'), (u) => u.href.replace(/\/$/, '') === `${subOrigin}/files`);
     return { url: page.url() };
   });
+
+  // ---------------------------------------------------------------- IPLD node view
+  if (dagArg != null) {
+    await step('dag.view', async () => {
+      const resp = await open(page, `${origin}/ipfs/${dagArg}`);
+      expect(page.url() === `${origin}/ipfs/${dagArg}/`, `ended at ${page.url()}, not the slash URL`);
+      expect((resp.headers()['content-type'] || '').startsWith('text/html'), 'not HTML');
+      const seen = await page.evaluate(() => ({
+        text: document.body.innerText,
+        scripts: document.querySelectorAll('script').length,
+        images: document.querySelectorAll('img').length,
+        pwned: window.pwned ?? null,
+        downloads: [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')).filter((h) => h.startsWith('?format=')),
+      }));
+      await shot(page, '12-dag-view');
+      expect(seen.scripts === 0 && seen.images === 0, `hostile strings became elements: ${JSON.stringify(seen)}`);
+      expect(seen.pwned === null, `a hostile string ran as script: ${seen.pwned}`);
+      expect(seen.text.includes('<img src=x onerror=window.pwned=1>'), 'the hostile key is not shown as text');
+      expect(seen.text.includes('<script>window.pwned=2</script>'), 'the hostile value is not shown as text');
+      expect(seen.downloads.includes('?format=dag-json') && seen.downloads.includes('?format=dag-cbor'), `download links: ${seen.downloads}`);
+      return { url: page.url(), downloads: seen.downloads };
+    });
+
+    await step('dag.link', async () => {
+      const link = page.locator('.ipld a.ipld-link', { hasText: cidArg }).first();
+      await clickTo(page, link, siteRoot);
+      const r = await rendered(page, 'A static site on IPFS');
+      await shot(page, '13-dag-link');
+      expectRendered(r, 'the site reached from the dag-cbor node', { script: true });
+      return { url: page.url() };
+    });
+  }
 
   current = 'done';
   if (consoleErrors.length) log(`console errors (not fatal): ${consoleErrors.join(' | ')}`);

@@ -4,8 +4,9 @@
 //! --cid-version 1` sends it; then `tests/interop/browser.mjs` drives Debian's headless
 //! Chromium through the gateway: the site renders with its CSS and image, relative links
 //! work, the video seeks, the directory listing is navigable, and the subdomain form
-//! (`http://<cidv1>.ipfs.localhost:<port>/`) serves the same site. The screenshots of every
-//! step, the script's JSON summary and its log are left in
+//! (`http://<cidv1>.ipfs.localhost:<port>/`) serves the same site; the HTML view of a
+//! dag-cbor node with hostile keys shows them as text, and its link to the site opens it.
+//! The screenshots of every step, the script's JSON summary and its log are left in
 //! `target/test-artifacts/gateway-browser/`.
 //!
 //! Needs Chromium and the JS packages: `bash scripts/setup-peers.sh` (the README's test
@@ -26,7 +27,7 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The browser the script drives.
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Every check `browser.mjs` reports when all passed.
-const CHECKS: [&str; 11] = [
+const CHECKS: [&str; 13] = [
     "index",
     "about",
     "back",
@@ -38,6 +39,8 @@ const CHECKS: [&str; 11] = [
     "subdomain",
     "subdomain.about",
     "subdomain.listing",
+    "dag.view",
+    "dag.link",
 ];
 const SETUP_HINT: &str =
     "run `bash scripts/setup-peers.sh` to install Chromium and the JS packages";
@@ -80,14 +83,43 @@ fn site_parts(dir: &Path, rel: &str, out: &mut Vec<(String, Option<Vec<u8>>)>) -
     Ok(())
 }
 
-/// Runs `node browser.mjs GATEWAY CID OUTDIR`, killing it past [`SCRIPT_TIMEOUT`].
-fn run_script(gateway: &str, cid: &str, out_dir: &Path) -> Result<Outcome> {
+/// Runs `node browser.mjs GATEWAY CID OUTDIR DAG`, killing it past [`SCRIPT_TIMEOUT`].
+fn run_script(gateway: &str, cid: &str, out_dir: &Path, dag: &str) -> Result<Outcome> {
     let script = workspace_root().join("tests/interop/browser.mjs");
     Ok(run_node(
         &script,
-        &[gateway.as_ref(), cid.as_ref(), out_dir.as_os_str()],
+        &[
+            gateway.as_ref(),
+            cid.as_ref(),
+            out_dir.as_os_str(),
+            dag.as_ref(),
+        ],
         SCRIPT_TIMEOUT,
     )?)
+}
+
+/// A dag-cbor node linking to the site, with keys and strings that would be markup and
+/// script if the gateway's HTML view did not escape them; imported (not pinned) as a CAR.
+fn add_dag_node(node: &TestNode, site: &str) -> Result<String> {
+    use dag::codec::{Codec, Ipld};
+    let site = dag::block::parse_cid(site)?;
+    let value = Ipld::Map(
+        [
+            (
+                "<img src=x onerror=window.pwned=1>".to_string(),
+                Ipld::String("<script>window.pwned=2</script>".into()),
+            ),
+            ("site".to_string(), Ipld::Link(site)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let data = dag::codec::encode(Codec::DagCbor, &value)?;
+    let block = dag::Block::encode(dag::Version::V1, Codec::DagCbor.code(), data);
+    let car = ipfsd_tests::hostile::car(&[*block.cid()], std::slice::from_ref(&block));
+    node.call_with_file("dag/import", &[("pin-roots", "false")], &car)
+        .ok();
+    Ok(block.cid().to_string())
 }
 
 #[test]
@@ -139,9 +171,10 @@ fn static_site_in_headless_chromium() -> Result<()> {
         node.cat(&format!("{cid}/index.html")) == index,
         "cat of index.html differs"
     );
-    eprintln!("site added as {cid}; gateway at {gateway}");
+    let dag_cid = add_dag_node(&node, &cid)?;
+    eprintln!("site added as {cid}, a dag-cbor node linking it as {dag_cid}; gateway at {gateway}");
 
-    let outcome = run_script(&gateway, &cid, &artifacts);
+    let outcome = run_script(&gateway, &cid, &artifacts, &dag_cid);
     // Stop the daemon whatever the script did.
     node.stop();
     let outcome = outcome?;

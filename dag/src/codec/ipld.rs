@@ -48,7 +48,10 @@ pub fn decode(codec: Codec, data: &[u8]) -> Result<Ipld, DecodeError> {
         Codec::DagCbor | Codec::Cbor => {
             serde_ipld_dagcbor::from_slice(data).map_err(|e| invalid(codec, e))
         }
-        Codec::DagJson => serde_ipld_dagjson::from_slice(data).map_err(|e| invalid(codec, e)),
+        Codec::DagJson => {
+            super::jsnum::decode_big_negatives(data, |d| serde_ipld_dagjson::from_slice::<Ipld>(d))
+                .map_err(|e| invalid(codec, e))
+        }
         Codec::Json => {
             let v: serde_json::Value =
                 serde_json::from_slice(data).map_err(|e| invalid(codec, e))?;
@@ -79,7 +82,9 @@ pub fn encode(codec: Codec, value: &Ipld) -> Result<Vec<u8>, EncodeError> {
                     "a map with the key \"/\" is reserved for links and bytes in dag-json".into(),
                 ));
             }
-            serde_ipld_dagjson::to_vec(value).map_err(|e| fail(e.to_string()))
+            serde_ipld_dagjson::to_vec(value)
+                .map(super::jsnum::js_floats)
+                .map_err(|e| fail(e.to_string()))
         }
         Codec::Json => {
             let v = to_json(value).map_err(fail)?;

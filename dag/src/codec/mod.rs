@@ -13,6 +13,7 @@
 //! that meet one say so ([`Codec::follows_links`] is false) rather than skip it silently.
 
 mod ipld;
+mod jsnum;
 mod path;
 
 pub use ipld::{EncodeError, decode, encode};

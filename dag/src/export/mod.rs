@@ -213,7 +213,9 @@ pub struct IpldPath {
     pub cid: Cid,
     /// The segments left inside that block (empty when the path ends at the block).
     pub rem: Vec<String>,
-    /// Every block reached, the root first (the gateway's `X-Ipfs-Roots`).
+    /// The root, then for each path segment the block its prefix of the path resolves to
+    /// (the gateway's `X-Ipfs-Roots`, in boxo's form: a segment that stays inside a
+    /// dag-cbor/dag-json node repeats that node's CID). One more entry than segments.
     pub roots: Vec<Cid>,
 }
 
@@ -246,11 +248,16 @@ pub fn resolve_ipld(
                         cid: next,
                         consumed,
                     }) => {
+                        // Segments before the link stay inside this node.
+                        roots.extend(std::iter::repeat_n(cid, consumed.saturating_sub(1)));
+                        if consumed > 0 {
+                            roots.push(next);
+                        }
                         i += consumed;
                         cid = next;
-                        roots.push(cid);
                     }
                     Ok(Resolved::Value(_)) => {
+                        roots.extend(std::iter::repeat_n(cid, segs.len() - i));
                         return Ok(IpldPath {
                             cid,
                             rem: segs[i..].iter().map(|s| s.to_string()).collect(),

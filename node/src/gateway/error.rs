@@ -71,6 +71,30 @@ pub enum GatewayError {
         /// The method used.
         method: String,
     },
+    /// The block cannot be answered in the asked IPLD codec (boxo: 400).
+    #[error("converting {cid} from {from} to {to} is not supported: {reason}")]
+    NotConvertible {
+        /// The block.
+        cid: Cid,
+        /// Its codec.
+        from: String,
+        /// The media type asked for.
+        to: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The path ends inside a dag-cbor/dag-json node at a value that is not a link
+    /// (boxo: 501, reading IPLD kinds other than links is not implemented).
+    #[error(
+        "{rem:?} of {cid} could not be returned: reading IPLD kinds other than links \
+         (CBOR tag 42) is not implemented: try reading /ipfs/{cid} instead"
+    )]
+    InsideNode {
+        /// The node the path ends in.
+        cid: Cid,
+        /// The path left inside it.
+        rem: String,
+    },
     /// An `/ipns/` name could not be resolved.
     #[error(transparent)]
     Name(#[from] crate::names::NameError),
@@ -106,7 +130,9 @@ impl GatewayError {
         match self {
             GatewayError::BadPath { .. }
             | GatewayError::BadCid { .. }
-            | GatewayError::BadParam { .. } => StatusCode::BAD_REQUEST,
+            | GatewayError::BadParam { .. }
+            | GatewayError::NotConvertible { .. } => StatusCode::BAD_REQUEST,
+            GatewayError::InsideNode { .. } => StatusCode::NOT_IMPLEMENTED,
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,

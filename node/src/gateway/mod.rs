@@ -9,7 +9,9 @@
 //! requests the store can answer; a request that waits too long for a turn gets 503. The
 //! resolution decides the response —
 //! a file (typed by name or sniffed, ranges), a directory (`index.html` or a listing), a raw
-//! block, a CAR ([`dag::scope`]), or a redirect — before any byte is sent, so every failure
+//! block, a CAR ([`dag::scope`]), an IPLD node as stored, converted or as an HTML view
+//! ([`ipld`]: dag-json, dag-cbor, json, cbor, as boxo answers them), or a redirect —
+//! before any byte is sent, so every failure
 //! up to there gets its proper status. Bodies are streamed by a blocking producer into a
 //! bounded channel (a slow client slows the reader); a failure after the first byte breaks
 //! the connection off, so a truncated body never passes for a complete one.
@@ -21,12 +23,13 @@
 
 mod error;
 mod html;
+mod ipld;
 mod mime;
 pub mod request;
+mod stream;
 
 pub use error::GatewayError;
 
-use crate::api::{Sink, SinkWriter, body_of, stream_channel};
 use crate::content::Source;
 use axum::Router;
 use axum::body::Body;
@@ -37,16 +40,16 @@ use bytes::Bytes;
 use dag::Cid;
 use dag::export::{self, Entry, ExportError, FileReader, Kind};
 use dag::scope::{self, Resolved};
-use request::{ContentPath, Format, Params, Range, Route};
+use ipld::Decision;
+use request::{ContentPath, Format, Params, Range, Route, Want};
 use std::sync::Arc;
 use std::time::Duration;
+use stream::{car_etag, stream_car, stream_file};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Files up to this size are read whole while the request is resolved (one hop, no
 /// stream); larger ones stream.
 const SMALL_FILE: u64 = 256 << 10;
-/// Bytes per chunk of a streamed CAR.
-const CAR_CHUNK: usize = 256 << 10;
 /// Requests resolved from the store alone at once (short: no network wait); more wait
 /// (asynchronously) for a turn.
 const MAX_LOCAL: usize = 32;
@@ -192,6 +195,12 @@ enum Plan {
     },
     /// A CAR stream.
     Car,
+    /// An IPLD block in the codec `want`, as stored or converted.
+    Codec { cid: Cid, data: Bytes, want: Want },
+    /// The HTML view of a dag-cbor/dag-json node.
+    View { cid: Cid, page: String },
+    /// The request cannot be answered as asked (a conversion that cannot be done).
+    Refuse(GatewayError),
 }
 
 async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> {
@@ -252,16 +261,23 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
         }
         Err(e) => return Err(read_error(e, &local, local_only)),
     };
-    if let Plan::AddSlash = plan {
-        return Ok(redirect(&request::add_slash(req.uri.path(), query)));
-    }
+    let plan = match plan {
+        Plan::AddSlash => return Ok(redirect(&request::add_slash(req.uri.path(), query))),
+        Plan::Refuse(e) => return Err(e),
+        plan => plan,
+    };
+    // The HTML view is generated (it may change between versions): not cached as
+    // immutable, as boxo does.
+    let cacheable = !matches!(plan, Plan::View { .. });
     let etag = match &plan {
         Plan::File { cid, .. } => format!("\"{cid}\""),
         Plan::Listing { cid, .. } => format!("W/\"DirIndex-ipfsd1_CID-{cid}\""),
         Plan::Block { cid, raw: true, .. } => format!("\"{cid}.raw\""),
         Plan::Block { cid, .. } => format!("\"{cid}\""),
         Plan::Car => car_etag(&content, &resolved, &params),
-        Plan::AddSlash => String::new(),
+        Plan::Codec { cid, want, .. } => ipld::etag(cid, *want),
+        Plan::View { cid, .. } => ipld::view_etag(cid),
+        Plan::AddSlash | Plan::Refuse(_) => String::new(),
     };
     let not_modified_now = header_str(&req.headers, header::IF_NONE_MATCH)
         .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim() == etag));
@@ -369,9 +385,29 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 disposition(h, &params, Some(format!("{}.car", resolved.cid)));
                 resp
             }
-            Plan::AddSlash => {
+            Plan::Codec { cid, data, want } => {
+                let mut resp = sized(data, want.media_type());
+                let h = resp.headers_mut();
+                h.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                let (name, attachment) =
+                    ipld::disposition(&cid, want, params.filename.as_deref(), params.download);
+                set_disposition(h, &name, attachment);
+                resp
+            }
+            Plan::View { page, .. } => {
+                let mut resp = sized(page.into(), "text/html; charset=utf-8");
+                resp.headers_mut().insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                resp
+            }
+            Plan::AddSlash | Plan::Refuse(_) => {
                 return Err(GatewayError::Internal {
-                    reason: "redirect already answered".into(),
+                    reason: "redirect or refusal already answered".into(),
                 });
             }
         }
@@ -382,11 +418,13 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     }
     let h = resp.headers_mut();
     insert(h, header::ETAG, &etag);
-    insert(
-        h,
-        header::CACHE_CONTROL,
-        if content.mutable { MUTABLE } else { IMMUTABLE },
-    );
+    if cacheable {
+        insert(
+            h,
+            header::CACHE_CONTROL,
+            if content.mutable { MUTABLE } else { IMMUTABLE },
+        );
+    }
     insert(
         h,
         "x-ipfs-path".parse().expect("static name"),
@@ -480,22 +518,58 @@ fn plan(
             export::get(src, &cid)?;
             return Ok((resolved, Plan::Car));
         }
-        Format::Deserialized => {}
+        Format::Deserialized | Format::Codec(_) => {}
     }
-    if !matches!(cid.codec(), dag::block::DAG_PB | dag::block::RAW) {
+    let want = match params.format {
+        Format::Codec(w) => Some(w),
+        _ => None,
+    };
+    let codec = dag::Codec::of(&cid);
+    match ipld::decide(codec, want, params.html, params.download) {
+        Decision::Other => {}
+        Decision::AsIs(want) => {
+            let data = export::get(src, &cid)?;
+            return Ok((resolved, Plan::Codec { cid, data, want }));
+        }
+        Decision::Convert(want) => {
+            let data = export::get(src, &cid)?;
+            let plan = match ipld::convert(&cid, &data, want)? {
+                Ok(out) => Plan::Codec {
+                    cid,
+                    data: out.into(),
+                    want,
+                },
+                Err(e) => Plan::Refuse(e),
+            };
+            return Ok((resolved, plan));
+        }
+        Decision::View => {
+            // Relative links (`?format=...`) need the trailing slash, as boxo redirects.
+            if !content.trailing_slash {
+                return Ok((resolved, Plan::AddSlash));
+            }
+            let data = export::get(src, &cid)?;
+            // Best effort, as boxo: a node that does not decode gets a page without preview.
+            let value = dag::codec::decode(codec, &data).ok();
+            let page = html::dag_view(&html::DagView {
+                path: &content.display,
+                cid: &cid,
+                codec: &ipld::codec_name(&cid),
+                value: value.as_ref(),
+                link_root: &content.link_root,
+            });
+            return Ok((resolved, Plan::View { cid, page }));
+        }
+    }
+    if !matches!(codec, dag::Codec::DagPb | dag::Codec::Raw) {
+        // Codecs without a UnixFS or IPLD answer: their bytes.
         let data = export::get(src, &cid)?;
-        let content_type = match cid.codec() {
-            dag::block::DAG_CBOR => "application/vnd.ipld.dag-cbor",
-            0x0129 => "application/vnd.ipld.dag-json",
-            0x0200 => "application/json",
-            _ => "application/octet-stream",
-        };
         return Ok((
             resolved,
             Plan::Block {
                 cid,
                 data,
-                content_type,
+                content_type: "application/octet-stream",
                 raw: false,
             },
         ));
@@ -632,74 +706,9 @@ fn read_error(e: ExportError, src: &Source, local_only: bool) -> GatewayError {
         ExportError::NotDirectory { cid } => GatewayError::NotFound {
             what: format!("{cid} is not a directory, so the path cannot go on"),
         },
+        ExportError::NotABlock { cid, rem } => GatewayError::InsideNode { cid, rem },
         other => GatewayError::Read { source: other },
     }
-}
-
-/// Streams `len` bytes of the file `cid` from `start`.
-/// (On a thread of its own: a block may have to come from the network.)
-fn stream_file(
-    src: Source,
-    turn: OwnedSemaphorePermit,
-    cid: Cid,
-    start: u64,
-    len: u64,
-) -> Result<Body, GatewayError> {
-    let (sink, rx) = stream_channel();
-    On::Thread.run(move || {
-        let _turn = turn;
-        if let Err(e) = copy_file(&src, &sink, &cid, start, len) {
-            tracing::debug!(%cid, error = %e, "gateway stream broken off");
-            sink.fail(e.to_string());
-        }
-    })?;
-    Ok(body_of(rx))
-}
-
-fn copy_file(src: &Source, sink: &Sink, cid: &Cid, start: u64, len: u64) -> Result<(), String> {
-    let mut reader = FileReader::open(src, cid, start, Some(len)).map_err(|e| e.to_string())?;
-    while let Some(piece) = reader.next_piece().map_err(|e| e.to_string())? {
-        sink.bytes(piece).map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn stream_car(
-    src: Source,
-    turn: OwnedSemaphorePermit,
-    root: Cid,
-    resolved: Resolved,
-    params: &Params,
-) -> Result<Body, GatewayError> {
-    let (sink, rx) = stream_channel();
-    let (scope, bytes) = (params.scope, params.entity_bytes);
-    On::Thread.run(move || {
-        let _turn = turn;
-        let out = SinkWriter::new(&sink, CAR_CHUNK);
-        if let Err(e) = scope::write_car(&src, &[root], &resolved, scope, bytes, out) {
-            tracing::debug!(%root, error = %e, "gateway CAR broken off");
-            sink.fail(e.to_string());
-        }
-    })?;
-    Ok(body_of(rx))
-}
-
-/// A CAR's `Etag`: the path's end, plus what selected the blocks.
-fn car_etag(content: &ContentPath, resolved: &Resolved, params: &Params) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(content.root.to_bytes());
-    h.update(content.inner().as_bytes());
-    h.update(params.scope.as_str().as_bytes());
-    if let Some(b) = params.entity_bytes {
-        h.update(format!("{}:{:?}", b.from, b.to).as_bytes());
-    }
-    let digest = h.finalize();
-    format!("\"{}.car.{}\"", resolved.cid, hex(&digest[..8]))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `Content-Disposition`: the `filename` parameter (or `default`), attachment when asked
@@ -709,6 +718,11 @@ fn disposition(h: &mut HeaderMap, params: &Params, default: Option<String>) {
     let Some(name) = params.filename.clone().or(default) else {
         return;
     };
+    set_disposition(h, &name, attachment);
+}
+
+/// `Content-Disposition` for `name`: an ASCII `filename` and the UTF-8 `filename*`.
+fn set_disposition(h: &mut HeaderMap, name: &str, attachment: bool) {
     let ascii: String = name
         .chars()
         .map(|c| {
@@ -725,7 +739,7 @@ fn disposition(h: &mut HeaderMap, params: &Params, default: Option<String>) {
         header::CONTENT_DISPOSITION,
         &format!(
             "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{}",
-            request::percent_encode(&name)
+            request::percent_encode(name)
         ),
     );
 }
