@@ -312,6 +312,57 @@ mod tests {
         }
     }
 
+    /// The empty input (and "abc" for the two functions whose "abc" vector is not above),
+    /// from the same specifications' published examples: every function has a vector.
+    #[test]
+    fn empty_input_vectors() {
+        for (f, data, want) in [
+            (
+                HashFn::Sha2_256,
+                &b""[..],
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                HashFn::Sha2_512,
+                &b""[..],
+                "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+            ),
+            (
+                HashFn::Sha3_256,
+                &b""[..],
+                "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a",
+            ),
+            (
+                HashFn::Sha3_512,
+                &b""[..],
+                "a69f73cca23a9ac5c8b567dc185a756e97c982164fe25859e0d1dcc1475c80a615b2123af1f5f94c11e3e9402c3ac558f500199d95b6d3e301758586281dcd26",
+            ),
+            (
+                HashFn::Keccak256,
+                &b"abc"[..],
+                "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45",
+            ),
+            (
+                HashFn::Blake2b256,
+                &b""[..],
+                "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8",
+            ),
+            (
+                HashFn::Blake2s256,
+                &b""[..],
+                "69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9",
+            ),
+            (
+                HashFn::Blake3,
+                &b"abc"[..],
+                "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85",
+            ),
+            (HashFn::Identity, &b""[..], ""),
+        ] {
+            assert_eq!(hex_digest(f, data), want, "{f}");
+        }
+    }
+
     #[test]
     fn names_and_codes_round_trip() {
         for &f in HashFn::all() {
