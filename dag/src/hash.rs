@@ -223,6 +223,47 @@ impl std::str::FromStr for HashFn {
     }
 }
 
+impl HashFn {
+    /// The multihash of `data` with this function cut (or, for blake3, extended) to `len`
+    /// bytes, as a CID prefix naming a digest length asks (BitSwap's block prefixes). The
+    /// length must be one [`matches`] accepts; identity needs `len == data.len()`.
+    pub fn digest_len(self, data: &[u8], len: usize) -> Result<Multihash<MAX_DIGEST>, HashError> {
+        if self == HashFn::Identity {
+            if len != data.len() {
+                return Err(HashError::BadLength {
+                    name: self.name(),
+                    len,
+                });
+            }
+            return self.digest(data);
+        }
+        self.check_len(len)?;
+        let mut out = [0u8; MAX_DIGEST];
+        self.fill(data, &mut out[..len]);
+        Multihash::wrap(self.code(), &out[..len]).map_err(|_| HashError::BadLength {
+            name: self.name(),
+            len,
+        })
+    }
+
+    /// Whether a digest of `len` bytes is one this function can check: at least
+    /// [`MIN_DIGEST`], at most its output (blake3: [`MAX_DIGEST`]).
+    fn check_len(self, len: usize) -> Result<(), HashError> {
+        let max = if self == HashFn::Blake3 {
+            MAX_DIGEST
+        } else {
+            self.default_len()
+        };
+        if len < MIN_DIGEST || len > max {
+            return Err(HashError::BadLength {
+                name: self.name(),
+                len,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Whether `data` hashes to `mh`: `Ok(true)` or `Ok(false)`, or an error when `mh` names a
 /// function or a digest length this node cannot check.
 pub fn matches(mh: &Multihash<MAX_DIGEST>, data: &[u8]) -> Result<bool, HashError> {
@@ -231,17 +272,7 @@ pub fn matches(mh: &Multihash<MAX_DIGEST>, data: &[u8]) -> Result<bool, HashErro
     if f == HashFn::Identity {
         return Ok(want == data);
     }
-    let max = if f == HashFn::Blake3 {
-        MAX_DIGEST
-    } else {
-        f.default_len()
-    };
-    if want.len() < MIN_DIGEST || want.len() > max {
-        return Err(HashError::BadLength {
-            name: f.name(),
-            len: want.len(),
-        });
-    }
+    f.check_len(want.len())?;
     let mut out = [0u8; MAX_DIGEST];
     f.fill(data, &mut out[..want.len()]);
     Ok(out[..want.len()] == *want)
@@ -402,5 +433,28 @@ mod tests {
         let cut = Multihash::<64>::wrap(0x12, &full.digest()[..24]).expect("wrap");
         assert_eq!(matches(&cut, b"x"), Ok(true));
         assert!(HashFn::Identity.digest(&[0u8; 65]).is_err());
+    }
+
+    #[test]
+    fn digest_len_follows_the_prefix_length() {
+        for &f in HashFn::all() {
+            if f == HashFn::Identity {
+                continue;
+            }
+            let full = f.digest(b"data").expect("digest");
+            let same = f
+                .digest_len(b"data", f.default_len())
+                .expect("default length");
+            assert_eq!(full, same, "{f}");
+            let cut = f.digest_len(b"data", 20).expect("truncated");
+            assert_eq!(cut.digest(), &full.digest()[..20], "{f}");
+            assert_eq!(matches(&cut, b"data"), Ok(true), "{f}");
+            assert!(f.digest_len(b"data", 19).is_err(), "{f}: below the floor");
+        }
+        assert!(HashFn::Sha2_256.digest_len(b"x", 33).is_err());
+        let long = HashFn::Blake3.digest_len(b"x", 64).expect("blake3 extends");
+        assert_eq!(matches(&long, b"x"), Ok(true));
+        assert!(HashFn::Identity.digest_len(b"abc", 3).is_ok());
+        assert!(HashFn::Identity.digest_len(b"abc", 2).is_err());
     }
 }
