@@ -8,10 +8,11 @@
 //! [`MixedDag::car`] gives the CARv1 a seeder imports with `dag/import`.
 
 use crate::fixtures::noise;
+use crate::testnet::TestNode;
 use dag::codec::{Codec, Ipld};
 use dag::import::{Importer, Params};
 use dag::{Block, Cid, HashFn, Version};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The DAG: its root and every block (children before parents, root last).
 #[derive(Debug, Clone)]
@@ -104,6 +105,11 @@ impl MixedDag {
         MixedDag { root, blocks }
     }
 
+    /// Every block's CID, as strings.
+    pub fn cids(&self) -> BTreeSet<String> {
+        self.blocks.iter().map(|b| b.cid().to_string()).collect()
+    }
+
     /// The root as a string.
     pub fn cid(&self) -> String {
         self.root.to_string()
@@ -132,6 +138,24 @@ impl MixedDag {
         }
         out
     }
+}
+
+/// The CIDs of every block under `root` on `node` (`refs -r`, plus the root); panics on
+/// an error line.
+pub fn dag_cids(node: &TestNode, root: &str) -> BTreeSet<String> {
+    let r = node
+        .call("refs", &[("arg", root), ("recursive", "true")])
+        .ok();
+    let mut out: BTreeSet<String> = r
+        .lines()
+        .iter()
+        .map(|l| {
+            assert_eq!(l["Err"], "", "{}", r.text());
+            l["Ref"].as_str().expect("Ref").to_string()
+        })
+        .collect();
+    out.insert(root.to_string());
+    out
 }
 
 fn map<const N: usize>(entries: [(&str, Ipld); N]) -> Ipld {

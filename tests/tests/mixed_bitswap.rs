@@ -8,7 +8,7 @@
 //! The same DAG with Helia as the seeder, and Helia fetching it from ipfsd, is in
 //! `interop_mixed.rs`.
 
-use ipfsd_tests::mixed::MixedDag;
+use ipfsd_tests::mixed::{MixedDag, dag_cids};
 use ipfsd_tests::testnet::{TestNode, init_repo};
 use std::collections::BTreeSet;
 
@@ -16,23 +16,6 @@ fn start(dir: &std::path::Path, name: &str) -> TestNode {
     let path = dir.join(name);
     init_repo(&path, Some(2), |_| {});
     TestNode::start(&path, None)
-}
-
-/// The CIDs of every block under `root` on `node` (`refs -r`, plus the root).
-fn dag_cids(node: &TestNode, root: &str) -> BTreeSet<String> {
-    let r = node
-        .call("refs", &[("arg", root), ("recursive", "true")])
-        .ok();
-    let mut out: BTreeSet<String> = r
-        .lines()
-        .iter()
-        .map(|l| {
-            assert_eq!(l["Err"], "", "{}", r.text());
-            l["Ref"].as_str().expect("Ref").to_string()
-        })
-        .collect();
-    out.insert(root.to_string());
-    out
 }
 
 fn car_cids(car: &[u8]) -> Vec<String> {
@@ -57,7 +40,7 @@ fn ipfsd_leecher_pins_a_mixed_codec_mixed_hash_dag_from_ipfsd() {
         assert!(codecs.contains_key(c), "{codecs:?}");
     }
     let root = dag.cid();
-    let want: BTreeSet<String> = dag.blocks.iter().map(|b| b.cid().to_string()).collect();
+    let want = dag.cids();
 
     seeder.call_with_file("dag/import", &[], &dag.car()).ok();
     assert_eq!(dag_cids(&seeder, &root), want, "seeder holds the DAG");
