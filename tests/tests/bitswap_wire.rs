@@ -255,7 +255,10 @@ fn received_blocks_are_checked_with_their_own_hash_function() {
             let got = asker.join().expect("asker").ok();
             assert_eq!(got.body, x.data().as_ref(), "{f}");
         });
-        assert!(stored(&node, &x_cid), "{f} block stored");
+        // The store writer commits after delivery: wait for it.
+        wait_for(STEP, "the block to be stored", || {
+            stored(&node, &x_cid).then_some(())
+        });
         assert!(
             node.peers().contains(&c.peer().to_string()),
             "{f}: peer kept"
