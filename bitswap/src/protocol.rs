@@ -724,5 +724,36 @@ mod tests {
                 let _ = Inbound::check(msg);
             }
         }
+
+        /// Any supported function at any digest length it allows: the prefix of a CID and
+        /// the block's bytes give that CID back; other bytes never do.
+        #[test]
+        fn prefixes_of_every_hash_and_length_roundtrip(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            which in 0usize..10,
+            len in dag::hash::MIN_DIGEST..=dag::hash::MAX_DIGEST,
+        ) {
+            let f = dag::HashFn::all()[which];
+            proptest::prop_assume!(f != dag::HashFn::Identity);
+            match f.digest_len(&data, len) {
+                Ok(mh) => {
+                    let cid = Cid::new_v1(dag::block::RAW, mh);
+                    proptest::prop_assert_eq!(cid_from_prefix(&prefix_of(&cid), &data).unwrap(), cid);
+                    let mut other = data.clone();
+                    other.push(1);
+                    proptest::prop_assert_ne!(cid_from_prefix(&prefix_of(&cid), &other).unwrap(), cid);
+                }
+                Err(_) => {
+                    let prefix = [vec![1, 0x55], varint_vec(f.code()), varint_vec(len as u64)].concat();
+                    let refused = matches!(cid_from_prefix(&prefix, &data), Err(ProtocolError::UnsupportedHash { .. }));
+                    proptest::prop_assert!(refused);
+                }
+            }
+        }
+    }
+
+    fn varint_vec(n: u64) -> Vec<u8> {
+        let mut buf = unsigned_varint_buf();
+        encode_varint(n, &mut buf).to_vec()
     }
 }
