@@ -2,8 +2,10 @@
 //! CID prefixes, and unsigned-varint length framing with size limits.
 //!
 //! Data flow: the peer tasks read frames from inbound streams with [`read_message`] and
-//! turn them into a checked [`Inbound`] (CIDs parsed, blocks verified against their CIDs)
-//! before anything else sees them; outgoing [`Message`]s are encoded and framed with
+//! turn them into a checked [`Inbound`] (CIDs parsed; each block's CID computed from its
+//! bytes with the hash function its prefix names, any of `dag::HashFn`, an unsupported one
+//! refusing the message; each block checked well-formed in its codec) before anything
+//! else sees them; outgoing [`Message`]s are encoded and framed with
 //! [`write_message`]. Nothing here keeps state.
 
 use bytes::Bytes;
@@ -209,6 +211,24 @@ pub enum ProtocolError {
         /// Its size.
         len: usize,
     },
+    /// A block's prefix names a hash function (or digest length) this node cannot
+    /// compute, so the block cannot be checked: refused, never passed.
+    #[error("block hashed with an unsupported function: {source}")]
+    UnsupportedHash {
+        /// Which function or length.
+        source: dag::hash::HashError,
+    },
+    /// A block hashes correctly but is not well-formed in its codec (non-canonical
+    /// dag-cbor, invalid dag-json, undecodable dag-pb).
+    #[error("block {cid} is not valid {codec}: {source}")]
+    Malformed {
+        /// The block's CID.
+        cid: Cid,
+        /// The codec's name.
+        codec: String,
+        /// What is wrong.
+        source: dag::DecodeError,
+    },
     /// A block's bytes do not hash to its CID.
     #[error("block does not match its CID {cid}")]
     Mismatch {
@@ -226,6 +246,16 @@ pub enum ProtocolError {
     Io(#[from] std::io::Error),
 }
 
+/// Checks that a received block is well-formed in its CID's codec (the hash already
+/// matches: its CID was computed from its bytes).
+fn valid(cid: &Cid, data: &[u8]) -> Result<(), ProtocolError> {
+    dag::codec::validate(cid, data).map_err(|source| ProtocolError::Malformed {
+        cid: *cid,
+        codec: dag::Codec::of(cid).to_string(),
+        source,
+    })
+}
+
 /// A CID's prefix: version, codec, multihash code, digest length (varints).
 pub fn prefix_of(cid: &Cid) -> Vec<u8> {
     let mut out = Vec::with_capacity(8);
@@ -241,7 +271,8 @@ pub fn prefix_of(cid: &Cid) -> Vec<u8> {
     out
 }
 
-/// The CID of `data` under `prefix` (hashing it).
+/// The CID of `data` under `prefix`, hashing it with the function and digest length the
+/// prefix names ([`ProtocolError::UnsupportedHash`] for one this node cannot compute).
 pub fn cid_from_prefix(prefix: &[u8], data: &[u8]) -> Result<Cid, ProtocolError> {
     let mut rest = prefix;
     let mut next = || -> Result<u64, ProtocolError> {
@@ -256,10 +287,12 @@ pub fn cid_from_prefix(prefix: &[u8], data: &[u8]) -> Result<Cid, ProtocolError>
     if !rest.is_empty() {
         return Err(ProtocolError::BadCid);
     }
-    let digest = match code {
-        dag::block::SHA2_256 if len == 32 => dag::block::sha256(data),
-        _ => return Err(ProtocolError::BadCid),
-    };
+    let hash =
+        dag::HashFn::from_code(code).map_err(|source| ProtocolError::UnsupportedHash { source })?;
+    let len = usize::try_from(len).map_err(|_| ProtocolError::BadCid)?;
+    let digest = hash
+        .digest_len(data, len)
+        .map_err(|source| ProtocolError::UnsupportedHash { source })?;
     match version {
         0 if codec == dag::block::DAG_PB => Cid::new_v0(digest).map_err(|_| ProtocolError::BadCid),
         1 => Ok(Cid::new_v1(codec, digest)),
@@ -328,6 +361,7 @@ impl Inbound {
                 return Err(ProtocolError::BlockTooLarge { len: data.len() });
             }
             let cid = Cid::new_v0(dag::block::sha256(&data)).map_err(|_| ProtocolError::BadCid)?;
+            valid(&cid, &data)?;
             out.blocks.push(Block::trusted(cid, data));
         }
         for b in msg.payload {
@@ -337,6 +371,7 @@ impl Inbound {
             // The CID is computed from the data, so the block matches it by construction;
             // a peer answering a want with other bytes yields a CID nobody asked for.
             let cid = cid_from_prefix(&b.prefix, &b.data)?;
+            valid(&cid, &b.data)?;
             out.blocks.push(Block::trusted(cid, b.data));
         }
         for p in msg.block_presences {
@@ -480,8 +515,96 @@ mod tests {
         if v1 {
             Block::encode(dag::Version::V1, dag::block::RAW, data.to_vec())
         } else {
-            Block::encode(dag::Version::V0, dag::block::DAG_PB, data.to_vec())
+            let node = dag::pb::Node {
+                links: Vec::new(),
+                data: Some(bytes::Bytes::copy_from_slice(data)),
+            };
+            Block::encode(dag::Version::V0, dag::block::DAG_PB, node.encode())
         }
+    }
+
+    fn payload_message(prefix: Vec<u8>, data: &[u8]) -> pb::Message {
+        pb::Message {
+            payload: vec![pb::Block {
+                prefix: prefix.into(),
+                data: bytes::Bytes::copy_from_slice(data),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A block under any supported hash function (and a truncated or extended digest the
+    /// prefix asks for) gets the CID its bytes hash to under that function.
+    #[test]
+    fn blocks_of_every_hash_function_are_received() {
+        for &f in dag::HashFn::all() {
+            if f == dag::HashFn::Identity {
+                continue;
+            }
+            let b = Block::encode_with(dag::Version::V1, dag::block::DAG_CBOR, f, vec![0xa0])
+                .expect("hash");
+            let got = Inbound::check(payload_message(prefix_of(b.cid()), b.data())).unwrap();
+            assert_eq!(got.blocks, vec![b.clone()], "{f}");
+            // Same bytes, other bytes: a different CID, never the wanted one.
+            let other = Inbound::check(payload_message(prefix_of(b.cid()), &[0x80])).unwrap();
+            assert_ne!(other.blocks[0].cid(), b.cid(), "{f}");
+        }
+        let long = dag::HashFn::Blake3.digest_len(b"x", 64).expect("blake3 64");
+        let cid = Cid::new_v1(dag::block::RAW, long);
+        assert_eq!(cid_from_prefix(&prefix_of(&cid), b"x").unwrap(), cid);
+    }
+
+    /// md5 (0xd5) and too-short digests cannot be checked: the message is refused with an
+    /// error naming the function, never passed.
+    #[test]
+    fn unsupported_hashes_are_refused() {
+        let md5_prefix = vec![0x01, 0x55, 0xd5, 0x01, 0x10];
+        let err = Inbound::check(payload_message(md5_prefix, b"x")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtocolError::UnsupportedHash {
+                    source: dag::hash::HashError::Unsupported { code: 0xd5 }
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("0xd5"), "{err}");
+        let short = vec![0x01, 0x55, 0x12, 0x08];
+        let err = Inbound::check(payload_message(short, b"x")).unwrap_err();
+        assert!(
+            matches!(err, ProtocolError::UnsupportedHash { .. }),
+            "{err}"
+        );
+    }
+
+    /// A block whose hash matches but whose bytes are not valid in its codec (here a
+    /// dag-cbor map with unsorted keys, and bytes that are not dag-pb) is refused.
+    #[test]
+    fn malformed_blocks_are_refused() {
+        // {"b": 1, "a": 2}: keys out of dag-cbor's canonical order.
+        let unsorted = vec![0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02];
+        for (codec, data) in [
+            (dag::block::DAG_CBOR, unsorted),
+            (dag::block::DAG_PB, vec![0xff, 0xff]),
+            (dag::block::DAG_JSON, b"{".to_vec()),
+        ] {
+            let b = Block::encode_with(dag::Version::V1, codec, dag::HashFn::Sha2_512, data)
+                .expect("hash");
+            let err = Inbound::check(payload_message(prefix_of(b.cid()), b.data())).unwrap_err();
+            assert!(
+                matches!(&err, ProtocolError::Malformed { cid, .. } if cid == b.cid()),
+                "{err}"
+            );
+        }
+        let legacy = pb::Message {
+            blocks: vec![bytes::Bytes::from_static(b"not dag-pb \xff")],
+            ..Default::default()
+        };
+        assert!(matches!(
+            Inbound::check(legacy),
+            Err(ProtocolError::Malformed { .. })
+        ));
     }
 
     fn roundtrip(out: &Outbound, v: Version) -> Inbound {
@@ -573,10 +696,10 @@ mod tests {
         let err =
             futures::executor::block_on(read_message(&mut Cursor::new(vec![9, 1, 2]), &mut buf));
         assert!(matches!(err, Err(ProtocolError::Io(_))));
-        // Bad prefix.
+        // Bad prefix (a byte after the four varints).
         let msg = pb::Message {
             payload: vec![pb::Block {
-                prefix: Bytes::from_static(&[1, 0x55, 0x13, 0x40]),
+                prefix: Bytes::from_static(&[1, 0x55, 0x12, 0x20, 0]),
                 data: Bytes::from_static(b"x"),
             }],
             ..Default::default()
@@ -601,5 +724,36 @@ mod tests {
                 let _ = Inbound::check(msg);
             }
         }
+
+        /// Any supported function at any digest length it allows: the prefix of a CID and
+        /// the block's bytes give that CID back; other bytes never do.
+        #[test]
+        fn prefixes_of_every_hash_and_length_roundtrip(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            which in 0usize..10,
+            len in dag::hash::MIN_DIGEST..=dag::hash::MAX_DIGEST,
+        ) {
+            let f = dag::HashFn::all()[which];
+            proptest::prop_assume!(f != dag::HashFn::Identity);
+            match f.digest_len(&data, len) {
+                Ok(mh) => {
+                    let cid = Cid::new_v1(dag::block::RAW, mh);
+                    proptest::prop_assert_eq!(cid_from_prefix(&prefix_of(&cid), &data).unwrap(), cid);
+                    let mut other = data.clone();
+                    other.push(1);
+                    proptest::prop_assert_ne!(cid_from_prefix(&prefix_of(&cid), &other).unwrap(), cid);
+                }
+                Err(_) => {
+                    let prefix = [vec![1, 0x55], varint_vec(f.code()), varint_vec(len as u64)].concat();
+                    let refused = matches!(cid_from_prefix(&prefix, &data), Err(ProtocolError::UnsupportedHash { .. }));
+                    proptest::prop_assert!(refused);
+                }
+            }
+        }
+    }
+
+    fn varint_vec(n: u64) -> Vec<u8> {
+        let mut buf = unsigned_varint_buf();
+        encode_varint(n, &mut buf).to_vec()
     }
 }

@@ -13,7 +13,7 @@
 //! [`Store::atomic_writer`]: nothing is committed until the whole file has been read and
 //! verified, so a truncated or corrupt CAR leaves the store unchanged.
 
-use crate::block::{self, BlockError, DAG_PB};
+use crate::block::{self, BlockError};
 use crate::store::{PinMode, Store, StoreError};
 use crate::{Block, BlockSource, Cid, DecodeError, SourceError};
 use bytes::Bytes;
@@ -209,11 +209,10 @@ pub fn export(
                 data
             }
         };
-        if cid.codec() == DAG_PB {
-            let links = crate::codec::links(&cid, &data)
-                .map_err(|source| CarError::Decode { cid, source })?;
-            stack.extend(links.into_iter().rev());
-        }
+        // Every codec with links is followed; leaves answer none.
+        let links =
+            crate::codec::links(&cid, &data).map_err(|source| CarError::Decode { cid, source })?;
+        stack.extend(links.into_iter().rev());
     }
     w.finish()
 }

@@ -7,6 +7,7 @@
 //! so the same entries always give the same root CID.
 
 use crate::block::{Block, Cid, DAG_PB, Version};
+use crate::hash::HashFn;
 use crate::pb::{Link, Node};
 use crate::unixfs::{Data, DataType};
 use bytes::Bytes;
@@ -94,6 +95,9 @@ pub enum HamtError {
         /// The entry that could not be placed.
         name: String,
     },
+    /// A shard node could not be hashed with the chosen function.
+    #[error("cannot hash HAMT shard: {0}")]
+    Hash(#[from] crate::hash::HashError),
 }
 
 impl Shard {
@@ -130,7 +134,13 @@ impl Shard {
 
     /// Encodes this shard and its children (children first, into `out`); returns the
     /// root block and its cumulative size.
-    fn build(self, version: Version, fanout: u64, out: &mut Vec<Block>) -> (Cid, u64) {
+    fn build(
+        self,
+        version: Version,
+        hash: HashFn,
+        fanout: u64,
+        out: &mut Vec<Block>,
+    ) -> Result<(Cid, u64), HamtError> {
         let mut bitfield = vec![0u8; (fanout / 8) as usize];
         let mut links = Vec::with_capacity(self.slots.len());
         let mut children_size = 0u64;
@@ -142,7 +152,7 @@ impl Shard {
                     Link::new(e.cid, format!("{}{}", prefix(idx, fanout), e.name), e.tsize)
                 }
                 Slot::Shard(child) => {
-                    let (cid, tsize) = child.build(version, fanout, out);
+                    let (cid, tsize) = child.build(version, hash, fanout, out)?;
                     Link::new(cid, prefix(idx, fanout), tsize)
                 }
             };
@@ -165,19 +175,29 @@ impl Shard {
             links,
             data: Some(Bytes::from(data.encode())),
         };
-        let block = Block::encode(version, DAG_PB, node.encode());
+        let block = Block::encode_with(version, DAG_PB, hash, node.encode())?;
         let cid = *block.cid();
         let size = block.data().len() as u64 + children_size;
         out.push(block);
-        (cid, size)
+        Ok((cid, size))
     }
 }
 
-/// Builds a sharded directory from its entries. Returns every block (root last) and the
-/// root's cumulative size.
+/// Builds a sharded directory from its entries, hashing with sha2-256. Returns every block
+/// (root last) and the root's cumulative size.
 pub fn build(
     entries: Vec<Entry>,
     version: Version,
+    fanout: u64,
+) -> Result<(Vec<Block>, u64), HamtError> {
+    build_with(entries, version, HashFn::Sha2_256, fanout)
+}
+
+/// [`build`] with every shard hashed by `hash`.
+pub fn build_with(
+    entries: Vec<Entry>,
+    version: Version,
+    hash: HashFn,
     fanout: u64,
 ) -> Result<(Vec<Block>, u64), HamtError> {
     let mut root = Shard::default();
@@ -186,7 +206,7 @@ pub fn build(
         root.insert(e, hash, 0, fanout)?;
     }
     let mut blocks = Vec::new();
-    let (_, size) = root.build(version, fanout, &mut blocks);
+    let (_, size) = root.build(version, hash, fanout, &mut blocks)?;
     Ok((blocks, size))
 }
 

@@ -223,6 +223,47 @@ impl std::str::FromStr for HashFn {
     }
 }
 
+impl HashFn {
+    /// The multihash of `data` with this function cut (or, for blake3, extended) to `len`
+    /// bytes, as a CID prefix naming a digest length asks (BitSwap's block prefixes). The
+    /// length must be one [`matches`] accepts; identity needs `len == data.len()`.
+    pub fn digest_len(self, data: &[u8], len: usize) -> Result<Multihash<MAX_DIGEST>, HashError> {
+        if self == HashFn::Identity {
+            if len != data.len() {
+                return Err(HashError::BadLength {
+                    name: self.name(),
+                    len,
+                });
+            }
+            return self.digest(data);
+        }
+        self.check_len(len)?;
+        let mut out = [0u8; MAX_DIGEST];
+        self.fill(data, &mut out[..len]);
+        Multihash::wrap(self.code(), &out[..len]).map_err(|_| HashError::BadLength {
+            name: self.name(),
+            len,
+        })
+    }
+
+    /// Whether a digest of `len` bytes is one this function can check: at least
+    /// [`MIN_DIGEST`], at most its output (blake3: [`MAX_DIGEST`]).
+    fn check_len(self, len: usize) -> Result<(), HashError> {
+        let max = if self == HashFn::Blake3 {
+            MAX_DIGEST
+        } else {
+            self.default_len()
+        };
+        if len < MIN_DIGEST || len > max {
+            return Err(HashError::BadLength {
+                name: self.name(),
+                len,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Whether `data` hashes to `mh`: `Ok(true)` or `Ok(false)`, or an error when `mh` names a
 /// function or a digest length this node cannot check.
 pub fn matches(mh: &Multihash<MAX_DIGEST>, data: &[u8]) -> Result<bool, HashError> {
@@ -231,17 +272,7 @@ pub fn matches(mh: &Multihash<MAX_DIGEST>, data: &[u8]) -> Result<bool, HashErro
     if f == HashFn::Identity {
         return Ok(want == data);
     }
-    let max = if f == HashFn::Blake3 {
-        MAX_DIGEST
-    } else {
-        f.default_len()
-    };
-    if want.len() < MIN_DIGEST || want.len() > max {
-        return Err(HashError::BadLength {
-            name: f.name(),
-            len: want.len(),
-        });
-    }
+    f.check_len(want.len())?;
     let mut out = [0u8; MAX_DIGEST];
     f.fill(data, &mut out[..want.len()]);
     Ok(out[..want.len()] == *want)
@@ -312,6 +343,57 @@ mod tests {
         }
     }
 
+    /// The empty input (and "abc" for the two functions whose "abc" vector is not above),
+    /// from the same specifications' published examples: every function has a vector.
+    #[test]
+    fn empty_input_vectors() {
+        for (f, data, want) in [
+            (
+                HashFn::Sha2_256,
+                &b""[..],
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                HashFn::Sha2_512,
+                &b""[..],
+                "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+            ),
+            (
+                HashFn::Sha3_256,
+                &b""[..],
+                "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a",
+            ),
+            (
+                HashFn::Sha3_512,
+                &b""[..],
+                "a69f73cca23a9ac5c8b567dc185a756e97c982164fe25859e0d1dcc1475c80a615b2123af1f5f94c11e3e9402c3ac558f500199d95b6d3e301758586281dcd26",
+            ),
+            (
+                HashFn::Keccak256,
+                &b"abc"[..],
+                "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45",
+            ),
+            (
+                HashFn::Blake2b256,
+                &b""[..],
+                "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8",
+            ),
+            (
+                HashFn::Blake2s256,
+                &b""[..],
+                "69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9",
+            ),
+            (
+                HashFn::Blake3,
+                &b"abc"[..],
+                "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85",
+            ),
+            (HashFn::Identity, &b""[..], ""),
+        ] {
+            assert_eq!(hex_digest(f, data), want, "{f}");
+        }
+    }
+
     #[test]
     fn names_and_codes_round_trip() {
         for &f in HashFn::all() {
@@ -351,5 +433,28 @@ mod tests {
         let cut = Multihash::<64>::wrap(0x12, &full.digest()[..24]).expect("wrap");
         assert_eq!(matches(&cut, b"x"), Ok(true));
         assert!(HashFn::Identity.digest(&[0u8; 65]).is_err());
+    }
+
+    #[test]
+    fn digest_len_follows_the_prefix_length() {
+        for &f in HashFn::all() {
+            if f == HashFn::Identity {
+                continue;
+            }
+            let full = f.digest(b"data").expect("digest");
+            let same = f
+                .digest_len(b"data", f.default_len())
+                .expect("default length");
+            assert_eq!(full, same, "{f}");
+            let cut = f.digest_len(b"data", 20).expect("truncated");
+            assert_eq!(cut.digest(), &full.digest()[..20], "{f}");
+            assert_eq!(matches(&cut, b"data"), Ok(true), "{f}");
+            assert!(f.digest_len(b"data", 19).is_err(), "{f}: below the floor");
+        }
+        assert!(HashFn::Sha2_256.digest_len(b"x", 33).is_err());
+        let long = HashFn::Blake3.digest_len(b"x", 64).expect("blake3 extends");
+        assert_eq!(matches(&long, b"x"), Ok(true));
+        assert!(HashFn::Identity.digest_len(b"abc", 3).is_ok());
+        assert!(HashFn::Identity.digest_len(b"abc", 2).is_err());
     }
 }

@@ -11,7 +11,7 @@ pub use validate::{
 };
 
 use dag::import::{HamtEstimation, Params, Profile};
-use dag::{Version, chunker};
+use dag::{HashFn, Version, chunker};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -451,6 +451,9 @@ pub struct ImportConfig {
     /// HAMT fanout.
     #[serde(rename = "UnixFSHAMTDirectoryMaxFanout")]
     pub hamt_fanout: u64,
+    /// Hash function of new blocks, by Kubo's name; anything but sha2-256 makes CIDv1
+    /// (and raw leaves, unless `UnixFSRawLeaves` says otherwise), as in Kubo.
+    pub hash_function: String,
 }
 
 impl Default for ImportConfig {
@@ -484,6 +487,7 @@ impl ImportConfig {
                 HamtEstimation::BlockBytes => "block".into(),
             },
             hamt_fanout: p.hamt_fanout,
+            hash_function: p.hash.name().to_string(),
         }
     }
 
@@ -513,8 +517,13 @@ impl ImportConfig {
                 });
             }
         };
-        Ok(Params {
+        let hash = HashFn::from_name(&self.hash_function).map_err(|_| InvalidValue {
+            key: "Import.HashFunction",
+            reason: "must be one of the hash functions `ipfsd cid hashes` lists",
+        })?;
+        let mut p = Params {
             cid_version,
+            hash: HashFn::Sha2_256,
             raw_leaves: self.raw_leaves.unwrap_or(cid_version == Version::V1),
             chunk_size,
             max_links: self.file_max_links,
@@ -522,7 +531,13 @@ impl ImportConfig {
             hamt_estimation,
             hamt_fanout: self.hamt_fanout,
             hidden: false,
-        })
+        };
+        p.set_hash(hash, false, self.raw_leaves.is_some())
+            .map_err(|_| InvalidValue {
+                key: "Import.HashFunction",
+                reason: "CIDv0 only supports sha2-256",
+            })?;
+        Ok(p)
     }
 }
 
@@ -703,6 +718,24 @@ mod tests {
         assert_eq!(p.cid_version, Version::V1);
         assert!(p.raw_leaves, "CIDv1 implies raw leaves unless set");
         assert!(serde_json::from_str::<Config>(r#"{"Import": {"CidVersoin": 1}}"#).is_err());
+    }
+
+    #[test]
+    fn hash_function_makes_cidv1_with_raw_leaves() {
+        let c: Config =
+            serde_json::from_str(r#"{"Import": {"HashFunction": "blake3"}}"#).expect("parses");
+        let p = c.import.params().expect("valid");
+        assert_eq!(p.hash, HashFn::Blake3);
+        assert_eq!(p.cid_version, Version::V1);
+        assert!(p.raw_leaves);
+        let c: Config = serde_json::from_str(
+            r#"{"Import": {"HashFunction": "sha2-512", "UnixFSRawLeaves": false}}"#,
+        )
+        .expect("parses");
+        assert!(!c.import.params().expect("valid").raw_leaves);
+        let c: Config =
+            serde_json::from_str(r#"{"Import": {"HashFunction": "md5"}}"#).expect("parses");
+        assert!(c.import.params().is_err());
     }
 
     #[test]

@@ -13,9 +13,18 @@
 //   connect ADDR                        dial /ip4/127.0.0.1/tcp/PORT/p2p/ID only
 //   fetch CID OUT [TIMEOUT_SECS]        fetch over BitSwap and write a file, or a directory
 //                                       tree at OUT (default timeout 120 s) -> {"seconds", "bytes"}
+//   import-car PATH                     put every block of a CARv1 into the blockstore as is
+//                                       (any codec, any hash) -> {"roots", "blocks"}
+//   pin CID [TIMEOUT_SECS]              pin recursively: walks the DAG (dag-pb, raw,
+//                                       dag-cbor, dag-json, json links), fetching what is
+//                                       missing over BitSwap -> {"cids": [every block]}
 //   peers                               -> {"peers": [...]}
 //   quit (or EOF)                       stop Helia and exit 0
 // The process ends by itself after --seconds (default 600, max 3600).
+//
+// Blocks received over BitSwap are verified with the hasher of their multihash: Helia's
+// sha2-256/sha2-512/identity plus the @noble/hashes ones of hashers.mjs (sha3, keccak,
+// blake2b, blake2s, blake3).
 //
 // Network: libp2p with TCP on 127.0.0.1 only, noise, yamux, identify; no bootstrap list,
 // no mDNS or other discovery, no DHT, no delegated/HTTP routing and no trustless-gateway
@@ -36,8 +45,10 @@ import { Readable } from 'node:stream'
 const die = dier('helia-peer.mjs')
 
 let Helia, createLibp2p, bitswap, unixfs, tcp, noise, yamux, identify
-let MemoryBlockstore, MemoryDatastore, multiaddr, CID, fixedSize
+let MemoryBlockstore, MemoryDatastore, multiaddr, CID, fixedSize, HASHERS, CarReader
 try {
+  ({ HASHERS } = await import('./hashers.mjs'));
+  ({ CarReader } = await import('@ipld/car/reader'));
   // Helia's node class itself (the `helia` package's createHelia adds default routers,
   // HTTP gateways and a long libp2p default config that this peer must not have).
   ({ Helia } = await import('@helia/utils'));
@@ -90,7 +101,8 @@ try {
     blockstore: new MemoryBlockstore(),
     datastore,
     blockBrokers: [bitswap()],
-    routers: []
+    routers: [],
+    hashers: Object.values(HASHERS)
   })
 } catch (e) {
   emit({ ok: false, error: `setup: ${e.message}` })
@@ -167,6 +179,25 @@ const commands = {
     // The CID string goes in as is: unixfs parses it with its own multiformats version.
     const bytes = await fetchTo(c, path.resolve(out), AbortSignal.timeout(timeout * 1000))
     return { seconds: (performance.now() - start) / 1000, bytes }
+  },
+  async 'import-car' ([p]) {
+    if (!p) throw new Error('usage: import-car PATH')
+    const reader = await CarReader.fromBytes(await fs.readFile(path.resolve(p)))
+    let blocks = 0
+    for await (const { cid, bytes } of reader.blocks()) {
+      await helia.blockstore.put(CID.decode(cid.bytes), bytes)
+      blocks++
+    }
+    return { roots: (await reader.getRoots()).map(String), blocks }
+  },
+  async pin ([c, t]) {
+    if (!c) throw new Error('usage: pin CID [TIMEOUT_SECS]')
+    const timeout = t === undefined ? 120 : Number(t)
+    const cids = []
+    for await (const got of helia.pins.add(CID.parse(c), { signal: AbortSignal.timeout(timeout * 1000) })) {
+      cids.push(got.toString())
+    }
+    return { cids }
   },
   async peers () {
     return { peers: helia.libp2p.getPeers().map(String) }

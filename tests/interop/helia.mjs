@@ -7,8 +7,14 @@
 //         {"name", "path", "cidVersion": 0|1, "rawLeaves": bool|null,
 //          "chunkSize": int, "maxLinks": int|null,
 //          "profile": null|"unixfs-v1-2025"|"unixfs-v0-2015", "hidden": bool,
-//          optional "shardSplitThresholdBytes": int (default 262144)}
+//          optional "shardSplitThresholdBytes": int (default 262144),
+//          optional "hash": a multihash name (hashers.mjs; default sha2-256)}
 //       prints ONE JSON object {name: rootCidString} on stdout; logs go to stderr.
+//       ipfs-unixfs-importer only hashes with sha2-256, so a case with another "hash" is
+//       imported with sha2-256 and then re-hashed bottom-up (rehash below): every block's
+//       CID recomputed with the multiformats hasher, every dag-pb link's Hash replaced and
+//       its Tsize recomputed (block length plus the children's Tsize, as the importers
+//       and Kubo define it). The case must ask for CIDv1 (Kubo's rule for --hash).
 //   node tests/interop/helia.mjs export-car PATH OUT.car [cidVersion] [rawLeaves]
 //       imports PATH (file or directory) and writes a CARv1 (single root) with every
 //       block of the DAG (depth-first pre-order, each block once, like `ipfs dag export`);
@@ -32,8 +38,9 @@ function die (code, msg) {
   process.exit(code)
 }
 
-let importer, fixedSize, balanced, MemoryBlockstore, CarWriter, dagPb, CID
+let importer, fixedSize, balanced, MemoryBlockstore, CarWriter, dagPb, CID, hasherNamed
 try {
+  ({ hasherNamed } = await import('./hashers.mjs'));
   ({ importer } = await import('ipfs-unixfs-importer'));
   ({ fixedSize } = await import('ipfs-unixfs-importer/chunker'));
   ({ balanced } = await import('ipfs-unixfs-importer/layout'));
@@ -159,6 +166,36 @@ async function getBlock (bs, cid) {
   return Buffer.concat(parts)
 }
 
+/**
+ * The CID `cid` (from `bs`, hashed with sha2-256) gets when every block under it is hashed
+ * with `hasher` instead; returns { cid, tsize }. `memo` maps old CID strings to results.
+ */
+async function rehash (bs, cid, hasher, memo) {
+  const key = cid.toString()
+  const done = memo.get(key)
+  if (done != null) return done
+  const bytes = await getBlock(bs, cid)
+  let out
+  if (cid.code === dagPb.code) {
+    const node = dagPb.decode(bytes)
+    const links = []
+    let children = 0
+    for (const l of node.Links) {
+      const child = await rehash(bs, CID.asCID(l.Hash) ?? CID.decode(l.Hash.bytes), hasher, memo)
+      children += child.tsize
+      links.push({ ...l, Hash: child.cid, Tsize: child.tsize })
+    }
+    const encoded = dagPb.encode({ ...node, Links: links })
+    out = { cid: CID.createV1(dagPb.code, await hasher.digest(encoded)), tsize: encoded.length + children }
+  } else if (cid.code === 0x55) {
+    out = { cid: CID.createV1(0x55, await hasher.digest(bytes)), tsize: bytes.length }
+  } else {
+    throw new Error(`unexpected codec 0x${cid.code.toString(16)} in a UnixFS DAG`)
+  }
+  memo.set(key, out)
+  return out
+}
+
 async function cmdCids (specPath) {
   let spec
   try {
@@ -175,7 +212,12 @@ async function cmdCids (specPath) {
       if (typeof c.name !== 'string' || typeof c.path !== 'string') throw new Error('case needs string "name" and "path"')
       if (c.name in out) throw new Error(`duplicate case name ${c.name}`)
       const opts = importerOptions(c)
-      const cid = await importPath(c.path, opts, c.hidden === true, new MemoryBlockstore())
+      const bs = new MemoryBlockstore()
+      let cid = await importPath(c.path, opts, c.hidden === true, bs)
+      if (c.hash != null && c.hash !== 'sha2-256') {
+        if (opts.cidVersion !== 1) throw new Error(`hash ${c.hash} needs cidVersion 1`)
+        cid = (await rehash(bs, cid, hasherNamed(c.hash), new Map())).cid
+      }
       out[c.name] = cid.toString()
       process.stderr.write(`helia: ${c.name}: ${out[c.name]} (${(performance.now() - t0).toFixed(0)} ms)\n`)
     } catch (err) {

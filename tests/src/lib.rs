@@ -85,6 +85,7 @@ pub mod hostile;
 pub mod http;
 pub mod ipns_forge;
 pub mod kad_wire;
+pub mod mixed;
 pub mod peer;
 pub mod script;
 pub mod testnet;

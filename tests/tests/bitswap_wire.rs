@@ -210,3 +210,107 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
     node.call("id", &[]).ok();
     node.stop();
 }
+
+/// Blocks hashed with blake3 and sha2-512 that the node wants are accepted from the wire,
+/// each CID computed with the block's own function; a block under md5 (0xd5), which the
+/// node cannot check, gets the peer disconnected and nothing stored, and so does a block
+/// whose hash matches but whose dag-cbor is not canonical.
+#[test]
+fn received_blocks_are_checked_with_their_own_hash_function() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |c| {
+        c.bitswap.fetch_timeout = "3s".into();
+    });
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // {"a": 1} in dag-cbor, then raw bytes.
+    let wanted = [
+        (
+            dag::HashFn::Blake3,
+            dag::block::DAG_CBOR,
+            vec![0xa1, 0x61, 0x61, 0x01],
+        ),
+        (
+            dag::HashFn::Sha2_512,
+            dag::block::RAW,
+            b"sha2-512 leaf".to_vec(),
+        ),
+    ];
+    for (f, codec, data) in wanted {
+        let x = Block::encode_with(dag::Version::V1, codec, f, data).expect("hash");
+        let x_cid = x.cid().to_string();
+        let mut c = rt.block_on(client(&node));
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        std::thread::scope(|scope| {
+            let asker = scope.spawn(|| node.call("block/get", &[("arg", &x_cid)]));
+            let _s = rt.block_on(async {
+                wait_for_want(&mut incoming, x.cid()).await;
+                let frame = Outbound {
+                    blocks: vec![x.clone()],
+                    ..Default::default()
+                }
+                .encode(protocol::Version::V1_2);
+                send_raw(&mut c, &node, &frame).await
+            });
+            let got = asker.join().expect("asker").ok();
+            assert_eq!(got.body, x.data().as_ref(), "{f}");
+        });
+        // The store writer commits after delivery: wait for it.
+        wait_for(STEP, "the block to be stored", || {
+            stored(&node, &x_cid).then_some(())
+        });
+        assert!(
+            node.peers().contains(&c.peer().to_string()),
+            "{f}: peer kept"
+        );
+    }
+
+    // md5: the prefix names a function the node does not implement.
+    let (c, s) = rt.block_on(async {
+        let mut c = client(&node).await;
+        let md5 = pb::Message {
+            payload: vec![pb::Block {
+                prefix: bytes::Bytes::from_static(&[0x01, 0x55, 0xd5, 0x01, 0x10]),
+                data: bytes::Bytes::from_static(b"md5 block"),
+            }],
+            ..Default::default()
+        };
+        let mut frame = varint(md5.encoded_len());
+        md5.encode(&mut frame).expect("encode");
+        let s = send_raw(&mut c, &node, &frame).await;
+        (c, s)
+    });
+    disconnected(&node, &c, "disconnect after an md5 block");
+    drop(s);
+
+    // A wanted dag-cbor block whose bytes hash right but are not canonical ({"b":1,"a":2}).
+    let bad = Block::encode_with(
+        dag::Version::V1,
+        dag::block::DAG_CBOR,
+        dag::HashFn::Blake3,
+        vec![0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02],
+    )
+    .expect("hash");
+    let bad_cid = bad.cid().to_string();
+    let mut c = rt.block_on(client(&node));
+    let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+    std::thread::scope(|scope| {
+        let asker = scope.spawn(|| node.call("block/get", &[("arg", &bad_cid)]).status);
+        let s = rt.block_on(async {
+            wait_for_want(&mut incoming, bad.cid()).await;
+            let frame = Outbound {
+                blocks: vec![bad.clone()],
+                ..Default::default()
+            }
+            .encode(protocol::Version::V1_2);
+            send_raw(&mut c, &node, &frame).await
+        });
+        disconnected(&node, &c, "disconnect after a non-canonical dag-cbor block");
+        drop(s);
+        assert_ne!(asker.join().expect("asker"), 200, "not delivered");
+    });
+    assert!(!stored(&node, &bad_cid));
+    let stat = node.call("bitswap/stat", &[]).ok().json();
+    assert!(stat["MisbehavingPeers"].as_u64() >= Some(2), "{stat}");
+    node.stop();
+}

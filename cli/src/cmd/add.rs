@@ -34,6 +34,11 @@ pub struct AddArgs {
     /// Store file chunks as raw blocks.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     raw_leaves: Option<bool>,
+    /// Hash function (Kubo's names: sha2-256, sha2-512, sha3-256, sha3-512, keccak-256,
+    /// blake2b-256, blake2b-512, blake2s-256, blake3, identity). Anything but sha2-256
+    /// makes CIDv1 (and raw leaves unless --raw-leaves is given).
+    #[arg(long, value_name = "NAME")]
+    hash: Option<String>,
     /// Chunking algorithm: size-N (fixed N-byte chunks).
     #[arg(long, short = 's', value_name = "size-N")]
     chunker: Option<String>,
@@ -62,7 +67,7 @@ pub struct AddArgs {
 
 impl AddArgs {
     /// Import parameters: config defaults, then the profile, then explicit flags.
-    fn params(&self, config_params: Params) -> Result<Params> {
+    fn params(&self, config_params: Params, config_raw_leaves: bool) -> Result<Params> {
         let mut p = match &self.profile {
             Some(name) => Profile::from_name(name)
                 .with_context(|| {
@@ -88,6 +93,12 @@ impl AddArgs {
         if let Some(n) = self.max_links {
             p.max_links = n;
         }
+        if let Some(name) = &self.hash {
+            let hash = dag::HashFn::from_name(name)?;
+            let raw_leaves_set =
+                self.raw_leaves.is_some() || (self.profile.is_none() && config_raw_leaves);
+            p.set_hash(hash, self.cid_version.is_some(), raw_leaves_set)?;
+        }
         p.hidden = self.hidden;
         Ok(p)
     }
@@ -96,22 +107,22 @@ impl AddArgs {
 pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     let client = ctx.client()?;
     // Only-hash needs no store, so it also works while a daemon holds the repository.
-    let (repo, config_params) = if client.is_some() {
-        (None, Params::default())
+    let (repo, config_params, config_raw_leaves) = if client.is_some() {
+        (None, Params::default(), false)
     } else if args.only_hash {
-        let params = match ctx.config() {
-            Ok(c) => c.import.params()?,
-            Err(_) => Params::default(),
-        };
-        (None, params)
+        match ctx.config() {
+            Ok(c) => (None, c.import.params()?, c.import.raw_leaves.is_some()),
+            Err(_) => (None, Params::default(), false),
+        }
     } else {
         let repo = ctx.repo()?;
-        let params = repo.config().import.params()?;
-        (Some(repo), params)
+        let import = &repo.config().import;
+        let (params, raw_set) = (import.params()?, import.raw_leaves.is_some());
+        (Some(repo), params, raw_set)
     };
     // Online the daemon applies its config; the flags are checked here all the same, so
     // a bad one is reported before anything is sent, in the same words.
-    let params = args.params(config_params)?;
+    let params = args.params(config_params, config_raw_leaves)?;
     if client.is_some() && args.max_links.is_some() {
         bail!("--max-links cannot be used through the daemon (its API has no such flag)");
     }
@@ -282,6 +293,9 @@ fn add_remote(
     }
     if let Some(c) = &args.chunker {
         q.push(("chunker", c));
+    }
+    if let Some(h) = &args.hash {
+        q.push(("hash", h));
     }
     if let Some(p) = &args.profile {
         q.push(("profile", p));

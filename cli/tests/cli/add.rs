@@ -314,7 +314,50 @@ fn add_errors_are_clear_and_store_nothing(mode: Mode) {
     }
 }
 
+/// `--hash`: CIDs from the JS multiformats hashers (`tests/interop/helia.mjs cids` with a
+/// "hash" field) for "hello world\n"; Kubo's rule (CIDv1, raw leaves unless given);
+/// clear errors for an unknown name and for CIDv0.
+fn add_hash_function(mode: Mode) {
+    let r = Repo::new(mode);
+    r.file("hello.txt", b"hello world\n");
+    let blake3 = "bafkr4ig4ljhnxasawambeqcsymycobuw7ftxdjr3iusquxax2maa5artku";
+    let sha512_pb = "bafybgqfv47lmvhf7ddomqdmakaljo3c2ljwfwbu44s2ooud36d6x2pa3ofvpmtsef2vwqqtj5spgtdnztf7dgbq2z3gpiurryoqa2kpzksrdc";
+    let blake2s = "bafk6bzacecpght4mk65fu7bqdhbujltrslis62b7wc27ya5sdpdndi3xs5zfo";
+    assert_eq!(
+        r.ok(&["add", "-nQ", "--hash", "blake3", "hello.txt"]),
+        format!("{blake3}\n")
+    );
+    assert!(r.local().is_empty(), "only-hash stored blocks");
+    assert_eq!(r.add(&["--hash", "blake3", "hello.txt"]), blake3);
+    assert_eq!(
+        r.add(&["--hash=sha2-512", "--raw-leaves=false", "hello.txt"]),
+        sha512_pb
+    );
+    assert_eq!(
+        r.add(&["--hash", "BLAKE2S-256", "--cid-version", "1", "hello.txt"]),
+        blake2s
+    );
+    for cid in [blake3, sha512_pb, blake2s] {
+        assert_eq!(r.cat(cid), b"hello world\n");
+    }
+    let e = r.fail(&["add", "--hash", "md5", "hello.txt"]);
+    assert!(
+        e.contains("md5") && e.contains("blake3") && e.contains("sha2-512"),
+        "{e}"
+    );
+    let e = r.fail(&["add", "--hash", "blake3", "--cid-version", "0", "hello.txt"]);
+    assert!(e.contains("CIDv0 only supports sha2-256"), "{e}");
+    // identity: inline while the block fits a CID, refused past it.
+    let id = r.add(&["--hash", "identity", "hello.txt"]);
+    assert!(id.starts_with("bafkqa"), "{id}");
+    assert_eq!(r.cat(&id), b"hello world\n");
+    r.file("big.txt", &[b'x'; 100]);
+    let e = r.fail(&["add", "--hash", "identity", "big.txt"]);
+    assert!(e.contains("identity") && e.contains("64"), "{e}");
+}
+
 both_modes!(
+    add_hash_function,
     add_known_vectors_and_output_modes,
     add_only_hash_stores_nothing,
     add_raw_leaves_and_chunker_shape_the_stored_dag,

@@ -7,7 +7,7 @@
 
 use super::tree::{PathProblem, TreeEntry};
 use super::{HamtEstimation, ImportError, Importer, Sink};
-use crate::block::{Block, Cid, DAG_PB};
+use crate::block::{Cid, DAG_PB};
 use crate::hamt;
 use crate::pb::{Link, Node};
 use crate::unixfs::{Data, DataType};
@@ -168,7 +168,7 @@ impl<S: Sink> Importer<'_, S> {
             links: Vec::new(),
             data: Some(data.encode().into()),
         };
-        let block = Block::encode(self.params.cid_version, DAG_PB, node.encode());
+        let block = self.block(self.params.cid_version, DAG_PB, node.encode())?;
         let out = (*block.cid(), block.data().len() as u64);
         self.sink.put(block)?;
         Ok(out)
@@ -199,7 +199,7 @@ impl<S: Sink> Importer<'_, S> {
                     tsize: l.tsize.unwrap_or(0),
                 })
                 .collect();
-            let (blocks, tsize) = hamt::build(entries, p.cid_version, p.hamt_fanout)?;
+            let (blocks, tsize) = hamt::build_with(entries, p.cid_version, p.hash, p.hamt_fanout)?;
             let root = blocks.last().map(|b| *b.cid());
             for b in blocks {
                 self.sink.put(b)?;
@@ -210,7 +210,7 @@ impl<S: Sink> Importer<'_, S> {
             return Ok((root, tsize));
         }
         let children: u64 = node.links.iter().map(|l| l.tsize.unwrap_or(0)).sum();
-        let block = Block::encode(p.cid_version, DAG_PB, node.encode());
+        let block = self.block(p.cid_version, DAG_PB, node.encode())?;
         let out = (*block.cid(), block.data().len() as u64 + children);
         self.sink.put(block)?;
         Ok(out)

@@ -5,9 +5,10 @@
 //! level holds `max_links` nodes they become one parent. Only one partial node per level
 //! is ever held.
 
-use super::{ImportError, Importer, Sink};
+use super::{ImportError, Importer, Sink, encode};
 use crate::block::{Block, Cid, DAG_PB, RAW, Version};
 use crate::chunker::{Chunk, FixedSize};
+use crate::hash::HashFn;
 use crate::pb::{Link, Node};
 use crate::proto;
 use crate::unixfs::{Data, DataType};
@@ -36,12 +37,17 @@ const LEAF_TAIL: usize = 11;
 /// Makes a leaf block of a chunk: a raw block, or a dag-pb node whose only field is UnixFS
 /// `Data{Type: File, Data: chunk, filesize}` written around the chunk in its own buffer,
 /// so the chunk is never copied (this is the hot path of every import).
-fn leaf(chunk: Chunk, raw: bool, version: Version) -> (Block, Child) {
+fn leaf(
+    chunk: Chunk,
+    raw: bool,
+    version: Version,
+    hash: HashFn,
+) -> Result<(Block, Child), ImportError> {
     let Chunk { mut buf, head } = chunk;
     let len = buf.len() - head;
     let filesize = len as u64;
     let block = if raw {
-        Block::encode(Version::V1, RAW, Bytes::from(buf).slice(head..))
+        encode(hash, Version::V1, RAW, Bytes::from(buf).slice(head..))?
     } else {
         let mut unixfs_head = Vec::with_capacity(LEAF_HEAD);
         proto::put_uint(&mut unixfs_head, 1, 2);
@@ -61,20 +67,21 @@ fn leaf(chunk: Chunk, raw: bool, version: Version) -> (Block, Child) {
         buf[start..start + pb_head.len()].copy_from_slice(&pb_head);
         buf[start + pb_head.len()..head].copy_from_slice(&unixfs_head);
         buf.extend_from_slice(&trailer);
-        Block::encode(version, DAG_PB, Bytes::from(buf).slice(start..))
+        encode(hash, version, DAG_PB, Bytes::from(buf).slice(start..))?
     };
     let child = Child {
         cid: *block.cid(),
         tsize: block.data().len() as u64,
         filesize,
     };
-    (block, child)
+    Ok((block, child))
 }
 
 struct Balanced {
     levels: Vec<Vec<Child>>,
     max_links: usize,
     version: Version,
+    hash: HashFn,
 }
 
 impl Balanced {
@@ -110,7 +117,7 @@ impl Balanced {
                 .collect(),
             data: Some(data.encode().into()),
         };
-        let block = Block::encode(self.version, DAG_PB, node.encode());
+        let block = encode(self.hash, self.version, DAG_PB, node.encode().into())?;
         let tsize = block.data().len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
         let cid = *block.cid();
         sink.put(block)?;
@@ -168,12 +175,13 @@ impl<S: Sink> Importer<'_, S> {
         path: &Path,
     ) -> Result<(Cid, u64), ImportError> {
         let p = &self.params;
-        let (raw, version, chunk_size) = (p.raw_leaves, p.cid_version, p.chunk_size);
+        let (raw, version, chunk_size, hash) = (p.raw_leaves, p.cid_version, p.chunk_size, p.hash);
         let per_batch = (BATCH_BYTES / chunk_size).max(2);
         let mut tree = Balanced {
             levels: Vec::new(),
             max_links: p.max_links,
             version,
+            hash: p.hash,
         };
         let mut chunker = FixedSize::with_room(reader, chunk_size, LEAF_HEAD, LEAF_TAIL);
         let io_err = |source| ImportError::Io {
@@ -188,8 +196,8 @@ impl<S: Sink> Importer<'_, S> {
                 || {
                     batch
                         .into_par_iter()
-                        .map(|c| leaf(c, raw, version))
-                        .collect::<Vec<_>>()
+                        .map(|c| leaf(c, raw, version, hash))
+                        .collect::<Result<Vec<_>, _>>()
                 },
                 || {
                     if last {
@@ -200,7 +208,7 @@ impl<S: Sink> Importer<'_, S> {
                 },
             );
             let mut bytes = 0;
-            for (block, child) in leaves {
+            for (block, child) in leaves? {
                 bytes += child.filesize;
                 self.sink.put(block)?;
                 tree.push(0, child, self.sink)?;
@@ -295,7 +303,7 @@ mod tests {
                 links: Vec::new(),
                 data: Some(Data::file_leaf(Bytes::from(data.clone())).encode().into()),
             };
-            let (block, _) = leaf(chunk, false, Version::V0);
+            let (block, _) = leaf(chunk, false, Version::V0, HashFn::Sha2_256).expect("leaf");
             assert_eq!(
                 block.data().as_ref(),
                 generic.encode().as_slice(),
@@ -354,5 +362,121 @@ mod tests {
         let mut sink = Failing;
         let mut imp = Importer::new(Params::default(), &mut sink).expect("params");
         assert!(imp.add_reader(&b"abc"[..], "").is_err());
+    }
+
+    /// Every block of a multi-chunk file, a symlink and a sharded directory is hashed with
+    /// the chosen function, and a non-sha2-256 function forces CIDv1 and raw leaves.
+    #[test]
+    fn every_block_uses_the_chosen_hash() {
+        use super::super::TreeEntry;
+        for &f in HashFn::all() {
+            if f == HashFn::Identity {
+                continue;
+            }
+            let mut p = Params {
+                chunk_size: 64,
+                max_links: 3,
+                hamt_threshold: 40,
+                ..Params::default()
+            };
+            p.set_hash(f, false, false).expect("hash");
+            assert_eq!(p.hash, f);
+            if f != HashFn::Sha2_256 {
+                assert_eq!(p.cid_version, Version::V1, "{f}");
+                assert!(p.raw_leaves, "{f}: CIDv1 by --hash turns raw leaves on");
+            }
+            let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+            let entries = (0..8).map(|i| {
+                Ok(TreeEntry::File {
+                    path: format!("d/file-{i}"),
+                    reader: &data[..],
+                })
+            });
+            let link = std::iter::once(Ok(TreeEntry::Symlink {
+                path: "d/link".into(),
+                target: "file-0".into(),
+            }));
+            let mut blocks = Vec::new();
+            let roots = Importer::new(p, &mut blocks)
+                .expect("params")
+                .add_tree(
+                    entries.chain(link.map(|e: Result<TreeEntry<&[u8]>, _>| e)),
+                    false,
+                )
+                .expect("import");
+            assert_eq!(roots.len(), 1);
+            // 8 leaves, 3 internal nodes and 1 root shared by the 8 identical files, a
+            // symlink, and several HAMT shards.
+            assert!(blocks.len() > 14, "{f}: {} blocks", blocks.len());
+            let hamt = blocks
+                .iter()
+                .filter(|b| b.cid().codec() == DAG_PB)
+                .filter_map(|b| Node::decode(b.data()).ok())
+                .filter_map(|n| n.data.and_then(|d| Data::decode(&d).ok()))
+                .any(|d| d.kind == DataType::HamtShard);
+            assert!(hamt, "{f}: the directory is sharded");
+            for b in &blocks {
+                assert_eq!(b.cid().hash().code(), f.code(), "{f}: {}", b.cid());
+                if f != HashFn::Sha2_256 {
+                    assert_eq!(b.cid().version(), Version::V1);
+                }
+                crate::block::Block::verified(*b.cid(), b.data().clone()).expect("verifies");
+            }
+        }
+    }
+
+    #[test]
+    fn kubo_cid_version_rules_for_hash() {
+        let mut p = Params::default();
+        assert!(matches!(
+            p.set_hash(HashFn::Blake3, true, false),
+            Err(ImportError::Params {
+                reason: "CIDv0 only supports sha2-256"
+            })
+        ));
+        let mut p = Params::default();
+        p.set_hash(HashFn::Sha2_512, false, true).expect("hash");
+        assert_eq!(p.cid_version, Version::V1);
+        assert!(!p.raw_leaves, "explicit --raw-leaves=false is kept");
+        let mut p = Params::default();
+        p.set_hash(HashFn::Sha2_256, false, false).expect("hash");
+        assert_eq!(p, Params::default(), "sha2-256 changes nothing");
+        // Parameters built by hand cannot pair CIDv0 with another hash.
+        let bad = Params {
+            hash: HashFn::Blake3,
+            ..Params::default()
+        };
+        assert!(Importer::new(bad, &mut Vec::new()).is_err());
+    }
+
+    /// Kubo accepts `add --hash identity` while every block fits an identity CID; ipfsd's
+    /// limit is the CID's 64-byte digest.
+    #[test]
+    fn identity_hash_inlines_small_files_and_refuses_large_ones() {
+        let mut p = Params::default();
+        p.set_hash(HashFn::Identity, false, false).expect("hash");
+        let (root, blocks) = import(11, p.clone());
+        assert_eq!(root.hash().code(), 0);
+        assert_eq!(root.codec(), RAW);
+        assert_eq!(
+            crate::block::identity_data(&root),
+            Some(&blocks[0].data()[..])
+        );
+        let mut blocks = Vec::new();
+        let err = Importer::new(p, &mut blocks)
+            .expect("params")
+            .add_reader(&[7u8; 65][..], "big")
+            .expect_err("65 bytes do not fit");
+        assert!(
+            matches!(
+                err,
+                ImportError::Hash {
+                    hash: HashFn::Identity,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("identity"), "{err}");
     }
 }

@@ -19,6 +19,7 @@ pub use tree::{PathProblem, TreeEntry};
 use crate::block::{Block, Cid, Version};
 use crate::chunker::DEFAULT_CHUNK_SIZE;
 use crate::hamt::{DEFAULT_FANOUT, HamtError};
+use crate::hash::{HashError, HashFn};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,9 @@ pub enum HamtEstimation {
 pub struct Params {
     /// CID version of dag-pb nodes. Raw leaves are always CIDv1.
     pub cid_version: Version,
+    /// Hash function of every block (leaves, file nodes, directories, HAMT shards).
+    /// Anything but sha2-256 needs CIDv1 ([`Params::set_hash`] applies Kubo's rule).
+    pub hash: HashFn,
     /// Store file chunks as raw blocks instead of UnixFS-wrapped dag-pb leaves.
     pub raw_leaves: bool,
     /// Fixed chunk size in bytes.
@@ -91,6 +95,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             cid_version: Version::V0,
+            hash: HashFn::Sha2_256,
             raw_leaves: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_links: 174,
@@ -99,6 +104,34 @@ impl Default for Params {
             hamt_fanout: DEFAULT_FANOUT,
             hidden: false,
         }
+    }
+}
+
+impl Params {
+    /// Chooses the hash function as Kubo's `add --hash` does: a function other than
+    /// sha2-256 needs CIDv1, so CIDv0 becomes CIDv1 unless the caller asked for CIDv0
+    /// explicitly (`cid_version_set`: then it is an error, "CIDv0 only supports sha2-256"),
+    /// and that switch to CIDv1 turns raw leaves on unless they were chosen explicitly
+    /// (`raw_leaves_set`).
+    pub fn set_hash(
+        &mut self,
+        hash: HashFn,
+        cid_version_set: bool,
+        raw_leaves_set: bool,
+    ) -> Result<(), ImportError> {
+        if hash != HashFn::Sha2_256 && self.cid_version == Version::V0 {
+            if cid_version_set {
+                return Err(ImportError::Params {
+                    reason: "CIDv0 only supports sha2-256",
+                });
+            }
+            self.cid_version = Version::V1;
+            if !raw_leaves_set {
+                self.raw_leaves = true;
+            }
+        }
+        self.hash = hash;
+        Ok(())
     }
 }
 
@@ -149,9 +182,29 @@ pub enum ImportError {
     /// A sharded directory could not be built.
     #[error(transparent)]
     Hamt(#[from] HamtError),
+    /// A block could not be hashed with the chosen function (an identity "hash" of a
+    /// block longer than an identity CID can carry).
+    #[error("hashing with {hash}: {source}")]
+    Hash {
+        /// The hash function.
+        hash: HashFn,
+        /// Why.
+        source: HashError,
+    },
     /// The sink (block store) failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// Hashes `data` into a block with `hash`, naming the function in the error.
+fn encode(
+    hash: HashFn,
+    version: Version,
+    codec: u64,
+    data: bytes::Bytes,
+) -> Result<Block, ImportError> {
+    Block::encode_with(version, codec, hash, data)
+        .map_err(|source| ImportError::Hash { hash, source })
 }
 
 /// Receives every block the importer makes, children before parents.
@@ -242,6 +295,11 @@ impl<'a, S: Sink> Importer<'a, S> {
         if params.max_links < 2 {
             return Err(ImportError::Params {
                 reason: "max links must be at least 2",
+            });
+        }
+        if params.hash != HashFn::Sha2_256 && params.cid_version == Version::V0 {
+            return Err(ImportError::Params {
+                reason: "CIDv0 only supports sha2-256",
             });
         }
         if !crate::hamt::valid_fanout(params.hamt_fanout) {
@@ -337,6 +395,11 @@ impl<'a, S: Sink> Importer<'a, S> {
             self.tree_entry(&mut tree, entry?, None)?;
         }
         tree.finish(self, wrap)
+    }
+
+    /// Hashes `data` into a block with the import's hash function.
+    fn block(&self, version: Version, codec: u64, data: Vec<u8>) -> Result<Block, ImportError> {
+        encode(self.params.hash, version, codec, data.into())
     }
 
     fn emit_added(&mut self, added: &Added) {

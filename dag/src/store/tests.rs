@@ -553,3 +553,42 @@ fn corrupt_pack_bytes_are_never_served() {
         Err(StoreError::Corrupt { .. })
     ));
 }
+
+/// Reads and `verify` check every block with its own hash function: blake3 and sha2-512
+/// blocks verify, a corrupted one is reported and never served, and one under a function
+/// the node lacks (md5) is unverifiable, never passed as good.
+#[test]
+fn blocks_are_verified_with_their_own_hash_function() {
+    use crate::{HashFn, Version};
+    let (_dir, store) = temp_store();
+    let b3 = Block::encode_with(Version::V1, RAW, HashFn::Blake3, &b"blake3 block"[..]).expect("h");
+    let s512 =
+        Block::encode_with(Version::V1, RAW, HashFn::Sha2_512, vec![5u8; 100_000]).expect("h");
+    let md5 = Cid::new_v1(
+        RAW,
+        multihash::Multihash::<64>::wrap(0xd5, &[7u8; 16]).expect("mh"),
+    );
+    let odd = Block::trusted(md5, Bytes::from_static(b"md5 block"));
+    store
+        .put_many([b3.clone(), s512.clone(), odd])
+        .expect("put");
+    let report = store.verify().expect("verify");
+    assert_eq!(report.checked, 3);
+    assert!(report.corrupt.is_empty(), "{report:?}");
+    assert_eq!(report.unverifiable, vec![md5]);
+    assert_eq!(
+        store.get(s512.cid()).expect("get").as_deref(),
+        Some(s512.data().as_ref())
+    );
+    assert!(matches!(
+        store.get(&md5),
+        Err(StoreError::Unverifiable { code: 0xd5, .. })
+    ));
+    corrupt(&store, b3.cid(), b"not the blake3 block");
+    let report = store.verify().expect("verify");
+    assert_eq!(report.corrupt, vec![Cid::new_v1(RAW, *b3.cid().hash())]);
+    assert!(matches!(
+        store.get(b3.cid()),
+        Err(StoreError::Corrupt { .. })
+    ));
+}

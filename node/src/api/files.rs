@@ -123,7 +123,8 @@ pub fn part_path(file_name: Option<&str>) -> String {
 
 /// Import parameters from the request's flags, on top of the config's defaults.
 fn import_params(s: &ApiState, args: &Args) -> Result<dag::import::Params, ApiError> {
-    let mut p = match args.get("profile") {
+    let profile = args.get("profile");
+    let mut p = match profile {
         Some(name) => Profile::from_name(name)
             .ok_or_else(|| ApiError::bad_request(format!("unknown profile {name:?}")))?
             .params(),
@@ -150,6 +151,15 @@ fn import_params(s: &ApiState, args: &Args) -> Result<dag::import::Params, ApiEr
         p.chunk_size = dag::chunker::parse_chunker(c).ok_or_else(|| {
             ApiError::bad_request(format!("invalid chunker {c:?}: expected size-N"))
         })?;
+    }
+    if let Some(name) = args.get("hash") {
+        let hash =
+            dag::HashFn::from_name(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        // Raw leaves chosen by the flag or by the config (not by the version default).
+        let raw_leaves_set = args.get("raw-leaves").is_some()
+            || (profile.is_none() && s.config.import.raw_leaves.is_some());
+        p.set_hash(hash, args.get("cid-version").is_some(), raw_leaves_set)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     Ok(p)
 }
