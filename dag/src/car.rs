@@ -209,11 +209,10 @@ pub fn export(
                 data
             }
         };
-        if cid.codec() == DAG_PB {
-            let links = crate::codec::links(&cid, &data)
-                .map_err(|source| CarError::Decode { cid, source })?;
-            stack.extend(links.into_iter().rev());
-        }
+        // Every codec with links is followed; leaves answer none.
+        let links =
+            crate::codec::links(&cid, &data).map_err(|source| CarError::Decode { cid, source })?;
+        stack.extend(links.into_iter().rev());
     }
     w.finish()
 }

@@ -240,17 +240,17 @@ impl<'s, S: BlockSource> Walk<'s, S> {
             None => export::get(self.source, &cid).map_err(export_to_car)?,
         };
         let block = (identity_data(&cid).is_none()).then(|| Block::trusted(cid, data.clone()));
-        if cid.codec() != DAG_PB {
-            return Ok(block);
-        }
         match self.scope {
             Scope::Block => {}
+            // Every codec with links is followed (dag-cbor and dag-json as well as dag-pb).
             Scope::All => {
                 let links = crate::codec::links(&cid, &data)
                     .map_err(|source| CarError::Decode { cid, source })?;
                 self.stack
                     .extend(links.into_iter().rev().map(|cid| Frame { cid, offset: 0 }));
             }
+            // An entity is a UnixFS notion: a node of another codec is its own entity.
+            Scope::Entity if cid.codec() != DAG_PB => {}
             Scope::Entity => self.push_entity_children(cid, &data, frame.offset, is_root)?,
         }
         Ok(block)
@@ -433,6 +433,66 @@ mod tests {
             file,
             data,
         )
+    }
+
+    /// A dag-json root → dag-cbor node → raw leaf and dag-pb node → raw leaf.
+    fn mixed_codec_fixture() -> (Mem, Cid, Vec<Cid>) {
+        use crate::codec::{Codec, Ipld, encode};
+        use std::collections::BTreeMap;
+        let leaf_a = Block::encode(crate::Version::V1, crate::block::RAW, &b"a"[..]);
+        let leaf_b = Block::encode(crate::Version::V1, crate::block::RAW, &b"b"[..]);
+        let pb = crate::testutil::node_named(&[&leaf_b], "b", b"pb");
+        let link_map = |links: Vec<(&str, Cid)>| {
+            Ipld::Map(
+                links
+                    .into_iter()
+                    .map(|(k, c)| (k.to_string(), Ipld::Link(c)))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let ipld = |codec: Codec, v: &Ipld| {
+            Block::encode(
+                crate::Version::V1,
+                codec.code(),
+                encode(codec, v).expect("encode"),
+            )
+        };
+        let cbor = ipld(Codec::DagCbor, &link_map(vec![("a", *leaf_a.cid())]));
+        let root = ipld(
+            Codec::DagJson,
+            &link_map(vec![("c", *cbor.cid()), ("p", *pb.cid())]),
+        );
+        let order = vec![
+            *root.cid(),
+            *cbor.cid(),
+            *leaf_a.cid(),
+            *pb.cid(),
+            *leaf_b.cid(),
+        ];
+        let src = Mem([root.clone(), cbor, leaf_a, pb, leaf_b]
+            .into_iter()
+            .map(Block::into_parts)
+            .collect());
+        (src, *root.cid(), order)
+    }
+
+    #[test]
+    fn scope_all_and_car_export_follow_every_codec() {
+        let (src, root, order) = mixed_codec_fixture();
+        let resolved = resolve_path(&src, &root, "").expect("resolve");
+        let mut out = Vec::new();
+        write_car(&src, &[root], &resolved, Scope::All, None, &mut out).expect("car");
+        assert_eq!(blocks_of(&out), order);
+        let mut out = Vec::new();
+        write_car(&src, &[root], &resolved, Scope::Entity, None, &mut out).expect("car");
+        assert_eq!(
+            blocks_of(&out),
+            vec![root],
+            "a dag-json node is its own entity"
+        );
+        let mut out = Vec::new();
+        crate::car::export(&src, &root, &mut out).expect("export");
+        assert_eq!(blocks_of(&out), order);
     }
 
     #[test]
