@@ -13,7 +13,7 @@
 //! [`Store::atomic_writer`]: nothing is committed until the whole file has been read and
 //! verified, so a truncated or corrupt CAR leaves the store unchanged.
 
-use crate::block::{self, BlockError, DAG_PB};
+use crate::block::{self, BlockError};
 use crate::store::{PinMode, Store, StoreError};
 use crate::{Block, BlockSource, Cid, DecodeError, SourceError};
 use bytes::Bytes;
