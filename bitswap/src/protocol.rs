@@ -337,17 +337,6 @@ impl Inbound {
             // The CID is computed from the data, so the block matches it by construction;
             // a peer answering a want with other bytes yields a CID nobody asked for.
             let cid = cid_from_prefix(&b.prefix, &b.data)?;
-            // dag-cbor and dag-json must also be canonical/valid in their codec (as
-            // `Block::verified` checks): a malformed one is dropped, never stored. (dag-pb
-            // is decoded where walked; BitSwap 1.0 labels every block dag-pb.)
-            if matches!(
-                dag::Codec::of(&cid),
-                dag::Codec::DagCbor | dag::Codec::DagJson
-            ) && let Err(error) = dag::codec::validate(&cid, &b.data)
-            {
-                tracing::debug!(%cid, %error, "dropping a malformed block from a peer");
-                continue;
-            }
             out.blocks.push(Block::trusted(cid, b.data));
         }
         for p in msg.block_presences {
@@ -556,26 +545,6 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(roundtrip(&only_v0, Version::V1_0).blocks, vec![b0]);
-    }
-
-    #[test]
-    fn malformed_dag_cbor_blocks_are_dropped_on_receipt() {
-        // {"b": 1, "a": 2}: hashes fine, but map keys out of canonical order.
-        let unsorted = Block::encode(
-            dag::Version::V1,
-            dag::block::DAG_CBOR,
-            vec![0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02],
-        );
-        let sorted = Block::encode(
-            dag::Version::V1,
-            dag::block::DAG_CBOR,
-            vec![0xa2, 0x61, b'a', 0x02, 0x61, b'b', 0x01],
-        );
-        let out = Outbound {
-            blocks: vec![unsorted, sorted.clone()],
-            ..Default::default()
-        };
-        assert_eq!(roundtrip(&out, Version::V1_2).blocks, vec![sorted]);
     }
 
     #[test]
