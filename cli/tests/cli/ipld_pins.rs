@@ -234,6 +234,8 @@ fn dag_import_refuses_non_canonical_and_unverifiable_blocks(mode: Mode) {
     let bad = Block::encode(Version::V1, dag::block::DAG_CBOR, unsorted);
     let e = r.fail_in(&["dag", "import"], &car(&bad, &[&bad]));
     assert!(e.contains(&id(&bad)) && e.contains("dag-cbor"), "{e}");
+    let e = r.fail_in(&["block", "put", "--cid-codec", "dag-cbor"], bad.data());
+    assert!(e.contains("dag-cbor"), "{e}");
 
     // md5 (0xd5): a multihash ipfsd cannot check.
     let mut cid = vec![0x01, 0x55, 0xd5, 0x01, 16];
@@ -251,6 +253,8 @@ fn dag_import_refuses_non_canonical_and_unverifiable_blocks(mode: Mode) {
     .expect("car");
     let e = r.fail_in(&["dag", "import", "--pin-roots=false"], &bytes);
     assert!(e.contains("unsupported") || e.contains("0xd5"), "{e}");
+    let e = r.fail_in(&["block", "put", "--mhtype", "md5"], b"x");
+    assert!(e.contains("md5"), "{e}");
     assert!(r.local().is_empty());
 }
 
