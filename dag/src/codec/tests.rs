@@ -85,6 +85,21 @@ fn dag_json_whose_value_does_not_round_trip_is_refused_on_receipt() {
 }
 
 #[test]
+fn values_dag_json_cannot_express_are_refused_by_its_encoder() {
+    // Valid dag-cbor: {"/": bytes, "b": 1}. In dag-json it would read back as other data.
+    let v = Ipld::Map(BTreeMap::from([
+        ("/".to_string(), Ipld::Bytes(b"hi".to_vec())),
+        ("b".to_string(), Ipld::Integer(1)),
+    ]));
+    let cbor = encode(Codec::DagCbor, &v).expect("dag-cbor holds it");
+    assert_eq!(decode(Codec::DagCbor, &cbor).expect("decode"), v);
+    assert!(matches!(
+        encode(Codec::DagJson, &v),
+        Err(EncodeError::Invalid { .. })
+    ));
+}
+
+#[test]
 fn hostile_nesting_is_refused_not_a_stack_overflow() {
     let mut deep = vec![0x81u8; 200_000];
     deep.push(0x01);
