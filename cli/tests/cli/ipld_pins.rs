@@ -187,6 +187,21 @@ fn unknown_codecs_are_reported_by_pin_verify_and_gc(mode: Mode) {
         )
     );
     assert_eq!(r.ok(&["pin", "verify", "-q"]), "");
+    let out = r.run(&["refs", "-r", &id(&root)]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        crate::common::text(out.stdout),
+        format!("{}\n", id(&opaque))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "warning: {} has codec 0x300001, which ipfsd cannot follow: its links (if any) are not listed\n",
+            id(&opaque)
+        )
+    );
+    // Not recursive: nothing is left unfollowed, nothing to say.
+    assert_eq!(r.ok(&["refs", &id(&root)]), format!("{}\n", id(&opaque)));
     let out = r.run(&["repo", "gc"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(crate::common::text(out.stdout), "", "nothing removed");
