@@ -36,6 +36,8 @@ TARGETS=(
   multipart_add:65536
   gateway_request:12288
   config_file:16384
+  dag_cbor:65536
+  dag_json:65536
 )
 RSS_LIMIT_MB=2048
 TIMEOUT_S=10

@@ -436,6 +436,66 @@ mod tests {
         )
     }
 
+    /// A dag-json root → dag-cbor node → raw leaf and dag-pb node → raw leaf.
+    fn mixed_codec_fixture() -> (Mem, Cid, Vec<Cid>) {
+        use crate::codec::{Codec, Ipld, encode};
+        use std::collections::BTreeMap;
+        let leaf_a = Block::encode(crate::Version::V1, crate::block::RAW, &b"a"[..]);
+        let leaf_b = Block::encode(crate::Version::V1, crate::block::RAW, &b"b"[..]);
+        let pb = crate::testutil::node_named(&[&leaf_b], "b", b"pb");
+        let link_map = |links: Vec<(&str, Cid)>| {
+            Ipld::Map(
+                links
+                    .into_iter()
+                    .map(|(k, c)| (k.to_string(), Ipld::Link(c)))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let ipld = |codec: Codec, v: &Ipld| {
+            Block::encode(
+                crate::Version::V1,
+                codec.code(),
+                encode(codec, v).expect("encode"),
+            )
+        };
+        let cbor = ipld(Codec::DagCbor, &link_map(vec![("a", *leaf_a.cid())]));
+        let root = ipld(
+            Codec::DagJson,
+            &link_map(vec![("c", *cbor.cid()), ("p", *pb.cid())]),
+        );
+        let order = vec![
+            *root.cid(),
+            *cbor.cid(),
+            *leaf_a.cid(),
+            *pb.cid(),
+            *leaf_b.cid(),
+        ];
+        let src = Mem([root.clone(), cbor, leaf_a, pb, leaf_b]
+            .into_iter()
+            .map(Block::into_parts)
+            .collect());
+        (src, *root.cid(), order)
+    }
+
+    #[test]
+    fn scope_all_and_car_export_follow_every_codec() {
+        let (src, root, order) = mixed_codec_fixture();
+        let resolved = resolve_path(&src, &root, "").expect("resolve");
+        let mut out = Vec::new();
+        write_car(&src, &[root], &resolved, Scope::All, None, &mut out).expect("car");
+        assert_eq!(blocks_of(&out), order);
+        let mut out = Vec::new();
+        write_car(&src, &[root], &resolved, Scope::Entity, None, &mut out).expect("car");
+        assert_eq!(
+            blocks_of(&out),
+            vec![root],
+            "a dag-json node is its own entity"
+        );
+        let mut out = Vec::new();
+        crate::car::export(&src, &root, &mut out).expect("export");
+        assert_eq!(blocks_of(&out), order);
+    }
+
     #[test]
     fn scopes_select_what_the_spec_says() {
         let (src, dir, file, data) = fixture();

@@ -17,6 +17,7 @@ mod config;
 mod dag;
 mod dht;
 mod gateway;
+mod ipld;
 mod ipns;
 mod multipart;
 pub mod seeds;
@@ -27,6 +28,7 @@ pub use crate::config::config_file;
 pub use crate::dag::{car, dag_pb, hamt, unixfs};
 pub use crate::dht::dht_record;
 pub use crate::gateway::gateway_request;
+pub use crate::ipld::{dag_cbor, dag_json};
 pub use crate::ipns::ipns_record;
 pub use crate::multipart::multipart_add;
 
@@ -101,6 +103,16 @@ pub const TARGETS: &[Target] = &[
         name: "config_file",
         run: config_file,
         max_len: 16 << 10,
+    },
+    Target {
+        name: "dag_cbor",
+        run: dag_cbor,
+        max_len: 64 << 10,
+    },
+    Target {
+        name: "dag_json",
+        run: dag_json,
+        max_len: 64 << 10,
     },
 ];
 

@@ -58,7 +58,71 @@ pub fn all() -> Vec<Seed> {
     for (name, bytes) in config() {
         add("config_file", name, bytes);
     }
+    for (name, value) in ipld_values() {
+        let cbor = dag::codec::encode(dag::Codec::DagCbor, &value).expect("seed encodes");
+        let json = dag::codec::encode(dag::Codec::DagJson, &value).expect("seed encodes");
+        add("dag_cbor", name, cbor);
+        add("dag_json", name, json);
+    }
+    // Spellings the decoders must refuse (dag-cbor) or accept and canonicalise (dag-json).
+    add(
+        "dag_cbor",
+        "unsorted-keys",
+        vec![0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02],
+    );
+    add("dag_cbor", "indefinite-list", vec![0x9f, 0x01, 0xff]);
+    add("dag_cbor", "f32", vec![0xfa, 0x3f, 0x80, 0, 0]);
+    add(
+        "dag_json",
+        "spaced-unsorted",
+        br#" { "b" : [1, {"/": "bafkqaaa"}], "a" : {"/": {"bytes": "aGk"}} } "#.to_vec(),
+    );
     out
+}
+
+/// IPLD data-model values for the dag-cbor and dag-json seeds: every kind, links, nesting.
+fn ipld_values() -> Vec<(&'static str, dag::codec::Ipld)> {
+    use dag::codec::Ipld;
+    use std::collections::BTreeMap;
+    let link = cid_of(Version::V1, RAW, b"linked");
+    let v0 = cid_of(Version::V0, DAG_PB, b"v0 link");
+    let map = |kv: Vec<(&str, Ipld)>| {
+        Ipld::Map(
+            kv.into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    };
+    vec![
+        ("empty-map", map(vec![])),
+        ("scalar", Ipld::Integer(-1_000_000_000_000)),
+        (
+            "kinds",
+            map(vec![
+                ("null", Ipld::Null),
+                ("bool", Ipld::Bool(true)),
+                ("big", Ipld::Integer(u64::MAX.into())),
+                ("neg", Ipld::Integer(i64::MIN.into())),
+                ("float", Ipld::Float(-0.125)),
+                ("bytes", Ipld::Bytes(vec![0, 1, 2, 255])),
+                ("ünïcödé ключ", Ipld::String("значение ✓".into())),
+            ]),
+        ),
+        (
+            "links",
+            map(vec![
+                ("a", Ipld::Link(link)),
+                (
+                    "list",
+                    Ipld::List(vec![Ipld::Link(v0), Ipld::Integer(3), Ipld::Link(link)]),
+                ),
+                (
+                    "nested",
+                    map(vec![("deep", map(vec![("l", Ipld::Link(v0))]))]),
+                ),
+            ]),
+        ),
+    ]
 }
 
 /// Imports a small tree with tiny chunks; blocks root first (as `FuzzSource` wants).

@@ -71,10 +71,17 @@ fn print_pins(rows: impl IntoIterator<Item = Result<(String, String)>>, quiet: b
     Ok(())
 }
 
-/// One pinned DAG's check: its root and what is wrong below it (empty when fine).
+/// One pinned DAG's check: its root, what is wrong below it (empty when fine), and the
+/// blocks in it whose codec ipfsd cannot follow (`<cid> (codec 0x…)`).
 struct PinCheck {
     cid: String,
     problems: Vec<String>,
+    unfollowed: Vec<String>,
+}
+
+/// How `pin verify` names a block whose codec cannot be followed.
+fn unfollowed(cid: &str, codec: &str) -> String {
+    format!("{cid} (codec {codec})")
 }
 
 /// Prints `pin verify` results; fails (without an error line) when a pin is broken.
@@ -92,15 +99,23 @@ fn print_checks(
         if !ok {
             broken += 1;
         }
-        if ok && !verbose {
+        // A pin with blocks ipfsd cannot follow is always named: what they link to is not
+        // protected by it.
+        let note = check.unfollowed.is_empty();
+        if ok && !verbose && (note || quiet) {
             continue;
         }
+        let note = if note {
+            String::new()
+        } else {
+            format!("; links not followed in {}", check.unfollowed.join(", "))
+        };
         let line = if quiet {
             check.cid
         } else if ok {
-            format!("{} ok", check.cid)
+            format!("{} ok{note}", check.cid)
         } else {
-            format!("{} broken: {}", check.cid, check.problems.join("; "))
+            format!("{} broken: {}{note}", check.cid, check.problems.join("; "))
         };
         ignore_broken_pipe(writeln!(out, "{line}"))?;
     }
@@ -147,6 +162,11 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
                 Ok(PinCheck {
                     cid: report.cid.to_string(),
                     problems: report.problems.iter().map(ToString::to_string).collect(),
+                    unfollowed: report
+                        .unfollowed
+                        .iter()
+                        .map(|c| unfollowed(&c.to_string(), &dag::Codec::of(c).to_string()))
+                        .collect(),
                 })
             });
             drop(out);
@@ -201,9 +221,20 @@ fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
                         cid => format!("{} {cid}", remote::field(b, "Err")),
                     })
                     .collect();
+                let unfollowed = l["Unfollowed"]
+                    .as_array()
+                    .map(|u| {
+                        u.iter()
+                            .map(|b| {
+                                unfollowed(&remote::field(b, "Cid"), &remote::field(b, "Codec"))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 Ok(PinCheck {
                     cid: remote::field(&l, "Cid"),
                     problems,
+                    unfollowed,
                 })
             });
             drop(out);

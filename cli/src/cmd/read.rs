@@ -292,6 +292,9 @@ fn refs_local(ctx: &Ctx, args: &RefsArgs, out: &mut impl Write) -> Result<()> {
     for p in &args.paths {
         let root = resolve(store, p)?;
         node::ops::walk_refs(store, root, args.recursive, args.unique, &mut seen, |cid| {
+            if args.recursive && !dag::Codec::of(cid).follows_links() {
+                warn_unfollowed(cid);
+            }
             ignore_broken_pipe(writeln!(out, "{cid}"))
         })
         .map_err(|e| match e {
@@ -301,6 +304,14 @@ fn refs_local(ctx: &Ctx, args: &RefsArgs, out: &mut impl Write) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Tells (on stderr) that `refs -r` cannot descend into `cid`: its codec is unknown.
+fn warn_unfollowed(cid: &dag::Cid) {
+    eprintln!(
+        "warning: {cid} has codec {}, which ipfsd cannot follow: its links (if any) are not listed",
+        dag::Codec::of(cid)
+    );
 }
 
 /// One request for every path (`--unique` spans them); when the daemon refuses a path,
@@ -313,7 +324,13 @@ fn refs_remote(client: &Client, args: &RefsArgs, out: &mut impl Write) -> Result
             if !err.is_empty() {
                 bail!("{err}");
             }
-            ignore_broken_pipe(writeln!(out, "{}", remote::field(&line, "Ref")))?;
+            let cid = remote::field(&line, "Ref");
+            if line["Unfollowed"] == serde_json::Value::Bool(true)
+                && let Ok(cid) = dag::block::parse_cid(&cid)
+            {
+                warn_unfollowed(&cid);
+            }
+            ignore_broken_pipe(writeln!(out, "{cid}"))?;
         }
         Ok(())
     };

@@ -65,6 +65,32 @@ struct Stat {
     version: String,
 }
 
+/// One line of `repo gc`'s answer.
+enum GcLine {
+    /// A removed block.
+    Removed(String),
+    /// A block of a pinned DAG kept as a leaf: its codec cannot be followed.
+    Unfollowed {
+        pin: String,
+        cid: String,
+        codec: String,
+    },
+}
+
+impl GcLine {
+    /// From a line of the daemon's `repo/gc` stream.
+    fn from_json(v: &serde_json::Value) -> Self {
+        match v.get("Unfollowed") {
+            Some(u) => GcLine::Unfollowed {
+                pin: remote::field(u, "Pin"),
+                cid: remote::field(u, "Cid"),
+                codec: remote::field(u, "Codec"),
+            },
+            None => GcLine::Removed(remote::field(&v["Key"], "/")),
+        }
+    }
+}
+
 /// What `repo verify` found: a report line per bad block, and the counts.
 struct Verified {
     lines: Vec<String>,
@@ -83,24 +109,40 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
     let mut out = stdout.lock();
     match cmd {
         RepoCommand::Gc { quiet } => {
-            let removed: Box<dyn Iterator<Item = Result<String>>> = match (&client, store) {
+            let lines: Box<dyn Iterator<Item = Result<GcLine>>> = match (&client, store) {
                 (Some(client), _) => Box::new(
                     remote::lines(client.post("repo/gc", &[])?)
-                        .map(|l| l.map(|l| remote::field(&l["Key"], "/"))),
+                        .map(|l| l.map(|l| GcLine::from_json(&l))),
                 ),
-                (None, Some(store)) => Box::new(
-                    store
-                        .gc()?
-                        .removed
-                        .into_iter()
-                        .map(|cid| Ok(cid.to_string())),
-                ),
+                (None, Some(store)) => {
+                    let report = store.gc()?;
+                    let unfollowed = report.unfollowed.into_iter().map(|u| {
+                        Ok(GcLine::Unfollowed {
+                            pin: u.pin.to_string(),
+                            cid: u.cid.to_string(),
+                            codec: dag::Codec::of(&u.cid).to_string(),
+                        })
+                    });
+                    Box::new(
+                        report
+                            .removed
+                            .into_iter()
+                            .map(|cid| Ok(GcLine::Removed(cid.to_string())))
+                            .chain(unfollowed),
+                    )
+                }
                 (None, None) => unreachable!("a repository is open when there is no daemon"),
             };
-            for cid in removed {
-                let cid = cid?;
-                if !quiet {
-                    ignore_broken_pipe(writeln!(out, "removed {cid}"))?;
+            for line in lines {
+                match line? {
+                    GcLine::Removed(cid) if !quiet => {
+                        ignore_broken_pipe(writeln!(out, "removed {cid}"))?;
+                    }
+                    GcLine::Removed(_) => {}
+                    // On stderr: stdout stays the list of removed blocks.
+                    GcLine::Unfollowed { pin, cid, codec } => eprintln!(
+                        "warning: pin {pin}: block {cid} has codec {codec}, which ipfsd cannot follow: kept as a leaf, whatever it links to is not protected"
+                    ),
                 }
             }
         }

@@ -115,6 +115,13 @@ impl Codec {
         !matches!(self, Codec::Unknown(_))
     }
 
+    /// Whether blocks of this codec can hold links ipfsd follows (dag-pb, dag-cbor,
+    /// dag-json): a walk must read such a block's bytes to find its children, while the
+    /// others are leaves it only needs to find present.
+    pub fn has_links(self) -> bool {
+        matches!(self, Codec::DagPb | Codec::DagCbor | Codec::DagJson)
+    }
+
     /// Whether blocks of this codec can be decoded into the IPLD data model ([`decode`]).
     pub fn is_decodable(self) -> bool {
         !matches!(self, Codec::Unknown(_) | Codec::Libp2pKey)
@@ -156,10 +163,41 @@ pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, DecodeError> {
 ///
 /// Called on every block that arrives from outside (peers, CAR files, `block put`), after
 /// its hash has been checked.
+///
+/// A dag-cbor block must also be the one encoding of its value: it must re-encode to
+/// exactly its own bytes. The decoder alone lets some non-canonical forms through (a CID
+/// byte string with bytes after the CID inside tag 42 decodes to the same link as the CID
+/// alone, found by the `dag_cbor` fuzz target), and two blocks for one value would mean
+/// two CIDs for it. A dag-json block's value must survive its canonical encoding (the
+/// decoder reads `{"/": {"bytes": …}, "b": 1}` as a map with a "/" key, whose dag-json
+/// encoding it then refuses; found by the `dag_json` fuzz target).
 pub fn validate(cid: &Cid, data: &[u8]) -> Result<(), DecodeError> {
     match Codec::of(cid) {
         Codec::DagPb => crate::pb::Node::decode(data).map(drop),
-        Codec::DagCbor | Codec::DagJson => decode(Codec::of(cid), data).map(drop),
+        Codec::DagCbor => {
+            let value = decode(Codec::DagCbor, data)?;
+            match encode(Codec::DagCbor, &value) {
+                Ok(again) if again == data => Ok(()),
+                _ => Err(DecodeError::Codec {
+                    codec: "dag-cbor",
+                    reason: "not in canonical form (its value encodes to other bytes)".into(),
+                }),
+            }
+        }
+        Codec::DagJson => {
+            let value = decode(Codec::DagJson, data)?;
+            let again = encode(Codec::DagJson, &value)
+                .ok()
+                .and_then(|bytes| decode(Codec::DagJson, &bytes).ok());
+            if again.as_ref() == Some(&value) {
+                Ok(())
+            } else {
+                Err(DecodeError::Codec {
+                    codec: "dag-json",
+                    reason: "its value has no dag-json encoding that reads back the same (a \"/\" key beside others?)".into(),
+                })
+            }
+        }
         _ => Ok(()),
     }
 }

@@ -48,6 +48,12 @@ fn non_canonical_dag_cbor_is_refused_on_receipt() {
         ("32-bit float", &[0xfa, 0x3f, 0x80, 0, 0][..]),
         ("tag other than 42", &[0xc1, 0x01][..]),
         ("trailing bytes", &[0x01, 0x02][..]),
+        // tag 42, a 9-byte string: the multibase 0, a CIDv1 raw with an empty
+        // sha2-256 digest, then 4 bytes past the CID.
+        (
+            "bytes after the CID in a link",
+            &[0xd8, 0x2a, 0x49, 0, 1, 0x55, 0x12, 0, 1, 2, 3, 4][..],
+        ),
     ] {
         let cid = cid_of(Version::V1, Codec::DagCbor.code(), bytes);
         assert!(
@@ -58,6 +64,39 @@ fn non_canonical_dag_cbor_is_refused_on_receipt() {
             "{what} accepted"
         );
     }
+}
+
+#[test]
+fn dag_json_whose_value_does_not_round_trip_is_refused_on_receipt() {
+    // A "/" key beside other keys: decodes to a map its own encoding cannot express.
+    let bytes = br#"{"/":{"/":{"bytes":"aGk"}},"b":1}"#;
+    let alone = br#"{"/":{"bytes":"aGk"},"b":1}"#;
+    for b in [&bytes[..], &alone[..]] {
+        let cid = cid_of(Version::V1, Codec::DagJson.code(), b);
+        assert!(
+            matches!(
+                Block::verified(cid, b.to_vec()),
+                Err(BlockError::Malformed { .. })
+            ),
+            "{} accepted",
+            String::from_utf8_lossy(b)
+        );
+    }
+}
+
+#[test]
+fn values_dag_json_cannot_express_are_refused_by_its_encoder() {
+    // Valid dag-cbor: {"/": bytes, "b": 1}. In dag-json it would read back as other data.
+    let v = Ipld::Map(BTreeMap::from([
+        ("/".to_string(), Ipld::Bytes(b"hi".to_vec())),
+        ("b".to_string(), Ipld::Integer(1)),
+    ]));
+    let cbor = encode(Codec::DagCbor, &v).expect("dag-cbor holds it");
+    assert_eq!(decode(Codec::DagCbor, &cbor).expect("decode"), v);
+    assert!(matches!(
+        encode(Codec::DagJson, &v),
+        Err(EncodeError::Invalid { .. })
+    ));
 }
 
 #[test]

@@ -140,7 +140,9 @@ pub(crate) async fn pin_verify(
     let verbose = args.flag("verbose", false)?;
     Ok(stream_body("application/json", move |sink| {
         for report in s.store.pin_verify()? {
-            if report.is_ok() && !verbose {
+            // A pin holding blocks ipfsd cannot follow is always reported (Kubo's clients
+            // ignore the extra `Unfollowed` field).
+            if report.is_ok() && report.unfollowed.is_empty() && !verbose {
                 continue;
             }
             let bad: Vec<_> = report
@@ -148,9 +150,12 @@ pub(crate) async fn pin_verify(
                 .iter()
                 .map(|p| json!({ "Cid": p.cid().to_string(), "Err": p.what() }))
                 .collect();
-            sink.json(
-                &json!({ "Cid": report.cid.to_string(), "Ok": report.is_ok(), "BadNodes": bad }),
-            )?;
+            let mut line =
+                json!({ "Cid": report.cid.to_string(), "Ok": report.is_ok(), "BadNodes": bad });
+            if !report.unfollowed.is_empty() {
+                line["Unfollowed"] = report.unfollowed.iter().map(unfollowed_json).collect();
+            }
+            sink.json(&line)?;
         }
         Ok(())
     }))
@@ -363,8 +368,20 @@ pub(crate) async fn repo_gc(State(s): State<ApiState>) -> Result<Response, ApiEr
         for cid in &report.removed {
             sink.json(&json!({ "Key": { "/": cid.to_string() } }))?;
         }
+        // After the removed keys, one object per block kept as a leaf because its codec
+        // cannot be followed (no `Key`: Kubo's clients skip it).
+        for u in &report.unfollowed {
+            let mut v = unfollowed_json(&u.cid);
+            v["Pin"] = json!(u.pin.to_string());
+            sink.json(&json!({ "Unfollowed": v }))?;
+        }
         Ok(())
     }))
+}
+
+/// `{"Cid": …, "Codec": "0x…"}` of a block whose codec ipfsd cannot follow.
+fn unfollowed_json(cid: &Cid) -> serde_json::Value {
+    json!({ "Cid": cid.to_string(), "Codec": dag::codec::Codec::of(cid).to_string() })
 }
 
 pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, ApiError> {

@@ -605,7 +605,13 @@ pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Respon
         let mut seen = std::collections::HashSet::new();
         for root in roots {
             crate::ops::walk_refs(&src, root, recursive, unique, &mut seen, |cid| {
-                sink.json(&json!({ "Ref": cid.to_string(), "Err": "" }))
+                let mut line = json!({ "Ref": cid.to_string(), "Err": "" });
+                // A block whose links ipfsd cannot follow ends the walk there: say so (an
+                // extra field Kubo's clients ignore).
+                if recursive && !dag::Codec::of(cid).follows_links() {
+                    line["Unfollowed"] = json!(true);
+                }
+                sink.json(&line)
             })
             .map_err(|e| match e {
                 crate::ops::RefsError::Export(e) => ApiError::from(e),
