@@ -114,6 +114,13 @@ impl Codec {
         !matches!(self, Codec::Unknown(_))
     }
 
+    /// Whether blocks of this codec can hold links ipfsd follows (dag-pb, dag-cbor,
+    /// dag-json): a walk must read such a block's bytes to find its children, while the
+    /// others are leaves it only needs to find present.
+    pub fn has_links(self) -> bool {
+        matches!(self, Codec::DagPb | Codec::DagCbor | Codec::DagJson)
+    }
+
     /// Whether blocks of this codec can be decoded into the IPLD data model ([`decode`]).
     pub fn is_decodable(self) -> bool {
         !matches!(self, Codec::Unknown(_) | Codec::Libp2pKey)

@@ -10,6 +10,9 @@
 //! DAGs being fetched for a pin or a stream) are walked like recursive pins, at the mark
 //! and again before each sweep batch for leases taken meanwhile.
 //!
+//! Blocks of a codec ipfsd cannot follow are kept as leaves and listed in
+//! [`GcReport::unfollowed`], so callers can say which pins may not protect everything.
+//!
 //! Links are taken only from blocks whose bytes hash to their CID: a block that fails
 //! (corrupt, unverifiable, undecodable) stops the GC before anything is deleted, with
 //! [`super::StoreError::GcAborted`] naming it. After deleting, the pack bytes of deleted
@@ -22,6 +25,7 @@ use super::{
     set_durability,
 };
 use crate::Cid;
+use crate::codec::Codec;
 use redb::{Durability, ReadableTable};
 use std::collections::{HashMap, HashSet};
 
@@ -40,6 +44,19 @@ pub struct GcReport {
     pub freed_bytes: u64,
     /// Pack files deleted (empty, or compacted into the current pack).
     pub packs_removed: u64,
+    /// Blocks of pinned DAGs in a codec ipfsd cannot follow ([`Codec::follows_links`] is
+    /// false): kept, but as leaves, so whatever they link to was not protected.
+    pub unfollowed: Vec<Unfollowed>,
+}
+
+/// A block of a pinned DAG that GC kept as a leaf because ipfsd cannot read its codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unfollowed {
+    /// The recursive pin whose DAG holds it.
+    pub pin: Cid,
+    /// The block (its codec is in its CID).
+    pub cid: Cid,
 }
 
 impl Store {
@@ -55,6 +72,7 @@ impl Store {
         self.run(|| {
             let _gc = GcGuard::new(&self.inner.lock);
             let (mut lease_epoch, leased) = self.leased_roots();
+            let mut report = GcReport::default();
             let mut candidates = {
                 let tables = ReadTables::open(&self.inner)?;
                 let mut keep: HashSet<Vec<u8>> = HashSet::new();
@@ -74,6 +92,10 @@ impl Store {
                                 }
                                 Visit::Present(data) => {
                                     keep.insert(c.hash().to_bytes());
+                                    if !Codec::of(c).follows_links() {
+                                        tracing::warn!(cid = %c, pin = %root, "pinned DAG holds a block of a codec ipfsd cannot follow: its links are not protected");
+                                        report.unfollowed.push(Unfollowed { pin: root, cid: *c });
+                                    }
                                     // Links come only from verified bytes; a block that fails
                                     // stops the whole GC before anything is deleted.
                                     children(c, data).map(Some).map_err(|e| abort(*c, root, e))
@@ -92,7 +114,6 @@ impl Store {
                 candidates
             };
 
-            let mut report = GcReport::default();
             // On a full disk (the reserve given back), commits stay small: each needs room
             // for its copy-on-write pages before it frees anything.
             let full = self.inner.reserve.is_released();

@@ -16,8 +16,9 @@
 //! - `data`: multihash → bytes, for blocks of at most [`INLINE_MAX`] bytes (directory and
 //!   internal nodes, small files).
 //! - `packs`: pack id → (bytes written, bytes still referenced), for GC compaction.
-//! - `pins`: CID bytes → [`PinMode`].
-//! - `meta`: counters (the sum of block sizes).
+//! - `pins`: [`block::pin_key`] of the pinned CID → [`PinMode`] (and whether it was pinned
+//!   as CIDv0); see [`pin`].
+//! - `meta`: counters (the sum of block sizes) and markers of one-time migrations.
 //!
 //! Pack bytes are synced before the redb commit that references them, so an index entry
 //! never points at bytes that could be lost.
@@ -52,7 +53,7 @@ mod tables;
 mod writer;
 
 pub use boundary::RESERVE_SIZE;
-pub use gc::GcReport;
+pub use gc::{GcReport, Unfollowed};
 pub use lease::Lease;
 pub use pin::{PinKind, PinMode, PinProblem, PinReport};
 pub use writer::{WriteStats, Writer};
@@ -325,14 +326,45 @@ impl Store {
             }),
         };
         store.run(|| store.create_tables())?;
+        store.migrate_pins()?;
         Ok(store)
+    }
+
+    /// Keys pins written by older versions (CIDv0 bytes) by [`block::pin_key`], once: a
+    /// marker in `meta` makes every later open a single read. On a full disk the reserve
+    /// given back by the first failure makes room for the retry.
+    fn migrate_pins(&self) -> Result<()> {
+        let done = self.run(|| {
+            let txn = self.inner.begin_read()?;
+            Ok(txn.open_table(META)?.get(pin::PIN_KEYS_MIGRATED)?.is_some())
+        })?;
+        if done {
+            return Ok(());
+        }
+        let migrate = || {
+            self.run(|| {
+                let txn = self.inner.begin_write()?;
+                let n = pin::migrate_pin_keys(&txn)?;
+                txn.commit()?;
+                if n > 0 {
+                    tracing::info!(pins = n, "pins re-keyed by multihash-normalised CID");
+                }
+                Ok(())
+            })
+        };
+        match migrate() {
+            Err(StoreError::DiskFull { .. }) => migrate(),
+            other => other,
+        }
     }
 
     /// Creates every table so read transactions can always open them (only when one is
     /// missing: a new store).
     fn create_tables(&self) -> Result<()> {
+        let new_store;
         {
             let txn = self.inner.begin_read()?;
+            new_store = matches!(txn.open_table(PINS), Err(TableError::TableDoesNotExist(_)));
             let complete = [
                 txn.open_table(INDEX).map(drop),
                 txn.open_table(DATA).map(drop),
@@ -358,7 +390,10 @@ impl Store {
             txn.open_table(DATA)?;
             txn.open_table(PACKS)?;
             txn.open_table(PINS)?;
-            txn.open_table(META)?;
+            if new_store {
+                // No old-style pins to migrate.
+                txn.open_table(META)?.insert(pin::PIN_KEYS_MIGRATED, 1)?;
+            }
         }
         txn.commit()?;
         Ok(())
@@ -440,14 +475,13 @@ impl Store {
             let removed = {
                 let pins = txn.open_table(PINS)?;
                 for entry in pins.iter()? {
-                    let (key, mode) = entry?;
-                    let root = Cid::try_from(key.value())
-                        .map_err(|_| StoreError::BadRecord { what: "pin" })?;
+                    let (key, value) = entry?;
+                    let (root, mode) = pin::decode_pin(key.value(), value.value())?;
                     if root.hash() == cid.hash() {
                         return Err(StoreError::Pinned {
                             cid: *cid,
                             root,
-                            mode: PinMode::from_byte(mode.value())?,
+                            mode,
                         });
                     }
                 }
@@ -735,5 +769,9 @@ impl Drop for GcGuard<'_> {
 
 #[cfg(test)]
 mod damage_tests;
+#[cfg(test)]
+mod ipld_tests;
+#[cfg(test)]
+mod pin_tests;
 #[cfg(test)]
 pub(crate) mod tests;

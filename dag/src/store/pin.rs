@@ -1,18 +1,28 @@
 //! Pins: the DAG roots the store keeps through GC.
 //!
 //! A recursive pin keeps a whole DAG (its root and everything reachable through links), a
-//! direct pin keeps one block. Pins live in the `pins` table (CID bytes → mode) and are
-//! changed in write transactions that also check what they pin is present, so a committed
-//! recursive pin always names a complete DAG. Indirect pins are not stored: they are found
-//! by walking the recursive pins' DAGs.
+//! direct pin keeps one block. Pins live in the `pins` table and are changed in write
+//! transactions that also check what they pin is present, so a committed recursive pin
+//! always names a complete DAG. Indirect pins are not stored: they are found by walking the
+//! recursive pins' DAGs.
 //!
-//! Links are read with [`crate::codec::links`]: dag-pb nodes have links; raw and every other
-//! codec (dag-cbor included, for now) are treated as leaves.
+//! Keys: a pin is keyed by [`block::pin_key`] of its CID, so the CIDv0 and the CIDv1
+//! (dag-pb) of one root are one pin; the record keeps the mode and whether the pin was
+//! made as CIDv0, so listings show the CID as it was pinned. CIDs of other codecs stay
+//! apart (they ask for different links to be followed). Stores written before this keyed
+//! CIDv0 pins by their own bytes; [`migrate_pin_keys`] rewrites them once, on open.
+//!
+//! Links are read with [`crate::codec::links`] for every codec that has them (dag-pb,
+//! dag-cbor, dag-json: [`Codec::has_links`]); raw, json, cbor and libp2p-key blocks are
+//! leaves. Blocks of a codec ipfsd does not know are leaves too, but walks report them
+//! ([`PinReport::unfollowed`], [`super::GcReport::unfollowed`]): links inside them, if any,
+//! are not protected, and the user is told so instead of losing data silently.
 
 use super::pack::Packs;
 use super::{BlockTables, ImportGuard, PINS, ReadTables, Result, Store, StoreError, WriteTables};
 use crate::Cid;
-use crate::block::{self, DAG_PB};
+use crate::block;
+use crate::codec::Codec;
 use bytes::Bytes;
 use redb::{ReadableTable, WriteTransaction};
 use std::collections::HashSet;
@@ -28,20 +38,48 @@ pub enum PinMode {
 }
 
 impl PinMode {
-    fn to_byte(self) -> u8 {
+    pub(crate) fn to_byte(self) -> u8 {
         match self {
             PinMode::Recursive => 1,
             PinMode::Direct => 2,
         }
     }
 
-    pub(crate) fn from_byte(b: u8) -> Result<Self> {
-        match b {
+    fn from_byte(b: u8) -> Result<Self> {
+        match b & !AS_V0 {
             1 => Ok(PinMode::Recursive),
             2 => Ok(PinMode::Direct),
             _ => Err(StoreError::BadRecord { what: "pin" }),
         }
     }
+}
+
+/// Flag in a pin record: the pin was made with the CIDv0 of its (CIDv1 dag-pb) key.
+const AS_V0: u8 = 0x80;
+
+/// `meta` key set once every pin is keyed by [`block::pin_key`].
+pub(crate) const PIN_KEYS_MIGRATED: &str = "pin_keys_normalised";
+
+/// The stored record of a pin of `cid` in `mode`.
+fn record(cid: &Cid, mode: PinMode) -> u8 {
+    let v0 = if cid.version() == cid::Version::V0 {
+        AS_V0
+    } else {
+        0
+    };
+    mode.to_byte() | v0
+}
+
+/// A pin as stored: its CID as pinned, and its mode.
+pub(crate) fn decode_pin(key: &[u8], value: u8) -> Result<(Cid, PinMode)> {
+    let bad = || StoreError::BadRecord { what: "pin" };
+    let key = Cid::try_from(key).map_err(|_| bad())?;
+    let cid = if value & AS_V0 != 0 {
+        Cid::new_v0(*key.hash()).map_err(|_| bad())?
+    } else {
+        key
+    };
+    Ok((cid, PinMode::from_byte(value)?))
 }
 
 impl std::fmt::Display for PinMode {
@@ -125,6 +163,10 @@ pub struct PinReport {
     pub mode: PinMode,
     /// Everything wrong with its DAG (empty when healthy).
     pub problems: Vec<PinProblem>,
+    /// Blocks of its DAG in a codec ipfsd cannot follow ([`Codec::follows_links`] is
+    /// false): kept as leaves, so whatever they link to is not protected by this pin.
+    /// Not a problem of the DAG as stored, but worth telling the user.
+    pub unfollowed: Vec<Cid>,
 }
 
 impl PinReport {
@@ -146,7 +188,8 @@ pub(crate) enum Visit<'a> {
 /// Walks the DAG under `root` depth-first, pre-order, each CID once (tracked in `seen`,
 /// shared across walks). `f` answers the children to descend into (usually
 /// [`children`]'s answer), or `None` to stop there. With `need_data` every block's bytes
-/// are read; otherwise only dag-pb blocks are read (others have no links).
+/// are read; otherwise only blocks of codecs with links ([`Codec::has_links`]: dag-pb,
+/// dag-cbor, dag-json) are read, and the others only looked up.
 pub(crate) fn walk<T: BlockTables>(
     tables: &T,
     root: Cid,
@@ -161,7 +204,7 @@ pub(crate) fn walk<T: BlockTables>(
         }
         let data = if let Some(inline) = block::identity_data(&cid) {
             Some(Bytes::copy_from_slice(inline))
-        } else if need_data || cid.codec() == DAG_PB {
+        } else if need_data || Codec::of(&cid).has_links() {
             tables.read(&cid.hash().to_bytes())?
         } else {
             match tables.block_size(&cid.hash().to_bytes())? {
@@ -187,7 +230,8 @@ pub(crate) fn walk<T: BlockTables>(
     Ok(())
 }
 
-/// The links of a block met on a walk (none when its bytes were not needed: not dag-pb).
+/// The links of a block met on a walk (none when its bytes were not needed: a codec
+/// without links).
 ///
 /// Links are only ever taken from bytes that hash to the block's CID: a block whose bytes
 /// changed on disk (one flipped bit in a link) would otherwise send a walk to the wrong
@@ -212,7 +256,7 @@ pub(crate) fn pin_in_txn(
     cid: &Cid,
     mode: PinMode,
 ) -> Result<()> {
-    let key = cid.to_bytes();
+    let key = block::pin_key(cid).to_bytes();
     let mut pins = txn.open_table(PINS)?;
     let existing = pins
         .get(key.as_slice())?
@@ -247,8 +291,43 @@ pub(crate) fn pin_in_txn(
             )?;
         }
     }
-    pins.insert(key.as_slice(), mode.to_byte())?;
+    pins.insert(key.as_slice(), record(cid, mode))?;
     Ok(())
+}
+
+/// Rewrites pins keyed by their CIDv0 bytes (stores written before pins were keyed by
+/// [`block::pin_key`]) under their CIDv1 dag-pb key, remembering they were pinned as
+/// CIDv0; a root pinned under both spellings becomes one pin (recursive wins). Marks the
+/// store migrated. Answers how many records were rewritten.
+pub(crate) fn migrate_pin_keys(txn: &WriteTransaction) -> Result<usize> {
+    let mut pins = txn.open_table(PINS)?;
+    let mut legacy = Vec::new();
+    for entry in pins.iter()? {
+        let (key, value) = entry?;
+        let cid = Cid::try_from(key.value()).map_err(|_| StoreError::BadRecord { what: "pin" })?;
+        if cid.version() == cid::Version::V0 {
+            legacy.push((
+                key.value().to_vec(),
+                cid,
+                PinMode::from_byte(value.value())?,
+            ));
+        }
+    }
+    for (old, cid, mode) in &legacy {
+        pins.remove(old.as_slice())?;
+        let key = block::pin_key(cid).to_bytes();
+        let existing = pins
+            .get(key.as_slice())?
+            .map(|g| PinMode::from_byte(g.value()))
+            .transpose()?;
+        if existing == Some(PinMode::Recursive) || (existing.is_some() && *mode == PinMode::Direct)
+        {
+            continue;
+        }
+        pins.insert(key.as_slice(), record(cid, *mode))?;
+    }
+    txn.open_table(super::META)?.insert(PIN_KEYS_MIGRATED, 1)?;
+    Ok(legacy.len())
 }
 
 impl Store {
@@ -284,7 +363,8 @@ impl Store {
             let txn = self.write_txn()?;
             let removed = {
                 let mut pins = txn.open_table(PINS)?;
-                pins.remove(cid.to_bytes().as_slice())?.map(|g| g.value())
+                pins.remove(block::pin_key(cid).to_bytes().as_slice())?
+                    .map(|g| g.value())
             };
             match removed {
                 Some(mode) => {
@@ -305,7 +385,7 @@ impl Store {
         })
     }
 
-    /// Every pin (direct and recursive roots), in CID-bytes order.
+    /// Every pin (direct and recursive roots), each CID as it was pinned, in key order.
     pub fn pins(&self) -> Result<Vec<(Cid, PinMode)>> {
         self.run(|| {
             let tables = ReadTables::open(&self.inner)?;
@@ -350,7 +430,8 @@ impl Store {
         self.run(|| {
             let tables = ReadTables::open(&self.inner)?;
             let pins = read_pins(&tables)?;
-            if let Some((_, mode)) = pins.iter().find(|(c, _)| c == cid) {
+            let key = block::pin_key(cid);
+            if let Some((_, mode)) = pins.iter().find(|(c, _)| block::pin_key(c) == key) {
                 return Ok(Some(match mode {
                     PinMode::Recursive => PinKind::Recursive,
                     PinMode::Direct => PinKind::Direct,
@@ -391,6 +472,7 @@ impl Store {
             let mut reports = Vec::new();
             for (cid, mode) in read_pins(&tables)? {
                 let mut problems = Vec::new();
+                let mut unfollowed = Vec::new();
                 walk(&tables, cid, true, &mut HashSet::new(), |c, visit| {
                     let data = match visit {
                         Visit::Missing => {
@@ -402,7 +484,12 @@ impl Store {
                     // `children` verifies the bytes before decoding them.
                     match children(c, data) {
                         Ok(_) if mode == PinMode::Direct => Ok(None),
-                        Ok(kids) => Ok(Some(kids)),
+                        Ok(kids) => {
+                            if !Codec::of(c).follows_links() {
+                                unfollowed.push(*c);
+                            }
+                            Ok(Some(kids))
+                        }
                         Err(StoreError::Corrupt { .. } | StoreError::Unverifiable { .. }) => {
                             problems.push(PinProblem::Corrupt { cid: *c });
                             Ok(None)
@@ -417,6 +504,7 @@ impl Store {
                     cid,
                     mode,
                     problems,
+                    unfollowed,
                 });
             }
             Ok(reports)
@@ -427,9 +515,8 @@ impl Store {
 pub(crate) fn read_pins(tables: &ReadTables<'_>) -> Result<Vec<(Cid, PinMode)>> {
     let mut out = Vec::new();
     for entry in tables.pins.iter()? {
-        let (key, mode) = entry?;
-        let cid = Cid::try_from(key.value()).map_err(|_| StoreError::BadRecord { what: "pin" })?;
-        out.push((cid, PinMode::from_byte(mode.value())?));
+        let (key, value) = entry?;
+        out.push(decode_pin(key.value(), value.value())?);
     }
     Ok(out)
 }
