@@ -341,10 +341,16 @@ mod tests {
             base: b.map(|b| base_named(b).expect("b")),
         };
         assert_eq!(format_one(V1, &opts(Some("0"), None)).expect("v0"), V0);
-        assert_eq!(format_one(V0, &opts(None, Some("base32"))).expect("b32"), V1);
+        assert_eq!(
+            format_one(V0, &opts(None, Some("base32"))).expect("b32"),
+            V1
+        );
         let b58 = format_one(V1, &opts(None, Some("z"))).expect("z");
         assert!(b58.starts_with('z'));
-        assert_eq!(format_one(&b58, &opts(None, None)).expect("keeps base"), b58);
+        assert_eq!(
+            format_one(&b58, &opts(None, None)).expect("keeps base"),
+            b58
+        );
         let raw = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
         assert!(format_one(raw, &opts(Some("0"), None)).is_err());
         assert!(format_one(V0, &opts(Some("0"), Some("base32"))).is_err());

@@ -162,14 +162,23 @@ pub fn put_block(input: &[u8], opts: &PutOptions) -> Result<Block, IpldError> {
         source,
     })?;
     let bytes = codec::encode(opts.store, &value)?;
-    checked_block(bytes, opts.store.code(), opts.hash, None, opts.allow_big_block)
+    checked_block(
+        bytes,
+        Version::V1,
+        opts.store.code(),
+        opts.hash,
+        None,
+        opts.allow_big_block,
+    )
 }
 
-/// The block `block put` stores: `data` as it is, under a CIDv1 of `codec` hashed with
-/// `hash` (`mhlen`, when given, must be the function's own length), checked like any block
-/// from outside (a non-canonical dag-cbor block is refused).
+/// The block `block put` stores: `data` as it is, under a CID of `version` (CIDv0 only
+/// for dag-pb and sha2-256, CIDv1 otherwise) and `codec`, hashed with `hash` (`mhlen`, when
+/// given, must be the function's own length), checked like any block from outside (a
+/// non-canonical dag-cbor block is refused).
 pub fn checked_block(
     data: Vec<u8>,
+    version: Version,
     codec: u64,
     hash: HashFn,
     mhlen: Option<usize>,
@@ -178,7 +187,7 @@ pub fn checked_block(
     if data.len() > SOFT_BLOCK_LIMIT && !allow_big_block {
         return Err(IpldError::TooBig { size: data.len() });
     }
-    let cid = block::cid_with(Version::V1, codec, hash, &data)?;
+    let cid = block::cid_with(version, codec, hash, &data)?;
     if let Some(len) = mhlen {
         let native = cid.hash().size() as usize;
         if len != native && hash != HashFn::Identity {
@@ -225,10 +234,14 @@ fn value_at<T>(
 ) -> Result<T, IpldError> {
     let c = Codec::of(cid);
     if !c.is_decodable() {
-        return Err(IpldError::NotDecodable { cid: *cid, codec: c });
+        return Err(IpldError::NotDecodable {
+            cid: *cid,
+            codec: c,
+        });
     }
     let data = export::get(source, cid)?;
-    let node = codec::decode(c, &data).map_err(|source| ExportError::Decode { cid: *cid, source })?;
+    let node =
+        codec::decode(c, &data).map_err(|source| ExportError::Decode { cid: *cid, source })?;
     match codec::resolve_in_node(&node, rem) {
         Ok(Resolved::Value(v)) => f(v),
         Ok(Resolved::Link { cid: link, .. }) => f(&Ipld::Link(link)),
@@ -249,7 +262,9 @@ fn value_at<T>(
 pub fn get(source: &impl BlockSource, input: &str, output: Codec) -> Result<Vec<u8>, IpldError> {
     let (root, path) = crate::path::parse(input)?;
     let walked = export::resolve_ipld(source, &root, &path)?;
-    value_at(source, &walked.cid, &walked.rem, |v| Ok(codec::encode(output, v)?))
+    value_at(source, &walked.cid, &walked.rem, |v| {
+        Ok(codec::encode(output, v)?)
+    })
 }
 
 /// One root's share of `dag stat`.
@@ -317,8 +332,8 @@ pub fn stat(
         while let Some(cid) = stack.pop() {
             let data = export::get(source, &cid)?;
             let size = data.len() as u64;
-            let links = codec::links(&cid, &data)
-                .map_err(|source| ExportError::Decode { cid, source })?;
+            let links =
+                codec::links(&cid, &data).map_err(|source| ExportError::Decode { cid, source })?;
             if let Some(d) = summary.dags.last_mut() {
                 d.size += size;
                 d.blocks += 1;

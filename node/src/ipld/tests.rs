@@ -72,7 +72,12 @@ fn get_and_resolve_walk_links_and_values() {
             ..opts
         },
     );
-    let got = get(&store, &format!("/ipfs/{root}/child/deep/x/1"), Codec::DagJson).expect("get");
+    let got = get(
+        &store,
+        &format!("/ipfs/{root}/child/deep/x/1"),
+        Codec::DagJson,
+    )
+    .expect("get");
     assert_eq!(got, b"20");
     let whole = get(&store, &root.to_string(), Codec::DagJson).expect("get root");
     assert_eq!(
@@ -99,7 +104,11 @@ fn stat_counts_shared_blocks_once() {
     let (_d, store) = store();
     let opts = PutOptions::default();
     let shared = put(&store, r#""shared""#, &opts);
-    let a = put(&store, &format!(r#"[{{"/":"{shared}"}},{{"/":"{shared}"}}]"#), &opts);
+    let a = put(
+        &store,
+        &format!(r#"[{{"/":"{shared}"}},{{"/":"{shared}"}}]"#),
+        &opts,
+    );
     let b = put(&store, &format!(r#"{{"s":{{"/":"{shared}"}}}}"#), &opts);
     let size = |c: &Cid| export::get(&store, c).expect("get").len() as u64;
     let s = stat(&store, &[a, b], |_| {}).expect("stat");
@@ -117,19 +126,86 @@ fn stat_counts_shared_blocks_once() {
 
 #[test]
 fn block_checks() {
-    let err = checked_block(vec![0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02], 0x71, HashFn::Sha2_256, None, false)
-        .expect_err("non-canonical dag-cbor");
-    assert!(matches!(err, IpldError::Block(dag::BlockError::Malformed { .. })), "{err}");
+    let err = checked_block_v1(
+        vec![0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02],
+        0x71,
+        HashFn::Sha2_256,
+        None,
+        false,
+    )
+    .expect_err("non-canonical dag-cbor");
+    assert!(
+        matches!(err, IpldError::Block(dag::BlockError::Malformed { .. })),
+        "{err}"
+    );
     assert!(matches!(
-        checked_block(b"x".to_vec(), 0x55, HashFn::Sha2_256, Some(20), false),
+        checked_block_v1(b"x".to_vec(), 0x55, HashFn::Sha2_256, Some(20), false),
         Err(IpldError::DigestLength { .. })
     ));
-    assert!(checked_block(b"x".to_vec(), 0x55, HashFn::Sha2_512, Some(64), false).is_ok());
+    assert!(checked_block_v1(b"x".to_vec(), 0x55, HashFn::Sha2_512, Some(64), false).is_ok());
     assert!(matches!(
-        checked_block(vec![0; SOFT_BLOCK_LIMIT + 1], 0x55, HashFn::Sha2_256, None, false),
+        checked_block_v1(
+            vec![0; SOFT_BLOCK_LIMIT + 1],
+            0x55,
+            HashFn::Sha2_256,
+            None,
+            false
+        ),
         Err(IpldError::TooBig { .. })
     ));
-    assert!(checked_block(vec![0; SOFT_BLOCK_LIMIT + 1], 0x55, HashFn::Sha2_256, None, true).is_ok());
+    assert!(
+        checked_block_v1(
+            vec![0; SOFT_BLOCK_LIMIT + 1],
+            0x55,
+            HashFn::Sha2_256,
+            None,
+            true
+        )
+        .is_ok()
+    );
     assert!(input_codec("dag-pb").is_err());
     assert!(output_codec("store", "libp2p-key").is_err());
+}
+
+fn checked_block_v1(
+    data: Vec<u8>,
+    codec: u64,
+    hash: HashFn,
+    mhlen: Option<usize>,
+    big: bool,
+) -> Result<Block, IpldError> {
+    checked_block(data, Version::V1, codec, hash, mhlen, big)
+}
+
+#[test]
+fn block_put_v0_only_for_dag_pb_sha256() {
+    let node = dag::pb::Node {
+        links: Vec::new(),
+        data: Some(bytes::Bytes::from_static(b"\x08\x01")),
+    }
+    .encode();
+    let b = checked_block(
+        node.clone(),
+        Version::V0,
+        0x70,
+        HashFn::Sha2_256,
+        None,
+        false,
+    )
+    .expect("v0");
+    assert_eq!(b.cid().version(), Version::V0);
+    let b = checked_block(node, Version::V0, 0x70, HashFn::Sha2_512, None, false).expect("v1");
+    assert_eq!(b.cid().version(), Version::V1);
+    // Bytes that are not a dag-pb node are refused under a dag-pb CID.
+    assert!(
+        checked_block(
+            b"junk".to_vec(),
+            Version::V0,
+            0x70,
+            HashFn::Sha2_256,
+            None,
+            false
+        )
+        .is_err()
+    );
 }
