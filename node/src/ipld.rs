@@ -350,7 +350,7 @@ pub fn stat(
                 }
             }
             walked += 1;
-            if walked % STAT_PROGRESS_EVERY == 0 {
+            if walked.is_multiple_of(STAT_PROGRESS_EVERY) {
                 progress(&summary);
             }
         }
