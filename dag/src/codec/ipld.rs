@@ -1,6 +1,7 @@
 //! Blocks ⇄ the IPLD data model ([`Ipld`]), per codec.
 //!
-//! dag-cbor and dag-json go through `serde_ipld_dagcbor` / `serde_ipld_dagjson`. The
+//! dag-cbor goes through `serde_ipld_dagcbor`; dag-json is decoded by `serde_ipld_dagjson`
+//! and encoded by [`super::dagjson`] (numbers written as `@ipld/dag-json` writes them). The
 //! dag-cbor decoder is strict the way the DAG-CBOR spec asks encoders to be (sorted keys,
 //! shortest integers, 64-bit floats only, no NaN/Infinity, no indefinite lengths, no tags
 //! but 42, no trailing bytes), so non-canonical input is refused here, and both decoders
@@ -73,7 +74,7 @@ pub fn encode(codec: Codec, value: &Ipld) -> Result<Vec<u8>, EncodeError> {
             }
             serde_ipld_dagcbor::to_vec(value).map_err(|e| fail(e.to_string()))
         }
-        Codec::DagJson => serde_ipld_dagjson::to_vec(value).map_err(|e| fail(e.to_string())),
+        Codec::DagJson => super::dagjson::encode(value).map_err(fail),
         Codec::Json => {
             let v = to_json(value).map_err(fail)?;
             serde_json::to_vec(&v).map_err(|e| fail(e.to_string()))
