@@ -351,11 +351,12 @@ impl Args {
         Ok(self.required(what)?[0])
     }
 
-    /// A flag's raw value.
+    /// A flag's raw value, by its Kubo name (`store-codec`) or that name in camelCase
+    /// (`storeCodec`), which `kubo-rpc-client` sends for some commands (`dag/put`).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k == name || is_camel_of(k, name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -383,6 +384,27 @@ impl Args {
             })
             .transpose()
     }
+}
+
+/// Whether `key` is `name` (kebab-case) written in camelCase: `storeCodec` for
+/// `store-codec`.
+fn is_camel_of(key: &str, name: &str) -> bool {
+    if !name.contains('-') {
+        return false;
+    }
+    let mut camel = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        match (c, upper) {
+            ('-', _) => upper = true,
+            (c, true) => {
+                camel.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            (c, false) => camel.push(c),
+        }
+    }
+    key == camel
 }
 
 /// Runs store work on the blocking pool.
