@@ -18,6 +18,7 @@ use dag::block::{self, Block};
 use dag::codec::{self, Codec, Ipld, Resolved};
 use dag::export::{self, ExportError};
 use dag::hash::{HashError, HashFn};
+use dag::store::PinMode;
 use dag::{BlockSource, Cid, Version};
 use std::collections::HashSet;
 
@@ -81,6 +82,20 @@ pub enum IpldError {
     /// Walking the path (or the DAG) failed: a missing block, no such field, ...
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// A recursive pin after `dag put` needs a block the node links to that is not stored.
+    #[error(
+        "cannot pin {roots}: linked block {missing} is not stored (a recursive pin needs \
+         every block the node links to)"
+    )]
+    PinIncomplete {
+        /// The nodes being pinned.
+        roots: String,
+        /// The first block found missing.
+        missing: Cid,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] dag::StoreError),
     /// A block on the way cannot be read as IPLD data (its codec has no decoder).
     #[error("block {cid} is {codec}, which cannot be read as IPLD data")]
     NotDecodable {
@@ -170,6 +185,34 @@ pub fn put_block(input: &[u8], opts: &PutOptions) -> Result<Block, IpldError> {
         None,
         opts.allow_big_block,
     )
+}
+
+/// Stores what `dag put` made in one transaction and, with `pin`, pins each block
+/// recursively in that same transaction: either everything is stored and pinned, or (a
+/// linked block missing) nothing is.
+pub fn store_blocks(store: &dag::Store, blocks: Vec<Block>, pin: bool) -> Result<(), IpldError> {
+    let roots: Vec<Cid> = blocks.iter().map(|b| *b.cid()).collect();
+    let mut writer = store.atomic_writer()?;
+    for b in blocks {
+        writer.put(b)?;
+    }
+    if !pin {
+        writer.finish()?;
+        return Ok(());
+    }
+    let pins: Vec<_> = roots.iter().map(|c| (*c, PinMode::Recursive)).collect();
+    match writer.finish_and_pin_all(&pins) {
+        Ok(_) => Ok(()),
+        Err(dag::StoreError::MissingBlock { cid }) => Err(IpldError::PinIncomplete {
+            roots: roots
+                .iter()
+                .map(Cid::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing: cid,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The block `block put` stores: `data` as it is, under a CID of `version` (CIDv0 only

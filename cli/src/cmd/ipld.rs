@@ -8,7 +8,6 @@ use crate::output::{columns, ignore_broken_pipe};
 use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
 use dag::Cid;
-use dag::store::PinMode;
 use node::ipld::{self, PutOptions, StatSummary};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -104,18 +103,7 @@ pub fn put(target: Target<'_>, a: PutArgs) -> Result<ExitCode> {
             Target::Local(store) => {
                 let block = ipld::put_block(&data, &opts)?;
                 let cid = *block.cid();
-                store.put(block)?;
-                if a.pin {
-                    store
-                        .pin_add(&cid, PinMode::Recursive)
-                        .map_err(|e| match e {
-                            dag::StoreError::MissingBlock { cid: missing } => anyhow::anyhow!(
-                                "cannot pin {cid}: linked block {missing} is not stored (a \
-                             recursive pin needs every block the node links to)"
-                            ),
-                            other => other.into(),
-                        })?;
-                }
+                ipld::store_blocks(store, vec![block], a.pin)?;
                 cid.to_string()
             }
             Target::Remote(client) => {

@@ -131,7 +131,7 @@ pub(crate) fn float(f: f64) -> Result<String, String> {
             s.push_str(&digits[1..]);
         }
         s.push('e');
-        s.push(if n - 1 >= 0 { '+' } else { '-' });
+        s.push(if n > 0 { '+' } else { '-' });
         s.push_str(&(n - 1).abs().to_string());
     }
     if !s.contains(['.', 'e']) {

@@ -4,7 +4,7 @@
 //! Data flow: each handler parses its flags, then runs [`crate::ipld`] (or
 //! [`crate::cidfmt`]) on the blocking pool. Reads go through [`ApiState::source`], so a
 //! block the node lacks is fetched over BitSwap when online; `dag/put` stores its blocks,
-//! pins them when asked (every linked block must then be stored) and announces them as
+//! pins them when asked (every linked block must then be stored, or nothing is) and announces them as
 //! `add` does.
 
 use super::{ApiError, ApiState, Args, blocking, json, stream_body};
@@ -14,13 +14,13 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use dag::Cid;
-use dag::store::PinMode;
 use serde_json::json;
 
 impl From<IpldError> for ApiError {
     fn from(e: IpldError) -> Self {
         match e {
             IpldError::Export(e) => e.into(),
+            IpldError::Store(e) => e.into(),
             other => ApiError::bad_request(other.to_string()),
         }
     }
@@ -46,18 +46,12 @@ pub(crate) async fn dag_put(
     let inputs = super::admin::parts(mp, super::MAX_SMALL_BODY).await?;
     let store = s.store.clone();
     let cids = blocking(move || {
-        let mut cids = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let block = ipld::put_block(&input, &opts)?;
-            let cid = *block.cid();
-            store.put(block)?;
-            if pin {
-                store
-                    .pin_add(&cid, PinMode::Recursive)
-                    .map_err(|e| pin_error(&cid, e))?;
-            }
-            cids.push(cid);
-        }
+        let blocks = inputs
+            .iter()
+            .map(|input| ipld::put_block(input, &opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cids: Vec<Cid> = blocks.iter().map(|b| *b.cid()).collect();
+        ipld::store_blocks(&store, blocks, pin)?;
         Ok(cids)
     })
     .await?;
@@ -68,18 +62,6 @@ pub(crate) async fn dag_put(
         }
         Ok(())
     }))
-}
-
-/// A recursive pin after `dag put` failed: the usual cause is a link to a block that is
-/// not stored.
-fn pin_error(cid: &Cid, e: dag::StoreError) -> ApiError {
-    match e {
-        dag::StoreError::MissingBlock { cid: missing } => ApiError::bad_request(format!(
-            "cannot pin {cid}: linked block {missing} is not stored (a recursive pin needs \
-             every block the node links to)"
-        )),
-        other => other.into(),
-    }
 }
 
 /// `dag/get`: the node or value a path names, in `output-codec` (dag-json by default).
