@@ -1,7 +1,9 @@
-//! `dag get`, `dag resolve` and `dag stat` on a daemon that does not hold the blocks: they
-//! come over BitSwap from a second ipfsd on 127.0.0.1, through dag-json, dag-cbor and raw
-//! blocks. (sha2-256 only: other hash functions over BitSwap are another lane's work.)
-//! And `dag/stat`'s progress stream, `dag/put` of many nodes in one request.
+//! The IPLD RPC commands in Kubo's shapes, on daemons on 127.0.0.1: `dag/get`,
+//! `dag/resolve` and `dag/stat` on a daemon that does not hold the blocks (they come over
+//! BitSwap from a second ipfsd, through dag-json, dag-cbor and raw blocks; sha2-256 only:
+//! other hash functions over BitSwap are another lane's work); `dag/stat`'s progress
+//! stream; `dag/put` of many nodes in one request and its all-or-nothing pin; `cid/*`.
+//! (The CLI tests drive every command through these routes too, in their online mode.)
 
 use ipfsd_tests::testnet::{TestNode, init_repo};
 
@@ -135,5 +137,66 @@ fn dag_stat_streams_progress() {
     .to_string();
     assert_eq!(a.call("block/stat", &[("arg", &fine)]).status, 404);
     assert_eq!(put(&a, &[("pin", "true")], b"\"fine\""), fine);
+    a.stop();
+}
+
+#[test]
+fn cid_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = start(dir.path(), "a");
+    let v0 = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn";
+    let v1 = "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354";
+    let lines = a
+        .call(
+            "cid/format",
+            &[("arg", v0), ("arg", "nope"), ("f", "%P %s"), ("v", "1")],
+        )
+        .ok()
+        .lines();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["CidStr"], v0);
+    assert_eq!(
+        lines[0]["Formatted"],
+        format!("cidv1-dag-pb-sha2-256-32 {v1}")
+    );
+    assert_eq!(lines[0]["ErrorMsg"], "");
+    assert_eq!(lines[1]["Formatted"], "");
+    assert!(
+        lines[1]["ErrorMsg"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid CID")
+    );
+    let b32 = a.call("cid/base32", &[("arg", v0)]).ok().lines();
+    assert_eq!(b32[0]["Formatted"], v1);
+    let bad = a.call("cid/format", &[("arg", v0), ("b", "base99")]);
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let bases = a.call("cid/bases", &[]).ok().json();
+    assert!(
+        bases
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|b| b["Code"] == 98 && b["Name"] == "base32"),
+        "{bases}"
+    );
+    let codecs = a.call("cid/codecs", &[]).ok().json();
+    assert!(
+        codecs
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|c| c["Code"] == 0x0129 && c["Name"] == "dag-json"),
+        "{codecs}"
+    );
+    let hashes = a.call("cid/hashes", &[]).ok().json();
+    assert!(
+        hashes
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|h| h["Code"] == 0x1e && h["Name"] == "blake3"),
+        "{hashes}"
+    );
     a.stop();
 }
