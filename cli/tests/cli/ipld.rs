@@ -121,6 +121,22 @@ fn dag_put_refuses_bad_input(mode: Mode) {
         br#"{"/":{"bytes":"aGk"}}"#,
     );
     assert!(e.contains("cannot be encoded as json"), "{e}");
+    // {"/": null} is fine dag-cbor, but dag-json reserves the key "/".
+    let e = r.fail_in(
+        &[
+            "dag",
+            "put",
+            "--input-codec",
+            "dag-cbor",
+            "--store-codec",
+            "dag-json",
+        ],
+        &[0xa1, 0x61, b'/', 0xf6],
+    );
+    assert!(
+        e.contains("cannot be encoded as dag-json") && e.contains("reserved"),
+        "{e}"
+    );
     let e = r.fail_in(&["dag", "put", "--store-codec", "dag-pb"], b"{}");
     assert!(e.contains("cannot be encoded as dag-pb"), "{e}");
     // Over 1 MiB only with --allow-big-block.

@@ -14,8 +14,8 @@
 
 use ipld_core::ipld::Ipld;
 
-/// Encodes `value` as dag-json; NaN, infinities and integers outside the 64-bit range
-/// (`i64::MIN..=u64::MAX`) are refused with the reason.
+/// Encodes `value` as dag-json; NaN, infinities, integers outside the 64-bit range
+/// (`i64::MIN..=u64::MAX`) and maps with the reserved key `"/"` are refused with the reason.
 pub(super) fn encode(value: &Ipld) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     write(&mut out, value)?;
@@ -56,6 +56,15 @@ fn write(out: &mut Vec<u8>, value: &Ipld) -> Result<(), String> {
             out.push(b']');
         }
         Ipld::Map(m) => {
+            if m.contains_key("/") {
+                // `{"/": …}` is how dag-json writes links and bytes; any other map with
+                // that key would not read back as itself.
+                return Err(
+                    "a map with the key \"/\" cannot be written in dag-json (the \
+                            key is reserved for links and bytes)"
+                        .into(),
+                );
+            }
             out.push(b'{');
             for (i, (k, v)) in m.iter().enumerate() {
                 if i > 0 {
@@ -175,6 +184,14 @@ mod tests {
         }
         assert!(float(f64::NAN).is_err());
         assert!(float(f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn maps_with_the_reserved_key_are_refused() {
+        use std::collections::BTreeMap;
+        let m = Ipld::Map(BTreeMap::from([("/".to_string(), Ipld::Null)]));
+        let e = encode(&Ipld::List(vec![m])).expect_err("reserved key");
+        assert!(e.contains("reserved"), "{e}");
     }
 
     #[test]
