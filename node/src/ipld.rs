@@ -96,6 +96,9 @@ pub enum IpldError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] dag::StoreError),
+    /// The caller stopped a walk (its client went away).
+    #[error("stopped")]
+    Stopped,
     /// A block on the way cannot be read as IPLD data (its codec has no decoder).
     #[error("block {cid} is {codec}, which cannot be read as IPLD data")]
     NotDecodable {
@@ -355,11 +358,12 @@ pub const STAT_PROGRESS_EVERY: u64 = 256;
 
 /// `dag stat`: walks every root's DAG (without recursion), counting each block once per
 /// root and once overall; `progress` sees the running summary every
-/// [`STAT_PROGRESS_EVERY`] blocks.
+/// [`STAT_PROGRESS_EVERY`] blocks and may stop the walk ([`IpldError::Stopped`]) by
+/// answering `false` (the client went away).
 pub fn stat(
     source: &impl BlockSource,
     roots: &[Cid],
-    mut progress: impl FnMut(&StatSummary),
+    mut progress: impl FnMut(&StatSummary) -> bool,
 ) -> Result<StatSummary, IpldError> {
     let mut summary = StatSummary::default();
     let mut all = HashSet::new();
@@ -393,8 +397,8 @@ pub fn stat(
                 }
             }
             walked += 1;
-            if walked.is_multiple_of(STAT_PROGRESS_EVERY) {
-                progress(&summary);
+            if walked.is_multiple_of(STAT_PROGRESS_EVERY) && !progress(&summary) {
+                return Err(IpldError::Stopped);
             }
         }
     }

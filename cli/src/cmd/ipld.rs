@@ -193,6 +193,7 @@ pub fn stat(target: Target<'_>, a: StatArgs) -> Result<ExitCode> {
                 if progress {
                     show_progress(s.unique_blocks, s.total_size);
                 }
+                true
             })?
         }
         Target::Remote(client) => {

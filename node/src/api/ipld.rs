@@ -121,18 +121,17 @@ pub(crate) async fn dag_stat(State(s): State<ApiState>, args: Args) -> Result<Re
     })
     .await?;
     if !progress {
-        let summary = blocking(move || Ok(ipld::stat(&src, &roots, |_| {})?)).await?;
+        let summary = blocking(move || Ok(ipld::stat(&src, &roots, |_| true)?)).await?;
         return Ok(json(stat_json(&summary)));
     }
     Ok(stream_body("application/json", move |sink| {
-        let mut gone = false;
-        let summary = ipld::stat(&src, &roots, |partial| {
-            gone |= sink.json(&stat_json(partial)).is_err();
-        })
-        .map_err(ApiError::from)?;
-        if gone {
-            return Err(super::Gone.into());
-        }
+        let summary = match ipld::stat(&src, &roots, |partial| {
+            sink.json(&stat_json(partial)).is_ok()
+        }) {
+            Ok(s) => s,
+            Err(IpldError::Stopped) => return Err(super::Gone.into()),
+            Err(e) => return Err(e.into()),
+        };
         sink.json(&stat_json(&summary))?;
         Ok(())
     }))

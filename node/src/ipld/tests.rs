@@ -111,7 +111,7 @@ fn stat_counts_shared_blocks_once() {
     );
     let b = put(&store, &format!(r#"{{"s":{{"/":"{shared}"}}}}"#), &opts);
     let size = |c: &Cid| export::get(&store, c).expect("get").len() as u64;
-    let s = stat(&store, &[a, b], |_| {}).expect("stat");
+    let s = stat(&store, &[a, b], |_| true).expect("stat");
     assert_eq!(s.unique_blocks, 3);
     assert_eq!(s.dags[0].blocks, 2);
     assert_eq!(s.dags[1].blocks, 2);
@@ -121,7 +121,7 @@ fn stat_counts_shared_blocks_once() {
     // A missing child is an error, not a smaller count.
     let missing = put_block(br#""gone""#, &opts).expect("block");
     let c = put(&store, &format!(r#"[{{"/":"{}"}}]"#, missing.cid()), &opts);
-    assert!(stat(&store, &[c], |_| {}).is_err());
+    assert!(stat(&store, &[c], |_| true).is_err());
 }
 
 #[test]
@@ -208,4 +208,25 @@ fn block_put_v0_only_for_dag_pb_sha256() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn stat_stops_when_asked() {
+    let (_d, store) = store();
+    let opts = PutOptions::default();
+    let mut prev = put(&store, "0", &opts);
+    for i in 1..300 {
+        prev = put(
+            &store,
+            &format!(r#"{{"i":{i},"p":{{"/":"{prev}"}}}}"#),
+            &opts,
+        );
+    }
+    let mut calls = 0;
+    let r = stat(&store, &[prev], |_| {
+        calls += 1;
+        false
+    });
+    assert!(matches!(r, Err(IpldError::Stopped)));
+    assert_eq!(calls, 1);
 }
