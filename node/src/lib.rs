@@ -6,11 +6,13 @@
 //! ([`api`]) and the HTTP gateway ([`gateway`]). `dag`, `bitswap` and `ipns` never depend on this crate.
 
 pub mod api;
+pub mod cidfmt;
 pub mod config;
 pub mod content;
 pub mod daemon;
 pub mod gateway;
 pub mod identity;
+pub mod ipld;
 pub mod keystore;
 pub mod names;
 pub mod net;

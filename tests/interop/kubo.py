@@ -1055,6 +1055,9 @@ class PeerSession:
         return {"ok": True, "seconds": secs, "bytes": tree_bytes(out), "error": None}
 
     def do_pin(self, argv):
+        """PinCID: a recursive pin, which fetches every block of the DAG over BitSwap (each
+        checked against its CID) and follows links with Kubo's own codecs (dag-pb, raw,
+        dag-cbor, dag-json). Works for any IPLD DAG, unlike Download (UnixFS only)."""
         if len(argv) not in (1, 2):
             raise ValueError("usage: pin CID [TIMEOUT]")
         timeout = self._timeout_arg("pin", argv, 1)

@@ -23,7 +23,7 @@ function die (code, msg) {
   process.exit(code)
 }
 
-let create, importer, fixedSize, balanced, MemoryBlockstore, CarReader, dagPb, CID, sha256, raw, UnixFS
+let create, importer, fixedSize, balanced, MemoryBlockstore, CarReader, dagPb, dagCbor, dagJson, CID, sha256, raw, UnixFS
 try {
   ({ create } = await import('kubo-rpc-client'));
   ({ importer } = await import('ipfs-unixfs-importer'));
@@ -32,6 +32,8 @@ try {
   ({ MemoryBlockstore } = await import('blockstore-core/memory'));
   ({ CarReader } = await import('@ipld/car/reader'))
   dagPb = await import('@ipld/dag-pb');
+  dagCbor = await import('@ipld/dag-cbor');
+  dagJson = await import('@ipld/dag-json');
   ({ CID } = await import('multiformats/cid'));
   ({ sha256 } = await import('multiformats/hashes/sha2'))
   raw = await import('multiformats/codecs/raw');
@@ -474,6 +476,35 @@ async function run () {
   }
   check(missing != null, 'block.stat of a missing block should fail')
   done('block', { raw: rawCid.toString(), dagPb: pbCid.toString() })
+
+  // -- IPLD: dag.put (the client encodes, the daemon checks and stores), dag.get (the
+  // client reads blocks and decodes them itself), dag.resolve (the daemon walks the path)
+  step = 'dag.put'
+  const leafValue = { name: 'leaf', n: -3, f: 0.25, bytes: enc.encode('ipfsd'), list: [1, 'two', null] }
+  const leafCid = CID.create(1, dagCbor.code, await sha256.digest(dagCbor.encode(leafValue)))
+  checkEq((await ipfs.dag.put(leafValue)).toString(), leafCid.toString(), 'dag.put dag-cbor CID')
+  const rootValue = { child: leafCid, tag: 'root' }
+  const rootCid = CID.create(1, dagJson.code, await sha256.digest(dagJson.encode(rootValue)))
+  checkEq((await ipfs.dag.put(rootValue, { storeCodec: 'dag-json' })).toString(), rootCid.toString(), 'dag.put dag-json CID')
+  const viaCbor = await ipfs.dag.put(dagJson.encode(rootValue), { inputCodec: 'dag-json', storeCodec: 'dag-cbor' })
+  checkEq(viaCbor.toString(), CID.create(1, dagCbor.code, await sha256.digest(dagCbor.encode(rootValue))).toString(), 'dag.put dag-json input stored as dag-cbor')
+  let badPut = null
+  try {
+    await ipfs.dag.put(Uint8Array.from([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02]), { inputCodec: 'dag-cbor' })
+  } catch (err) {
+    badPut = err
+  }
+  check(badPut != null && /not valid dag-cbor/.test(badPut.message), `dag.put of unsorted dag-cbor: ${badPut?.message}`)
+  done('dag.put', { leaf: leafCid.toString(), root: rootCid.toString() })
+  step = 'dag.get'
+  const got = await ipfs.dag.get(rootCid, { path: 'child/list/1' })
+  checkEq(got.value, 'two', 'dag.get through a link into a list')
+  checkBytes(dagCbor.encode((await ipfs.dag.get(leafCid)).value), dagCbor.encode(leafValue), 'dag.get of the leaf')
+  done('dag.get')
+  step = 'dag.resolve'
+  const res = await ipfs.dag.resolve(rootCid, { path: '/child/list' })
+  checkEq({ cid: res.cid.toString(), rem: res.remainderPath }, { cid: leafCid.toString(), rem: 'list' }, 'dag.resolve')
+  done('dag.resolve')
 
   // -- network commands of a lone node: no peers, no bootstrap list, its own listen
   // addresses, and itself as the provider of what it announced

@@ -5,7 +5,7 @@ use super::read::bool_str;
 use crate::output::ignore_broken_pipe;
 use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
-use dag::block::{self, Block, DAG_PB, RAW};
+use dag::block::{self, DAG_PB};
 use dag::{Cid, Version};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -22,15 +22,24 @@ pub enum BlockCommand {
     Put {
         /// Files to read; stdin when none.
         files: Vec<PathBuf>,
-        /// Codec of the new CID: raw or dag-pb.
+        /// Codec of the new CID (raw, dag-pb, dag-cbor, dag-json, json, cbor, ...).
         #[arg(long, default_value = "raw")]
         cid_codec: String,
-        /// Hash function (only sha2-256).
+        /// Hash function (sha2-256, sha2-512, sha3-256, sha3-512, blake2b-256, blake3, ...).
         #[arg(long, default_value = "sha2-256")]
         mhtype: String,
+        /// Digest length in bytes (-1: the function's own).
+        #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+        mhlen: i64,
+        /// Deprecated: the codec (`v0` for a CIDv0 dag-pb block); use --cid-codec.
+        #[arg(long, hide = true, conflicts_with = "cid_codec")]
+        format: Option<String>,
         /// Pin the block directly.
         #[arg(long)]
         pin: bool,
+        /// Store blocks over 1 MiB (peers will not exchange them).
+        #[arg(long)]
+        allow_big_block: bool,
     },
     /// Print a block's size.
     Stat {
@@ -86,15 +95,21 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
             files,
             cid_codec,
             mhtype,
+            mhlen,
+            format,
             pin,
+            allow_big_block,
         } => {
-            if mhtype != "sha2-256" {
-                bail!("unsupported hash function {mhtype:?}: only sha2-256");
-            }
-            let codec = match cid_codec.as_str() {
-                "raw" => RAW,
-                "dag-pb" | "protobuf" => DAG_PB,
-                other => bail!("unsupported codec {other:?}: expected raw or dag-pb"),
+            // Flags are checked here first, so a bad one reads the same offline and online.
+            let (codec, version) = match format.as_deref() {
+                Some("v0") => (DAG_PB, Version::V0),
+                Some(name) => (codec_named(name)?, Version::V1),
+                None => (codec_named(&cid_codec)?, Version::V1),
+            };
+            let hash = node::ipld::hash_named(&mhtype)?;
+            let mhlen = match mhlen {
+                -1 => None,
+                n => Some(usize::try_from(n).context("--mhlen must be -1 or a length")?),
             };
             let inputs: Vec<Option<PathBuf>> = if files.is_empty() {
                 vec![None]
@@ -116,12 +131,10 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
                 if read as u64 > MAX_BLOCK {
                     bail!("block is larger than the 2 MiB limit");
                 }
-                if codec == DAG_PB {
-                    dag::pb::Node::decode(&data).context("input is not a valid dag-pb node")?;
-                }
+                let block =
+                    node::ipld::checked_block(data, version, codec, hash, mhlen, allow_big_block)?;
                 let cid = match target {
                     Target::Local(store) => {
-                        let block = Block::encode(Version::V1, codec, data);
                         let cid = *block.cid();
                         store.put(block)?;
                         if pin {
@@ -131,13 +144,20 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
                     }
                     Target::Remote(client) => {
                         let b = remote::boundary();
+                        let data = block.data().clone();
                         let body = remote::single_part(&b, "", std::io::Cursor::new(data));
-                        let codec = if codec == DAG_PB { "dag-pb" } else { "raw" };
-                        let args = [
-                            ("cid-codec", codec),
-                            ("mhtype", "sha2-256"),
+                        let codec_arg = dag::codec::Codec::from_code(codec).to_string();
+                        let mhlen_arg = mhlen.map_or("-1".to_string(), |n| n.to_string());
+                        let mut args = vec![
+                            ("mhtype", hash.name()),
+                            ("mhlen", mhlen_arg.as_str()),
                             ("pin", bool_str(pin)),
+                            ("allow-big-block", bool_str(allow_big_block)),
                         ];
+                        match version {
+                            Version::V0 => args.push(("format", "v0")),
+                            Version::V1 => args.push(("cid-codec", codec_arg.as_str())),
+                        }
                         let answer = client.post_multipart("block/put", &args, &b, body)?;
                         let mut keys = Vec::new();
                         for line in remote::lines(answer) {
@@ -215,6 +235,14 @@ pub fn run(ctx: &Ctx, cmd: BlockCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The multicodec code of a codec name.
+fn codec_named(name: &str) -> Result<u64> {
+    match dag::codec::Codec::from_name(name) {
+        Some(c) => Ok(c.code()),
+        None => bail!("unknown codec {name:?} (see `ipfsd cid codecs`)"),
+    }
 }
 
 /// Where blocks live for this command.

@@ -1,4 +1,5 @@
-//! `ipfsd dag import|export`: DAGs as CAR v1 files.
+//! `ipfsd dag import|export` (DAGs as CAR v1 files) and `dag put|get|resolve|stat` (IPLD
+//! nodes in any codec; the work is in [`super::ipld`]).
 
 use super::read::{bool_str, copy_raw};
 use super::{Ctx, parse_bool, resolve};
@@ -11,6 +12,17 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DagCommand {
+    /// Store IPLD nodes read from files (or stdin), one node per input, and print their CIDs.
+    Put(super::ipld::PutArgs),
+    /// Print the node (or the value inside a node) a path names, in a codec.
+    Get(super::ipld::GetArgs),
+    /// Print the block a path ends in and the rest of the path inside it.
+    Resolve {
+        /// <cid>[/path] or /ipfs/<cid>[/path].
+        path: String,
+    },
+    /// Print the size and block count of DAGs (shared blocks counted once in the summary).
+    Stat(super::ipld::StatArgs),
     /// Write the DAG under a root as a CAR v1 stream to stdout.
     Export {
         /// <cid>[/path] of the root.
@@ -35,7 +47,16 @@ pub fn run(ctx: &Ctx, cmd: DagCommand) -> Result<ExitCode> {
         Some(_) => None,
         None => Some(ctx.repo()?),
     };
+    let target = match (&client, &repo) {
+        (Some(client), _) => super::ipld::Target::Remote(client),
+        (None, Some(repo)) => super::ipld::Target::Local(repo.store()),
+        (None, None) => unreachable!("a repository is open when there is no daemon"),
+    };
     match cmd {
+        DagCommand::Put(a) => return super::ipld::put(target, a),
+        DagCommand::Get(a) => return super::ipld::get(target, a),
+        DagCommand::Resolve { path } => return super::ipld::resolve(target, &path),
+        DagCommand::Stat(a) => return super::ipld::stat(target, a),
         DagCommand::Export { root } => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

@@ -2,8 +2,10 @@
 
 mod add;
 mod block;
+mod cid;
 mod daemon;
 mod dagcmd;
+mod ipld;
 mod name;
 mod net;
 mod pin;
@@ -60,9 +62,12 @@ enum Command {
     /// Raw blocks.
     #[command(subcommand)]
     Block(block::BlockCommand),
-    /// DAGs as CAR files.
+    /// IPLD DAGs: nodes in any codec (put, get, resolve, stat) and CAR files.
     #[command(subcommand)]
     Dag(dagcmd::DagCommand),
+    /// CID utilities: convert and format CIDs, list bases, codecs and hashes.
+    #[command(subcommand)]
+    Cid(cid::CidCommand),
     /// Run the node: open the repository and serve the RPC API until stopped.
     Daemon(daemon::DaemonArgs),
     /// Stop the running daemon.
@@ -114,6 +119,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Repo(c) => repo::run(&ctx, c),
         Command::Block(c) => block::run(&ctx, c),
         Command::Dag(c) => dagcmd::run(&ctx, c),
+        Command::Cid(c) => cid::run(c),
         Command::Daemon(a) => daemon::daemon(&ctx, a),
         Command::Shutdown => daemon::shutdown(&ctx),
         Command::Id => daemon::id(&ctx),

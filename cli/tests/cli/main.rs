@@ -32,6 +32,7 @@ mod damage;
 mod deep;
 mod disk_full;
 mod errors;
+mod ipld;
 mod ipld_pins;
 mod name;
 mod net;

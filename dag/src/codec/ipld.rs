@@ -1,6 +1,7 @@
 //! Blocks ⇄ the IPLD data model ([`Ipld`]), per codec.
 //!
-//! dag-cbor and dag-json go through `serde_ipld_dagcbor` / `serde_ipld_dagjson`. The
+//! dag-cbor goes through `serde_ipld_dagcbor`; dag-json is decoded by `serde_ipld_dagjson`
+//! and encoded by [`super::dagjson`] (numbers written as `@ipld/dag-json` writes them). The
 //! dag-cbor decoder is strict the way the DAG-CBOR spec asks encoders to be (sorted keys,
 //! shortest integers, 64-bit floats only, no NaN/Infinity, no indefinite lengths, no tags
 //! but 42, no trailing bytes), so non-canonical input is refused here, and both decoders
@@ -76,16 +77,7 @@ pub fn encode(codec: Codec, value: &Ipld) -> Result<Vec<u8>, EncodeError> {
             }
             serde_ipld_dagcbor::to_vec(value).map_err(|e| fail(e.to_string()))
         }
-        Codec::DagJson => {
-            if has_slash_key(value) {
-                return Err(fail(
-                    "a map with the key \"/\" is reserved for links and bytes in dag-json".into(),
-                ));
-            }
-            serde_ipld_dagjson::to_vec(value)
-                .map(super::jsnum::js_floats)
-                .map_err(|e| fail(e.to_string()))
-        }
+        Codec::DagJson => super::dagjson::encode(value).map_err(fail),
         Codec::Json => {
             let v = to_json(value).map_err(fail)?;
             serde_json::to_vec(&v).map_err(|e| fail(e.to_string()))
@@ -97,26 +89,6 @@ pub fn encode(codec: Codec, value: &Ipld) -> Result<Vec<u8>, EncodeError> {
         Codec::DagPb => Ok(ipld_to_pb(value).map_err(fail)?.encode()),
         Codec::Libp2pKey | Codec::Unknown(_) => Err(EncodeError::Unsupported { codec }),
     }
-}
-
-/// Whether a map in `value` has the key `/`, which dag-json keeps for `{"/": cid}` links
-/// and `{"/": {"bytes": …}}` bytes: written out, such a map would read back as something
-/// else (or not at all), so the encoder refuses it.
-pub(crate) fn has_slash_key(value: &Ipld) -> bool {
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Ipld::Map(m) => {
-                if m.contains_key("/") {
-                    return true;
-                }
-                stack.extend(m.values());
-            }
-            Ipld::List(items) => stack.extend(items.iter()),
-            _ => {}
-        }
-    }
-    false
 }
 
 /// Every link in `value`, depth first in document order, without recursion.

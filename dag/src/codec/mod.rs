@@ -12,6 +12,7 @@
 //! A codec not listed in [`Codec`] is a leaf: its blocks are stored and served, and walks
 //! that meet one say so ([`Codec::follows_links`] is false) rather than skip it silently.
 
+mod dagjson;
 mod ipld;
 mod jsnum;
 mod path;

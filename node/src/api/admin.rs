@@ -4,7 +4,7 @@ use super::{ApiError, ApiState, Args, Sink, SinkWriter, blocking, json, stream_b
 use crate::{ops, path};
 use axum::extract::{Multipart, State};
 use axum::response::Response;
-use dag::block::{self, Block, DAG_PB, RAW};
+use dag::block::{self, DAG_PB, RAW};
 use dag::store::PinMode;
 use dag::{Cid, Version};
 use serde_json::json;
@@ -194,41 +194,39 @@ pub(crate) async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>
     Ok(out)
 }
 
+/// `block/put`: each multipart file stored as one block of `cid-codec` (or the deprecated
+/// `format`; `v0` is a CIDv0 dag-pb block) hashed with `mhtype`, after the checks every
+/// block from outside passes (a non-canonical dag-cbor block is refused).
 pub(crate) async fn block_put(
     State(s): State<ApiState>,
     args: Args,
     mp: Multipart,
 ) -> Result<Response, ApiError> {
-    let codec = match args
-        .get("cid-codec")
-        .or(args.get("format"))
-        .unwrap_or("raw")
-    {
-        "raw" => RAW,
-        "dag-pb" | "protobuf" | "v0" => DAG_PB,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unsupported codec {other:?}: expected raw or dag-pb"
-            )));
-        }
+    let (codec, version) = match (args.get("cid-codec"), args.get("format")) {
+        (None, Some("v0")) => (DAG_PB, Version::V0),
+        (Some(name), _) | (None, Some(name)) => (
+            dag::codec::Codec::from_name(name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("unknown codec {name:?} (see `cid codecs`)"))
+                })?
+                .code(),
+            Version::V1,
+        ),
+        (None, None) => (RAW, Version::V1),
     };
-    if let Some(mh) = args.get("mhtype").filter(|m| *m != "sha2-256") {
-        return Err(ApiError::bad_request(format!(
-            "unsupported hash function {mh:?}: only sha2-256"
-        )));
-    }
+    let hash = crate::ipld::hash_named(args.get("mhtype").unwrap_or("sha2-256"))?;
+    let mhlen = match args.get("mhlen") {
+        None | Some("-1") => None,
+        Some(_) => args.number("mhlen")?.map(|n| n as usize),
+    };
     let pin = args.flag("pin", false)?;
+    let allow_big = args.flag("allow-big-block", false)?;
     let bodies = parts(mp, super::MAX_SMALL_BODY / 2).await?;
     let rows = blocking(move || {
         let mut rows = Vec::new();
         for data in bodies {
-            if codec == DAG_PB {
-                dag::pb::Node::decode(&data).map_err(|e| {
-                    ApiError::bad_request(format!("input is not a valid dag-pb node: {e}"))
-                })?;
-            }
             let size = data.len();
-            let b = Block::encode(Version::V1, codec, data);
+            let b = crate::ipld::checked_block(data, version, codec, hash, mhlen, allow_big)?;
             let cid = *b.cid();
             s.store.put(b)?;
             if pin {

@@ -1,7 +1,8 @@
 //! The Kubo-style RPC API (`POST /api/v0/<command>`), served by the daemon.
 //!
 //! Requests carry positional arguments as repeated `arg=` query parameters and flags as
-//! other query parameters; bodies (for `add`, `block/put`, `dag/import`) are multipart.
+//! other query parameters; bodies (for `add`, `block/put`, `dag/put`, `dag/import`) are
+//! multipart.
 //! Every handler runs store work on the blocking pool; streamed responses (`add`, `cat`,
 //! `refs`, `dag/export`, ...) are produced by a blocking task into a bounded channel, so a
 //! slow client slows the producer instead of growing a buffer. Errors are JSON
@@ -20,6 +21,7 @@ mod admin;
 mod bitswap;
 mod files;
 mod guard;
+mod ipld;
 mod names;
 mod net;
 mod stream;
@@ -125,6 +127,15 @@ pub fn router(state: ApiState) -> Router {
             "/api/v0/dag/import",
             any(admin::dag_import).layer(DefaultBodyLimit::disable()),
         )
+        .route("/api/v0/dag/put", any(ipld::dag_put))
+        .route("/api/v0/dag/get", any(ipld::dag_get))
+        .route("/api/v0/dag/resolve", any(ipld::dag_resolve))
+        .route("/api/v0/dag/stat", any(ipld::dag_stat))
+        .route("/api/v0/cid/format", any(ipld::cid_format))
+        .route("/api/v0/cid/base32", any(ipld::cid_base32))
+        .route("/api/v0/cid/bases", any(ipld::cid_bases))
+        .route("/api/v0/cid/codecs", any(ipld::cid_codecs))
+        .route("/api/v0/cid/hashes", any(ipld::cid_hashes))
         .route("/api/v0/repo/gc", any(admin::repo_gc))
         .route("/api/v0/repo/stat", any(admin::repo_stat))
         .route("/api/v0/repo/verify", any(admin::repo_verify))
@@ -340,11 +351,12 @@ impl Args {
         Ok(self.required(what)?[0])
     }
 
-    /// A flag's raw value.
+    /// A flag's raw value, by its Kubo name (`store-codec`) or that name in camelCase
+    /// (`storeCodec`), which `kubo-rpc-client` sends for some commands (`dag/put`).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k == name || is_camel_of(k, name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -372,6 +384,27 @@ impl Args {
             })
             .transpose()
     }
+}
+
+/// Whether `key` is `name` (kebab-case) written in camelCase: `storeCodec` for
+/// `store-codec`.
+fn is_camel_of(key: &str, name: &str) -> bool {
+    if !name.contains('-') {
+        return false;
+    }
+    let mut camel = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        match (c, upper) {
+            ('-', _) => upper = true,
+            (c, true) => {
+                camel.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            (c, false) => camel.push(c),
+        }
+    }
+    key == camel
 }
 
 /// Runs store work on the blocking pool.
