@@ -3,7 +3,7 @@
 //! ([`ipfsd_tests::mixed::MixedDag`]), imported on a seeder with `dag import`; a leecher
 //! `pin add`s the root, which fetches every block over BitSwap (each checked with its own
 //! hash function and codec on receipt); `dag export` is then byte-identical on both nodes,
-//! and still so on the leecher alone with the seeder gone.
+//! and still so on the leecher alone with the seeder gone, after a GC.
 //!
 //! The same DAG with Helia as the seeder, and Helia fetching it from ipfsd, is in
 //! `interop_mixed.rs`.
@@ -63,8 +63,11 @@ fn ipfsd_leecher_pins_a_mixed_codec_mixed_hash_dag_from_ipfsd() {
     let in_car: BTreeSet<String> = car_cids(&leecher_car).into_iter().collect();
     assert_eq!(in_car, want);
 
-    // The leecher holds it all by itself.
+    // The leecher holds it all by itself, and its pin keeps every block through GC.
     seeder.stop();
+    leecher.call("repo/gc", &[]).ok();
+    let verify = leecher.call("pin/verify", &[]).ok().text();
+    assert!(!verify.contains("\"Ok\":false"), "{verify}");
     let after = leecher.call("dag/export", &[("arg", &root)]).ok().body;
     assert!(after == seeder_car, "dag export changed without the seeder");
     let stat = leecher.call("bitswap/stat", &[]).ok().json();
