@@ -2,14 +2,20 @@
 
 use node::Config;
 use std::path::PathBuf;
-use std::sync::LazyLock;
 
-/// One repository directory per process, its `config` file rewritten for each input.
-static REPO: LazyLock<tempfile::TempDir> =
-    LazyLock::new(|| tempfile::tempdir().expect("a temporary directory"));
+thread_local! {
+    /// One repository directory per thread, its `config` file rewritten for each input.
+    /// Per thread, not per process: the replay tests run inputs on several threads at once,
+    /// and a shared file was read by one while another rewrote it ("trailing characters").
+    static REPO: tempfile::TempDir = tempfile::tempdir().expect("a temporary directory");
+}
+
+fn repo_dir() -> PathBuf {
+    REPO.with(|d| d.path().to_path_buf())
+}
 
 fn load(bytes: &[u8]) -> Result<Config, node::RepoError> {
-    let dir: PathBuf = REPO.path().to_path_buf();
+    let dir = repo_dir();
     std::fs::write(dir.join("config"), bytes).expect("writing the config file");
     node::repo::load_config(&dir)
 }
@@ -46,7 +52,7 @@ pub fn config_file(data: &[u8]) {
         assert!(std::time::Instant::now().checked_add(d).is_some());
     }
     let _ = node::net::NetConfig::from_config(&config);
-    let _ = node::content::bitswap_config(&config.bitswap, REPO.path());
+    let _ = node::content::bitswap_config(&config.bitswap, &repo_dir());
     let _ = config.import.params();
     let _ = config.ipns.republish_period();
     let _ = config.ipns.record_lifetime();
