@@ -170,12 +170,20 @@ impl Block {
     pub fn verified(cid: Cid, data: impl Into<Bytes>) -> Result<Self, BlockError> {
         let data = data.into();
         verify(&cid, &data)?;
-        crate::codec::validate(&cid, &data).map_err(|source| BlockError::Malformed {
-            cid,
-            codec: crate::codec::Codec::of(&cid).to_string(),
+        let block = Block { cid, data };
+        block.check_codec()?;
+        Ok(block)
+    }
+
+    /// Checks that the bytes are well-formed in the CID's codec ([`crate::codec::validate`]):
+    /// the half of [`Block::verified`] that a block just made by hashing still needs when
+    /// its bytes came from outside (`block put`).
+    pub fn check_codec(&self) -> Result<(), BlockError> {
+        crate::codec::validate(&self.cid, &self.data).map_err(|source| BlockError::Malformed {
+            cid: self.cid,
+            codec: crate::codec::Codec::of(&self.cid).to_string(),
             source,
-        })?;
-        Ok(Block { cid, data })
+        })
     }
 
     /// Makes a block without checking, for bytes read back from the node's own store

@@ -5,7 +5,8 @@
 //! Data flow:
 //! - put: input bytes → [`codec::decode`] in the input codec (the strict decoder, so
 //!   non-canonical dag-cbor is refused) → [`codec::encode`] in the store codec → hashed with
-//!   the chosen function → [`Block::verified`] (the same check as any block from outside) →
+//!   the chosen function → [`Block::check_codec`] (the codec check any block from outside
+//!   gets) →
 //!   the caller stores (and pins, and announces) it.
 //! - get / resolve: `<cid>[/path]` → [`dag::export::resolve_ipld`] over a [`BlockSource`]
 //!   (the store, or the store then BitSwap) → the last block decoded → the rest of the
@@ -14,7 +15,7 @@
 //!   and one across roots, so shared blocks are counted once in the summary.
 
 use crate::path::PathError;
-use dag::block::{self, Block};
+use dag::block::Block;
 use dag::codec::{self, Codec, Ipld, Resolved};
 use dag::export::{self, ExportError};
 use dag::hash::{HashError, HashFn};
@@ -233,9 +234,11 @@ pub fn checked_block(
     if data.len() > SOFT_BLOCK_LIMIT && !allow_big_block {
         return Err(IpldError::TooBig { size: data.len() });
     }
-    let cid = block::cid_with(version, codec, hash, &data)?;
+    // Hashed once here; the codec is then checked as `Block::verified` would (re-hashing
+    // bytes just hashed would only repeat the work).
+    let block = Block::encode_with(version, codec, hash, data)?;
     if let Some(len) = mhlen {
-        let native = cid.hash().size() as usize;
+        let native = block.cid().hash().size() as usize;
         if len != native && hash != HashFn::Identity {
             return Err(IpldError::DigestLength {
                 hash: hash.name(),
@@ -244,7 +247,8 @@ pub fn checked_block(
             });
         }
     }
-    Ok(Block::verified(cid, data)?)
+    block.check_codec()?;
+    Ok(block)
 }
 
 /// What a path names: a block and the rest of the path inside it.

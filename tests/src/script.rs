@@ -206,6 +206,27 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Outcome> {
     })
 }
 
+/// Checks a CAR with the JS reference (`tests/interop/car-verify.mjs`: `@ipld/car` and
+/// multiformats, every block hashed with its own function) for the content path `target`,
+/// optionally an entity-bytes `range` (offset, length); answers the script's JSON report
+/// (panics unless it ran and succeeded).
+pub fn car_verify(car: &[u8], target: &str, range: Option<(u64, u64)>) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("x.car");
+    std::fs::write(&file, car).expect("write the CAR");
+    let script = crate::workspace_root().join("tests/interop/car-verify.mjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(script).arg(&file).arg(target);
+    if let Some((o, l)) = range {
+        cmd.arg(o.to_string()).arg(l.to_string());
+    }
+    let out = run(&mut cmd, Duration::from_secs(60)).expect("run node");
+    let stdout = out
+        .stdout_if_ok()
+        .unwrap_or_else(|e| panic!("car-verify.mjs: {e:#}"));
+    serde_json::from_str(stdout).expect("JSON")
+}
+
 /// Runs `node SCRIPT ARGS...` with [`run`].
 pub fn run_node(
     script: &Path,

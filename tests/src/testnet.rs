@@ -308,6 +308,14 @@ impl TestNode {
             .to_string()
     }
 
+    /// `block/put` of `data` with `args` (`cid-codec`, `mhtype`, …); answers its CID.
+    pub fn block_put(&self, args: &[(&str, &str)], data: &[u8]) -> String {
+        self.call_with_file("block/put", args, data).ok().lines()[0]["Key"]
+            .as_str()
+            .expect("a Key")
+            .to_string()
+    }
+
     /// `routing/findprovs`: the provider peer IDs found.
     pub fn findprovs(&self, cid: &str) -> Vec<String> {
         self.call("routing/findprovs", &[("arg", cid)])

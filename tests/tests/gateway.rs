@@ -396,24 +396,6 @@ fn car_blocks(body: &[u8]) -> (Vec<dag::Cid>, Vec<dag::Cid>) {
     (roots, blocks)
 }
 
-fn verify_with_js(car: &[u8], target: &str, range: Option<(u64, u64)>) -> serde_json::Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("x.car");
-    std::fs::write(&file, car).expect("write");
-    let script = ipfsd_tests::workspace_root().join("tests/interop/car-verify.mjs");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(script).arg(&file).arg(target);
-    if let Some((o, l)) = range {
-        cmd.arg(o.to_string()).arg(l.to_string());
-    }
-    let out =
-        ipfsd_tests::script::run(&mut cmd, std::time::Duration::from_secs(60)).expect("run node");
-    let stdout = out
-        .stdout_if_ok()
-        .unwrap_or_else(|e| panic!("car-verify.mjs: {e:#}"));
-    serde_json::from_str(stdout).expect("JSON")
-}
-
 #[test]
 fn trustless_raw_and_car_responses() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -478,10 +460,10 @@ fn trustless_raw_and_car_responses() {
         .ok()
         .lines();
     assert_eq!(all.len(), refs.len() + 1, "the CAR holds the whole DAG");
-    let js = verify_with_js(&r.body, &format!("{root}/big.bin"), None);
+    let js = ipfsd_tests::script::car_verify(&r.body, &format!("{root}/big.bin"), None);
     assert_eq!(js["sha256"], sha256_hex(&site.big), "{js}");
     assert_eq!(js["blocks"], all.len());
-    let js = verify_with_js(&r.body, root, None);
+    let js = ipfsd_tests::script::car_verify(&r.body, root, None);
     assert!(
         js["entries"].as_array().is_some_and(|e| e.len() == 6),
         "{js}"
@@ -511,7 +493,7 @@ fn trustless_raw_and_car_responses() {
     let (_, entity) = car_blocks(&r.body);
     // 3 MiB in 256 KiB raw leaves: 12 leaves + the file root, after the directory.
     assert_eq!(entity.len(), 1 + 1 + 12);
-    let js = verify_with_js(&r.body, &format!("{root}/big.bin"), None);
+    let js = ipfsd_tests::script::car_verify(&r.body, &format!("{root}/big.bin"), None);
     assert_eq!(js["sha256"], sha256_hex(&site.big));
     // entity-bytes: only the leaves the range needs, enough to read it.
     let r = get(
@@ -521,7 +503,7 @@ fn trustless_raw_and_car_responses() {
     );
     let (_, part) = car_blocks(&r.body);
     assert_eq!(part.len(), 2 + 2, "two leaves cover bytes 300000..=600000");
-    let js = verify_with_js(
+    let js = ipfsd_tests::script::car_verify(
         &r.body,
         &format!("{root}/big.bin"),
         Some((300_000, 300_001)),

@@ -578,7 +578,7 @@ fn html_view_paths_roots_and_car() {
     // reference with its own hasher (blake3, sha2-512, sha2-256).
     let r = get(&a, &format!("/ipfs/{root}?format=car&dag-scope=all"), &[]);
     assert_eq!(r.status, 200);
-    let v = verify_with_js(&r.body, &root);
+    let v = ipfsd_tests::script::car_verify(&r.body, &root, None);
     let got: BTreeSet<String> = v["cids"]
         .as_array()
         .expect("cids")
@@ -598,24 +598,10 @@ fn html_view_paths_roots_and_car() {
     // exporter reads by the same path from those blocks alone.
     let r = get(&a, &format!("/ipfs/{root}/meta/json/file?format=car"), &[]);
     assert_eq!(r.status, 200);
-    let v = verify_with_js(&r.body, &format!("{root}/meta/json/file"));
+    let v = ipfsd_tests::script::car_verify(&r.body, &format!("{root}/meta/json/file"), None);
     assert_eq!(v["kind"], "file", "{v}");
     assert_eq!(v["size"], m.content.len(), "{v}");
     assert_eq!(v["blocks"], 5, "root, json, file, two leaves: {v}");
-}
-
-fn verify_with_js(car: &[u8], target: &str) -> serde_json::Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("x.car");
-    std::fs::write(&file, car).expect("write");
-    let script = ipfsd_tests::workspace_root().join("tests/interop/car-verify.mjs");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(script).arg(&file).arg(target);
-    let out = ipfsd_tests::script::run(&mut cmd, Duration::from_secs(60)).expect("run node");
-    let stdout = out
-        .stdout_if_ok()
-        .unwrap_or_else(|e| panic!("car-verify.mjs: {e:#}"));
-    serde_json::from_str(stdout).expect("JSON")
 }
 
 /// `format=dag-json` of every generated dag-cbor block, and `format=dag-cbor` of every

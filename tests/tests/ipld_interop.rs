@@ -219,13 +219,7 @@ fn kubo_pins_a_dag_put_by_ipfsd() {
         &format!("connect {}", node.swarm_addr()),
         Duration::from_secs(30),
     );
-    let leaf = node
-        .call_with_file("block/put", &[], b"a raw leaf for kubo")
-        .ok()
-        .lines()[0]["Key"]
-        .as_str()
-        .expect("Key")
-        .to_string();
+    let leaf = node.block_put(&[], b"a raw leaf for kubo");
     let mid = put(
         &node,
         format!(r#"{{"leaf":{{"/":"{leaf}"}},"f":0.000001,"big":9223372036854775807,"k":{{"ключ":[1,{{"/":{{"bytes":"AAE"}}}}]}}}}"#).as_bytes(),

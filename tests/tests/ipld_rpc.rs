@@ -25,13 +25,7 @@ fn dag_get_resolve_and_stat_fetch_over_bitswap() {
     let b = start(dir.path(), "b");
     b.call("swarm/connect", &[("arg", a.swarm_addr())]).ok();
 
-    let raw = a
-        .call_with_file("block/put", &[("cid-codec", "raw")], b"leaf bytes")
-        .ok()
-        .lines()[0]["Key"]
-        .as_str()
-        .expect("Key")
-        .to_string();
+    let raw = a.block_put(&[("cid-codec", "raw")], b"leaf bytes");
     let mid = put(
         &a,
         &[],

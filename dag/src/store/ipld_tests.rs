@@ -45,6 +45,15 @@ fn present(store: &Store, blocks: &[&Block]) -> Vec<bool> {
         .collect()
 }
 
+/// Whether `pin verify` finds every pin whole.
+fn pins_verify(store: &Store) -> bool {
+    store
+        .pin_verify()
+        .expect("verify")
+        .iter()
+        .all(PinReport::is_ok)
+}
+
 #[test]
 fn gc_keeps_raw_child_of_pinned_dag_cbor_root() {
     let (_dir, store) = temp_store();
@@ -55,13 +64,7 @@ fn gc_keeps_raw_child_of_pinned_dag_cbor_root() {
     let report = store.gc().expect("gc");
     assert!(report.removed.is_empty(), "gc removed {:?}", report.removed);
     assert_eq!(present(&store, &[&root, &leaf]), [true, true]);
-    assert!(
-        store
-            .pin_verify()
-            .expect("verify")
-            .iter()
-            .all(PinReport::is_ok)
-    );
+    assert!(pins_verify(&store));
     assert_eq!(store.indirect_pins().expect("indirect"), vec![*leaf.cid()]);
     assert_eq!(
         store.pin_status(leaf.cid()).expect("status"),
@@ -81,13 +84,7 @@ fn gc_keeps_dag_pb_to_dag_cbor_to_raw_chain() {
     store.pin_add(top.cid(), PinMode::Recursive).expect("pin");
     store.gc().expect("gc");
     assert_eq!(present(&store, &[&top, &mid, &leaf]), [true, true, true]);
-    assert!(
-        store
-            .pin_verify()
-            .expect("verify")
-            .iter()
-            .all(PinReport::is_ok)
-    );
+    assert!(pins_verify(&store));
 }
 
 #[test]
@@ -164,13 +161,7 @@ fn mixed_codec_dags_are_kept_whole_then_collected() {
     let report = store.gc().expect("gc");
     assert_eq!(report.removed, vec![*raw(b"garbage").cid()]);
     assert_eq!(present(&store, &all), [true; 9]);
-    assert!(
-        store
-            .pin_verify()
-            .expect("verify")
-            .iter()
-            .all(PinReport::is_ok)
-    );
+    assert!(pins_verify(&store));
     assert_eq!(store.indirect_pins().expect("indirect").len(), 7);
 
     for root in [&cbor_root, &json_root] {
@@ -348,7 +339,7 @@ proptest! {
         }
         prop_assert_eq!(&stored, &keep);
         prop_assert_eq!(store.stat().expect("stat").num_blocks as usize, keep.len());
-        prop_assert!(store.pin_verify().expect("verify").iter().all(PinReport::is_ok));
+        prop_assert!(pins_verify(&store));
 
         for (cid, _) in &pinned {
             store.pin_rm(cid).expect("unpin");
