@@ -27,8 +27,13 @@ pub fn dag_cbor(data: &[u8]) {
 /// A dag-json block: the receipt check, the links and the decoder agree. The decoder may
 /// accept non-canonical spellings (whitespace, key order); what the receipt check passes
 /// re-encodes to a canonical form that decodes to the same value and re-encodes to itself,
-/// and converts to dag-cbor and back unchanged.
+/// and converts to dag-cbor and back unchanged. The same bytes are also read as plain json.
 pub fn dag_json(data: &[u8]) {
+    // The same bytes as a plain json (0x0200) block, which the gateway and `dag get` read
+    // from peers too: decoding never panics, and what decodes can be written as json again.
+    if let Ok(plain) = codec::decode(Codec::Json, data) {
+        codec::encode(Codec::Json, &plain).expect("decoded plain json re-encodes");
+    }
     let cid = cid_of(Version::V1, DAG_JSON, data);
     let valid = codec::validate(&cid, data).is_ok();
     let decoded = check_agreement(Codec::DagJson, &cid, data);
