@@ -121,6 +121,14 @@ impl PeerEvents {
     }
 }
 
+impl PeerEventsRx {
+    /// The next event (`None` once every sender is gone), for a node that watches the
+    /// events itself and passes them on to BitSwap through another [`PeerEvents`].
+    pub async fn recv(&mut self) -> Option<PeerEvent> {
+        self.0.recv().await
+    }
+}
+
 /// BitSwap settings.
 #[derive(Debug, Clone)]
 pub struct Config {

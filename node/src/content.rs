@@ -145,6 +145,8 @@ pub struct Source {
     /// GC leases on the DAGs being prefetched, held while any clone of this source lives
     /// (the request or stream reading them).
     leases: Arc<Mutex<Vec<Lease>>>,
+    /// Where background prefetches are spawned (a node's tracker), else the runtime.
+    tasks: Option<tokio_util::task::TaskTracker>,
 }
 
 impl Source {
@@ -158,7 +160,15 @@ impl Source {
             deadline: None,
             timed_out: Arc::new(AtomicBool::new(false)),
             leases: Arc::default(),
+            tasks: None,
         }
+    }
+
+    /// Spawns background prefetches on `tasks` (the node's tracker), so they are counted
+    /// and waited for at shutdown.
+    pub fn with_tasks(mut self, tasks: tokio_util::task::TaskTracker) -> Source {
+        self.tasks = Some(tasks);
+        self
     }
 
     /// Gives up on a block the network has not delivered within `deadline` (it then
@@ -198,11 +208,15 @@ impl Source {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(lease);
-            self.runtime.spawn(async move {
+            let fetch = async move {
                 if let Err(e) = bs.fetch_dag(root).await {
                     tracing::debug!(%root, error = %e, "prefetch stopped");
                 }
-            });
+            };
+            match &self.tasks {
+                Some(tasks) => drop(tasks.spawn_on(fetch, &self.runtime)),
+                None => drop(self.runtime.spawn(fetch)),
+            }
         }
     }
 

@@ -1,20 +1,23 @@
-//! The running daemon: it owns the repository and serves the RPC API until shut down.
+//! The daemon: a [`Node`] with the RPC API and the HTTP gateway served in front of it.
 //!
-//! `Daemon::start` binds the API listener (port 0 picks a free port), writes the bound
-//! address as a multiaddr to `$IPFSD_PATH/api` (as Kubo does) so the CLI and scripts can
-//! find it, and serves until [`Daemon::shutdown`] is called (by `POST /api/v0/shutdown`,
-//! or a signal handler in the binary). Shutdown is graceful: the listener closes, requests
-//! in flight finish (their writes commit or roll back as a whole), then the `api` file is
-//! removed and the store is closed. The network (swarm, DHT, BitSwap) and the HTTP gateway
-//! (on `Addresses.Gateway`, its URL written to `$IPFSD_PATH/gateway`) are further tasks
-//! owned by the daemon; the gateway stops after the API, with the same grace.
+//! `Daemon::start` builds the node on the repository ([`Node::builder`]), binds the API
+//! listener (port 0 picks a free port), writes the bound address as a multiaddr to
+//! `$IPFSD_PATH/api` (as Kubo does) so the CLI and scripts can find it, and serves until
+//! [`Daemon::shutdown`] is called (by `POST /api/v0/shutdown`, or a signal handler in the
+//! binary). The gateway (on `Addresses.Gateway`, its URL written to `$IPFSD_PATH/gateway`)
+//! is a second listener over the same node. Both only translate HTTP into `Node` calls.
+//!
+//! Shutdown is graceful and ordered: the API listener closes and requests in flight finish
+//! (their writes commit or roll back as a whole), the gateway gets the same grace, then
+//! [`Node::shutdown`] cancels the node's tasks and waits for its tracker to empty, the store
+//! closes and the `api` file is removed.
 
 use crate::api::{self, ApiState};
+use crate::node::Node;
 use crate::repo::Repo;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for requests still running on the blocking pool.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -55,18 +58,9 @@ pub enum DaemonError {
     /// The network settings are wrong.
     #[error(transparent)]
     NetConfig(#[from] crate::net::NetConfigError),
-    /// The network could not start.
+    /// The node could not start.
     #[error(transparent)]
-    Net(#[from] crate::net::NetError),
-    /// The DHT datastore could not be opened.
-    #[error(transparent)]
-    Records(#[from] crate::net::records::RecordsError),
-    /// BitSwap could not start (its ledger database, most likely).
-    #[error("bitswap: {0}")]
-    Bitswap(#[from] bitswap::Error),
-    /// The IPNS state could not be read.
-    #[error("ipns: {0}")]
-    Names(#[from] crate::names::NameError),
+    Node(#[from] crate::node::Error),
     /// The server failed.
     #[error("RPC API server: {source}")]
     Serve {
@@ -120,42 +114,26 @@ pub struct Overrides {
 }
 
 /// The DHT datastore file in the repository.
-pub const DATASTORE_FILE: &str = "datastore.redb";
-
-/// How long after start the first reprovide runs.
-const FIRST_REPROVIDE: std::time::Duration = std::time::Duration::from_secs(15);
+pub const DATASTORE_FILE: &str = crate::node::DATASTORE_FILE;
 
 /// A running daemon.
 #[derive(Debug)]
 pub struct Daemon {
-    store: dag::Store,
+    node: Node,
     api_addr: SocketAddr,
-    shutdown: Arc<Notify>,
+    shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     api_file: PathBuf,
-    net: Option<Online>,
     gateway: Option<Gateway>,
-    names: crate::names::Names,
-    republisher: Option<(Arc<Notify>, tokio::task::JoinHandle<()>)>,
 }
 
 /// The running HTTP gateway.
 #[derive(Debug)]
 struct Gateway {
     addr: SocketAddr,
-    stop: Arc<Notify>,
+    stop: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     file: PathBuf,
-}
-
-/// The networked parts of a running daemon.
-#[derive(Debug)]
-struct Online {
-    net: crate::net::Network,
-    task: crate::net::NetTask,
-    reprovider: crate::net::provide::Reprovider,
-    bitswap: bitswap::Bitswap,
-    bitswap_task: bitswap::Task,
 }
 
 impl Daemon {
@@ -194,110 +172,73 @@ impl Daemon {
             "" => None,
             addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
         };
-        let republish_period =
-            config
-                .ipns
-                .republish_period()
-                .ok_or(crate::net::NetConfigError::Bad {
-                    key: "Ipns.RepublishPeriod",
-                    reason: "must be a duration like 4h",
-                })?;
-        let net = if overrides.offline {
-            None
-        } else {
-            Some(start_network(&repo, &config).await?)
-        };
-        let keystore =
-            crate::keystore::Keystore::new(repo.path(), repo.identity().keypair().clone());
-        let names = crate::names::Names::open(
-            repo.path(),
-            keystore,
-            net.as_ref().map(|o| o.net.clone()),
-            config.ipns.resolve_cache_size,
-        )?;
-        // Online, the node answers for its names from the start and keeps them alive.
-        let republisher = net.as_ref().map(|_| {
-            names.load_own_records();
-            let stop = Arc::new(Notify::new());
-            (
-                stop.clone(),
-                names.spawn_republisher(republish_period, stop),
-            )
-        });
-        let shutdown = Arc::new(Notify::new());
+        let repo_path = repo.path().to_path_buf();
+        let mut builder = Node::builder().open(repo).config(config.clone());
+        if overrides.offline {
+            builder = builder.offline();
+        }
+        let node = builder.spawn().await?;
         let gateway = match gateway_listener {
             None => None,
             Some((bound, timeout)) => Some(start_gateway(
                 bound,
                 timeout,
                 gateway_limits,
-                &repo,
-                &config,
-                net.as_ref().map(|o| o.bitswap.clone()),
-                names.clone(),
+                &node,
+                &repo_path,
             )?),
         };
-        let state = ApiState {
-            net: net.as_ref().map(|o| o.net.clone()),
-            reprovider: net.as_ref().map(|o| o.reprovider.clone()),
-            bitswap: net.as_ref().map(|o| o.bitswap.clone()),
-            names: names.clone(),
-            provide_strategy: crate::net::Strategy::parse(&config.provide.strategy)
-                .unwrap_or_default(),
-            store: repo.store().clone(),
-            identity: repo.identity().clone(),
-            access: Arc::new(api::Access::new(
-                config.api.allowed_origins(),
-                &config.api.allowed_hosts,
-                api_addr,
-            )),
-            config: Arc::new(config),
-            repo_path: repo.path().to_path_buf(),
-            shutdown: shutdown.clone(),
-        };
-        let app = api::router(state);
+        let shutdown = CancellationToken::new();
+        let access = api::Access::new(
+            config.api.allowed_origins(),
+            &config.api.allowed_hosts,
+            api_addr,
+        );
+        let app = api::router(ApiState::new(node.clone(), access, shutdown.clone()));
         let stop = shutdown.clone();
         let server = tokio::spawn(crate::serve::serve(
             listener,
             app,
             api_limits,
             "api",
-            async move { stop.notified().await },
+            async move { stop.cancelled().await },
         ));
-        let api_file = repo.path().join(API_FILE);
+        let api_file = repo_path.join(API_FILE);
         write_atomic(&api_file, multiaddr_of(api_addr).as_bytes()).map_err(|source| {
             DaemonError::ApiFile {
                 path: api_file.clone(),
                 source,
             }
         })?;
-        tracing::info!(api = %api_addr, gateway = ?gateway.as_ref().map(|g| g.addr), repo = %repo.path().display(), "daemon ready");
+        tracing::info!(api = %api_addr, gateway = ?gateway.as_ref().map(|g| g.addr), repo = %repo_path.display(), "daemon ready");
         Ok(Daemon {
-            store: repo.store().clone(),
+            node,
             api_addr,
             shutdown,
             server,
             api_file,
-            net,
             gateway,
-            names,
-            republisher,
         })
+    }
+
+    /// The node the daemon serves.
+    pub fn node(&self) -> &Node {
+        &self.node
     }
 
     /// The node's naming (publish, resolve).
     pub fn names(&self) -> &crate::names::Names {
-        &self.names
+        self.node.naming()
     }
 
     /// The network handle (`None` when started offline).
     pub fn network(&self) -> Option<&crate::net::Network> {
-        self.net.as_ref().map(|o| &o.net)
+        self.node.online().map(|o| &o.net)
     }
 
     /// The BitSwap handle (`None` when started offline).
     pub fn bitswap(&self) -> Option<&bitswap::Bitswap> {
-        self.net.as_ref().map(|o| &o.bitswap)
+        self.node.bitswap()
     }
 
     /// The address the RPC API listens on.
@@ -310,14 +251,14 @@ impl Daemon {
         self.gateway.as_ref().map(|g| g.addr)
     }
 
-    /// A handle that stops the daemon when notified (see [`Daemon::shutdown`]).
-    pub fn shutdown_handle(&self) -> Arc<Notify> {
+    /// A token that stops the daemon when cancelled (see [`Daemon::shutdown`]).
+    pub fn shutdown_handle(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
     /// Asks the daemon to stop; [`Daemon::wait`] returns once it has.
     pub fn shutdown(&self) {
-        self.shutdown.notify_one();
+        self.shutdown.cancel();
     }
 
     /// Waits until the daemon has stopped (after a shutdown request), then removes the
@@ -325,7 +266,7 @@ impl Daemon {
     pub async fn wait(self) -> Result<(), DaemonError> {
         let served = self.server.await;
         if let Some(g) = self.gateway {
-            g.stop.notify_one();
+            g.stop.cancel();
             // Downloads still running get the API's grace, then are cut off.
             let mut server = g.server;
             if tokio::time::timeout(CLOSE_TIMEOUT, &mut server)
@@ -337,29 +278,20 @@ impl Daemon {
             }
             let _ = std::fs::remove_file(&g.file);
         }
-        if let Some((stop, task)) = self.republisher {
-            stop.notify_one();
-            let _ = task.await;
-        }
-        drop(self.names);
-        if let Some(o) = self.net {
-            o.reprovider.stop();
-            o.bitswap.stop().await;
-            o.bitswap_task.wait().await;
-            o.net.stop().await;
-            o.task.wait().await;
-        }
+        self.node.shutdown().await;
+        let store = self.node.store().clone();
+        drop(self.node);
         // Requests that were running finish on the blocking pool; the repository is free
         // (and everything they acknowledged is committed) once their store handles are
         // gone. They end promptly: their clients are disconnected.
         let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-        while self.store.handle_count() > 1 && tokio::time::Instant::now() < deadline {
+        while store.handle_count() > 1 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        if self.store.handle_count() > 1 {
+        if store.handle_count() > 1 {
             tracing::warn!("requests still running at shutdown; the store closes when they end");
         }
-        drop(self.store);
+        drop(store);
         let removed = std::fs::remove_file(&self.api_file);
         match served {
             Ok(Ok(())) => {}
@@ -456,38 +388,26 @@ fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     }
 }
 
-/// Serves the HTTP gateway on `listener` (bound to `addr`); writes its URL to
+/// Serves the HTTP gateway for `node` on `listener` (bound to `addr`); writes its URL to
 /// `$IPFSD_PATH/gateway`.
 fn start_gateway(
     (listener, addr): (tokio::net::TcpListener, SocketAddr),
     timeout: std::time::Duration,
     limits: crate::serve::Limits,
-    repo: &Repo,
-    config: &crate::Config,
-    bitswap: Option<bitswap::Bitswap>,
-    names: crate::names::Names,
+    node: &Node,
+    repo: &std::path::Path,
 ) -> Result<Gateway, DaemonError> {
-    let bitswap = if config.gateway.no_fetch {
-        None
-    } else {
-        bitswap
-    };
-    let app = crate::gateway::router(crate::gateway::GatewayState::new(
-        repo.store().clone(),
-        bitswap,
-        timeout,
-        names,
-    ));
-    let stop = Arc::new(Notify::new());
+    let app = crate::gateway::router(crate::gateway::GatewayState::for_node(node, timeout));
+    let stop = CancellationToken::new();
     let stopped = stop.clone();
     let server = tokio::spawn(crate::serve::serve(
         listener,
         app,
         limits,
         "gateway",
-        async move { stopped.notified().await },
+        async move { stopped.cancelled().await },
     ));
-    let file = repo.path().join(GATEWAY_FILE);
+    let file = repo.join(GATEWAY_FILE);
     write_atomic(&file, format!("http://{addr}").as_bytes()).map_err(|source| {
         DaemonError::ApiFile {
             path: file.clone(),
@@ -499,68 +419,6 @@ fn start_gateway(
         stop,
         server,
         file,
-    })
-}
-
-/// Opens the DHT datastore, starts the swarm and the reprovider.
-async fn start_network(repo: &Repo, config: &crate::Config) -> Result<Online, DaemonError> {
-    use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
-    let net_config = NetConfig::from_config(config)?;
-    let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
-        key: "Provide.Strategy",
-        reason: "must be all, pinned or roots",
-    })?;
-    let interval =
-        crate::config::parse_duration(&config.provide.interval).ok_or(NetConfigError::Bad {
-            key: "Provide.Interval",
-            reason: "must be a duration like 22h, or 0 to turn reproviding off",
-        })?;
-    let path = repo.path().join(DATASTORE_FILE);
-    let local = repo.identity().peer_id();
-    let limits = net_config.limits;
-    let records = tokio::task::spawn_blocking(move || Records::open(&path, local, limits))
-        .await
-        .map_err(|e| crate::net::NetError::Start {
-            reason: e.to_string(),
-        })??;
-    let bitswap_config = crate::content::bitswap_config(&config.bitswap, repo.path())?;
-    let (peer_events, peer_events_rx) = bitswap::PeerEvents::channel();
-    let (net, task) = Network::start(
-        repo.identity().keypair().clone(),
-        net_config,
-        records,
-        Some(peer_events),
-    )
-    .await?;
-    let (bitswap, bitswap_task) = bitswap::Bitswap::start(
-        bitswap_config,
-        bitswap::Parts {
-            control: net.stream_control(),
-            incoming: net
-                .take_bitswap_streams()
-                .ok_or_else(|| crate::net::NetError::Start {
-                    reason: "bitswap streams already taken".into(),
-                })?,
-            keypair: repo.identity().keypair().clone(),
-            store: std::sync::Arc::new(repo.store().clone()),
-            routing: std::sync::Arc::new(crate::content::Routing::new(net.clone())),
-            peer_events: peer_events_rx,
-        },
-    )
-    .await?;
-    let reprovider = crate::net::provide::spawn_reprovider(
-        net.clone(),
-        repo.store().clone(),
-        strategy,
-        FIRST_REPROVIDE.min(interval),
-        (!interval.is_zero()).then_some(interval),
-    );
-    Ok(Online {
-        net,
-        task,
-        reprovider,
-        bitswap,
-        bitswap_task,
     })
 }
 

@@ -8,7 +8,9 @@
 //! imported.
 
 use libp2p_identity::{Keypair, PeerId};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The name of the node's own key.
 pub const SELF: &str = "self";
@@ -74,13 +76,27 @@ impl KeyInfo {
 /// The keys of one repository.
 #[derive(Clone)]
 pub struct Keystore {
-    dir: PathBuf,
+    backing: Backing,
     identity: Keypair,
+}
+
+/// Where the keys other than `self` live.
+#[derive(Clone)]
+enum Backing {
+    /// Owner-only files in the repository's keystore directory.
+    Dir(PathBuf),
+    /// Protobuf-encoded keys by name, for an in-memory node (gone when it stops).
+    Memory(Arc<Mutex<BTreeMap<String, Vec<u8>>>>),
 }
 
 impl std::fmt::Debug for Keystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keystore").field("dir", &self.dir).finish()
+        let mut d = f.debug_struct("Keystore");
+        match &self.backing {
+            Backing::Dir(dir) => d.field("dir", dir),
+            Backing::Memory(_) => d.field("dir", &"(in memory)"),
+        };
+        d.finish()
     }
 }
 
@@ -143,13 +159,124 @@ impl Keystore {
     /// The keystore of the repository at `repo`, whose identity is `identity`.
     pub fn new(repo: &Path, identity: Keypair) -> Keystore {
         Keystore {
-            dir: repo.join(DIR),
+            backing: Backing::Dir(repo.join(DIR)),
             identity,
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(file_name(name))
+    /// A keystore held in memory (an in-memory node's): its keys end with the process.
+    pub fn in_memory(identity: Keypair) -> Keystore {
+        Keystore {
+            backing: Backing::Memory(Arc::default()),
+            identity,
+        }
+    }
+
+    fn memory(map: &Mutex<BTreeMap<String, Vec<u8>>>) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The names of the stored keys (other than `self`), unchecked.
+    fn stored_names(&self) -> Result<Vec<String>, KeyError> {
+        let dir = match &self.backing {
+            Backing::Memory(m) => return Ok(Self::memory(m).keys().cloned().collect()),
+            Backing::Dir(dir) => dir,
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(dir)(e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(dir))?;
+            // Temporary or foreign files have no key name.
+            if let Some(name) = entry.file_name().to_str().and_then(name_of_file) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The stored bytes of key `name` (`None`: no such key).
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>, KeyError> {
+        match &self.backing {
+            Backing::Memory(m) => Ok(Self::memory(m).get(name).cloned()),
+            Backing::Dir(dir) => {
+                let path = dir.join(file_name(name));
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io(&path)(e)),
+                }
+            }
+        }
+    }
+
+    /// Stores a new key `name`; [`KeyError::Exists`] if there is one.
+    fn write_new(&self, name: &str, bytes: Vec<u8>) -> Result<(), KeyError> {
+        let dir = match &self.backing {
+            Backing::Memory(m) => {
+                return match Self::memory(m).entry(name.to_string()) {
+                    std::collections::btree_map::Entry::Occupied(_) => {
+                        Err(KeyError::Exists(name.to_string()))
+                    }
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(bytes);
+                        Ok(())
+                    }
+                };
+            }
+            Backing::Dir(dir) => dir,
+        };
+        create_private_dir(dir)?;
+        write_new_private(&dir.join(file_name(name)), &bytes).map_err(|e| match e {
+            KeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                KeyError::Exists(name.to_string())
+            }
+            e => e,
+        })
+    }
+
+    fn delete(&self, name: &str) -> Result<(), KeyError> {
+        match &self.backing {
+            Backing::Memory(m) => {
+                Self::memory(m).remove(name);
+                Ok(())
+            }
+            Backing::Dir(dir) => {
+                let path = dir.join(file_name(name));
+                std::fs::remove_file(&path).map_err(io(&path))
+            }
+        }
+    }
+
+    /// Moves key `old` to `new` (replacing it); answers whether `new` existed.
+    fn relabel(&self, old: &str, new: &str, force: bool) -> Result<bool, KeyError> {
+        let refuse = || Err(KeyError::Exists(new.to_string()));
+        match &self.backing {
+            Backing::Memory(m) => {
+                let mut map = Self::memory(m);
+                let exists = map.contains_key(new);
+                if exists && !force {
+                    return refuse();
+                }
+                let bytes = map
+                    .remove(old)
+                    .ok_or_else(|| KeyError::NotFound(old.to_string()))?;
+                map.insert(new.to_string(), bytes);
+                Ok(exists)
+            }
+            Backing::Dir(dir) => {
+                let to = dir.join(file_name(new));
+                let exists = to.exists();
+                if exists && !force {
+                    return refuse();
+                }
+                std::fs::rename(dir.join(file_name(old)), &to).map_err(io(&to))?;
+                Ok(exists)
+            }
+        }
     }
 
     fn info(name: &str, key: &Keypair) -> KeyInfo {
@@ -162,17 +289,8 @@ impl Keystore {
     /// Every key, `self` first, the others by name.
     pub fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
         let mut keys = vec![Self::info(SELF, &self.identity)];
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
-            Err(e) => return Err(io(&self.dir)(e)),
-        };
         let mut others = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io(&self.dir))?;
-            let Some(name) = entry.file_name().to_str().and_then(name_of_file) else {
-                continue; // temporary or foreign files
-            };
+        for name in self.stored_names()? {
             if check_name(&name).is_err() || name == SELF {
                 continue;
             }
@@ -192,13 +310,9 @@ impl Keystore {
             return Ok(self.identity.clone());
         }
         check_name(name)?;
-        let path = self.path(name);
-        match std::fs::read(&path) {
-            Ok(bytes) => decode(&bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(KeyError::NotFound(name.to_string()))
-            }
-            Err(e) => Err(io(&path)(e)),
+        match self.read(name)? {
+            Some(bytes) => decode(&bytes),
+            None => Err(KeyError::NotFound(name.to_string())),
         }
     }
 
@@ -242,14 +356,7 @@ impl Keystore {
             return Err(KeyError::SelfKey(what));
         }
         check_name(name)?;
-        self.create_dir()?;
-        let path = self.path(name);
-        write_new_private(&path, &encode(key)?).map_err(|e| match e {
-            KeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
-                KeyError::Exists(name.to_string())
-            }
-            e => e,
-        })?;
+        self.write_new(name, encode(key)?)?;
         Ok(Self::info(name, key))
     }
 
@@ -259,8 +366,7 @@ impl Keystore {
             return Err(KeyError::SelfKey("removed"));
         }
         let key = self.get(name)?;
-        let path = self.path(name);
-        std::fs::remove_file(&path).map_err(io(&path))?;
+        self.delete(name)?;
         Ok(Self::info(name, &key))
     }
 
@@ -290,26 +396,20 @@ impl Keystore {
         if old == new {
             return Ok((Self::info(new, &key), false));
         }
-        let to = self.path(new);
-        let exists = to.exists();
-        if exists && !force {
-            return Err(KeyError::Exists(new.to_string()));
-        }
-        let from = self.path(old);
-        std::fs::rename(&from, &to).map_err(io(&to))?;
+        let exists = self.relabel(old, new, force)?;
         Ok((Self::info(new, &key), exists))
     }
+}
 
-    fn create_dir(&self) -> Result<(), KeyError> {
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io(&self.dir))?;
-        }
-        Ok(())
+/// Creates the keystore directory, owner-only.
+fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
     }
+    Ok(())
 }
 
 /// Writes `data` to a new owner-only file at `path`, never replacing one: the bytes go to

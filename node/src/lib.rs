@@ -16,13 +16,20 @@ pub mod ipld;
 pub mod keystore;
 pub mod names;
 pub mod net;
+mod node;
 pub mod ops;
 pub mod path;
 pub mod repo;
 pub mod serve;
 
 pub use config::Config;
+pub use node::{
+    AddEvent, AddInput, AddOptions, AddStream, BlockApi, Content, DagApi, Error, Event, NameApi,
+    Node, NodeBuilder, PinApi, Publish, RoutingApi, SwarmApi,
+};
 pub use repo::{Repo, RepoError};
+/// The token that stops a [`daemon::Daemon`] and the tracker a [`Node`]'s tasks run on.
+pub use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// What `ipfsd id` reports offline (Kubo's shape): no addresses or protocols, which the
 /// running daemon adds (`/api/v0/id`).

@@ -197,7 +197,8 @@ pub struct Names {
 struct Inner {
     keystore: Keystore,
     net: Option<Network>,
-    state_path: PathBuf,
+    /// Where the own names are kept (`None`: in memory only, for an in-memory node).
+    state_path: Option<PathBuf>,
     state: Mutex<State>,
     /// One publication at a time, so sequence numbers never repeat.
     publishing: tokio::sync::Mutex<()>,
@@ -265,38 +266,45 @@ fn split_name(input: &str) -> Result<(Name, String), NameError> {
 
 impl Names {
     /// Naming for the repository at `repo` with `keystore`, publishing through `net`
-    /// (`None`: offline). `cache_size` bounds the resolve cache.
+    /// (`None`: offline). `cache_size` bounds the resolve cache. With `repo` `None` the
+    /// node's own names are kept in memory only.
     pub fn open(
-        repo: &Path,
+        repo: Option<&Path>,
         keystore: Keystore,
         net: Option<Network>,
         cache_size: usize,
     ) -> Result<Names, NameError> {
-        let state_path = repo.join(STATE_FILE);
-        let state = match std::fs::read(&state_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NameError::State {
-                path: state_path.clone(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => {
-                return Err(NameError::State {
-                    path: state_path,
-                    reason: e.to_string(),
-                });
-            }
+        let state = match repo {
+            Some(repo) => Self::load_state(&repo.join(STATE_FILE))?,
+            None => State::default(),
         };
         Ok(Names {
             inner: Arc::new(Inner {
                 keystore,
                 net,
-                state_path,
+                state_path: repo.map(|r| r.join(STATE_FILE)),
                 state: Mutex::new(state),
                 publishing: tokio::sync::Mutex::new(()),
                 cache: Mutex::new(HashMap::new()),
                 cache_size,
                 changed: Notify::new(),
             }),
+        })
+    }
+
+    fn load_state(state_path: &Path) -> Result<State, NameError> {
+        Ok(match std::fs::read(state_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NameError::State {
+                path: state_path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => {
+                return Err(NameError::State {
+                    path: state_path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
         })
     }
 
@@ -313,15 +321,18 @@ impl Names {
     }
 
     fn save(&self, state: &State) -> Result<(), NameError> {
+        let Some(state_path) = &self.inner.state_path else {
+            return Ok(()); // in memory: the state itself is the record
+        };
         let err = |e: std::io::Error| NameError::State {
-            path: self.inner.state_path.clone(),
+            path: state_path.clone(),
             reason: e.to_string(),
         };
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| NameError::State {
-            path: self.inner.state_path.clone(),
+            path: state_path.clone(),
             reason: e.to_string(),
         })?;
-        let tmp = self.inner.state_path.with_extension("json.tmp");
+        let tmp = state_path.with_extension("json.tmp");
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -329,7 +340,7 @@ impl Names {
         let mut f = options.open(&tmp).map_err(err)?;
         std::io::Write::write_all(&mut f, &bytes).map_err(err)?;
         f.sync_all().map_err(err)?;
-        std::fs::rename(&tmp, &self.inner.state_path).map_err(err)
+        std::fs::rename(&tmp, state_path).map_err(err)
     }
 
     /// The highest sequence known for `name`: the own record, or a newer copy in the DHT
@@ -691,17 +702,20 @@ impl Names {
         }
     }
 
-    /// Runs the republisher until `stop` is notified: each own name is re-signed and put
-    /// again before its record expires (see [`Names::due`]), at most every `period`.
+    /// Runs the republisher on `tasks` until `stop` is cancelled (a republication in
+    /// flight is abandoned): each own name is re-signed and put again before its record
+    /// expires (see [`Names::due`]), at most every `period`.
     pub fn spawn_republisher(
         &self,
         period: Duration,
-        stop: Arc<Notify>,
-    ) -> tokio::task::JoinHandle<()> {
+        stop: tokio_util::sync::CancellationToken,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> tokio::task::JoinHandle<Option<()>> {
         let names = self.clone();
-        tokio::spawn(async move {
+        let cancelled = stop.clone();
+        tasks.spawn(cancelled.run_until_cancelled_owned(async move {
             tokio::select! {
-                () = stop.notified() => return,
+                () = stop.cancelled() => return,
                 () = tokio::time::sleep(FIRST_ANNOUNCE) => names.announce_own().await,
             }
             loop {
@@ -729,12 +743,12 @@ impl Names {
                     .unwrap_or_default()
                     .max(Duration::from_millis(50));
                 tokio::select! {
-                    () = stop.notified() => return,
+                    () = stop.cancelled() => return,
                     () = names.inner.changed.notified() => {}
                     () = tokio::time::sleep(wait) => {}
                 }
             }
-        })
+        }))
     }
 }
 
@@ -745,7 +759,7 @@ mod tests {
     fn names() -> (tempfile::TempDir, Names) {
         let dir = tempfile::tempdir().expect("tmp");
         let ks = Keystore::new(dir.path(), libp2p_identity::Keypair::generate_ed25519());
-        let n = Names::open(dir.path(), ks, None, 16).expect("open");
+        let n = Names::open(Some(dir.path()), ks, None, 16).expect("open");
         (dir, n)
     }
 
@@ -835,7 +849,7 @@ mod tests {
         // The state survives a reopen: the next sequence follows 10.
         let ks = n.keystore().clone();
         drop(n);
-        let n = Names::open(dir.path(), ks, None, 16).expect("reopen");
+        let n = Names::open(Some(dir.path()), ks, None, 16).expect("reopen");
         assert_eq!(
             n.publish(CID, &opts("self")).await.expect("after").sequence,
             11

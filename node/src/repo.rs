@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Version of the repository layout written by this build.
 pub const REPO_VERSION: u32 = 1;
-const CONFIG_FILE: &str = "config";
+pub(crate) const CONFIG_FILE: &str = "config";
 const STORE_FILE: &str = "blocks.redb";
 const VERSION_FILE: &str = "version";
 

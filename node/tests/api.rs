@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 struct TestDaemon {
     client: Client,
     repo_path: std::path::PathBuf,
-    stop: std::sync::Arc<tokio::sync::Notify>,
+    stop: node::CancellationToken,
     done: std::sync::mpsc::Receiver<Result<(), String>>,
     _dir: tempfile::TempDir,
 }
@@ -67,7 +67,7 @@ fn start_with(config: Config, offline: bool) -> TestDaemon {
 
 impl Drop for TestDaemon {
     fn drop(&mut self) {
-        self.stop.notify_one();
+        self.stop.cancel();
         let _ = self.done.recv_timeout(Duration::from_secs(10));
     }
 }

@@ -6,7 +6,6 @@ use node::daemon::{Daemon, Overrides};
 use node::{Config, Repo};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest wait for a daemon to start or stop.
@@ -77,7 +76,7 @@ pub struct TestNode {
     /// The repository directory.
     pub repo_path: PathBuf,
     url: String,
-    stop: Arc<tokio::sync::Notify>,
+    stop: node::CancellationToken,
     done: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>,
     peer_id: String,
     swarm_addr: String,
@@ -356,7 +355,7 @@ impl TestNode {
 
     /// Stops the daemon and waits until it has (repository closed).
     pub fn stop(self) {
-        self.stop.notify_one();
+        self.stop.cancel();
         let r = self
             .done
             .lock()

@@ -276,7 +276,7 @@ fn a_name_published_offline_resolves_elsewhere_once_its_daemon_runs() {
     let repo = ipfsd_tests::testnet::init_repo(&a_path, None, |c| c.bootstrap = Vec::new());
     // No daemon: the record is signed and kept in the repository only.
     let keystore = node::keystore::Keystore::new(&a_path, repo.identity().keypair().clone());
-    let names = node::names::Names::open(&a_path, keystore, None, 16).expect("names");
+    let names = node::names::Names::open(Some(&a_path), keystore, None, 16).expect("names");
     let options = node::names::PublishOptions {
         key: "self".into(),
         lifetime: Duration::from_secs(3600),

@@ -70,7 +70,7 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("signal received, shutting down");
-            stop.notify_one();
+            stop.cancel();
         });
         daemon.wait().await?;
         println!("Daemon stopped");

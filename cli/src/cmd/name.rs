@@ -9,7 +9,7 @@ use crate::remote::{self, Client};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use node::keystore::{KeyInfo, Keystore};
-use node::names::{Names, PublishOptions, ResolveOptions};
+use node::names::{Names, ResolveOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -130,7 +130,7 @@ fn keystore(ctx: &Ctx) -> Result<Keystore> {
 pub fn offline_names(ctx: &Ctx) -> Result<Names> {
     let config = ctx.config()?;
     Ok(Names::open(
-        &ctx.repo_path,
+        Some(&ctx.repo_path),
         keystore(ctx)?,
         None,
         config.ipns.resolve_cache_size,
@@ -332,38 +332,35 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Without a daemon: signed and kept in the repository (`--allow-offline` says so).
+/// Without a daemon: signed and kept in the repository (`--allow-offline` says so). The
+/// rules (the value must resolve first, the default lifetime) are the node's, as for the
+/// daemon.
 fn publish_offline(ctx: &Ctx, a: &PublishArgs) -> Result<(String, String)> {
     if !a.allow_offline {
         bail!(
             "can't publish while offline: start `ipfsd daemon`, or pass --allow-offline to store the record locally"
         );
     }
-    let lifetime = match a.lifetime {
-        Some(l) => l,
-        None => ctx
-            .config()?
-            .ipns
-            .record_lifetime()
-            .unwrap_or(Duration::from_secs(86400)),
-    };
-    if a.resolve.unwrap_or(true) {
-        let target = offline_ipfs_path(ctx, &node::names::normalize_value(&a.path)?)?;
-        let repo = ctx.repo()?;
-        // The path's last block too (resolving a bare CID reads nothing).
-        let cid = super::resolve(repo.store(), &target)?;
-        dag::export::load(repo.store(), &cid)?;
+    let repo = ctx.repo()?;
+    let mut options = node::Publish::default()
+        .key(a.key.clone())
+        .ttl(a.ttl)
+        .allow_offline(true)
+        .no_resolve(!a.resolve.unwrap_or(true));
+    if let Some(l) = a.lifetime {
+        options = options.lifetime(l);
     }
-    let names = offline_names(ctx)?;
-    let o = PublishOptions {
-        key: a.key.clone(),
-        lifetime,
-        ttl: a.ttl,
-        sequence: a.sequence,
-        allow_offline: a.allow_offline,
-    };
-    let p = block_on(names.publish(&a.path, &o))??;
-    Ok((p.name.to_string(), p.value))
+    if let Some(s) = a.sequence {
+        options = options.sequence(s);
+    }
+    block_on(async move {
+        let node = node::Node::builder().open(repo).offline().spawn().await?;
+        let published = node.names().publish(&a.path, options).await;
+        node.shutdown().await;
+        let p = published?;
+        Ok::<_, node::Error>((p.name.to_string(), p.value))
+    })?
+    .map_err(Into::into)
 }
 
 fn publish_remote(c: &Client, a: &PublishArgs) -> Result<(String, String)> {

@@ -20,7 +20,7 @@ pub(crate) async fn version() -> Response {
 }
 
 pub(crate) async fn shutdown(State(s): State<ApiState>) -> Response {
-    s.shutdown.notify_one();
+    s.shutdown.cancel();
     json(json!({}))
 }
 
@@ -312,7 +312,7 @@ pub(crate) async fn dag_import(
     while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
         // The whole part is received first: the import's one store transaction (which
         // holds the store's write lock) then reads from disk, never from the client.
-        let report = match super::upload::spool(&mut field, &s.repo_path).await {
+        let report = match super::upload::spool(&mut field, s.repo_path()?).await {
             Ok(spooled) => {
                 let store = s.store.clone();
                 blocking(move || {
@@ -390,7 +390,7 @@ pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, Api
         "RepoSize": st.file_size,
         "StorageMax": u64::MAX, // no quota; kubo-rpc-client requires the field (BigInt)
         "DataSize": st.total_size,
-        "RepoPath": s.repo_path.display().to_string(),
+        "RepoPath": s.repo_path.as_deref().map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
         "Version": format!("ipfsd-repo@{}", crate::repo::REPO_VERSION),
     })))
 }
@@ -436,7 +436,7 @@ pub(crate) async fn config(State(s): State<ApiState>, args: Args) -> Result<Resp
         },
         Some(raw) => Some(json!(raw)),
     };
-    let path = s.repo_path.clone();
+    let path = s.repo_path()?.to_path_buf();
     let shown = blocking(move || match value {
         None => {
             let c = crate::repo::load_config(&path)?;
@@ -456,7 +456,7 @@ pub(crate) async fn config(State(s): State<ApiState>, args: Args) -> Result<Resp
 
 /// `config show`: the whole config file.
 pub(crate) async fn config_show(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let path = s.repo_path.clone();
+    let path = s.repo_path()?.to_path_buf();
     let c = blocking(move || Ok(crate::repo::load_config(&path)?)).await?;
     Ok(json(c.to_value()))
 }
@@ -467,7 +467,7 @@ pub(crate) async fn config_profile_apply(
     args: Args,
 ) -> Result<Response, ApiError> {
     let name = args.first("profile")?.to_string();
-    let path = s.repo_path.clone();
+    let path = s.repo_path()?.to_path_buf();
     let (old, new) = blocking(move || {
         crate::repo::edit_config(&path, |c| {
             let updated = crate::config::apply_profile(c, &name).ok_or_else(|| {

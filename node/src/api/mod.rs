@@ -55,8 +55,12 @@ pub struct ApiState {
     pub(crate) store: Store,
     pub(crate) identity: crate::identity::Identity,
     pub(crate) config: Arc<crate::Config>,
-    pub(crate) repo_path: std::path::PathBuf,
-    pub(crate) shutdown: Arc<tokio::sync::Notify>,
+    /// The repository (`None`: the node keeps everything in memory).
+    pub(crate) repo_path: Option<std::path::PathBuf>,
+    /// Cancelled by `POST /api/v0/shutdown`.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+    /// The node every handler goes through for the rules it holds.
+    pub(crate) node: crate::Node,
     /// Which hosts, origins and referers may call.
     pub(crate) access: Arc<Access>,
     /// The network (`None` when the daemon runs offline).
@@ -64,23 +68,47 @@ pub struct ApiState {
     pub(crate) reprovider: Option<crate::net::provide::Reprovider>,
     /// Block exchange (`None` when offline).
     pub(crate) bitswap: Option<::bitswap::Bitswap>,
-    pub(crate) provide_strategy: crate::net::Strategy,
     /// IPNS: keys, publishing and resolving.
     pub(crate) names: crate::names::Names,
 }
 
 impl ApiState {
+    /// The API's state over `node`, checking callers with `access`; `shutdown` is
+    /// cancelled when a client asks the daemon to stop.
+    pub fn new(
+        node: crate::Node,
+        access: Access,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> ApiState {
+        ApiState {
+            store: node.store().clone(),
+            identity: node.identity().clone(),
+            config: Arc::new(node.config().clone()),
+            repo_path: node.repo_path().map(std::path::Path::to_path_buf),
+            shutdown,
+            access: Arc::new(access),
+            net: node.online().map(|o| o.net.clone()),
+            reprovider: node.online().map(|o| o.reprovider.clone()),
+            bitswap: node.bitswap().cloned(),
+            names: node.naming().clone(),
+            node,
+        }
+    }
+
+    /// The repository directory, for commands that need one (config, spooled uploads).
+    pub(crate) fn repo_path(&self) -> Result<&std::path::Path, ApiError> {
+        self.repo_path.as_deref().ok_or_else(|| {
+            ApiError::bad_request("this node keeps everything in memory: it has no repository")
+        })
+    }
+
     /// `path` with an `/ipns/` name resolved (recursively) to the `/ipfs/` path it names;
     /// other paths are answered as they are.
     pub(crate) async fn ipfs_path(&self, path: String) -> Result<String, ApiError> {
         if !path.starts_with("/ipns/") {
             return Ok(path);
         }
-        let options = crate::names::ResolveOptions {
-            recursive: true,
-            nocache: false,
-        };
-        Ok(self.names.resolve(&path, options, None).await?)
+        Ok(self.node.ipfs_path(&path).await?)
     }
 
     /// [`ApiState::ipfs_path`] for each path.
@@ -94,7 +122,7 @@ impl ApiState {
 
     /// Where handlers read content: the store, then BitSwap when online.
     pub(crate) fn source(&self) -> crate::content::Source {
-        crate::content::Source::new(self.store.clone(), self.bitswap.clone())
+        self.node.source()
     }
 }
 
@@ -290,6 +318,28 @@ api_error_from!(
     dag::BlockError,
     dag::import::ImportError
 );
+
+impl From<crate::node::Error> for ApiError {
+    fn from(e: crate::node::Error) -> Self {
+        use crate::node::Error as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Import(e) => e.into(),
+            E::Export(e) => e.into(),
+            E::Path(e) => e.into(),
+            E::Ipld(e) => e.into(),
+            E::Names(e) => e.into(),
+            E::Keys(e) => e.into(),
+            E::Net(e) => e.into(),
+            E::Bitswap(e) => e.into(),
+            E::Repo(e) => e.into(),
+            e @ (E::BadPath(_) | E::Settings(_) | E::Offline) => {
+                ApiError::bad_request(e.to_string())
+            }
+            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
 
 /// The query of a request: positional `arg`s and flags.
 #[derive(Debug, Default)]

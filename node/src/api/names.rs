@@ -4,15 +4,12 @@
 
 use super::{ApiError, ApiState, Args, blocking, json};
 use crate::keystore::{KeyError, KeyInfo};
-use crate::names::{NameError, PublishOptions, ResolveOptions};
+use crate::names::{NameError, ResolveOptions};
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use std::time::Duration;
-
-/// Longest wait for a block while checking that a value to publish resolves.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Longest key file accepted by `key/import` (RSA keys are the largest, ~2.4 KiB at 4096 bits).
 const MAX_KEY_FILE: usize = 16 << 10;
@@ -138,35 +135,20 @@ pub(crate) async fn name_publish(
     args: Args,
 ) -> Result<Response, ApiError> {
     let value = args.first("ipfs-path")?.to_string();
-    let default_lifetime = s
-        .config
-        .ipns
-        .record_lifetime()
-        .unwrap_or(Duration::from_secs(24 * 3600));
-    let options = PublishOptions {
-        key: args.get("key").unwrap_or(crate::keystore::SELF).to_string(),
-        lifetime: duration(&args, "lifetime", default_lifetime)?,
-        ttl: duration(&args, "ttl", Duration::from_secs(300))?,
-        sequence: args.number("sequence")?,
-        allow_offline: args.flag("allow-offline", false)?,
-    };
-    if options.lifetime.is_zero() {
-        return Err(ApiError::bad_request("--lifetime must be above zero"));
+    let mut options = crate::Publish::default()
+        .key(args.get("key").unwrap_or(crate::keystore::SELF))
+        .ttl(duration(&args, "ttl", Duration::from_secs(300))?)
+        .allow_offline(args.flag("allow-offline", false)?)
+        // As Kubo (`--resolve`, default true): what the name is to point at must resolve
+        // before it is signed. The check itself lives in the node.
+        .no_resolve(!args.flag("resolve", true)?);
+    if args.get("lifetime").is_some() {
+        options = options.lifetime(duration(&args, "lifetime", Duration::ZERO)?);
     }
-    // As Kubo (`--resolve`, default true): what the name is to point at must resolve,
-    // from the store or the network, before it is signed.
-    if args.flag("resolve", true)? {
-        let target = s.ipfs_path(crate::names::normalize_value(&value)?).await?;
-        let src = s.source().with_deadline(RESOLVE_DEADLINE);
-        blocking(move || {
-            // The path's last block too (resolving a bare CID reads nothing).
-            let cid = crate::path::resolve(&src, &target)?;
-            dag::export::load(&src, &cid)?;
-            Ok(())
-        })
-        .await?;
+    if let Some(seq) = args.number("sequence")? {
+        options = options.sequence(seq);
     }
-    let published = s.names.publish(&value, &options).await?;
+    let published = s.node.names().publish(&value, options).await?;
     Ok(json(json!({
         "Name": published.name.to_string(),
         "Value": published.value,

@@ -73,17 +73,10 @@ fn strings(v: Vec<String>) -> Response {
     json(json!({ "Strings": v }))
 }
 
-/// Queues announcements for DAGs just added or pinned (per the provide strategy), in the
-/// background: the caller never waits for the network.
+/// Queues announcements for DAGs just added or pinned (the node's rule, per
+/// `Provide.Strategy`), in the background.
 pub(crate) fn announce(s: &ApiState, roots: Vec<Cid>, pinned: bool) {
-    let Some(net) = s.net.clone() else { return };
-    let store = s.store.clone();
-    let strategy = s.provide_strategy;
-    tokio::task::spawn_blocking(move || {
-        for root in roots {
-            net.provide_background(provide::keys_for_new_dag(&store, strategy, root, pinned));
-        }
-    });
+    s.node.announce(roots, pinned);
 }
 
 /// `id`: identity plus, when online, listen addresses and protocols.
@@ -383,7 +376,7 @@ fn edit_config(
     s: &ApiState,
     edit: impl FnOnce(&mut crate::Config) -> Result<Vec<String>, ApiError>,
 ) -> Result<Vec<String>, ApiError> {
-    crate::repo::edit_config(&s.repo_path, edit)
+    crate::repo::edit_config(s.repo_path()?, edit)
 }
 
 pub(crate) async fn bootstrap_list(State(s): State<ApiState>) -> Result<Response, ApiError> {

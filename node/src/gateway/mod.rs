@@ -83,6 +83,23 @@ pub struct GatewayState {
 impl GatewayState {
     /// A gateway over `store`, fetching missing blocks through `bitswap` (when given) for
     /// at most `retrieval_timeout` each, resolving `/ipns/` names with `names`.
+    /// The gateway over `node`: its store, its names and (online, unless
+    /// `Gateway.NoFetch`) BitSwap for what the store lacks, waiting up to
+    /// `retrieval_timeout` for the network.
+    pub fn for_node(node: &crate::Node, retrieval_timeout: Duration) -> Self {
+        let bitswap = if node.config().gateway.no_fetch {
+            None
+        } else {
+            node.bitswap().cloned()
+        };
+        Self::new(
+            node.store().clone(),
+            bitswap,
+            retrieval_timeout,
+            node.naming().clone(),
+        )
+    }
+
     pub fn new(
         store: dag::Store,
         bitswap: Option<::bitswap::Bitswap>,

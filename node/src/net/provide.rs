@@ -157,7 +157,7 @@ impl Reprovider {
     }
 }
 
-/// Runs the reprovider until the network stops: a first run after `first_delay`, then
+/// Runs the reprovider on `tasks` until the network stops: a first run after `first_delay`, then
 /// one every `interval` (`None`: only when triggered).
 pub fn spawn_reprovider(
     net: Network,
@@ -165,10 +165,11 @@ pub fn spawn_reprovider(
     strategy: Strategy,
     first_delay: Duration,
     interval: Option<Duration>,
+    tasks: &tokio_util::task::TaskTracker,
 ) -> Reprovider {
     let kick = Arc::new(Notify::new());
     let wake = kick.clone();
-    let task = tokio::spawn(async move {
+    let task = tasks.spawn(async move {
         let mut next = interval.map(|_| after(first_delay));
         loop {
             let due = async {

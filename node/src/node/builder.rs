@@ -1,0 +1,371 @@
+//! [`NodeBuilder`]: where a [`Node`] keeps its data, how it joins the network, and the
+//! start sequence (store → network → BitSwap → reprovider → names), every task spawned on
+//! the node's tracker.
+
+use super::{EVENT_BUFFER, Error, Event, Inner, Node, Online};
+use crate::config::{Config, parse_duration};
+use crate::identity::Identity;
+use crate::keystore::Keystore;
+use crate::names::Names;
+use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
+use crate::repo::Repo;
+use dag::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long after start the first reprovide runs.
+const FIRST_REPROVIDE: Duration = Duration::from_secs(15);
+
+/// The DHT datastore file in a repository.
+pub(crate) const DATASTORE_FILE: &str = "datastore.redb";
+
+/// Where the node's data lives.
+#[derive(Debug, Default)]
+enum Storage {
+    /// Nothing in any directory: gone when the node stops.
+    #[default]
+    Memory,
+    /// A repository directory, created if it does not exist.
+    Dir(PathBuf),
+    /// A repository opened by the caller.
+    Repo(Repo),
+}
+
+/// Builds a [`Node`] (from [`Node::builder`]). By default the node keeps everything in
+/// memory, listens on a free loopback TCP port, dials no one, and runs online.
+#[derive(Debug, Default)]
+#[must_use = "a builder does nothing until spawn().await"]
+pub struct NodeBuilder {
+    storage: Storage,
+    config: Option<Config>,
+    listen: Option<Vec<String>>,
+    bootstrap: Option<Vec<String>>,
+    offline: bool,
+    identity: Option<Identity>,
+}
+
+impl NodeBuilder {
+    /// Keeps the node's data in the repository at `path`, creating it (with the
+    /// [`config`](NodeBuilder::config) given, else the defaults) when it does not exist.
+    pub fn repo(mut self, path: impl Into<PathBuf>) -> Self {
+        self.storage = Storage::Dir(path.into());
+        self
+    }
+
+    /// Runs on a repository already open (its config unless [`config`](NodeBuilder::config)
+    /// replaces it for this run).
+    pub fn open(mut self, repo: Repo) -> Self {
+        self.storage = Storage::Repo(repo);
+        self
+    }
+
+    /// Keeps everything (blocks, keys, names, DHT records) in memory: the default. The
+    /// node has a fresh identity unless [`identity`](NodeBuilder::identity) gives one.
+    pub fn in_memory(mut self) -> Self {
+        self.storage = Storage::Memory;
+        self
+    }
+
+    /// The configuration to run with (a new repository also saves it). Without it: the
+    /// repository's own, or the defaults (in memory: listening on a free loopback port).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The swarm's listen multiaddrs for this run (e.g. `/ip4/127.0.0.1/tcp/0`).
+    pub fn listen<S: Into<String>>(mut self, addrs: impl IntoIterator<Item = S>) -> Self {
+        self.listen = Some(addrs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The peers dialled at start (`/ip4/…/tcp/…/p2p/<id>` multiaddrs) for this run.
+    pub fn bootstrap<S: Into<String>>(mut self, addrs: impl IntoIterator<Item = S>) -> Self {
+        self.bootstrap = Some(addrs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Runs without the network: no swarm, DHT or BitSwap (like `ipfsd --offline`).
+    pub fn offline(mut self) -> Self {
+        self.offline = true;
+        self
+    }
+
+    /// The identity of an in-memory node (ignored with a repository, which has its own).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Starts the node. Returns once the store is open and (online) the swarm listens.
+    pub async fn spawn(self) -> Result<Node, Error> {
+        let NodeBuilder {
+            storage,
+            config,
+            listen,
+            bootstrap,
+            offline,
+            identity,
+        } = self;
+        let (store, identity, repo_path, mut config) =
+            open_storage(storage, config, identity).await?;
+        if let Some(addrs) = listen {
+            config.addresses.swarm = addrs;
+        }
+        if let Some(peers) = bootstrap {
+            config.bootstrap = peers;
+        }
+        let plan = Plan::check(&config)?;
+        let tasks = TaskTracker::new();
+        let cancel = CancellationToken::new();
+        let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let online = if offline {
+            None
+        } else {
+            Some(
+                start_network(
+                    &store,
+                    &identity,
+                    repo_path.as_deref(),
+                    &config,
+                    &plan,
+                    &tasks,
+                    &cancel,
+                    &events,
+                )
+                .await?,
+            )
+        };
+        let keystore = match &repo_path {
+            Some(path) => Keystore::new(path, identity.keypair().clone()),
+            None => Keystore::in_memory(identity.keypair().clone()),
+        };
+        let names = Names::open(
+            repo_path.as_deref(),
+            keystore,
+            online.as_ref().map(|o| o.net.clone()),
+            config.ipns.resolve_cache_size,
+        )?;
+        if online.is_some() {
+            // Online, the node answers for its names from the start and keeps them alive.
+            names.load_own_records();
+            names.spawn_republisher(plan.republish_period, cancel.child_token(), &tasks);
+        }
+        tracing::info!(
+            peer = %identity.peer_id(),
+            repo = ?repo_path,
+            online = online.is_some(),
+            "node ready"
+        );
+        Ok(Node {
+            inner: Arc::new(Inner {
+                store,
+                identity,
+                config: Arc::new(config),
+                repo_path,
+                online,
+                names,
+                strategy: plan.strategy,
+                tasks,
+                cancel,
+                events,
+            }),
+        })
+    }
+}
+
+/// The config values the start needs, checked before anything starts.
+struct Plan {
+    republish_period: Duration,
+    strategy: Strategy,
+    reprovide_interval: Duration,
+}
+
+impl Plan {
+    fn check(config: &Config) -> Result<Plan, Error> {
+        let republish_period = config.ipns.republish_period().ok_or(NetConfigError::Bad {
+            key: "Ipns.RepublishPeriod",
+            reason: "must be a duration like 4h",
+        })?;
+        let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
+            key: "Provide.Strategy",
+            reason: "must be all, pinned or roots",
+        })?;
+        let reprovide_interval =
+            parse_duration(&config.provide.interval).ok_or(NetConfigError::Bad {
+                key: "Provide.Interval",
+                reason: "must be a duration like 22h, or 0 to turn reproviding off",
+            })?;
+        Ok(Plan {
+            republish_period,
+            strategy,
+            reprovide_interval,
+        })
+    }
+}
+
+/// The config of an in-memory node when none is given: the defaults, listening on a
+/// free loopback TCP port.
+fn in_memory_config() -> Config {
+    let mut config = Config::default();
+    config.addresses.swarm = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config
+}
+
+/// Opens (or creates) the repository, or makes an in-memory store and identity.
+async fn open_storage(
+    storage: Storage,
+    config: Option<Config>,
+    identity: Option<Identity>,
+) -> Result<(Store, Identity, Option<PathBuf>, Config), Error> {
+    match storage {
+        Storage::Memory => {
+            let config = config.unwrap_or_else(in_memory_config);
+            let difficulty = config.routing.min_peer_difficulty;
+            let (store, identity) = tokio::task::spawn_blocking(move || {
+                let identity =
+                    identity.unwrap_or_else(|| Identity::generate_with_difficulty(difficulty));
+                Ok::<_, Error>((pending_store()?, identity)) // LANE-PENDING
+            })
+            .await??;
+            Ok((store, identity, None, config))
+        }
+        Storage::Dir(path) => {
+            let repo = tokio::task::spawn_blocking(move || {
+                if path.join(crate::repo::CONFIG_FILE).exists() {
+                    Repo::open(&path)
+                } else {
+                    Repo::init(&path, &config.clone().unwrap_or_default())
+                }
+                .map(|repo| (repo, config))
+            })
+            .await??;
+            let (repo, config) = repo;
+            let config = config.unwrap_or_else(|| repo.config().clone());
+            Ok(repo_parts(repo, config))
+        }
+        Storage::Repo(repo) => {
+            let config = config.unwrap_or_else(|| repo.config().clone());
+            Ok(repo_parts(repo, config))
+        }
+    }
+}
+
+fn repo_parts(repo: Repo, config: Config) -> (Store, Identity, Option<PathBuf>, Config) {
+    (
+        repo.store().clone(),
+        repo.identity().clone(),
+        Some(repo.path().to_path_buf()),
+        config,
+    )
+}
+
+/// Opens the DHT datastore, starts the swarm, BitSwap and the reprovider, and the task
+/// that stops them all when the node is cancelled.
+#[allow(clippy::too_many_arguments)] // one call site, the start sequence's shared state
+async fn start_network(
+    store: &Store,
+    identity: &Identity,
+    repo: Option<&std::path::Path>,
+    config: &Config,
+    plan: &Plan,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+    events: &tokio::sync::broadcast::Sender<Event>,
+) -> Result<Online, Error> {
+    let net_config = NetConfig::from_config(config)?;
+    let local = identity.peer_id();
+    let limits = net_config.limits;
+    let datastore = repo.map(|r| r.join(DATASTORE_FILE));
+    let records = tokio::task::spawn_blocking(move || match datastore {
+        Some(path) => Records::open(&path, local, limits),
+        None => pending_records(local, limits), // LANE-PENDING
+    })
+    .await??;
+    let mut bitswap_config =
+        crate::content::bitswap_config(&config.bitswap, repo.unwrap_or(std::path::Path::new("")))?;
+    if repo.is_none() {
+        bitswap_config.ledger_path = None; // ledgers live in memory
+    }
+    // Connection events go to BitSwap through the node, which reports them as events.
+    let (peer_tx, mut peer_rx) = bitswap::PeerEvents::channel();
+    let (bitswap_tx, bitswap_rx) = bitswap::PeerEvents::channel();
+    let (net, net_task) = Network::start(
+        identity.keypair().clone(),
+        net_config,
+        records,
+        Some(peer_tx),
+    )
+    .await?;
+    let incoming = net
+        .take_bitswap_streams()
+        .ok_or_else(|| crate::net::NetError::Start {
+            reason: "bitswap streams already taken".into(),
+        })?;
+    let (bitswap, bitswap_task) = bitswap::Bitswap::start(
+        bitswap_config,
+        bitswap::Parts {
+            control: net.stream_control(),
+            incoming,
+            keypair: identity.keypair().clone(),
+            store: Arc::new(store.clone()),
+            routing: Arc::new(crate::content::Routing::new(net.clone())),
+            peer_events: bitswap_rx,
+        },
+    )
+    .await?;
+    let events = events.clone();
+    tasks.spawn(async move {
+        // Ends when the swarm stops (its sender is dropped).
+        while let Some(ev) = peer_rx.recv().await {
+            bitswap_tx.send(ev);
+            let _ = match ev {
+                bitswap::PeerEvent::Connected(p) => events.send(Event::PeerConnected(p)),
+                bitswap::PeerEvent::Disconnected(p) => events.send(Event::PeerDisconnected(p)),
+                bitswap::PeerEvent::Identified { .. } => Ok(0),
+            };
+        }
+    });
+    let interval = plan.reprovide_interval;
+    let reprovider = crate::net::provide::spawn_reprovider(
+        net.clone(),
+        store.clone(),
+        plan.strategy,
+        FIRST_REPROVIDE.min(interval),
+        (!interval.is_zero()).then_some(interval),
+        tasks,
+    );
+    let online = Online {
+        net,
+        bitswap,
+        reprovider,
+    };
+    let parts = online.clone();
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        stop.cancelled().await;
+        parts.reprovider.stop();
+        parts.bitswap.stop().await;
+        bitswap_task.wait().await;
+        parts.net.stop().await;
+        net_task.wait().await;
+    });
+    Ok(online)
+}
+
+// LANE-PENDING
+fn pending_store() -> Result<Store, Error> {
+    Err(Error::Settings("pending".into()))
+}
+fn pending_records(
+    _: libp2p::PeerId,
+    _: crate::net::Limits,
+) -> Result<Records, crate::net::records::RecordsError> {
+    Err(crate::net::records::RecordsError::Db {
+        path: PathBuf::new(),
+        source: Box::new(redb::Error::Corrupted("pending".into())),
+    })
+}
