@@ -5,8 +5,9 @@
 //! goes into the shared in-memory tables (what queries read, under a short mutex, never held
 //! across an await) and, as a [`Persist`] op, into a bounded channel drained by one
 //! writer thread that commits whatever has queued up in one redb transaction. At start,
-//! [`Records::open`] loads the file, dropping expired entries. Times on disk are Unix
-//! milliseconds; in memory they are `Instant`s, as libp2p-kad wants.
+//! [`Records::open`] loads the file, dropping expired entries; [`Records::in_memory`] runs
+//! the same way on a redb database held in memory (nothing survives the process). Times on
+//! disk are Unix milliseconds; in memory they are `Instant`s, as libp2p-kad wants.
 //!
 //! Bounds: at most [`Limits::max_records`] values, [`Limits::max_value_bytes`] each,
 //! [`Limits::max_providers_per_key`] remote providers per key, and
@@ -16,6 +17,7 @@
 use libp2p::kad::store::{Error as StoreError, RecordStore};
 use libp2p::kad::{ProviderRecord, Record, RecordKey};
 use libp2p::{Multiaddr, PeerId};
+use redb::backends::InMemoryBackend;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -68,6 +70,12 @@ pub enum RecordsError {
     Db {
         /// The file.
         path: PathBuf,
+        /// Why.
+        source: Box<redb::Error>,
+    },
+    /// redb failed on the in-memory database of [`Records::in_memory`].
+    #[error("in-memory DHT datastore: {source}")]
+    Memory {
         /// Why.
         source: Box<redb::Error>,
     },
@@ -132,8 +140,8 @@ pub struct Counts {
 }
 
 impl Records {
-    /// A store that lives in memory only (tests, benchmarks, offline use).
-    pub fn in_memory(local: PeerId, limits: Limits) -> Records {
+    /// Tables with nothing behind them: what [`Records::start`] loads into.
+    fn unpersisted(local: PeerId, limits: Limits) -> Records {
         Records {
             shared: Arc::new(Shared {
                 local,
@@ -154,34 +162,55 @@ impl Records {
             source: Box::new(e),
         };
         let db = Database::create(path).map_err(|e| db_err(e.into()))?;
-        let records = Records::in_memory(local, limits);
-        let (loaded, expired) = load(&db, &records).map_err(db_err)?;
+        Records::start(db, Some(path), local, limits).map_err(db_err)
+    }
+
+    /// A store in a redb database held in memory (tests, benchmarks, an embedded node
+    /// without a repository): the same tables, limits and writer thread as [`Records::open`],
+    /// gone when the last handle is dropped.
+    pub fn in_memory(local: PeerId, limits: Limits) -> Result<Records, RecordsError> {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .map_err(|e| RecordsError::Memory {
+                source: Box::new(e.into()),
+            })?;
+        Records::start(db, None, local, limits).map_err(|e| RecordsError::Memory {
+            source: Box::new(e),
+        })
+    }
+
+    /// Loads `db` (dropping expired rows) and starts its writer thread; `path` (`None`: in
+    /// memory) is only for logs.
+    fn start(
+        db: Database,
+        path: Option<&Path>,
+        local: PeerId,
+        limits: Limits,
+    ) -> Result<Records, redb::Error> {
+        let records = Records::unpersisted(local, limits);
+        let (loaded, expired) = load(&db, &records)?;
         if !expired.is_empty() {
-            let txn = db.begin_write().map_err(|e| db_err(e.into()))?;
+            let txn = db.begin_write()?;
             {
-                let mut values = txn.open_table(VALUES).map_err(|e| db_err(e.into()))?;
-                let mut providers = txn.open_table(PROVIDERS).map_err(|e| db_err(e.into()))?;
+                let mut values = txn.open_table(VALUES)?;
+                let mut providers = txn.open_table(PROVIDERS)?;
                 for (is_value, key) in &expired {
                     if *is_value {
-                        values
-                            .remove(key.as_slice())
-                            .map_err(|e| db_err(e.into()))?;
+                        values.remove(key.as_slice())?;
                     } else {
-                        providers
-                            .remove(key.as_slice())
-                            .map_err(|e| db_err(e.into()))?;
+                        providers.remove(key.as_slice())?;
                     }
                 }
             }
-            txn.commit().map_err(|e| db_err(e.into()))?;
+            txn.commit()?;
         }
-        tracing::debug!(loaded, expired = expired.len(), path = %path.display(), "DHT records loaded");
+        let place = path.map_or_else(|| "(in memory)".to_string(), |p| p.display().to_string());
+        tracing::debug!(loaded, expired = expired.len(), path = %place, "DHT records loaded");
         let (tx, rx) = crossbeam_channel::bounded(PERSIST_QUEUE);
-        let file = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("ipfsd-records".into())
-            .spawn(move || writer(db, rx, file))
-            .map_err(|e| db_err(redb::Error::Io(e)))?;
+            .spawn(move || writer(db, rx, place))
+            .map_err(redb::Error::Io)?;
         let tables = std::mem::take(&mut *records.tables());
         Ok(Records {
             shared: Arc::new(Shared {
@@ -534,7 +563,7 @@ fn load(db: &Database, records: &Records) -> Result<(usize, Stale), redb::Error>
 }
 
 /// The writer thread: commits queued changes in batches until every handle is gone.
-fn writer(db: Database, rx: crossbeam_channel::Receiver<Persist>, path: PathBuf) {
+fn writer(db: Database, rx: crossbeam_channel::Receiver<Persist>, path: String) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < 4096 {
@@ -544,7 +573,7 @@ fn writer(db: Database, rx: crossbeam_channel::Receiver<Persist>, path: PathBuf)
             }
         }
         if let Err(e) = write_batch(&db, &mut batch) {
-            tracing::error!(path = %path.display(), error = %e, "writing DHT records failed");
+            tracing::error!(%path, error = %e, "writing DHT records failed");
         }
         for op in batch {
             if let Persist::Sync(done) = op {
@@ -599,6 +628,67 @@ mod tests {
             provider: peer,
             expires: Some(Instant::now() + ttl),
             addresses: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
+        }
+    }
+
+    /// A fresh store on each backend: a file in its own directory (dropped after the
+    /// store), and memory.
+    fn each_backend(
+        me: PeerId,
+        limits: Limits,
+    ) -> Vec<(&'static str, Records, Option<tempfile::TempDir>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Records::open(&dir.path().join("datastore.redb"), me, limits).unwrap();
+        let memory = Records::in_memory(me, limits).unwrap();
+        vec![("file", file, Some(dir)), ("memory", memory, None)]
+    }
+
+    #[test]
+    fn stores_and_gets_on_each_backend() {
+        let me = PeerId::random();
+        let other = PeerId::random();
+        let key = RecordKey::new(b"\x12\x20abcdefabcdefabcdefabcdefabcdefab");
+        let name = RecordKey::new(b"/pk/x");
+        for (backend, mut s, _dir) in each_backend(me, Limits::default()) {
+            let mut v = Record::new(name.clone(), b"value".to_vec());
+            v.expires = Some(Instant::now() + Duration::from_secs(3600));
+            s.put(v).unwrap();
+            s.add_provider(provider(&key, me, Duration::from_secs(3600)))
+                .unwrap();
+            s.add_provider(provider(&key, other, Duration::from_secs(3600)))
+                .unwrap();
+            // The writer thread has taken every change.
+            s.flush();
+            assert_eq!(s.get(&name).unwrap().value, b"value".to_vec(), "{backend}");
+            let got = s.providers(&key);
+            assert_eq!(got.len(), 2, "{backend}");
+            assert!(
+                got.iter().any(|p| p.provider == other
+                    && p.addresses
+                        == vec!["/ip4/127.0.0.1/tcp/4001".parse::<Multiaddr>().unwrap()]),
+                "{backend}"
+            );
+            assert!(s.is_provided(&key), "{backend}");
+            assert_eq!(s.provided().count(), 1, "{backend}");
+            let all = Counts {
+                values: 1,
+                provider_keys: 1,
+                provider_records: 2,
+                provided: 1,
+            };
+            assert_eq!(s.counts(), all, "{backend}");
+            s.remove(&name);
+            s.remove_provider(&key, &me);
+            s.flush();
+            assert!(s.get(&name).is_none(), "{backend}");
+            assert!(!s.is_provided(&key), "{backend}");
+            let left = Counts {
+                values: 0,
+                provider_keys: 1,
+                provider_records: 1,
+                provided: 0,
+            };
+            assert_eq!(s.counts(), left, "{backend}");
         }
     }
 
@@ -673,36 +763,37 @@ mod tests {
             max_providers_per_key: 2,
             max_provider_keys: 1,
         };
-        let mut s = Records::in_memory(me, limits);
-        assert!(matches!(
-            s.put(Record::new(RecordKey::new(b"a"), vec![0; 9])),
-            Err(StoreError::ValueTooLarge)
-        ));
-        s.put(Record::new(RecordKey::new(b"a"), vec![0; 8]))
-            .unwrap();
-        s.put(Record::new(RecordKey::new(b"b"), vec![0; 8]))
-            .unwrap();
-        assert!(matches!(
-            s.put(Record::new(RecordKey::new(b"c"), vec![])),
-            Err(StoreError::MaxRecords)
-        ));
-        let key = RecordKey::new(b"k");
-        for _ in 0..5 {
-            s.add_provider(provider(&key, PeerId::random(), Duration::from_secs(60)))
+        for (backend, mut s, _dir) in each_backend(me, limits) {
+            assert!(matches!(
+                s.put(Record::new(RecordKey::new(b"a"), vec![0; 9])),
+                Err(StoreError::ValueTooLarge)
+            ));
+            s.put(Record::new(RecordKey::new(b"a"), vec![0; 8]))
                 .unwrap();
+            s.put(Record::new(RecordKey::new(b"b"), vec![0; 8]))
+                .unwrap();
+            assert!(matches!(
+                s.put(Record::new(RecordKey::new(b"c"), vec![])),
+                Err(StoreError::MaxRecords)
+            ));
+            let key = RecordKey::new(b"k");
+            for _ in 0..5 {
+                s.add_provider(provider(&key, PeerId::random(), Duration::from_secs(60)))
+                    .unwrap();
+            }
+            // Full of remote providers, our own record still goes in.
+            s.add_provider(provider(&key, me, Duration::from_secs(60)))
+                .unwrap();
+            assert_eq!(s.providers(&key).len(), 3, "{backend}");
+            assert!(matches!(
+                s.add_provider(provider(
+                    &RecordKey::new(b"k2"),
+                    me,
+                    Duration::from_secs(60)
+                )),
+                Err(StoreError::MaxProvidedKeys)
+            ));
         }
-        // Full of remote providers, our own record still goes in.
-        s.add_provider(provider(&key, me, Duration::from_secs(60)))
-            .unwrap();
-        assert_eq!(s.providers(&key).len(), 3);
-        assert!(matches!(
-            s.add_provider(provider(
-                &RecordKey::new(b"k2"),
-                me,
-                Duration::from_secs(60)
-            )),
-            Err(StoreError::MaxProvidedKeys)
-        ));
     }
 
     #[test]

@@ -231,7 +231,7 @@ async fn start_nodes(args: &Args, rng: &mut Rng) -> Result<Vec<Node>> {
             query_timeout: args.query_timeout,
             ..NetConfig::default()
         };
-        let records = Records::in_memory(peer, Limits::default());
+        let records = Records::in_memory(peer, Limits::default()).context("record store")?;
         let (net, task) = Network::start(keypair, config, records, None)
             .await
             .with_context(|| format!("starting node {i}"))?;
