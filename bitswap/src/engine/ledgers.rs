@@ -57,7 +57,7 @@ impl Engine {
         match outcome {
             Outcome::Theirs(theirs) => {
                 self.exchanges.insert(peer, true);
-                if exchange::agree(&ours, &theirs) {
+                if ours.agrees_with(&theirs) {
                     self.stat.agreed += 1;
                 } else {
                     tracing::info!(%peer, ?ours, ?theirs, "ledger views disagree; resetting the ledger");
