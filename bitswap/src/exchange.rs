@@ -9,7 +9,7 @@
 //! Helia) keep a local-only ledger.
 //!
 //! Frame: varint length ‖ view (32 bytes) ‖ varint len ‖ public key (libp2p protobuf) ‖
-//! varint len ‖ signature over [`crate::ledger::signing_payload`]`(from, to, view)`.
+//! varint len ‖ signature over [`signing_payload`]`(from, to, view)`.
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use libp2p::identity::{Keypair, PublicKey};
 use libp2p::{PeerId, Stream, StreamProtocol};
 use libp2p_stream::{Control, OpenStreamError};
 
-use crate::ledger::{LedgerView, signing_payload};
+use crate::ledger::LedgerView;
 
 /// The protocol.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfsd/ledger/1.0.0");
@@ -38,12 +38,19 @@ pub enum Outcome {
     Failed,
 }
 
-/// Whether two views of one ledger agree (mine sent = theirs received, both ways).
-pub fn agree(mine: &LedgerView, theirs: &LedgerView) -> bool {
-    mine.bytes_sent == theirs.bytes_recv
-        && mine.bytes_recv == theirs.bytes_sent
-        && mine.blocks_sent == theirs.blocks_recv
-        && mine.blocks_recv == theirs.blocks_sent
+/// What a peer signs: domain-separated, bound to the sender, the receiver and the view, so a
+/// signed view cannot be replayed for another pair or the other direction.
+pub fn signing_payload(from: &PeerId, to: &PeerId, view: &LedgerView) -> Vec<u8> {
+    let (f, t) = (from.to_bytes(), to.to_bytes());
+    let mut out = Vec::with_capacity(16 + f.len() + t.len() + 34);
+    out.extend_from_slice(b"ipfsd-ledger-v1:");
+    for part in [&f, &t] {
+        // Peer IDs are well under 128 bytes: a one-byte length.
+        out.push(part.len().min(255) as u8);
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(&view.to_bytes());
+    out
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
@@ -227,9 +234,16 @@ mod tests {
     }
 
     #[test]
-    fn views_agree_when_mirrored() {
-        assert!(agree(&view(100, 7), &view(7, 100)));
-        assert!(!agree(&view(100, 7), &view(7, 99)));
-        assert!(agree(&LedgerView::default(), &LedgerView::default()));
+    fn signing_payload_binds_pair_and_direction() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let v = LedgerView {
+            bytes_sent: 1,
+            ..Default::default()
+        };
+        assert_ne!(signing_payload(&a, &b, &v), signing_payload(&b, &a, &v));
+        assert_ne!(
+            signing_payload(&a, &b, &v),
+            signing_payload(&a, &b, &LedgerView::default())
+        );
     }
 }

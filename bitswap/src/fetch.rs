@@ -1,4 +1,4 @@
-//! Fetches driven by the caller's task: one block ([`get`]) or a whole DAG ([`dag`]).
+//! Fetches driven by the caller's task: one block ([`get`]) or a whole DAG ([`dag()`]).
 //!
 //! Data flow: the walker keeps up to `fetch_window` CIDs wanted through its session, in
 //! depth-first order (so a file's leading bytes arrive first); blocks already in the store

@@ -4,8 +4,10 @@
 //!
 //! Data flow: the engine updates a [`Ledger`] for every block written to or verified from a
 //! peer, asks it for `r` each scheduling round, and hands dirty ledgers to [`LedgerDb`] in
-//! batches (on the blocking pool). The views exchanged with ipfsd peers on connect
-//! ([`crate::exchange`]) are [`LedgerView`]s. Everything here except `LedgerDb` is pure.
+//! batches (on the blocking pool). The views exchanged with ipfsd peers on connect are
+//! [`LedgerView`]s, compared here ([`LedgerView::agrees_with`]); their signing and framing
+//! live in [`crate::exchange`], which uses this module (never the other way round).
+//! Everything here except `LedgerDb` is pure.
 
 use std::path::Path;
 
@@ -84,6 +86,15 @@ impl LedgerView {
         out
     }
 
+    /// Whether `theirs` (the other side's view of the same ledger) mirrors this one: my
+    /// bytes/blocks sent are its received and vice versa.
+    pub fn agrees_with(&self, theirs: &LedgerView) -> bool {
+        self.bytes_sent == theirs.bytes_recv
+            && self.bytes_recv == theirs.bytes_sent
+            && self.blocks_sent == theirs.blocks_recv
+            && self.blocks_recv == theirs.blocks_sent
+    }
+
     /// Decodes [`LedgerView::to_bytes`]; `None` unless exactly 32 bytes.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
         if b.len() != 32 {
@@ -99,21 +110,6 @@ impl LedgerView {
             blocks_recv: at(3)?,
         })
     }
-}
-
-/// What a peer signs: domain-separated, bound to the sender, the receiver and the view, so a
-/// signed view cannot be replayed for another pair or the other direction.
-pub fn signing_payload(from: &PeerId, to: &PeerId, view: &LedgerView) -> Vec<u8> {
-    let (f, t) = (from.to_bytes(), to.to_bytes());
-    let mut out = Vec::with_capacity(16 + f.len() + t.len() + 34);
-    out.extend_from_slice(b"ipfsd-ledger-v1:");
-    for part in [&f, &t] {
-        // Peer IDs are well under 128 bytes: a one-byte length.
-        out.push(part.len().min(255) as u8);
-        out.extend_from_slice(part);
-    }
-    out.extend_from_slice(&view.to_bytes());
-    out
 }
 
 impl Ledger {
@@ -167,7 +163,7 @@ impl Ledger {
 
     /// Whether the other side's view mirrors ours.
     pub fn agrees_with(&self, theirs: &LedgerView) -> bool {
-        crate::exchange::agree(&self.view(), theirs)
+        self.view().agrees_with(theirs)
     }
 
     /// Whether the peer keeps losing its ledger.
@@ -361,17 +357,16 @@ mod tests {
     }
 
     #[test]
-    fn signing_payload_binds_pair_and_direction() {
-        let (a, b) = (PeerId::random(), PeerId::random());
-        let v = LedgerView {
-            bytes_sent: 1,
-            ..Default::default()
+    fn views_agree_when_mirrored() {
+        let view = |a: u64, b: u64| LedgerView {
+            bytes_sent: a,
+            bytes_recv: b,
+            blocks_sent: a / 10,
+            blocks_recv: b / 10,
         };
-        assert_ne!(signing_payload(&a, &b, &v), signing_payload(&b, &a, &v));
-        assert_ne!(
-            signing_payload(&a, &b, &v),
-            signing_payload(&a, &b, &LedgerView::default())
-        );
+        assert!(view(100, 7).agrees_with(&view(7, 100)));
+        assert!(!view(100, 7).agrees_with(&view(7, 99)));
+        assert!(LedgerView::default().agrees_with(&LedgerView::default()));
     }
 
     #[test]

@@ -45,30 +45,8 @@ pub mod strategy;
 
 pub use fetch::FetchStats;
 pub use ledger::{Ledger, LedgerDb, LedgerError};
+pub use store::Blockstore;
 pub use strategy::Strategy;
-
-/// Where BitSwap reads the blocks it serves and stores the blocks it fetches.
-/// Calls block (they run on the blocking pool or the store thread).
-pub trait Blockstore: Send + Sync + 'static {
-    /// The block's bytes, if held.
-    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, dag::StoreError>;
-    /// The block's size, if held.
-    fn size(&self, cid: &Cid) -> Result<Option<u64>, dag::StoreError>;
-    /// Stores verified blocks.
-    fn put_many(&self, blocks: Vec<Block>) -> Result<(), dag::StoreError>;
-}
-
-impl Blockstore for dag::Store {
-    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, dag::StoreError> {
-        dag::Store::get(self, cid)
-    }
-    fn size(&self, cid: &Cid) -> Result<Option<u64>, dag::StoreError> {
-        dag::Store::size(self, cid)
-    }
-    fn put_many(&self, blocks: Vec<Block>) -> Result<(), dag::StoreError> {
-        dag::Store::put_many(self, blocks).map(|_| ())
-    }
-}
 
 /// What BitSwap needs from the node's routing and connection management.
 pub trait Routing: Send + Sync + 'static {
@@ -301,12 +279,6 @@ pub struct Bitswap {
     store: Arc<dyn Blockstore>,
     pending: store::Pending,
     config: Arc<Config>,
-}
-
-impl std::fmt::Debug for dyn Blockstore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Blockstore")
-    }
 }
 
 impl std::fmt::Debug for dyn Routing {

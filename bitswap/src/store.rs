@@ -1,7 +1,10 @@
-//! The store writer: one thread that commits fetched blocks in batches (one write
-//! transaction per batch) so the engine never waits on disk, and answers flush barriers
-//! once everything queued before them is committed. Until a block is committed it sits in
-//! [`Pending`], where fetches look before asking the network again.
+//! The block store seam and the store writer.
+//!
+//! [`Blockstore`] is what BitSwap needs from the node's block store. The store writer is
+//! one thread that commits fetched blocks in batches (one write transaction per batch) so
+//! the engine never waits on disk, and answers flush barriers once everything queued
+//! before them is committed. Until a block is committed it sits in [`Pending`], where
+//! fetches look before asking the network again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,34 @@ use dag::Cid;
 use dag::Block;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Blockstore;
+/// Where BitSwap reads the blocks it serves and stores the blocks it fetches.
+/// Calls block (they run on the blocking pool or the store thread).
+pub trait Blockstore: Send + Sync + 'static {
+    /// The block's bytes, if held.
+    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, dag::StoreError>;
+    /// The block's size, if held.
+    fn size(&self, cid: &Cid) -> Result<Option<u64>, dag::StoreError>;
+    /// Stores verified blocks.
+    fn put_many(&self, blocks: Vec<Block>) -> Result<(), dag::StoreError>;
+}
+
+impl Blockstore for dag::Store {
+    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, dag::StoreError> {
+        dag::Store::get(self, cid)
+    }
+    fn size(&self, cid: &Cid) -> Result<Option<u64>, dag::StoreError> {
+        dag::Store::size(self, cid)
+    }
+    fn put_many(&self, blocks: Vec<Block>) -> Result<(), dag::StoreError> {
+        dag::Store::put_many(self, blocks).map(|_| ())
+    }
+}
+
+impl std::fmt::Debug for dyn Blockstore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blockstore")
+    }
+}
 
 /// Blocks or bytes per committed batch, whichever fills first.
 const BATCH_BLOCKS: usize = 256;

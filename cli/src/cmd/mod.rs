@@ -1,4 +1,6 @@
 //! Command definitions (clap) and dispatch. Each submodule handles one command family.
+//! Helpers several families share (path resolution, probing paths, errors of broken raw
+//! daemon streams) live here rather than in one family's file.
 
 mod add;
 mod block;
@@ -216,6 +218,14 @@ pub fn first_failing(
         .iter()
         .enumerate()
         .find_map(|(i, p)| probe(p).err().map(|e| (i, e)))
+}
+
+/// The error of a broken raw stream: the daemon's message when it sent one.
+pub fn stream_failure(e: std::io::Error) -> anyhow::Error {
+    match crate::remote::stream_error(&e) {
+        Some(msg) => anyhow::anyhow!("{msg}"),
+        None => anyhow::Error::new(e).context("reading the daemon's answer"),
+    }
 }
 
 /// Parses a `--flag[=bool]` style value.

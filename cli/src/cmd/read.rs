@@ -1,7 +1,7 @@
 //! Reading commands: `cat`, `get`, `ls`, `refs`.
 
 use super::name::offline_ipfs_path;
-use super::{Ctx, first_failing, resolve, untar};
+use super::{Ctx, first_failing, resolve, stream_failure, untar};
 use crate::output::{columns, ignore_broken_pipe};
 use crate::remote::{self, Client, RawStream};
 use anyhow::{Context, Result, bail};
@@ -104,14 +104,6 @@ pub(super) fn copy_raw(body: ureq::Body, out: &mut impl Write) -> Result<()> {
         if let Err(e) = out.write_all(&buf[..n]) {
             return Ok(ignore_broken_pipe(Err(e))?);
         }
-    }
-}
-
-/// The error of a broken raw stream: the daemon's message when it sent one.
-pub(super) fn stream_failure(e: std::io::Error) -> anyhow::Error {
-    match remote::stream_error(&e) {
-        Some(msg) => anyhow::anyhow!("{msg}"),
-        None => anyhow::Error::new(e).context("reading the daemon's answer"),
     }
 }
 

@@ -8,7 +8,7 @@
 //! stream is never followed. Only files, directories and symlinks are written; file
 //! modes and times from the stream are ignored (as offline, files get the default mode).
 
-use super::read::stream_failure;
+use super::stream_failure;
 use anyhow::{Result, bail};
 use dag::export::ExportError;
 use std::collections::HashSet;
