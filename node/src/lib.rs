@@ -1,9 +1,43 @@
-//! ipfsd's node layer: it composes the lower crates into a running node.
+//! ipfsd as a library: an IPFS node inside your process.
 //!
-//! The repository ([`repo::Repo`]: config file plus block store) and its typed
-//! configuration ([`config::Config`]); the network ([`net`]: libp2p swarm and Kademlia
-//! DHT); BitSwap wired to both ([`content`]); the daemon ([`daemon`]) serving the RPC API
-//! ([`api`]) and the HTTP gateway ([`gateway`]). `dag`, `bitswap` and `ipns` never depend on this crate.
+//! [`Node`] is the whole node behind one cheap, cloneable handle: a content-addressed
+//! block store (on disk in a repository, or in memory), a libp2p swarm with the Kademlia
+//! DHT, BitSwap block exchange, and IPNS names. The `ipfsd` daemon, its RPC API and its HTTP
+//! gateway are thin layers over the same type, so an app that embeds a `Node` gets the
+//! behaviour the CLI has: adds and pins announced to the DHT, names published only once
+//! their value resolves, content missing from the store fetched from peers.
+//!
+//! ```
+//! use node::{AddOptions, Node};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), node::Error> {
+//! // In memory, offline: nothing touches the disk or the network.
+//! let node = Node::builder().in_memory().offline().spawn().await?;
+//! let added = node.add(b"hello world\n".to_vec(), AddOptions::default()).root().await?;
+//! assert_eq!(added.cid.to_string(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+//!
+//! let text = node.cat(&format!("/ipfs/{}", added.cid), ..).await?.bytes().await?;
+//! assert_eq!(&text[..], b"hello world\n");
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Networked nodes are built the same way with `.listen(..)` and `.bootstrap(..)` (see the
+//! `share` example: two nodes in one process find, fetch and name content), and
+//! [`gateway::router`] serves a node's content inside any axum app (the `gateway` example).
+//!
+//! The modules: the repository ([`repo::Repo`]: config file plus block store) and its
+//! configuration ([`config::Config`]); identities ([`identity`]) and the keystore
+//! ([`keystore`]); IPNS ([`names`]); the daemon ([`daemon`]) serving the RPC API ([`api`])
+//! and the HTTP gateway ([`gateway`]). The package is `ipfsd-node`; the library is named
+//! `node` because the workspace's crates are all `ipfsd-*` packages used under their short
+//! names (`dag`, `bitswap`, `ipns`, `node`). `dag`, `bitswap` and `ipns` never depend on
+//! this crate.
+//!
+//! Modules marked as plumbing ([`net`], [`ops`], [`path`], [`ipld`], [`cidfmt`],
+//! [`content`]) are public for the `ipfsd` CLI and the workspace's tests; an app should
+//! reach the same functions through [`Node`].
 
 pub mod api;
 pub mod cidfmt;
@@ -20,7 +54,7 @@ mod node;
 pub mod ops;
 pub mod path;
 pub mod repo;
-pub mod serve;
+mod serve;
 
 pub use config::Config;
 pub use node::{

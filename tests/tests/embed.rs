@@ -354,3 +354,54 @@ async fn an_add_stream_dropped_early_stores_nothing() {
 }
 
 use std::io::Read as _;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_disk_keeps_its_content_names_and_identity() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let node = Node::builder()
+        .repo(&repo)
+        .offline()
+        .spawn()
+        .await
+        .expect("creates");
+    let peer = node.peer_id();
+    let cid = node
+        .add(&b"kept\n"[..], AddOptions::default())
+        .root()
+        .await
+        .expect("add")
+        .cid;
+    let p = node
+        .names()
+        .publish(&cid.to_string(), Publish::default().allow_offline(true))
+        .await
+        .expect("publish");
+    node.shutdown().await;
+    drop(node);
+    let node = Node::builder()
+        .repo(&repo)
+        .offline()
+        .spawn()
+        .await
+        .expect("reopens");
+    assert_eq!(node.peer_id(), peer);
+    assert_eq!(node.repo_path(), Some(repo.as_path()));
+    let kept = node
+        .cat(&cid.to_string(), ..)
+        .await
+        .expect("cat")
+        .bytes()
+        .await
+        .expect("read");
+    assert_eq!(&kept[..], b"kept\n");
+    assert_eq!(
+        node.names()
+            .resolve(&p.name.to_string())
+            .await
+            .expect("resolve"),
+        format!("/ipfs/{cid}")
+    );
+    assert_eq!(node.pin().ls().await.expect("pins").len(), 1);
+    node.shutdown().await;
+}

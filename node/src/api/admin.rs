@@ -72,34 +72,12 @@ fn pins_json(pins: &[Cid]) -> Response {
 
 pub(crate) async fn pin_add(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let paths = args.required_owned("ipfs-path")?;
-    let mode = if args.flag("recursive", true)? {
-        PinMode::Recursive
-    } else {
-        PinMode::Direct
-    };
-    // Leases keep what the fetch stores from GC until the pins have committed (dropped at
-    // the end of this function, also on error).
-    let mut leases = Vec::new();
-    if mode == PinMode::Recursive && s.bitswap.is_some() {
-        // Online, what is pinned is fetched first (the pin needs the whole DAG).
-        let src = s.source();
-        for p in &paths {
-            let (source, p) = (src.clone(), p.clone());
-            let (cid, lease) = blocking(move || {
-                let cid = path::resolve(&source, &p)?;
-                Ok((cid, source.store().lease(cid)))
-            })
-            .await?;
-            leases.push(lease);
-            src.fetch_all(cid).await.map_err(|e| {
-                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            })?;
-        }
+    let recursive = args.flag("recursive", true)?;
+    // The node's rule: fetched first (online, recursive), pinned, then announced.
+    let mut pins = Vec::with_capacity(paths.len());
+    for p in &paths {
+        pins.push(s.node.pin().add(p, recursive).await?);
     }
-    let pins = pin_each(&s, paths, move |store, cid| store.pin_add(cid, mode)).await?;
-    drop(leases);
-    // What is now pinned is announced (per the provide strategy) in the background.
-    super::net::announce(&s, pins.clone(), true);
     Ok(pins_json(&pins))
 }
 

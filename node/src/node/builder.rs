@@ -282,7 +282,7 @@ async fn start_network(
     let datastore = repo.map(|r| r.join(DATASTORE_FILE));
     let records = tokio::task::spawn_blocking(move || match datastore {
         Some(path) => Records::open(&path, local, limits),
-        None => pending_records(local, limits), // LANE-PENDING
+        None => Records::in_memory(local, limits),
     })
     .await??;
     let mut bitswap_config =
@@ -359,13 +359,4 @@ async fn start_network(
 // LANE-PENDING
 fn pending_store() -> Result<Store, Error> {
     Err(Error::Settings("pending".into()))
-}
-fn pending_records(
-    _: libp2p::PeerId,
-    _: crate::net::Limits,
-) -> Result<Records, crate::net::records::RecordsError> {
-    Err(crate::net::records::RecordsError::Db {
-        path: PathBuf::new(),
-        source: Box::new(redb::Error::Corrupted("pending".into())),
-    })
 }

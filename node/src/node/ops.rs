@@ -24,14 +24,13 @@ const DEFAULT_TTL: Duration = Duration::from_secs(300);
 pub struct PinApi<'a>(pub(super) &'a Node);
 
 impl PinApi<'_> {
-    /// Pins what `path` resolves to, recursively (with `recursive`) or only its block.
-    /// Online, a recursive pin first fetches every block of the DAG the store lacks; the
-    /// pinned DAG is then announced per `Provide.Strategy`.
+    /// Pins what `path` resolves to, recursively (with `recursive`) or only its block
+    /// (which must be stored). Online, a recursive pin first fetches every block of the
+    /// DAG the store lacks; the pinned DAG is then announced per `Provide.Strategy`.
     pub async fn add(&self, path: &str, recursive: bool) -> Result<Cid, Error> {
         let node = self.0;
         let target = node.ipfs_path(path).await?;
-        let source = node.source();
-        let resolving = source.clone();
+        let resolving = node.source();
         // The lease keeps what the fetch stores from GC until the pin has committed.
         let (cid, lease) = node
             .blocking(move || {
@@ -53,11 +52,6 @@ impl PinApi<'_> {
                     bytes: stats.bytes,
                 });
             }
-        } else if !recursive {
-            // A direct pin needs its one block.
-            let src = source.clone();
-            node.blocking(move || Ok(dag::export::get(&src, &cid).map(drop)?))
-                .await?;
         }
         let store = node.store().clone();
         node.blocking(move || Ok(store.pin_add(&cid, mode)?))
