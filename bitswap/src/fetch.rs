@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use dag::{Block, Cid};
 use tokio::sync::mpsc;
 
-use crate::{Bitswap, Delivery, Error, SessionId};
+use crate::engine::{Delivery, SessionId};
+use crate::error::Error;
+use crate::handle::Bitswap;
 
 /// How a DAG fetch went.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +27,19 @@ pub struct FetchStats {
     pub local: u64,
     /// Wall time.
     pub duration: Duration,
+}
+
+impl Bitswap {
+    /// One block: from the store, else from peers (verified and stored).
+    pub async fn get(&self, cid: Cid) -> Result<Block, Error> {
+        get(self, cid).await
+    }
+
+    /// Fetches the whole DAG under `root` into the store (blocks already held are walked,
+    /// not fetched). Only dag-pb links are followed.
+    pub async fn fetch_dag(&self, root: Cid) -> Result<FetchStats, Error> {
+        dag(self, root).await
+    }
 }
 
 /// Closes the session however the fetch ends.
@@ -45,7 +60,7 @@ fn store_error(e: dag::StoreError) -> Error {
     Error::Store(Box::new(e))
 }
 
-pub(crate) async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
+async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     if let Some(data) = dag::block::identity_data(&cid) {
         return Ok(Block::trusted(cid, bytes::Bytes::copy_from_slice(data)));
     }
@@ -86,7 +101,7 @@ fn links(block: &Block) -> Result<Vec<Cid>, Error> {
     })
 }
 
-pub(crate) async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
+async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
     let started = Instant::now();
     let mut stats = FetchStats::default();
     let window = bs.config().fetch_window.max(1);

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 
+use super::LedgerReport;
 use super::{Engine, Internal};
-use crate::LedgerReport;
 use crate::exchange::{self, Outcome};
 use crate::ledger::{Ledger, LedgerView};
 

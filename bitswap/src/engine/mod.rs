@@ -14,9 +14,13 @@
 //! peers' messages, [`ledgers`] runs the ledger exchange and persistence. This file holds
 //! the state, the loop and the peers' connection and writer lifecycle.
 
+mod command;
 mod ledgers;
 mod serve;
 mod sessions;
+
+pub(crate) use command::{Command, Delivery, SessionId};
+pub use command::{LedgerReport, Stat};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -28,14 +32,18 @@ use libp2p::identity::Keypair;
 use libp2p_stream::Control;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Config;
+use crate::error::Error;
 use crate::exchange::Outcome;
+use crate::host::{Parts, PeerEvent, Routing};
+use crate::ledger::LedgerError;
 use crate::ledger::{Ledger, LedgerDb, LedgerView};
 use crate::net::{self, Event};
 use crate::protocol::{Outbound, Want, WantType};
 use crate::session::Session;
+use crate::store::Blockstore;
 use crate::store::{self, Item};
 use crate::strategy::Scheduler;
-use crate::{Command, Config, Error, LedgerReport, Parts, PeerEvent, Routing, SessionId, Stat};
 
 /// CIDs remembered per peer as asked-for (a block outside them is unsolicited).
 const MAX_ASKED: usize = 1 << 16;
@@ -133,7 +141,7 @@ impl Peer {
 
 struct SessionEntry {
     session: Session,
-    tx: mpsc::Sender<crate::Delivery>,
+    tx: mpsc::Sender<Delivery>,
 }
 
 #[derive(Debug, Default)]
@@ -155,7 +163,7 @@ struct Engine {
     control: Control,
     keypair: Keypair,
     local: PeerId,
-    store: Arc<dyn crate::Blockstore>,
+    store: Arc<dyn Blockstore>,
     routing: Arc<dyn Routing>,
     store_tx: mpsc::Sender<Item>,
     pending: store::Pending,
@@ -207,7 +215,7 @@ pub(crate) async fn spawn(
             let (db, rows) = tokio::task::spawn_blocking(move || {
                 let db = LedgerDb::open(&path)?;
                 let rows = db.load_all()?;
-                Ok::<_, crate::LedgerError>((db, rows))
+                Ok::<_, LedgerError>((db, rows))
             })
             .await
             .map_err(|_| Error::Stopped)??;

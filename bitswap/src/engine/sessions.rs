@@ -1,6 +1,6 @@
 //! Fetching: the sessions' side of the engine.
 //!
-//! Data flow: [`crate::Command`]s open, feed and close sessions ([`Engine::open_session`],
+//! Data flow: [`super::Command`]s open, feed and close sessions ([`Engine::open_session`],
 //! [`Engine::want`], [`Engine::close_session`]); a CID several sessions want is fetched
 //! once (`interest`). What a session decides comes back as [`Action`]s, which
 //! [`Engine::apply`] turns into wants queued for peers' writers or provider lookups through
@@ -16,8 +16,8 @@ use dag::Cid;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
+use super::SessionId;
 use super::{Engine, Internal, Peer, SessionEntry, Writer, unix_now};
-use crate::SessionId;
 use crate::protocol::{Presence, Want, WantType};
 use crate::session::{Action, Session};
 use crate::store::Item;
@@ -29,7 +29,7 @@ impl Engine {
     /// Opens a session with the connected peers that may speak BitSwap.
     pub(super) fn open_session(
         &mut self,
-        reply: oneshot::Sender<(SessionId, mpsc::Receiver<crate::Delivery>)>,
+        reply: oneshot::Sender<(SessionId, mpsc::Receiver<super::Delivery>)>,
     ) {
         let id = self.next_session;
         self.next_session += 1;
@@ -259,7 +259,7 @@ impl Engine {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.session.on_block(peer, block.cid(), now, &mut actions);
                     if s.tx
-                        .try_send(crate::Delivery::Block(block.clone()))
+                        .try_send(super::Delivery::Block(block.clone()))
                         .is_err()
                     {
                         tracing::debug!(session = id, "session receiver full or closed");
@@ -292,7 +292,7 @@ impl Engine {
         {
             for cid in s.session.unobtainable() {
                 tracing::debug!(%cid, session, session_peers = s.session.peer_count(), connected = self.connected.len(), "want unobtainable");
-                let _ = s.tx.try_send(crate::Delivery::NotFound(cid));
+                let _ = s.tx.try_send(super::Delivery::NotFound(cid));
             }
         }
         self.apply(session, actions);
