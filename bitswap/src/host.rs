@@ -92,6 +92,9 @@ pub struct Parts {
     pub routing: Arc<dyn Routing>,
     /// Connection events.
     pub peer_events: PeerEventsRx,
+    /// Where every BitSwap task is spawned (the node's tracker), so the node can count
+    /// them and wait for them at shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for Parts {

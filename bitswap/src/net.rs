@@ -37,11 +37,13 @@ pub(crate) enum Event {
 /// Drains the inbound queue: BitSwap streams get a reader each (a bounded number), ledger
 /// streams go to the engine.
 pub(crate) fn spawn_acceptor(
+    tasks: &tokio_util::task::TaskTracker,
     mut incoming: crate::inbound::IncomingStreams,
     events: mpsc::Sender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     let readers = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(async move {
+    let spawner = tasks.clone();
+    tasks.spawn(async move {
         while let Some((peer, stream, proto)) = incoming.0.recv().await {
             if proto == crate::exchange::PROTOCOL {
                 if events
@@ -60,7 +62,7 @@ pub(crate) fn spawn_acceptor(
             readers.fetch_add(1, Ordering::Relaxed);
             let readers = readers.clone();
             let events = events.clone();
-            tokio::spawn(async move {
+            spawner.spawn(async move {
                 read_stream(peer, stream, proto, events).await;
                 readers.fetch_sub(1, Ordering::Relaxed);
             });
@@ -109,12 +111,13 @@ async fn read_stream(
 /// The writer for one peer: opens our stream (newest protocol first), then writes every
 /// message the engine queues, reporting what was sent.
 pub(crate) fn spawn_writer(
+    tasks: &tokio_util::task::TaskTracker,
     peer: PeerId,
     mut control: Control,
     mut rx: mpsc::Receiver<Outbound>,
     events: mpsc::Sender<Event>,
 ) {
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut opened = None;
         let mut unsupported = true;
         for p in protocol::PROTOCOLS {

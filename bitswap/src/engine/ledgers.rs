@@ -39,7 +39,7 @@ impl Engine {
             let control = self.control.clone();
             let keypair = self.keypair.clone();
             let tx = self.internal_tx.clone();
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let outcome = exchange::initiate(control, keypair, peer, ours).await;
                 let _ = tx
                     .send(Internal::Exchanged {
@@ -87,7 +87,7 @@ impl Engine {
         let keypair = self.keypair.clone();
         let local = self.local;
         let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let Some(theirs) = exchange::read_request(&mut stream, &peer, &local).await else {
                 return;
             };
@@ -117,7 +117,7 @@ impl Engine {
                 self.saving = true;
                 self.last_save = now;
                 let tx = self.internal_tx.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let res = tokio::task::spawn_blocking(move || db.save(&rows)).await;
                     if let Ok(Err(e)) = res {
                         tracing::warn!(error = %e, "saving bitswap ledgers failed");

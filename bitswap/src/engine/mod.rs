@@ -159,6 +159,8 @@ struct Counters {
 }
 
 struct Engine {
+    /// Where the engine's own tasks are spawned (the node's tracker).
+    tasks: tokio_util::task::TaskTracker,
     config: Arc<Config>,
     control: Control,
     keypair: Keypair,
@@ -209,6 +211,7 @@ pub(crate) async fn spawn(
         store,
         routing,
         peer_events,
+        tasks,
     } = parts;
     let (ledger_db, loaded) = match config.ledger_path.clone() {
         Some(path) => {
@@ -226,7 +229,7 @@ pub(crate) async fn spawn(
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (internal_tx, internal_rx) = mpsc::channel(1024);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let acceptor = net::spawn_acceptor(incoming, events_tx.clone());
+    let acceptor = net::spawn_acceptor(&tasks, incoming, events_tx.clone());
     let store_tx = store::spawn(store.clone(), pending.clone()).map_err(|_| Error::Stopped)?;
     let rng = match config.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
@@ -240,6 +243,7 @@ pub(crate) async fn spawn(
         ledgers.insert(peer, l);
     }
     let engine = Engine {
+        tasks: tasks.clone(),
         scheduler: Scheduler::new(config.strategy, rng),
         config,
         control,
@@ -268,7 +272,7 @@ pub(crate) async fn spawn(
         rate_clock: Instant::now(),
         stat: Counters::default(),
     };
-    let join = tokio::spawn(async move {
+    let join = tasks.spawn(async move {
         engine
             .run(cmd_rx, events_rx, internal_rx, peer_events.0)
             .await;
@@ -391,7 +395,13 @@ impl Engine {
                 let (tx, rx) = mpsc::channel(WRITER_QUEUE);
                 p.out = Some(tx);
                 p.writer = Writer::Opening;
-                net::spawn_writer(peer, self.control.clone(), rx, self.events_tx.clone());
+                net::spawn_writer(
+                    &self.tasks,
+                    peer,
+                    self.control.clone(),
+                    rx,
+                    self.events_tx.clone(),
+                );
                 return;
             }
             Writer::Opening => return,
@@ -501,7 +511,8 @@ impl Engine {
         tracing::info!(%peer, reason = why, "disconnecting peer for a bitswap protocol violation");
         self.stat.misbehaving += 1;
         let routing = self.routing.clone();
-        tokio::spawn(async move { routing.disconnect(peer).await });
+        self.tasks
+            .spawn(async move { routing.disconnect(peer).await });
         self.forget_peer(peer);
     }
 

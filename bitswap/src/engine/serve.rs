@@ -72,7 +72,7 @@ impl Engine {
     fn check_presences(&self, peer: PeerId, wants: Vec<Want>) {
         let store = self.store.clone();
         let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let reply = tokio::task::spawn_blocking(move || {
                 let mut out = Outbound::default();
                 for w in wants {
@@ -162,7 +162,7 @@ impl Engine {
         self.loads += 1;
         let store = self.store.clone();
         let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let res = tokio::task::spawn_blocking(move || {
                 let mut blocks = Vec::new();
                 let mut missing = Vec::new();

@@ -162,7 +162,7 @@ impl Engine {
                 Action::FindProviders { cid } => {
                     let routing = self.routing.clone();
                     let tx = self.internal_tx.clone();
-                    tokio::spawn(async move {
+                    self.tasks.spawn(async move {
                         let peers = routing.find_providers(cid, 8).await;
                         let _ = tx.send(Internal::Providers { session, peers }).await;
                     });

@@ -314,6 +314,7 @@ async fn start_network(
             store: Arc::new(store.clone()),
             routing: Arc::new(crate::content::Routing::new(net.clone())),
             peer_events: bitswap_rx,
+            tasks: tasks.clone(),
         },
     )
     .await?;
