@@ -52,9 +52,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
-    /// The network settings are wrong.
+    /// A config value cannot be used.
     #[error(transparent)]
-    NetConfig(#[from] crate::net::NetConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// The network could not start.
     #[error(transparent)]
     Net(#[from] crate::net::NetError),
@@ -171,41 +171,34 @@ impl Daemon {
         if !overrides.swarm.is_empty() {
             config.addresses.swarm = overrides.swarm;
         }
+        // Every config value parsed once; a bad one fails the start, naming its key.
+        let settings = config.settings()?;
         // Each listener has its own connection cap, both well below the descriptor limit
         // (raised to the hard limit first): a flood of gateway connections leaves the
         // API, the swarm and the store their descriptors.
         let fd_limit = crate::serve::raise_fd_limit();
-        let api_limits = limits(
-            config.api.max_connections,
-            &config.api.header_timeout,
-            "API",
-        )?
+        let api_limits = crate::serve::Limits {
+            max_connections: settings.api.max_connections,
+            header_timeout: settings.api.header_timeout,
+        }
         .within(fd_limit, 8);
-        let gateway_limits = limits(
-            config.gateway.max_connections,
-            &config.gateway.header_timeout,
-            "Gateway",
-        )?
+        let gateway_limits = crate::serve::Limits {
+            max_connections: settings.gateway.max_connections,
+            header_timeout: settings.gateway.header_timeout,
+        }
         .within(fd_limit, 2);
-        let (listener, api_addr) = bind(&config.addresses.api).await?;
-        // The gateway's port and settings are checked before the network starts, so a
-        // port in use or a bad setting fails the start cleanly.
-        let gateway_listener = match config.addresses.gateway.trim() {
-            "" => None,
-            addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
+        let (listener, api_addr) = bind(settings.api.addr).await?;
+        // The gateway's port is bound before the network starts, so a port in use fails
+        // the start cleanly.
+        let gateway_listener = match settings.gateway.addr {
+            None => None,
+            Some(addr) => Some((bind(addr).await?, settings.gateway.retrieval_timeout)),
         };
-        let republish_period =
-            config
-                .ipns
-                .republish_period()
-                .ok_or(crate::net::NetConfigError::Bad {
-                    key: "Ipns.RepublishPeriod",
-                    reason: "must be a duration like 4h",
-                })?;
+        let republish_period = settings.ipns.republish_period;
         let net = if overrides.offline {
             None
         } else {
-            Some(start_network(&repo, &config).await?)
+            Some(start_network(&repo, &settings).await?)
         };
         let keystore =
             crate::keystore::Keystore::new(repo.path(), repo.identity().keypair().clone());
@@ -213,7 +206,7 @@ impl Daemon {
             repo.path(),
             keystore,
             net.as_ref().map(|o| o.net.clone()),
-            config.ipns.resolve_cache_size,
+            settings.ipns.resolve_cache_size,
         )?;
         // Online, the node answers for its names from the start and keeps them alive.
         let republisher = net.as_ref().map(|_| {
@@ -242,8 +235,7 @@ impl Daemon {
             reprovider: net.as_ref().map(|o| o.reprovider.clone()),
             bitswap: net.as_ref().map(|o| o.bitswap.clone()),
             names: names.clone(),
-            provide_strategy: crate::net::Strategy::parse(&config.provide.strategy)
-                .unwrap_or_default(),
+            provide_strategy: settings.provide.strategy,
             store: repo.store().clone(),
             identity: repo.identity().clone(),
             access: Arc::new(api::Access::new(
@@ -252,6 +244,7 @@ impl Daemon {
                 api_addr,
             )),
             config: Arc::new(config),
+            settings: Arc::new(settings),
             repo_path: repo.path().to_path_buf(),
             shutdown: shutdown.clone(),
         };
@@ -383,58 +376,15 @@ impl Daemon {
     }
 }
 
-/// Binds a TCP listener on a `/ip4|ip6/<ip>/tcp/<port>` multiaddr; answers it with the
-/// address it got (port 0 picks a free one).
-async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), DaemonError> {
-    let want = socket_addr(addr)?;
+/// Binds a TCP listener on `want`; answers it with the address it got (port 0 picks a
+/// free one).
+async fn bind(want: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), DaemonError> {
     let bind_err = |source| DaemonError::Bind { addr: want, source };
     let listener = tokio::net::TcpListener::bind(want)
         .await
         .map_err(bind_err)?;
     let got = listener.local_addr().map_err(bind_err)?;
     Ok((listener, got))
-}
-
-/// `Gateway.RetrievalTimeout`.
-fn gateway_timeout(config: &crate::Config) -> Result<std::time::Duration, DaemonError> {
-    Ok(
-        crate::config::parse_duration(&config.gateway.retrieval_timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or(crate::net::NetConfigError::Bad {
-                key: "Gateway.RetrievalTimeout",
-                reason: "must be a duration like 30s",
-            })?,
-    )
-}
-
-/// `<section>.MaxConnections` and `<section>.HeaderTimeout` (`section`: `API` or
-/// `Gateway`).
-fn limits(
-    max_connections: usize,
-    header_timeout: &str,
-    section: &'static str,
-) -> Result<crate::serve::Limits, DaemonError> {
-    let (max_key, timeout_key) = match section {
-        "API" => ("API.MaxConnections", "API.HeaderTimeout"),
-        _ => ("Gateway.MaxConnections", "Gateway.HeaderTimeout"),
-    };
-    if max_connections == 0 {
-        return Err(crate::net::NetConfigError::Bad {
-            key: max_key,
-            reason: "must be at least 1",
-        }
-        .into());
-    }
-    let header_timeout = crate::config::parse_duration(header_timeout)
-        .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(3600))
-        .ok_or(crate::net::NetConfigError::Bad {
-            key: timeout_key,
-            reason: "must be a duration like 30s (at most 1h)",
-        })?;
-    Ok(crate::serve::Limits {
-        max_connections,
-        header_timeout,
-    })
 }
 
 /// Writes an address file whole or not at all (temp file + rename): a reader never sees it
@@ -503,18 +453,13 @@ fn start_gateway(
 }
 
 /// Opens the DHT datastore, starts the swarm and the reprovider.
-async fn start_network(repo: &Repo, config: &crate::Config) -> Result<Online, DaemonError> {
-    use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
-    let net_config = NetConfig::from_config(config)?;
-    let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
-        key: "Provide.Strategy",
-        reason: "must be all, pinned or roots",
-    })?;
-    let interval =
-        crate::config::parse_duration(&config.provide.interval).ok_or(NetConfigError::Bad {
-            key: "Provide.Interval",
-            reason: "must be a duration like 22h, or 0 to turn reproviding off",
-        })?;
+async fn start_network(
+    repo: &Repo,
+    settings: &crate::config::Settings,
+) -> Result<Online, DaemonError> {
+    use crate::net::{Network, records::Records};
+    let net_config = settings.net.clone();
+    let (strategy, interval) = (settings.provide.strategy, settings.provide.interval);
     let path = repo.path().join(DATASTORE_FILE);
     let local = repo.identity().peer_id();
     let limits = net_config.limits;
@@ -523,7 +468,7 @@ async fn start_network(repo: &Repo, config: &crate::Config) -> Result<Online, Da
         .map_err(|e| crate::net::NetError::Start {
             reason: e.to_string(),
         })??;
-    let bitswap_config = crate::content::bitswap_config(&config.bitswap, repo.path())?;
+    let bitswap_config = crate::content::bitswap_config(&settings.bitswap, repo.path());
     let (peer_events, peer_events_rx) = bitswap::PeerEvents::channel();
     let (net, task) = Network::start(
         repo.identity().keypair().clone(),
@@ -552,8 +497,8 @@ async fn start_network(repo: &Repo, config: &crate::Config) -> Result<Online, Da
         net.clone(),
         repo.store().clone(),
         strategy,
-        FIRST_REPROVIDE.min(interval),
-        (!interval.is_zero()).then_some(interval),
+        interval.map_or(FIRST_REPROVIDE, |i| FIRST_REPROVIDE.min(i)),
+        interval,
     );
     Ok(Online {
         net,

@@ -341,11 +341,7 @@ fn publish_offline(ctx: &Ctx, a: &PublishArgs) -> Result<(String, String)> {
     }
     let lifetime = match a.lifetime {
         Some(l) => l,
-        None => ctx
-            .config()?
-            .ipns
-            .record_lifetime()
-            .unwrap_or(Duration::from_secs(86400)),
+        None => ctx.config()?.settings()?.ipns.record_lifetime,
     };
     if a.resolve.unwrap_or(true) {
         let target = offline_ipfs_path(ctx, &node::names::normalize_value(&a.path)?)?;

@@ -55,6 +55,8 @@ pub struct ApiState {
     pub(crate) store: Store,
     pub(crate) identity: crate::identity::Identity,
     pub(crate) config: Arc<crate::Config>,
+    /// The config's values, parsed.
+    pub(crate) settings: Arc<crate::config::Settings>,
     pub(crate) repo_path: std::path::PathBuf,
     pub(crate) shutdown: Arc<tokio::sync::Notify>,
     /// Which hosts, origins and referers may call.

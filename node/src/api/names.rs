@@ -138,11 +138,7 @@ pub(crate) async fn name_publish(
     args: Args,
 ) -> Result<Response, ApiError> {
     let value = args.first("ipfs-path")?.to_string();
-    let default_lifetime = s
-        .config
-        .ipns
-        .record_lifetime()
-        .unwrap_or(Duration::from_secs(24 * 3600));
+    let default_lifetime = s.settings.ipns.record_lifetime;
     let options = PublishOptions {
         key: args.get("key").unwrap_or(crate::keystore::SELF).to_string(),
         lifetime: duration(&args, "lifetime", default_lifetime)?,
