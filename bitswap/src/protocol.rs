@@ -5,8 +5,8 @@
 //! turn them into a checked [`Inbound`] (CIDs parsed; each block's CID computed from its
 //! bytes with the hash function its prefix names, any of `dag::HashFn`, an unsupported one
 //! refusing the message; each block checked well-formed in its codec) before anything
-//! else sees them; outgoing [`Message`]s are encoded and framed with
-//! [`write_message`]. Nothing here keeps state.
+//! else sees them; an outgoing [`Outbound`] is encoded as a framed [`pb::Message`]
+//! ([`Outbound::encode`]) and written with [`write_frame`]. Nothing here keeps state.
 
 use bytes::Bytes;
 use dag::{Block, Cid};

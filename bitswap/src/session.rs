@@ -1,6 +1,6 @@
 //! A fetch session's peer selection, as a pure state machine (time passed in).
 //!
-//! Data flow: a fetch (one block, or a DAG walked by [`crate::fetch`]) wants CIDs through
+//! Data flow: a fetch (one block, or a DAG walked by the `fetch` module) wants CIDs through
 //! its session; the session decides whom to ask and how, and answers with [`Action`]s the
 //! engine carries out (messages to peers, provider lookups). Presences, blocks, new or lost
 //! peers and clock ticks come back in. Policy:
