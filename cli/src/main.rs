@@ -1,6 +1,10 @@
 //! `ipfsd`: the command line. Parses arguments, runs one command, prints one clear line on
 //! error. The work itself lives in the `dag` and `node` crates.
 
+// The `///` comments on arguments are clap's `--help` text, which prints them verbatim:
+// `<cid>` there is the usual placeholder, not an HTML tag (rustdoc renders these docs too).
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cmd;
 mod output;
 mod remote;

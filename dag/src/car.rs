@@ -118,7 +118,7 @@ impl From<std::convert::Infallible> for CarError {
     }
 }
 
-/// Counts of what was written by [`write`] or [`export`].
+/// Counts of what was written by [`write()`] or [`export`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WriteSummary {

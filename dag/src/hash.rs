@@ -2,7 +2,7 @@
 //!
 //! Data flow: writers (`add --hash`, `block put --mhtype`, `dag put --hash`) pick a
 //! [`HashFn`] and call [`HashFn::digest`]; every block that arrives from outside, and every
-//! block a read-verify looks at, goes through [`verify`], which hashes with the function the
+//! block a read-verify looks at, goes through [`crate::block::verify`], which hashes with the function the
 //! CID names. A function not listed here is refused ([`HashError::Unsupported`]), never
 //! passed as valid.
 
@@ -226,7 +226,7 @@ impl std::str::FromStr for HashFn {
 impl HashFn {
     /// The multihash of `data` with this function cut (or, for blake3, extended) to `len`
     /// bytes, as a CID prefix naming a digest length asks (BitSwap's block prefixes). The
-    /// length must be one [`matches`] accepts; identity needs `len == data.len()`.
+    /// length must be one [`matches()`] accepts; identity needs `len == data.len()`.
     pub fn digest_len(self, data: &[u8], len: usize) -> Result<Multihash<MAX_DIGEST>, HashError> {
         if self == HashFn::Identity {
             if len != data.len() {

@@ -51,11 +51,11 @@ pub fn config_file(data: &[u8]) {
         );
         assert!(std::time::Instant::now().checked_add(d).is_some());
     }
-    let _ = node::net::NetConfig::from_config(&config);
-    let _ = node::content::bitswap_config(&config.bitswap, &repo_dir());
-    let _ = config.import.params();
-    let _ = config.ipns.republish_period();
-    let _ = config.ipns.record_lifetime();
+    // A config that loads has its typed settings: nothing is left to fail later.
+    let settings = config
+        .settings()
+        .unwrap_or_else(|e| panic!("a loaded config has no settings: {e}"));
+    let _ = node::content::bitswap_config(&settings.bitswap, &repo_dir());
     let _ = config.api.allowed_origins();
     for profile in ["public", "local"] {
         let _ = node::config::apply_profile(&config, profile);

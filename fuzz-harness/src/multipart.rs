@@ -24,11 +24,11 @@ enum Kind {
     Symlink,
 }
 
-/// `flags ‖ body`: `body` is sent as `multipart/form-data; boundary=`[`BOUNDARY`] and, when
-/// it parses, imported with small chunks, links and HAMT threshold (from `flags`) so that
-/// small inputs reach multi-block files and sharded directories. Invariant: after a
-/// successful import every file part reads back, through its path, as exactly the bytes
-/// uploaded, and every directory and symlink part resolves.
+/// `flags ‖ body`: `body` is sent as `multipart/form-data; boundary=ipfsd-fuzz-boundary`
+/// and, when it parses, imported with small chunks, links and HAMT threshold (from
+/// `flags`) so that small inputs reach multi-block files and sharded directories.
+/// Invariant: after a successful import every file part reads back, through its path, as
+/// exactly the bytes uploaded, and every directory and symlink part resolves.
 pub fn multipart_add(data: &[u8]) {
     let Some((&flags, body)) = data.split_first() else {
         return;

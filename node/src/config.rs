@@ -3,11 +3,19 @@
 //! Every section has defaults, so a config written by an older ipfsd (or one with keys
 //! removed by hand) still loads; unknown keys are kept out by `deny_unknown_fields` only
 //! where a typo would silently change CIDs (the `Import` section).
+//!
+//! Data flow: the serde structs here hold the file's values as written (Kubo's strings:
+//! `"22h"`, `"sigmoid"`), so a config round-trips unchanged; [`Config::settings`] parses
+//! them once, when the config loads, into the typed [`Settings`] the node runs with, or
+//! refuses the first bad value with a [`ConfigError`] naming its key.
 
+mod settings;
 mod validate;
 
+pub use settings::{ApiSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings};
 pub use validate::{
-    ConfigError, ConfigFileError, MAX_LIFETIME, MAX_PERIOD, MAX_RESOLVE_CACHE, MAX_TIMEOUT,
+    ConfigError, ConfigFileError, MAX_FETCH_WINDOW, MAX_HEADER_TIMEOUT, MAX_LIFETIME, MAX_PERIOD,
+    MAX_RESOLVE_CACHE, MAX_TIMEOUT, MIN_UPLOAD_WINDOW,
 };
 
 use dag::import::{HamtEstimation, Params, Profile};
@@ -64,18 +72,6 @@ impl Default for IpnsConfig {
             record_lifetime: "24h".into(),
             resolve_cache_size: 128,
         }
-    }
-}
-
-impl IpnsConfig {
-    /// `RepublishPeriod` as a duration.
-    pub fn republish_period(&self) -> Option<std::time::Duration> {
-        parse_duration(&self.republish_period).filter(|d| !d.is_zero())
-    }
-
-    /// `RecordLifetime` as a duration.
-    pub fn record_lifetime(&self) -> Option<std::time::Duration> {
-        parse_duration(&self.record_lifetime).filter(|d| !d.is_zero())
     }
 }
 
@@ -412,13 +408,6 @@ impl Default for ApiConfig {
 }
 
 impl ApiConfig {
-    /// `UploadIdleTimeout` as a duration (checked by [`Config::validate`]).
-    pub fn upload_idle_timeout(&self) -> std::time::Duration {
-        parse_duration(&self.upload_idle_timeout)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(std::time::Duration::from_secs(30))
-    }
-
     /// The browser origins allowed to call the API.
     pub fn allowed_origins(&self) -> &[String] {
         self.http_headers
@@ -462,17 +451,6 @@ impl Default for ImportConfig {
     }
 }
 
-/// A config value that cannot be used.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("invalid config value {key}: {reason}")]
-#[non_exhaustive]
-pub struct InvalidValue {
-    /// The key, e.g. `Import.UnixFSChunker`.
-    pub key: &'static str,
-    /// Why.
-    pub reason: &'static str,
-}
-
 impl ImportConfig {
     /// The config that corresponds to a set of import parameters.
     pub fn from_params(p: &Params, raw_leaves: Option<bool>) -> Self {
@@ -491,35 +469,38 @@ impl ImportConfig {
         }
     }
 
-    /// The importer parameters this config describes.
-    pub fn params(&self) -> Result<Params, InvalidValue> {
+    /// The importer parameters this config describes (the checks the importer adds are
+    /// in [`Config::settings`]).
+    pub fn params(&self) -> Result<Params, ConfigError> {
         let cid_version = match self.cid_version {
             0 => Version::V0,
             1 => Version::V1,
-            _ => {
-                return Err(InvalidValue {
-                    key: "Import.CidVersion",
-                    reason: "must be 0 or 1",
-                });
-            }
+            n => return Err(validate::bad("Import.CidVersion", n, "must be 0 or 1")),
         };
-        let chunk_size = chunker::parse_chunker(&self.chunker).ok_or(InvalidValue {
-            key: "Import.UnixFSChunker",
-            reason: "must be size-N with 1 <= N <= 2097152",
+        let chunk_size = chunker::parse_chunker(&self.chunker).ok_or_else(|| {
+            validate::bad(
+                "Import.UnixFSChunker",
+                format!("{:?}", self.chunker),
+                "must be size-N with 1 <= N <= 2097152",
+            )
         })?;
         let hamt_estimation = match self.hamt_size_estimation.as_str() {
             "links" => HamtEstimation::LinkBytes,
             "block" => HamtEstimation::BlockBytes,
-            _ => {
-                return Err(InvalidValue {
-                    key: "Import.UnixFSHAMTDirectorySizeEstimation",
-                    reason: "must be \"links\" or \"block\"",
-                });
+            other => {
+                return Err(validate::bad(
+                    "Import.UnixFSHAMTDirectorySizeEstimation",
+                    format!("{other:?}"),
+                    "must be links or block",
+                ));
             }
         };
-        let hash = HashFn::from_name(&self.hash_function).map_err(|_| InvalidValue {
-            key: "Import.HashFunction",
-            reason: "must be one of the hash functions `ipfsd cid hashes` lists",
+        let hash = HashFn::from_name(&self.hash_function).map_err(|_| {
+            validate::bad(
+                "Import.HashFunction",
+                format!("{:?}", self.hash_function),
+                "must be one of the hash functions `ipfsd cid hashes` lists",
+            )
         })?;
         let mut p = Params {
             cid_version,
@@ -533,9 +514,12 @@ impl ImportConfig {
             hidden: false,
         };
         p.set_hash(hash, false, self.raw_leaves.is_some())
-            .map_err(|_| InvalidValue {
-                key: "Import.HashFunction",
-                reason: "CIDv0 only supports sha2-256",
+            .map_err(|_| {
+                validate::bad(
+                    "Import.HashFunction",
+                    format!("{:?}", self.hash_function),
+                    "CIDv0 only supports sha2-256",
+                )
             })?;
         Ok(p)
     }
@@ -588,10 +572,7 @@ impl Config {
                 key: key.to_string(),
                 reason: e.to_string(),
             })?;
-        updated.validate().map_err(|e| ConfigKeyError::BadValue {
-            key: key.to_string(),
-            reason: e.to_string(),
-        })?;
+        updated.validate()?;
         Ok(updated)
     }
 }
@@ -611,7 +592,7 @@ pub enum ConfigKeyError {
         /// The key.
         key: String,
     },
-    /// The value has the wrong type or is out of range.
+    /// The value has the wrong type.
     #[error("invalid value for config key {key:?}: {reason}")]
     BadValue {
         /// The key.
@@ -619,6 +600,9 @@ pub enum ConfigKeyError {
         /// Why.
         reason: String,
     },
+    /// The value is malformed or out of range: the error loading the config would give.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
 }
 
 #[cfg(test)]
@@ -644,6 +628,13 @@ mod tests {
         assert!(matches!(
             c.with("Import.CidVersion", serde_json::json!("x")),
             Err(ConfigKeyError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.with("Import.CidVersion", serde_json::json!(2)),
+            Err(ConfigKeyError::Invalid(ConfigError::Value {
+                key: "Import.CidVersion",
+                ..
+            }))
         ));
         let c3 = c
             .with(

@@ -18,51 +18,17 @@ use dag::{BlockSource, Cid, SourceError, Store};
 use futures::future::BoxFuture;
 use libp2p::PeerId;
 
-use crate::config::{BitswapConfig, parse_duration};
-use crate::net::{NetConfigError, Network, provider_key};
+use crate::net::{Network, provider_key};
 
 /// How long a provider lookup for BitSwap may take.
 const PROVIDER_LOOKUP: Duration = Duration::from_secs(20);
 
-/// BitSwap settings from the config's `Bitswap` section.
-pub fn bitswap_config(
-    c: &BitswapConfig,
-    repo: &std::path::Path,
-) -> Result<bitswap::Config, NetConfigError> {
-    let cooldown = parse_duration(&c.strict_cooldown).ok_or(NetConfigError::Bad {
-        key: "Bitswap.StrictCooldown",
-        reason: "must be a duration like 10s",
-    })?;
-    let strategy = match c.strategy.as_str() {
-        "strict" => bitswap::Strategy::Strict { cooldown },
-        other => bitswap::Strategy::parse(other).ok_or(NetConfigError::Bad {
-            key: "Bitswap.Strategy",
-            reason: "must be sigmoid, strict or altruistic",
-        })?,
-    };
-    let fetch_idle_timeout = parse_duration(&c.fetch_timeout)
-        .filter(|d| !d.is_zero())
-        .ok_or(NetConfigError::Bad {
-            key: "Bitswap.FetchTimeout",
-            reason: "must be a duration like 60s",
-        })?;
-    if c.upload_window < 1 << 20 || c.fetch_window == 0 || c.fetch_window > 1024 {
-        return Err(NetConfigError::Bad {
-            key: "Bitswap.UploadWindow/FetchWindow",
-            reason: "UploadWindow must be at least 1 MiB and FetchWindow 1..=1024",
-        });
-    }
-    Ok(bitswap::Config {
-        strategy,
+/// BitSwap's settings (from [`crate::config::Settings`]) with its ledger in `repo`.
+pub fn bitswap_config(settings: &bitswap::Config, repo: &std::path::Path) -> bitswap::Config {
+    bitswap::Config {
         ledger_path: Some(repo.join(LEDGER_FILE)),
-        upload_window: c.upload_window,
-        peer_upload_window: c.upload_window,
-        upload_rate: (c.upload_rate > 0).then_some(c.upload_rate),
-        fetch_window: c.fetch_window,
-        fetch_idle_timeout,
-        seed: None,
-        ledger_exchange: c.ledger_exchange,
-    })
+        ..settings.clone()
+    }
 }
 
 /// The ledger database in the repository.

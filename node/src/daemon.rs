@@ -55,9 +55,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
-    /// The network settings are wrong.
+    /// A config value is wrong.
     #[error(transparent)]
-    NetConfig(#[from] crate::net::NetConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// The node could not start.
     #[error(transparent)]
     Node(#[from] crate::node::Error),
@@ -149,28 +149,28 @@ impl Daemon {
         if !overrides.swarm.is_empty() {
             config.addresses.swarm = overrides.swarm;
         }
+        // Every config value parsed once; a bad one fails the start, naming its key.
+        let settings = config.settings()?;
         // Each listener has its own connection cap, both well below the descriptor limit
         // (raised to the hard limit first): a flood of gateway connections leaves the
         // API, the swarm and the store their descriptors.
         let fd_limit = crate::serve::raise_fd_limit();
-        let api_limits = limits(
-            config.api.max_connections,
-            &config.api.header_timeout,
-            "API",
-        )?
+        let api_limits = crate::serve::Limits {
+            max_connections: settings.api.max_connections,
+            header_timeout: settings.api.header_timeout,
+        }
         .within(fd_limit, 8);
-        let gateway_limits = limits(
-            config.gateway.max_connections,
-            &config.gateway.header_timeout,
-            "Gateway",
-        )?
+        let gateway_limits = crate::serve::Limits {
+            max_connections: settings.gateway.max_connections,
+            header_timeout: settings.gateway.header_timeout,
+        }
         .within(fd_limit, 2);
-        let (listener, api_addr) = bind(&config.addresses.api).await?;
-        // The gateway's port and settings are checked before the network starts, so a
-        // port in use or a bad setting fails the start cleanly.
-        let gateway_listener = match config.addresses.gateway.trim() {
-            "" => None,
-            addr => Some((bind(addr).await?, gateway_timeout(&config)?)),
+        let (listener, api_addr) = bind(settings.api.addr).await?;
+        // The gateway's port is bound before the network starts, so a port in use fails
+        // the start cleanly.
+        let gateway_listener = match settings.gateway.addr {
+            None => None,
+            Some(addr) => Some((bind(addr).await?, settings.gateway.retrieval_timeout)),
         };
         let repo_path = repo.path().to_path_buf();
         let mut builder = Node::builder().open(repo).config(config.clone());
@@ -315,58 +315,15 @@ impl Daemon {
     }
 }
 
-/// Binds a TCP listener on a `/ip4|ip6/<ip>/tcp/<port>` multiaddr; answers it with the
-/// address it got (port 0 picks a free one).
-async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), DaemonError> {
-    let want = socket_addr(addr)?;
+/// Binds a TCP listener on `want`; answers it with the address it got (port 0 picks a
+/// free one).
+async fn bind(want: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), DaemonError> {
     let bind_err = |source| DaemonError::Bind { addr: want, source };
     let listener = tokio::net::TcpListener::bind(want)
         .await
         .map_err(bind_err)?;
     let got = listener.local_addr().map_err(bind_err)?;
     Ok((listener, got))
-}
-
-/// `Gateway.RetrievalTimeout`.
-fn gateway_timeout(config: &crate::Config) -> Result<std::time::Duration, DaemonError> {
-    Ok(
-        crate::config::parse_duration(&config.gateway.retrieval_timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or(crate::net::NetConfigError::Bad {
-                key: "Gateway.RetrievalTimeout",
-                reason: "must be a duration like 30s",
-            })?,
-    )
-}
-
-/// `<section>.MaxConnections` and `<section>.HeaderTimeout` (`section`: `API` or
-/// `Gateway`).
-fn limits(
-    max_connections: usize,
-    header_timeout: &str,
-    section: &'static str,
-) -> Result<crate::serve::Limits, DaemonError> {
-    let (max_key, timeout_key) = match section {
-        "API" => ("API.MaxConnections", "API.HeaderTimeout"),
-        _ => ("Gateway.MaxConnections", "Gateway.HeaderTimeout"),
-    };
-    if max_connections == 0 {
-        return Err(crate::net::NetConfigError::Bad {
-            key: max_key,
-            reason: "must be at least 1",
-        }
-        .into());
-    }
-    let header_timeout = crate::config::parse_duration(header_timeout)
-        .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(3600))
-        .ok_or(crate::net::NetConfigError::Bad {
-            key: timeout_key,
-            reason: "must be a duration like 30s (at most 1h)",
-        })?;
-    Ok(crate::serve::Limits {
-        max_connections,
-        header_timeout,
-    })
 }
 
 /// Writes an address file whole or not at all (temp file + rename): a reader never sees it

@@ -9,22 +9,31 @@ use std::time::{Duration, SystemTime};
 /// `IpnsEntry` (IPNS record spec), every field optional.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
 pub struct Entry {
+    /// The path the name points to (`/ipfs/...`), V1 copy.
     #[prost(bytes = "vec", optional, tag = "1")]
     pub value: Option<Vec<u8>>,
+    /// The legacy signature over value, validity and validity type.
     #[prost(bytes = "vec", optional, tag = "2")]
     pub signature_v1: Option<Vec<u8>>,
+    /// How `validity` is read (0: an EOL timestamp).
     #[prost(int32, optional, tag = "3")]
     pub validity_type: Option<i32>,
+    /// The expiry, an RFC 3339 timestamp, V1 copy.
     #[prost(bytes = "vec", optional, tag = "4")]
     pub validity: Option<Vec<u8>>,
+    /// The record's sequence number, V1 copy.
     #[prost(uint64, optional, tag = "5")]
     pub sequence: Option<u64>,
+    /// How long resolvers may cache the record, in nanoseconds, V1 copy.
     #[prost(uint64, optional, tag = "6")]
     pub ttl: Option<u64>,
+    /// The signer's public key, when the name does not embed it.
     #[prost(bytes = "vec", optional, tag = "7")]
     pub pub_key: Option<Vec<u8>>,
+    /// The signature over `data`.
     #[prost(bytes = "vec", optional, tag = "8")]
     pub signature_v2: Option<Vec<u8>>,
+    /// The DAG-CBOR document holding the V2 fields.
     #[prost(bytes = "vec", optional, tag = "9")]
     pub data: Option<Vec<u8>>,
 }

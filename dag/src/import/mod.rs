@@ -2,8 +2,8 @@
 //!
 //! Data flow: a reader is cut into chunks ([`crate::chunker`]), batches of chunks are hashed
 //! in parallel on all cores while the next batch is read, and the resulting leaves are
-//! folded into a balanced tree ([`file`]). Trees — walked from disk in name order ([`dir`])
-//! or uploaded as [`TreeEntry`] values in any order — go through one builder ([`tree`]) that
+//! folded into a balanced tree ([`file`]). Trees — walked from disk in name order (`dir`)
+//! or uploaded as [`TreeEntry`] values in any order — go through one builder (`tree`) that
 //! keeps directories as link lists and builds them at the end, each as one dag-pb node or as
 //! a HAMT once it passes the size threshold. Every block
 //! goes to a [`Sink`] (the store's batched writer, or [`Discard`] for `--only-hash`), so
@@ -142,7 +142,7 @@ pub enum ImportError {
     /// Reading input failed.
     #[error("reading {path}: {source}")]
     Io {
-        /// The file or directory being read ("<stdin>" for standard input).
+        /// The file or directory being read (`<stdin>` for standard input).
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,

@@ -9,7 +9,7 @@
 //! # Layout
 //! Blocks are keyed by their **multihash** (as Kubo does), so one block stored under a
 //! CIDv0 and a CIDv1 is stored once. redb holds the index and everything small; the bytes
-//! of large blocks live in append-only pack files next to it ([`pack`]), so an import
+//! of large blocks live in append-only pack files next to it (module `pack`), so an import
 //! writes each byte once, sequentially. Tables:
 //! - `index`: multihash → (size, pack id, offset); pack id 0 means "inline in `data`".
 //!   Answers `has`/`size`/`stat`/`refs local` and drives GC without touching block bytes.
@@ -17,7 +17,7 @@
 //!   internal nodes, small files).
 //! - `packs`: pack id → (bytes written, bytes still referenced), for GC compaction.
 //! - `pins`: [`block::pin_key`] of the pinned CID → [`PinMode`] (and whether it was pinned
-//!   as CIDv0); see [`pin`].
+//!   as CIDv0); see module `pin`.
 //! - `meta`: counters (the sum of block sizes) and markers of one-time migrations.
 //!
 //! Pack bytes are synced before the redb commit that references them, so an index entry
@@ -31,7 +31,7 @@
 //! bytes that do not match; [`Store::verify`] re-hashes the whole store.
 //!
 //! # Failing disks and damaged files
-//! Every public operation runs at the store's boundary ([`boundary`]): a panic of redb on a
+//! Every public operation runs at the store's boundary (module `boundary`): a panic of redb on a
 //! damaged page becomes [`StoreError::Damaged`], a database poisoned by a failed write is
 //! reopened by the next operation, and a full disk is [`StoreError::DiskFull`], with a
 //! reserve file given back so that unpinning and GC can free space.
@@ -311,7 +311,7 @@ impl Store {
     /// process) has it open.
     ///
     /// A damaged file gives an error, never a panic. Opening writes nothing to an existing
-    /// store (so it works on a full disk); see [`boundary`] for the reserve file written
+    /// store (so it works on a full disk); see module `boundary` for the reserve file written
     /// beside the database.
     pub fn open(path: &Path) -> Result<Store> {
         let db = boundary::open_db(path, CACHE_SIZE)?;

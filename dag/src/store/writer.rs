@@ -111,7 +111,7 @@ impl Writer {
         })
     }
 
-    /// Queues a block for writing. Blocks while [`MAX_IN_FLIGHT`] bytes are queued. An
+    /// Queues a block for writing. Blocks while `MAX_IN_FLIGHT` (8 MiB) bytes are queued. An
     /// error means the writer failed (the error is the writer thread's); the import is
     /// then aborted.
     pub fn put(&mut self, block: Block) -> Result<()> {

@@ -55,6 +55,8 @@ pub struct ApiState {
     pub(crate) store: Store,
     pub(crate) identity: crate::identity::Identity,
     pub(crate) config: Arc<crate::Config>,
+    /// The config's values, parsed.
+    pub(crate) settings: Arc<crate::config::Settings>,
     /// The repository (`None`: the node keeps everything in memory).
     pub(crate) repo_path: Option<std::path::PathBuf>,
     /// Cancelled by `POST /api/v0/shutdown`.
@@ -84,6 +86,7 @@ impl ApiState {
             store: node.store().clone(),
             identity: node.identity().clone(),
             config: Arc::new(node.config().clone()),
+            settings: Arc::new(node.settings().clone()),
             repo_path: node.repo_path().map(std::path::Path::to_path_buf),
             shutdown,
             access: Arc::new(access),

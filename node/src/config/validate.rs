@@ -3,9 +3,12 @@
 //! node later (a duration added to an `Instant`, a zero-sized window, ...).
 //!
 //! Data flow: [`Config::from_json`] (used by `repo::load_config`) parses the file and
-//! calls [`Config::validate`]; `Config::with` (for `config KEY VALUE`) and `Repo::init`
-//! validate too. The first bad value is the error, naming its key.
+//! calls [`Config::validate`], which is [`Config::settings`]: the one parse of every
+//! value into its typed [`Settings`]. `Config::with` (for `config KEY VALUE`) and
+//! `Repo::init` validate too, and the daemon starts from the `Settings`. The first bad
+//! value is the error, a [`ConfigError`] naming its key.
 
+use super::settings::{ApiSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings};
 use super::{Config, parse_duration};
 
 /// Longest network wait a config may set (timeouts, cooldowns): a day.
@@ -18,6 +21,10 @@ pub const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 
 pub const MAX_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Most resolved names cached.
 pub const MAX_RESOLVE_CACHE: usize = 1 << 20;
+/// Smallest BitSwap upload window a config may set (bytes): one maximal block.
+pub const MIN_UPLOAD_WINDOW: u64 = 1 << 20;
+/// Most blocks a DAG fetch may keep wanted at once.
+pub const MAX_FETCH_WINDOW: usize = 1024;
 
 /// The config file cannot be used.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -41,7 +48,12 @@ pub enum ConfigError {
     },
 }
 
-fn bad(key: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> ConfigError {
+/// The error for `key`, written as `value`.
+pub(super) fn bad(
+    key: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Value {
         key,
         value: value.to_string(),
@@ -96,139 +108,277 @@ impl Config {
         Ok(c)
     }
 
-    /// Checks every value the node will use, with bounds: durations parse and stay below
-    /// sane maxima ([`MAX_TIMEOUT`], [`MAX_PERIOD`], [`MAX_LIFETIME`]), counts are in
-    /// range, addresses parse, names are known. The first bad value is the error.
+    /// Checks every value the node will use (see [`Config::settings`]); the first bad
+    /// value is the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let timeouts: [(&'static str, &str, bool); 6] = [
-            (
+        self.settings().map(drop)
+    }
+
+    /// The config's values parsed and checked, with bounds: durations parse and stay
+    /// below sane maxima ([`MAX_TIMEOUT`], [`MAX_PERIOD`], [`MAX_LIFETIME`]), counts are
+    /// in range, addresses parse, names are known. The first bad value is the error,
+    /// naming its key.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            api: self.api_settings()?,
+            gateway: self.gateway_settings()?,
+            net: self.net_settings()?,
+            provide: ProvideSettings {
+                strategy: crate::net::Strategy::parse(&self.provide.strategy).ok_or_else(|| {
+                    bad(
+                        "Provide.Strategy",
+                        format!("{:?}", self.provide.strategy),
+                        "must be all, pinned or roots",
+                    )
+                })?,
+                interval: Some(check_duration(
+                    "Provide.Interval",
+                    &self.provide.interval,
+                    true,
+                    MAX_PERIOD,
+                )?)
+                .filter(|d| !d.is_zero()),
+            },
+            bitswap: self.bitswap_settings()?,
+            ipns: IpnsSettings {
+                republish_period: check_duration(
+                    "Ipns.RepublishPeriod",
+                    &self.ipns.republish_period,
+                    false,
+                    MAX_PERIOD,
+                )?,
+                record_lifetime: check_duration(
+                    "Ipns.RecordLifetime",
+                    &self.ipns.record_lifetime,
+                    false,
+                    MAX_LIFETIME,
+                )?,
+                resolve_cache_size: at_most(
+                    "Ipns.ResolveCacheSize",
+                    self.ipns.resolve_cache_size,
+                    MAX_RESOLVE_CACHE,
+                )?,
+            },
+            import: self.import_settings()?,
+        })
+    }
+
+    fn api_settings(&self) -> Result<ApiSettings, ConfigError> {
+        Ok(ApiSettings {
+            addr: listen_addr("Addresses.API", &self.addresses.api)?,
+            max_connections: at_least_one("API.MaxConnections", self.api.max_connections)?,
+            header_timeout: check_duration(
+                "API.HeaderTimeout",
+                &self.api.header_timeout,
+                false,
+                MAX_HEADER_TIMEOUT,
+            )?,
+            upload_idle_timeout: check_duration(
                 "API.UploadIdleTimeout",
                 &self.api.upload_idle_timeout,
                 false,
-            ),
-            (
+                MAX_TIMEOUT,
+            )?,
+        })
+    }
+
+    fn gateway_settings(&self) -> Result<GatewaySettings, ConfigError> {
+        let addr = match self.addresses.gateway.trim() {
+            "" => None,
+            _ => Some(listen_addr("Addresses.Gateway", &self.addresses.gateway)?),
+        };
+        Ok(GatewaySettings {
+            addr,
+            max_connections: at_least_one("Gateway.MaxConnections", self.gateway.max_connections)?,
+            header_timeout: check_duration(
+                "Gateway.HeaderTimeout",
+                &self.gateway.header_timeout,
+                false,
+                MAX_HEADER_TIMEOUT,
+            )?,
+            retrieval_timeout: check_duration(
                 "Gateway.RetrievalTimeout",
                 &self.gateway.retrieval_timeout,
                 false,
-            ),
-            ("Routing.QueryTimeout", &self.routing.query_timeout, false),
-            ("Swarm.IdleTimeout", &self.swarm.idle_timeout, true),
-            (
-                "Bitswap.StrictCooldown",
-                &self.bitswap.strict_cooldown,
-                true,
-            ),
-            ("Bitswap.FetchTimeout", &self.bitswap.fetch_timeout, false),
-        ];
-        for (key, value, zero_ok) in timeouts {
-            check_duration(key, value, zero_ok, MAX_TIMEOUT)?;
-        }
-        // The HTTP listeners' header waits (the daemon reads the same bounds).
-        check_duration(
-            "API.HeaderTimeout",
-            &self.api.header_timeout,
-            false,
-            MAX_HEADER_TIMEOUT,
-        )?;
-        check_duration(
-            "Gateway.HeaderTimeout",
-            &self.gateway.header_timeout,
-            false,
-            MAX_HEADER_TIMEOUT,
-        )?;
-        check_duration("Provide.Interval", &self.provide.interval, true, MAX_PERIOD)?;
-        check_duration(
-            "Ipns.RepublishPeriod",
-            &self.ipns.republish_period,
-            false,
-            MAX_PERIOD,
-        )?;
-        check_duration(
-            "Ipns.RecordLifetime",
-            &self.ipns.record_lifetime,
-            false,
-            MAX_LIFETIME,
-        )?;
-        if self.ipns.resolve_cache_size > MAX_RESOLVE_CACHE {
-            return Err(bad(
-                "Ipns.ResolveCacheSize",
-                self.ipns.resolve_cache_size,
-                format!("must be at most {MAX_RESOLVE_CACHE}"),
-            ));
-        }
+                MAX_TIMEOUT,
+            )?,
+            no_fetch: self.gateway.no_fetch,
+        })
+    }
 
-        crate::daemon::socket_addr(&self.addresses.api).map_err(|e| {
-            bad(
-                "Addresses.API",
-                format!("{:?}", self.addresses.api),
-                e.to_string(),
-            )
-        })?;
-        if !self.addresses.gateway.trim().is_empty() {
-            crate::daemon::socket_addr(&self.addresses.gateway).map_err(|e| {
-                bad(
-                    "Addresses.Gateway",
-                    format!("{:?}", self.addresses.gateway),
-                    e.to_string(),
-                )
-            })?;
-        }
-        let counts = [
-            ("Swarm.MaxConnections", self.swarm.max_connections),
-            (
-                "Swarm.MaxConnectionsPerPeer",
-                self.swarm.max_connections_per_peer,
-            ),
-            ("Swarm.MaxPending", self.swarm.max_pending),
-        ];
-        for (key, n) in counts {
-            if n == 0 {
-                return Err(bad(key, n, "must be at least 1"));
+    /// The `Addresses.Swarm`, `Bootstrap`, `Swarm` and `Routing` values.
+    fn net_settings(&self) -> Result<crate::net::NetConfig, ConfigError> {
+        let multiaddr = |key: &'static str, a: &String| {
+            a.parse::<multiaddr::Multiaddr>()
+                .map_err(|_| bad(key, format!("{a:?}"), "not a valid multiaddr"))
+        };
+        let listen = self
+            .addresses
+            .swarm
+            .iter()
+            .map(|a| multiaddr("Addresses.Swarm", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bootstrap = self
+            .bootstrap
+            .iter()
+            .map(|a| {
+                let ma = multiaddr("Bootstrap", a)?;
+                match ma.iter().last() {
+                    Some(multiaddr::Protocol::P2p(_)) => Ok(ma),
+                    _ => Err(bad(
+                        "Bootstrap",
+                        format!("{a:?}"),
+                        "must end in /p2p/<peer id>",
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dht = match self.routing.kind.as_str() {
+            "dhtserver" | "dht" | "auto" => Some(libp2p::kad::Mode::Server),
+            "dhtclient" => Some(libp2p::kad::Mode::Client),
+            "none" => None,
+            other => {
+                return Err(bad(
+                    "Routing.Type",
+                    format!("{other:?}"),
+                    "must be dhtserver, dhtclient or none",
+                ));
             }
-        }
-        for (key, n) in [
-            ("API.MaxConnections", self.api.max_connections),
-            ("Gateway.MaxConnections", self.gateway.max_connections),
-        ] {
-            if n == 0 {
-                return Err(bad(key, n, "must be at least 1"));
+        };
+        let k = match usize::try_from(self.routing.k) {
+            Ok(k @ 1..=256) => k,
+            _ => {
+                return Err(bad(
+                    "Routing.K",
+                    self.routing.k,
+                    "must be between 1 and 256",
+                ));
             }
-        }
-        if self.routing.min_peer_difficulty > crate::identity::MAX_DIFFICULTY {
+        };
+        let max_difficulty = crate::identity::MAX_DIFFICULTY;
+        if self.routing.min_peer_difficulty > max_difficulty {
             return Err(bad(
                 "Routing.MinPeerDifficulty",
                 self.routing.min_peer_difficulty,
-                format!("must be at most {}", crate::identity::MAX_DIFFICULTY),
+                format!("must be at most {max_difficulty}"),
             ));
         }
-        // The network's and BitSwap's own readings of their sections (addresses, routing
-        // type, K, windows, strategies), so what loads is what the daemon can start with.
-        crate::net::NetConfig::from_config(self).map_err(|e| match e {
-            crate::net::NetConfigError::BadAddr { key, addr } => {
-                bad(key, format!("{addr:?}"), "not a valid multiaddr")
-            }
-            crate::net::NetConfigError::NoPeerId { addr } => bad(
-                "Bootstrap",
-                format!("{addr:?}"),
-                "must end in /p2p/<peer id>",
-            ),
-            crate::net::NetConfigError::Bad { key, reason } => bad(key, "", reason),
-        })?;
-        crate::content::bitswap_config(&self.bitswap, std::path::Path::new(""))
-            .map_err(|e| bad("Bitswap", "", e.to_string()))?;
-        if crate::net::Strategy::parse(&self.provide.strategy).is_none() {
-            return Err(bad(
-                "Provide.Strategy",
-                format!("{:?}", self.provide.strategy),
-                "must be all, pinned or roots",
-            ));
-        }
-        let params = self.import.params().map_err(|e| bad(e.key, "", e.reason))?;
-        let mut discard = dag::import::Discard::default();
-        dag::import::Importer::new(params, &mut discard)
-            .map_err(|e| bad("Import", "", e.to_string()))?;
-        Ok(())
+        let s = &self.swarm;
+        Ok(crate::net::NetConfig {
+            listen,
+            bootstrap,
+            dht,
+            lan_dht: self.routing.lan_dht,
+            disjoint_paths: self.routing.disjoint_paths,
+            k,
+            query_timeout: check_duration(
+                "Routing.QueryTimeout",
+                &self.routing.query_timeout,
+                false,
+                MAX_TIMEOUT,
+            )?,
+            min_peer_difficulty: self.routing.min_peer_difficulty,
+            max_connections: at_least_one("Swarm.MaxConnections", s.max_connections)?,
+            max_connections_per_peer: at_least_one(
+                "Swarm.MaxConnectionsPerPeer",
+                s.max_connections_per_peer,
+            )?,
+            max_pending: at_least_one("Swarm.MaxPending", s.max_pending)?,
+            idle_timeout: check_duration("Swarm.IdleTimeout", &s.idle_timeout, true, MAX_TIMEOUT)?,
+            ..crate::net::NetConfig::default()
+        })
     }
+
+    /// The `Bitswap` values (the ledger's path is the caller's: it is the repository's).
+    fn bitswap_settings(&self) -> Result<bitswap::Config, ConfigError> {
+        let c = &self.bitswap;
+        let cooldown = check_duration(
+            "Bitswap.StrictCooldown",
+            &c.strict_cooldown,
+            true,
+            MAX_TIMEOUT,
+        )?;
+        let strategy = match c.strategy.as_str() {
+            "strict" => bitswap::Strategy::Strict { cooldown },
+            other => bitswap::Strategy::parse(other).ok_or_else(|| {
+                bad(
+                    "Bitswap.Strategy",
+                    format!("{other:?}"),
+                    "must be sigmoid, strict or altruistic",
+                )
+            })?,
+        };
+        if c.upload_window < MIN_UPLOAD_WINDOW {
+            return Err(bad(
+                "Bitswap.UploadWindow",
+                c.upload_window,
+                format!("must be at least {MIN_UPLOAD_WINDOW} (1 MiB)"),
+            ));
+        }
+        let fetch_window = at_least_one("Bitswap.FetchWindow", c.fetch_window)?;
+        let fetch_window = at_most("Bitswap.FetchWindow", fetch_window, MAX_FETCH_WINDOW)?;
+        Ok(bitswap::Config {
+            strategy,
+            ledger_path: None,
+            upload_window: c.upload_window,
+            peer_upload_window: c.upload_window,
+            upload_rate: (c.upload_rate > 0).then_some(c.upload_rate),
+            fetch_window,
+            fetch_idle_timeout: check_duration(
+                "Bitswap.FetchTimeout",
+                &c.fetch_timeout,
+                false,
+                MAX_TIMEOUT,
+            )?,
+            seed: None,
+            ledger_exchange: c.ledger_exchange,
+        })
+    }
+
+    /// The `Import` values, checked as the importer checks them.
+    fn import_settings(&self) -> Result<dag::import::Params, ConfigError> {
+        let c = &self.import;
+        let params = c.params()?;
+        if c.file_max_links < 2 {
+            return Err(bad(
+                "Import.UnixFSFileMaxLinks",
+                c.file_max_links,
+                "must be at least 2",
+            ));
+        }
+        if !dag::hamt::valid_fanout(c.hamt_fanout) {
+            return Err(bad(
+                "Import.UnixFSHAMTDirectoryMaxFanout",
+                c.hamt_fanout,
+                "must be a power of two between 8 and 1024",
+            ));
+        }
+        Ok(params)
+    }
+}
+
+/// A listen address (`/ip4|ip6/<ip>/tcp/<port>`).
+fn listen_addr(key: &'static str, addr: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    crate::daemon::socket_addr(addr).map_err(|e| bad(key, format!("{addr:?}"), e.to_string()))
+}
+
+/// A count that must be at least 1.
+fn at_least_one<N: Copy + Default + PartialEq + std::fmt::Display>(
+    key: &'static str,
+    n: N,
+) -> Result<N, ConfigError> {
+    if n == N::default() {
+        return Err(bad(key, n, "must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// A count with an upper bound.
+fn at_most(key: &'static str, n: usize, max: usize) -> Result<usize, ConfigError> {
+    if n > max {
+        return Err(bad(key, n, format!("must be at most {max}")));
+    }
+    Ok(n)
 }
 
 /// The config file does not parse or has a bad value.
@@ -325,17 +475,37 @@ mod tests {
             ),
             (r#"{"Addresses": {"Swarm": ["nope"]}}"#, "Addresses.Swarm"),
             (r#"{"Bootstrap": ["/ip4/127.0.0.1/tcp/1"]}"#, "Bootstrap"),
-            (r#"{"Bitswap": {"FetchWindow": 0}}"#, "Bitswap"),
-            (r#"{"Bitswap": {"Strategy": "x"}}"#, "Bitswap"),
+            (r#"{"Bitswap": {"FetchWindow": 0}}"#, "Bitswap.FetchWindow"),
+            (
+                r#"{"Bitswap": {"FetchWindow": 1025}}"#,
+                "Bitswap.FetchWindow",
+            ),
+            (
+                r#"{"Bitswap": {"UploadWindow": 1}}"#,
+                "Bitswap.UploadWindow",
+            ),
+            (r#"{"Bitswap": {"Strategy": "x"}}"#, "Bitswap.Strategy"),
+            (
+                r#"{"Swarm": {"MaxConnectionsPerPeer": 0}}"#,
+                "Swarm.MaxConnectionsPerPeer",
+            ),
+            (r#"{"Import": {"CidVersion": 2}}"#, "Import.CidVersion"),
+            (
+                r#"{"Import": {"UnixFSHAMTDirectorySizeEstimation": "x"}}"#,
+                "Import.UnixFSHAMTDirectorySizeEstimation",
+            ),
             (r#"{"Provide": {"Strategy": "x"}}"#, "Provide.Strategy"),
             (
                 r#"{"Import": {"UnixFSChunker": "size-0"}}"#,
                 "Import.UnixFSChunker",
             ),
-            (r#"{"Import": {"UnixFSFileMaxLinks": 1}}"#, "Import"),
+            (
+                r#"{"Import": {"UnixFSFileMaxLinks": 1}}"#,
+                "Import.UnixFSFileMaxLinks",
+            ),
             (
                 r#"{"Import": {"UnixFSHAMTDirectoryMaxFanout": 3}}"#,
-                "Import",
+                "Import.UnixFSHAMTDirectoryMaxFanout",
             ),
         ] {
             let e = load(text).expect_err(text);
@@ -349,5 +519,70 @@ mod tests {
             .with("Provide.Interval", serde_json::json!(huge))
             .expect_err("refused");
         assert!(e.to_string().contains("Provide.Interval"), "{e}");
+    }
+
+    #[test]
+    fn config_set_refuses_with_the_load_message() {
+        for (key, value) in [
+            ("Provide.Interval", serde_json::json!("5x")),
+            ("Bitswap.Strategy", serde_json::json!("greedy")),
+            ("Routing.K", serde_json::json!(0)),
+            ("Addresses.API", serde_json::json!("/dns4/x/tcp/1")),
+        ] {
+            let (section, field) = key.split_once('.').expect("dotted");
+            let text = serde_json::json!({ section: { field: value.clone() } }).to_string();
+            let loaded = load(&text).expect_err(&text);
+            let set = Config::default()
+                .with(key, value)
+                .expect_err(key)
+                .to_string();
+            assert_eq!(loaded, set, "{key}");
+            assert!(set.contains(key), "{set}");
+        }
+    }
+
+    #[test]
+    fn settings_are_the_typed_values() {
+        use std::time::Duration;
+        let s = Config::default()
+            .settings()
+            .expect("the defaults are valid");
+        assert_eq!(s.provide.interval, Some(Duration::from_secs(22 * 3600)));
+        assert_eq!(s.provide.strategy, crate::net::Strategy::All);
+        assert_eq!(s.ipns.republish_period, Duration::from_secs(4 * 3600));
+        assert_eq!(s.ipns.record_lifetime, Duration::from_secs(24 * 3600));
+        assert_eq!(s.api.upload_idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.api.addr.to_string(), "127.0.0.1:5001");
+        assert_eq!(
+            s.gateway.addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(s.gateway.retrieval_timeout, Duration::from_secs(30));
+        assert_eq!(s.net.dht, Some(libp2p::kad::Mode::Server));
+        assert_eq!(s.net.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.bitswap.strategy, bitswap::Strategy::Sigmoid);
+        assert_eq!(s.bitswap.fetch_idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.bitswap.upload_rate, None);
+        assert_eq!(s.import, dag::import::Params::default());
+
+        let c = load(
+            r#"{"Provide": {"Interval": "0", "Strategy": "roots"},
+                "Bitswap": {"Strategy": "strict", "StrictCooldown": "3s", "UploadRate": 5},
+                "Routing": {"Type": "none"},
+                "Addresses": {"Gateway": ""}}"#,
+        )
+        .expect("valid");
+        let s = c.settings().expect("valid");
+        assert_eq!(s.provide.interval, None, "0 turns reproviding off");
+        assert_eq!(s.provide.strategy, crate::net::Strategy::Roots);
+        assert_eq!(
+            s.bitswap.strategy,
+            bitswap::Strategy::Strict {
+                cooldown: Duration::from_secs(3)
+            }
+        );
+        assert_eq!(s.bitswap.upload_rate, Some(5));
+        assert_eq!(s.net.dht, None);
+        assert!(s.gateway.addr.is_none());
     }
 }

@@ -87,7 +87,7 @@ impl GatewayState {
     /// `Gateway.NoFetch`) BitSwap for what the store lacks, waiting up to
     /// `retrieval_timeout` for the network.
     pub fn for_node(node: &crate::Node, retrieval_timeout: Duration) -> Self {
-        let bitswap = if node.config().gateway.no_fetch {
+        let bitswap = if node.settings().gateway.no_fetch {
             None
         } else {
             node.bitswap().cloned()

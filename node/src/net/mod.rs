@@ -39,7 +39,7 @@ pub const IPNS_QUORUM: usize = 16;
 /// Commands queued to the network task at most.
 const COMMAND_QUEUE: usize = 256;
 
-/// Network settings (built from [`crate::Config`] by [`NetConfig::from_config`]).
+/// Network settings (read from the config by [`crate::Config::settings`]).
 #[derive(Debug, Clone)]
 pub struct NetConfig {
     /// Listen addresses.
@@ -94,100 +94,6 @@ impl Default for NetConfig {
             record_ttl: Duration::from_secs(48 * 3600),
             limits: Limits::default(),
         }
-    }
-}
-
-/// A config value the network cannot use.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NetConfigError {
-    /// A multiaddr does not parse.
-    #[error("{key}: invalid multiaddr {addr:?}")]
-    BadAddr {
-        /// The config key.
-        key: &'static str,
-        /// The value.
-        addr: String,
-    },
-    /// A bootstrap address has no `/p2p/<peer id>`.
-    #[error("Bootstrap: {addr} does not end in /p2p/<peer id>")]
-    NoPeerId {
-        /// The address.
-        addr: String,
-    },
-    /// Another value is wrong.
-    #[error("{key}: {reason}")]
-    Bad {
-        /// The config key.
-        key: &'static str,
-        /// Why.
-        reason: &'static str,
-    },
-}
-
-impl NetConfig {
-    /// The network settings a config file describes.
-    pub fn from_config(c: &crate::Config) -> Result<NetConfig, NetConfigError> {
-        let parse = |key: &'static str, a: &String| {
-            a.parse::<Multiaddr>().map_err(|_| NetConfigError::BadAddr {
-                key,
-                addr: a.clone(),
-            })
-        };
-        let listen = c
-            .addresses
-            .swarm
-            .iter()
-            .map(|a| parse("Addresses.Swarm", a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let bootstrap = c
-            .bootstrap
-            .iter()
-            .map(|a| {
-                let ma = parse("Bootstrap", a)?;
-                peer_of(&ma).ok_or_else(|| NetConfigError::NoPeerId { addr: a.clone() })?;
-                Ok(ma)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let dht = match c.routing.kind.as_str() {
-            "dhtserver" | "dht" | "auto" => Some(libp2p::kad::Mode::Server),
-            "dhtclient" => Some(libp2p::kad::Mode::Client),
-            "none" => None,
-            _ => {
-                return Err(NetConfigError::Bad {
-                    key: "Routing.Type",
-                    reason: "must be dhtserver, dhtclient or none",
-                });
-            }
-        };
-        let duration = |key: &'static str, s: &str| {
-            crate::config::parse_duration(s).ok_or(NetConfigError::Bad {
-                key,
-                reason: "must be a duration like 30s, 5m or 22h",
-            })
-        };
-        let k = usize::try_from(c.routing.k).unwrap_or(20);
-        if !(1..=256).contains(&k) {
-            return Err(NetConfigError::Bad {
-                key: "Routing.K",
-                reason: "must be between 1 and 256",
-            });
-        }
-        Ok(NetConfig {
-            listen,
-            bootstrap,
-            dht,
-            lan_dht: c.routing.lan_dht,
-            disjoint_paths: c.routing.disjoint_paths,
-            k,
-            query_timeout: duration("Routing.QueryTimeout", &c.routing.query_timeout)?,
-            min_peer_difficulty: c.routing.min_peer_difficulty,
-            max_connections: c.swarm.max_connections,
-            max_connections_per_peer: c.swarm.max_connections_per_peer,
-            max_pending: c.swarm.max_pending,
-            idle_timeout: duration("Swarm.IdleTimeout", &c.swarm.idle_timeout)?,
-            ..NetConfig::default()
-        })
     }
 }
 

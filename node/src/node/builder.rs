@@ -3,11 +3,11 @@
 //! the node's tracker.
 
 use super::{EVENT_BUFFER, Error, Event, Inner, Node, Online};
-use crate::config::{Config, parse_duration};
+use crate::config::{Config, Settings};
 use crate::identity::Identity;
 use crate::keystore::Keystore;
 use crate::names::Names;
-use crate::net::{NetConfig, NetConfigError, Network, Strategy, records::Records};
+use crate::net::{Network, records::Records};
 use crate::repo::Repo;
 use dag::Store;
 use std::path::PathBuf;
@@ -118,7 +118,8 @@ impl NodeBuilder {
         if let Some(peers) = bootstrap {
             config.bootstrap = peers;
         }
-        let plan = Plan::check(&config)?;
+        // Every config value parsed once; a bad one fails the start, naming its key.
+        let settings = Arc::new(config.settings()?);
         let tasks = TaskTracker::new();
         let cancel = CancellationToken::new();
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
@@ -130,8 +131,7 @@ impl NodeBuilder {
                     &store,
                     &identity,
                     repo_path.as_deref(),
-                    &config,
-                    &plan,
+                    &settings,
                     &tasks,
                     &cancel,
                     &events,
@@ -147,12 +147,12 @@ impl NodeBuilder {
             repo_path.as_deref(),
             keystore,
             online.as_ref().map(|o| o.net.clone()),
-            config.ipns.resolve_cache_size,
+            settings.ipns.resolve_cache_size,
         )?;
         if online.is_some() {
             // Online, the node answers for its names from the start and keeps them alive.
             names.load_own_records();
-            names.spawn_republisher(plan.republish_period, cancel.child_token(), &tasks);
+            names.spawn_republisher(settings.ipns.republish_period, cancel.child_token(), &tasks);
         }
         tracing::info!(
             peer = %identity.peer_id(),
@@ -168,41 +168,11 @@ impl NodeBuilder {
                 repo_path,
                 online,
                 names,
-                strategy: plan.strategy,
+                settings,
                 tasks,
                 cancel,
                 events,
             }),
-        })
-    }
-}
-
-/// The config values the start needs, checked before anything starts.
-struct Plan {
-    republish_period: Duration,
-    strategy: Strategy,
-    reprovide_interval: Duration,
-}
-
-impl Plan {
-    fn check(config: &Config) -> Result<Plan, Error> {
-        let republish_period = config.ipns.republish_period().ok_or(NetConfigError::Bad {
-            key: "Ipns.RepublishPeriod",
-            reason: "must be a duration like 4h",
-        })?;
-        let strategy = Strategy::parse(&config.provide.strategy).ok_or(NetConfigError::Bad {
-            key: "Provide.Strategy",
-            reason: "must be all, pinned or roots",
-        })?;
-        let reprovide_interval =
-            parse_duration(&config.provide.interval).ok_or(NetConfigError::Bad {
-                key: "Provide.Interval",
-                reason: "must be a duration like 22h, or 0 to turn reproviding off",
-            })?;
-        Ok(Plan {
-            republish_period,
-            strategy,
-            reprovide_interval,
         })
     }
 }
@@ -270,13 +240,12 @@ async fn start_network(
     store: &Store,
     identity: &Identity,
     repo: Option<&std::path::Path>,
-    config: &Config,
-    plan: &Plan,
+    settings: &Settings,
     tasks: &TaskTracker,
     cancel: &CancellationToken,
     events: &tokio::sync::broadcast::Sender<Event>,
 ) -> Result<Online, Error> {
-    let net_config = NetConfig::from_config(config)?;
+    let net_config = settings.net.clone();
     let local = identity.peer_id();
     let limits = net_config.limits;
     let datastore = repo.map(|r| r.join(DATASTORE_FILE));
@@ -285,11 +254,11 @@ async fn start_network(
         None => Records::in_memory(local, limits),
     })
     .await??;
-    let mut bitswap_config =
-        crate::content::bitswap_config(&config.bitswap, repo.unwrap_or(std::path::Path::new("")))?;
-    if repo.is_none() {
-        bitswap_config.ledger_path = None; // ledgers live in memory
-    }
+    // In memory, the ledgers are too (no ledger_path).
+    let bitswap_config = match repo {
+        Some(repo) => crate::content::bitswap_config(&settings.bitswap, repo),
+        None => settings.bitswap.clone(),
+    };
     // Connection events go to BitSwap through the node, which reports them as events.
     let (peer_tx, mut peer_rx) = bitswap::PeerEvents::channel();
     let (bitswap_tx, bitswap_rx) = bitswap::PeerEvents::channel();
@@ -330,13 +299,13 @@ async fn start_network(
             };
         }
     });
-    let interval = plan.reprovide_interval;
+    let interval = settings.provide.interval;
     let reprovider = crate::net::provide::spawn_reprovider(
         net.clone(),
         store.clone(),
-        plan.strategy,
-        FIRST_REPROVIDE.min(interval),
-        (!interval.is_zero()).then_some(interval),
+        settings.provide.strategy,
+        interval.map_or(FIRST_REPROVIDE, |i| FIRST_REPROVIDE.min(i)),
+        interval,
         tasks,
     );
     let online = Online {

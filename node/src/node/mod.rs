@@ -27,10 +27,11 @@ pub use content::{AddEvent, AddInput, AddOptions, AddStream, Content};
 pub use ops::{BlockApi, DagApi, NameApi, PinApi, Publish, RoutingApi, SwarmApi};
 
 use crate::config::Config;
+use crate::config::Settings;
 use crate::content::Source;
 use crate::identity::Identity;
 use crate::names::Names;
-use crate::net::{Network, Strategy};
+use crate::net::Network;
 use dag::{Cid, Store};
 use libp2p::PeerId;
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ pub enum Error {
     Settings(String),
     /// A config value is wrong.
     #[error(transparent)]
-    Config(#[from] crate::net::NetConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// The repository could not be opened or created.
     #[error(transparent)]
     Repo(#[from] crate::repo::RepoError),
@@ -168,7 +169,7 @@ struct Inner {
     repo_path: Option<PathBuf>,
     online: Option<Online>,
     names: Names,
-    strategy: Strategy,
+    settings: Arc<Settings>,
     tasks: TaskTracker,
     cancel: CancellationToken,
     events: broadcast::Sender<Event>,
@@ -201,6 +202,11 @@ impl Node {
     /// The configuration the node runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The configuration's values, parsed (durations, strategies, import parameters).
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     /// The block store.
@@ -364,7 +370,7 @@ impl Node {
         let Some(o) = self.online() else { return };
         let net = o.net.clone();
         let store = self.inner.store.clone();
-        let strategy = self.inner.strategy;
+        let strategy = self.inner.settings.provide.strategy;
         self.inner.tasks.spawn_blocking(move || {
             for root in roots {
                 net.provide_background(crate::net::provide::keys_for_new_dag(

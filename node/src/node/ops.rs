@@ -14,8 +14,6 @@ use std::time::Duration;
 
 /// Longest wait for one block while checking that a value to publish resolves.
 pub const PUBLISH_RESOLVE_DEADLINE: Duration = Duration::from_secs(30);
-/// Record lifetime when neither the caller nor `Ipns.RecordLifetime` gives one.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Record TTL (how long resolvers may cache) when the caller gives none (Kubo's 5 min).
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
@@ -182,7 +180,7 @@ impl BlockApi<'_> {
 pub struct Publish {
     /// The key (`self`, another key's name, or its IPNS name); `None`: `self`.
     pub key: Option<String>,
-    /// How long the record stays valid (`None`: `Ipns.RecordLifetime`, else 24 h).
+    /// How long the record stays valid (`None`: `Ipns.RecordLifetime`, 24 h by default).
     pub lifetime: Option<Duration>,
     /// How long resolvers may cache it (`None`: 5 min).
     pub ttl: Option<Duration>,
@@ -243,14 +241,9 @@ impl NameApi<'_> {
     /// nobody can find.
     pub async fn publish(&self, value: &str, options: Publish) -> Result<Published, Error> {
         let node = self.0;
-        let lifetime = match options.lifetime {
-            Some(l) => l,
-            None => node
-                .config()
-                .ipns
-                .record_lifetime()
-                .unwrap_or(DEFAULT_LIFETIME),
-        };
+        let lifetime = options
+            .lifetime
+            .unwrap_or(node.settings().ipns.record_lifetime);
         if lifetime.is_zero() {
             return Err(Error::Settings("the lifetime must be above zero".into()));
         }
