@@ -83,7 +83,7 @@ fn read_loc(
             .map(|g| Bytes::copy_from_slice(g.value()))
             .filter(|b| b.len() == len));
     }
-    Ok(packs.read(loc.pack, loc.offset, len)?.map(Bytes::from))
+    packs.read(loc.pack, loc.offset, len)
 }
 
 impl BlockTables for ReadTables<'_> {
