@@ -13,16 +13,21 @@
 //!
 //! [`Packs`] is one of:
 //! - [`file`]: pack files in a directory beside the database (a store on disk);
-//! - [`memory`]: segments held in RAM (an in-memory store).
+//! - [`memory`]: blocks held in RAM (an in-memory store, whose packs take every block,
+//!   not only the large ones: [`Packs::inline_max`]).
 
 mod file;
+mod memory;
 
-use super::Result;
+use super::{INLINE_MAX, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::Path;
 
 pub(crate) use file::FilePacks;
+#[cfg(test)]
+pub(crate) use memory::MEMORY_PACK_SIZE;
+pub(crate) use memory::MemoryPacks;
 
 /// A pack file is closed and a new one started past this size.
 pub const PACK_TARGET_SIZE: u64 = 1 << 30;
@@ -31,6 +36,8 @@ pub const PACK_TARGET_SIZE: u64 = 1 << 30;
 pub(crate) enum Packs {
     /// Pack files on disk.
     File(FilePacks),
+    /// Segments in RAM.
+    Memory(MemoryPacks),
 }
 
 impl Packs {
@@ -39,11 +46,28 @@ impl Packs {
         FilePacks::open(dir).map(Packs::File)
     }
 
+    /// Empty packs in RAM, for an in-memory store.
+    pub(crate) fn in_memory() -> Packs {
+        Packs::Memory(MemoryPacks::default())
+    }
+
+    /// Blocks up to this size are stored inside redb, larger ones in the packs: on disk
+    /// [`INLINE_MAX`] (a small block costs a page read, not a pack file's random read); in
+    /// memory none, every block goes to the packs (see [`memory`] for why).
+    pub(crate) fn inline_max(&self) -> usize {
+        match self {
+            Packs::File(_) => INLINE_MAX,
+            // Only an empty block (which has no bytes to hold) stays in redb.
+            Packs::Memory(_) => 0,
+        }
+    }
+
     /// The lowest pack id that may still receive appends: the current pack's, or the
     /// next new pack's when none is open.
     pub(crate) fn first_active_id(&self) -> u32 {
         match self {
             Packs::File(p) => p.first_active_id(),
+            Packs::Memory(p) => p.first_active_id(),
         }
     }
 
@@ -51,6 +75,7 @@ impl Packs {
     pub(crate) fn append(&self, mh: &[u8], data: &[u8]) -> Result<(u32, u64)> {
         match self {
             Packs::File(p) => p.append(mh, data),
+            Packs::Memory(p) => p.append(data),
         }
     }
 
@@ -58,6 +83,7 @@ impl Packs {
     pub(crate) fn flush_in_background(&self) -> Result<()> {
         match self {
             Packs::File(p) => p.flush_in_background(),
+            Packs::Memory(_) => Ok(()),
         }
     }
 
@@ -66,6 +92,7 @@ impl Packs {
     pub(crate) fn sync(&self) -> Result<()> {
         match self {
             Packs::File(p) => p.sync(),
+            Packs::Memory(_) => Ok(()),
         }
     }
 
@@ -73,6 +100,7 @@ impl Packs {
     pub(crate) fn read(&self, id: u32, offset: u64, len: usize) -> Result<Option<Bytes>> {
         match self {
             Packs::File(p) => p.read(id, offset, len),
+            Packs::Memory(p) => Ok(p.read(id, offset, len)),
         }
     }
 
@@ -80,6 +108,10 @@ impl Packs {
     pub(crate) fn remove(&self, id: u32) -> Result<()> {
         match self {
             Packs::File(p) => p.remove(id),
+            Packs::Memory(p) => {
+                p.remove(id);
+                Ok(())
+            }
         }
     }
 
@@ -90,6 +122,10 @@ impl Packs {
         for (id, ranges) in ranges {
             let punched = match self {
                 Packs::File(p) => p.punch(*id, ranges),
+                Packs::Memory(p) => {
+                    p.punch(*id, ranges);
+                    Ok(())
+                }
             };
             if let Err(e) = punched {
                 tracing::warn!(error = %e, "cannot free the space of deleted blocks");
@@ -97,18 +133,21 @@ impl Packs {
         }
     }
 
-    /// Total bytes the packs take.
+    /// Total bytes the packs take (on disk, or held in RAM).
     pub(crate) fn disk_size(&self) -> Result<u64> {
         match self {
             Packs::File(p) => p.disk_size(),
+            Packs::Memory(p) => Ok(p.held()),
         }
     }
 
     /// Bytes pack `id` takes (0 if it is gone), against which compaction weighs the bytes
-    /// still referenced.
+    /// still referenced: a file's size (freed holes included), or the bytes held in RAM
+    /// (freed blocks are dropped at once, so only aborted writes' bytes count as garbage).
     pub(crate) fn file_size(&self, id: u32) -> Result<u64> {
         match self {
             Packs::File(p) => p.file_size(id),
+            Packs::Memory(p) => Ok(p.held_by(id)),
         }
     }
 
@@ -116,6 +155,7 @@ impl Packs {
     pub(crate) fn ids(&self) -> Result<Vec<u32>> {
         match self {
             Packs::File(p) => p.ids(),
+            Packs::Memory(p) => Ok(p.ids()),
         }
     }
 }
