@@ -16,6 +16,10 @@
 //!   While the reserve is out, writes that add data first try to write it back: they
 //!   fail with `DiskFull` without touching redb until enough space is free again (twice
 //!   the reserve, so that putting it back leaves room for everything else).
+//!
+//! An in-memory store ([`Store::in_memory`]) has a boundary too (panics become errors),
+//! but no reserve and no reopening: its backend does not fail writes, and reopening it
+//! would give a new, empty database.
 
 use super::{Inner, Result, Store, StoreError};
 use redb::{Database, DatabaseError, ReadTransaction, TransactionError, WriteTransaction};
@@ -117,7 +121,15 @@ impl Inner {
 
     /// Closes the database and opens it again (unless another thread already did since
     /// `seen`).
-    fn reopen(&self, seen: u64) -> Result<()> {
+    pub(super) fn reopen(&self, seen: u64) -> Result<()> {
+        if self.memory.is_some() {
+            // An in-memory database cannot be opened again (there is no file: it would be
+            // a new, empty one). Its backend never fails a write, so this is not reached;
+            // if it were, the operation fails as its transaction did.
+            return Err(StoreError::Db {
+                source: redb::Error::PreviousIo,
+            });
+        }
         let mut slot = self.db.slot.write().unwrap_or_else(PoisonError::into_inner);
         if slot.generation != seen && slot.db.is_some() {
             return Ok(());
@@ -232,7 +244,8 @@ fn disk_full(e: &StoreError) -> bool {
 
 /// The reserve file (see the module docs).
 pub(crate) struct Reserve {
-    path: PathBuf,
+    /// `None`: no reserve (an in-memory store).
+    path: Option<PathBuf>,
     /// The file is not (fully) there.
     released: AtomicBool,
     /// One writer of the file at a time.
@@ -243,12 +256,13 @@ impl Reserve {
     /// The reserve beside the database file at `db`; writes it if missing (if that fails
     /// the disk is full, and the store starts without its reserve).
     pub(crate) fn open(db: &Path) -> Reserve {
+        let path = db.with_extension("reserve");
+        let complete = std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_SIZE);
         let reserve = Reserve {
-            path: db.with_extension("reserve"),
+            path: Some(path),
             released: AtomicBool::new(true),
             writing: Mutex::new(()),
         };
-        let complete = std::fs::metadata(&reserve.path).is_ok_and(|m| m.len() == RESERVE_SIZE);
         if complete {
             reserve.released.store(false, Ordering::Release);
         } else {
@@ -257,22 +271,37 @@ impl Reserve {
         reserve
     }
 
+    /// No reserve: for an in-memory store, which never reports a full disk.
+    pub(crate) fn none() -> Reserve {
+        Reserve {
+            path: None,
+            released: AtomicBool::new(false),
+            writing: Mutex::new(()),
+        }
+    }
+
     pub(crate) fn is_released(&self) -> bool {
         self.released.load(Ordering::Acquire)
     }
 
     /// Deletes the reserve, giving its space to the store.
     pub(crate) fn release(&self) {
+        let Some(path) = &self.path else {
+            return;
+        };
         let _one = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.released.swap(true, Ordering::AcqRel) {
-            tracing::warn!(path = %self.path.display(), "disk full: releasing the block store's reserve space");
+            tracing::warn!(path = %path.display(), "disk full: releasing the block store's reserve space");
         }
-        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(path);
     }
 
     /// Writes the reserve back if it is out; answers whether it is in place. Fails (and
     /// leaves no partial file) when the disk has not that much room.
     pub(crate) fn restore(&self) -> bool {
+        let Some(path) = &self.path else {
+            return true;
+        };
         if !self.is_released() {
             return true;
         }
@@ -283,17 +312,17 @@ impl Reserve {
         // Put back only with as much room again to spare: a reserve that takes the last
         // free bytes would leave the daemon unable to write its `api` file, other
         // databases unable to commit.
-        if free_space(&self.path).is_some_and(|free| free < 2 * RESERVE_SIZE) {
+        if free_space(path).is_some_and(|free| free < 2 * RESERVE_SIZE) {
             return false;
         }
-        match write_reserve(&self.path) {
+        match write_reserve(path) {
             Ok(()) => {
                 self.released.store(false, Ordering::Release);
-                tracing::info!(path = %self.path.display(), "block store reserve space in place");
+                tracing::info!(path = %path.display(), "block store reserve space in place");
                 true
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&self.path);
+                let _ = std::fs::remove_file(path);
                 tracing::debug!(error = %e, "block store reserve cannot be written");
                 false
             }

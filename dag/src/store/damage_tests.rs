@@ -1,27 +1,21 @@
 //! Tests of the store against damage: corrupt blocks under pins (GC and pin walks must not
 //! take links from them), damaged database pages, failed writes.
 
-use super::tests::temp_store;
+use super::tests::{on_both_stores, temp_store};
 use super::*;
 use crate::testutil::{node_named, raw};
 
-/// Test-only: flips one bit of an inline block's stored bytes behind the store's back.
+/// Test-only: flips one bit of a block's stored bytes behind the store's back.
 fn flip_bit(store: &Store, cid: &Cid, byte: usize, bit: u8) {
-    let txn = store.inner.begin_write().expect("txn");
-    {
-        let mh = cid.hash().to_bytes();
-        let mut data = txn.open_table(DATA).expect("data");
-        let mut bytes = data
-            .get(mh.as_slice())
-            .expect("get")
-            .expect("inline block")
-            .value()
-            .to_vec();
-        bytes[byte] ^= 1 << bit;
-        data.insert(mh.as_slice(), bytes.as_slice())
-            .expect("insert");
-    }
-    txn.commit().expect("commit");
+    let mh = cid.hash().to_bytes();
+    let mut bytes = ReadTables::open(&store.inner)
+        .expect("tables")
+        .read(&mh)
+        .expect("read")
+        .expect("stored block")
+        .to_vec();
+    bytes[byte] ^= 1 << bit;
+    super::tests::corrupt(store, cid, &bytes);
 }
 
 /// A pinned directory holding one 300 KB file (two leaves); answers (dir, file, leaves).
@@ -48,9 +42,8 @@ fn flip_link(store: &Store, block: &Block, target: &Cid) {
     flip_bit(store, block.cid(), at + link.len() - 3, 4);
 }
 
-#[test]
-fn gc_refuses_links_of_a_corrupt_block_and_deletes_nothing() {
-    let (_dir, store) = temp_store();
+on_both_stores!(gc_refuses_links_of_a_corrupt_block_and_deletes_nothing);
+fn gc_refuses_links_of_a_corrupt_block_and_deletes_nothing(store: Store) {
     let (dir, file, leaves) = pinned_dir(&store);
     let junk = raw(b"junk");
     store.put(junk.clone()).expect("put");
@@ -160,9 +153,8 @@ fn a_damaged_database_page_gives_errors_not_panics() {
     assert!(errors > 0, "the damage was never noticed");
 }
 
-#[test]
-fn gc_keeps_leased_dags_until_the_lease_drops() {
-    let (_dir, store) = temp_store();
+on_both_stores!(gc_keeps_leased_dags_until_the_lease_drops);
+fn gc_keeps_leased_dags_until_the_lease_drops(store: Store) {
     let a = raw(b"fetched leaf");
     let b = raw(b"leaf not fetched yet");
     let file = node_named(&[&a, &b], "", b"");

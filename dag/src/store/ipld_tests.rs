@@ -1,7 +1,7 @@
 //! Pins, GC and `pin verify` over DAGs of every codec (issue 15's silent data loss: a
 //! pinned dag-cbor root whose linked blocks were collected).
 
-use super::tests::temp_store;
+use super::tests::{on_both_stores, temp_store};
 use super::*;
 use crate::block::{DAG_CBOR, DAG_JSON, DAG_PB, Version};
 use crate::codec::{self, Codec, Ipld};
@@ -118,12 +118,11 @@ fn recursive_pin_of_dag_cbor_root_with_absent_child_is_refused() {
     assert!(store.pins().expect("pins").is_empty());
 }
 
+on_both_stores!(mixed_codec_dags_are_kept_whole_then_collected);
 /// Issue 15's "Done when": a dag-cbor root linking to raw, dag-pb and dag-json children,
 /// and a dag-json root linking to dag-cbor, pinned recursively, survive GC whole; once
 /// unpinned, GC removes every block.
-#[test]
-fn mixed_codec_dags_are_kept_whole_then_collected() {
-    let (_dir, store) = temp_store();
+fn mixed_codec_dags_are_kept_whole_then_collected(store: Store) {
     let raw_leaf = raw(b"raw leaf");
     let pb_leaf = raw(b"under dag-pb");
     let pb_child = pb(&[&pb_leaf], b"pb child");
@@ -371,9 +370,8 @@ fn dag_json_and_dag_cbor_roots_of_the_same_value_are_distinct_pins() {
 /// A multicodec ipfsd does not know (a private-use code).
 const UNKNOWN_CODEC: u64 = 0x30_0001;
 
-#[test]
-fn unknown_codec_blocks_are_kept_as_leaves_and_reported() {
-    let (_dir, store) = temp_store();
+on_both_stores!(unknown_codec_blocks_are_kept_as_leaves_and_reported);
+fn unknown_codec_blocks_are_kept_as_leaves_and_reported(store: Store) {
     let opaque = Block::encode(Version::V1, UNKNOWN_CODEC, &b"opaque bytes"[..]);
     assert!(!Codec::of(opaque.cid()).follows_links());
     let root = cbor("root", &[("opaque", &opaque)]);

@@ -1,7 +1,7 @@
 //! Pins keyed by multihash-normalised CID ([`block::pin_key`]) and the migration of stores
 //! that keyed CIDv0 pins by their own bytes.
 
-use super::tests::temp_store;
+use super::tests::{on_both_stores, temp_store};
 use super::*;
 use crate::block::{DAG_PB, Version};
 
@@ -16,9 +16,8 @@ fn v1(cid: &Cid) -> Cid {
     Cid::new_v1(DAG_PB, *cid.hash())
 }
 
-#[test]
-fn cidv0_and_cidv1_of_one_root_are_one_pin() {
-    let (_dir, store) = temp_store();
+on_both_stores!(cidv0_and_cidv1_of_one_root_are_one_pin);
+fn cidv0_and_cidv1_of_one_root_are_one_pin(store: Store) {
     let (root, leaf) = pb_root();
     store.put_many([root.clone(), leaf]).expect("put");
     let (v0, v1) = (*root.cid(), v1(root.cid()));

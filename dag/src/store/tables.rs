@@ -5,8 +5,8 @@
 
 use super::pack::Packs;
 use super::{
-    Block, DATA, INDEX, INLINE_MAX, Inner, MAX_BLOCK_SIZE, META, PACKS, PINS, Result, StoreError,
-    TOTAL_SIZE, block,
+    Block, DATA, INDEX, Inner, MAX_BLOCK_SIZE, META, PACKS, PINS, Result, StoreError, TOTAL_SIZE,
+    block,
 };
 use bytes::Bytes;
 use redb::{Durability, ReadableTable, WriteTransaction};
@@ -83,7 +83,7 @@ fn read_loc(
             .map(|g| Bytes::copy_from_slice(g.value()))
             .filter(|b| b.len() == len));
     }
-    Ok(packs.read(loc.pack, loc.offset, len)?.map(Bytes::from))
+    packs.read(loc.pack, loc.offset, len)
 }
 
 impl BlockTables for ReadTables<'_> {
@@ -147,7 +147,7 @@ impl<'txn> WriteTables<'txn> {
     /// Stores bytes under `mh`, which is not in the index yet (or is being moved).
     fn insert_new(&mut self, mh: &[u8], data: &[u8]) -> Result<()> {
         let size = data.len() as u64;
-        let loc = if data.len() <= INLINE_MAX {
+        let loc = if data.len() <= self.packs.inline_max() {
             self.data.insert(mh, data)?;
             (size, 0, 0)
         } else {

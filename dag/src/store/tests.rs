@@ -11,6 +11,26 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// Runs the test function `name(store: Store)` twice: the module `name` gets the tests
+/// `on_disk` (a store in a temporary directory) and `in_memory` ([`Store::in_memory`]).
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn on_disk() {
+                let (_dir, store) = $crate::store::tests::temp_store();
+                super::$name(store);
+            }
+
+            #[test]
+            fn in_memory() {
+                super::$name($crate::store::Store::in_memory().expect("in-memory store"));
+            }
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
 use crate::testutil::raw;
 
 fn node(links: &[&Block], data: &[u8]) -> Block {
@@ -33,9 +53,8 @@ pub(crate) fn corrupt(store: &Store, cid: &Cid, garbage: &[u8]) {
     txn.commit().expect("commit");
 }
 
-#[test]
-fn put_get_has_delete_size() {
-    let (_dir, store) = temp_store();
+on_both_stores!(put_get_has_delete_size);
+fn put_get_has_delete_size(store: Store) {
     let small = raw(b"hello");
     let big = raw(&vec![7u8; 3 * INLINE_MAX + 17]);
     let exact = raw(&vec![9u8; INLINE_MAX]);
@@ -89,9 +108,8 @@ fn put_get_has_delete_size() {
     assert!(store.verify().expect("verify").is_ok());
 }
 
-#[test]
-fn identity_cids_are_inline() {
-    let (_dir, store) = temp_store();
+on_both_stores!(identity_cids_are_inline);
+fn identity_cids_are_inline(store: Store) {
     let cid = block::parse_cid("bafkqaaa").expect("identity cid");
     assert_eq!(store.get(&cid).expect("get"), Some(Bytes::new()));
     assert!(store.has(&cid).expect("has"));
@@ -158,9 +176,8 @@ fn writer_batches_and_is_durable_across_reopen() {
     assert_eq!(store.stat().expect("stat").num_blocks, 300);
 }
 
-#[test]
-fn dropped_atomic_writer_leaves_store_unchanged() {
-    let (_dir, store) = temp_store();
+on_both_stores!(dropped_atomic_writer_leaves_store_unchanged);
+fn dropped_atomic_writer_leaves_store_unchanged(store: Store) {
     let before = raw(b"before");
     store.put(before.clone()).expect("put");
     let blocks: Vec<Block> = (0..300u32)
@@ -177,9 +194,8 @@ fn dropped_atomic_writer_leaves_store_unchanged() {
     store.put(blocks[0].clone()).expect("put after abort");
 }
 
-#[test]
-fn finish_and_pin_checks_the_dag() {
-    let (_dir, store) = temp_store();
+on_both_stores!(finish_and_pin_checks_the_dag);
+fn finish_and_pin_checks_the_dag(store: Store) {
     let leaf = raw(b"leaf");
     let missing = raw(b"missing");
     let root = node(&[&leaf, &missing], b"root");
@@ -203,9 +219,8 @@ fn finish_and_pin_checks_the_dag() {
     );
 }
 
-#[test]
-fn pins_add_rm_ls_indirect() {
-    let (_dir, store) = temp_store();
+on_both_stores!(pins_add_rm_ls_indirect);
+fn pins_add_rm_ls_indirect(store: Store) {
     let a = raw(b"a");
     let b = raw(b"b");
     let mid = node(&[&a], b"mid");
@@ -300,9 +315,8 @@ fn pins_add_rm_ls_indirect() {
     assert_eq!(store.pins().expect("pins").len(), 2);
 }
 
-#[test]
-fn corrupted_block_is_reported_and_never_served() {
-    let (_dir, store) = temp_store();
+on_both_stores!(corrupted_block_is_reported_and_never_served);
+fn corrupted_block_is_reported_and_never_served(store: Store) {
     let good = raw(b"good");
     let bad = raw(&vec![1u8; 300_000]);
     let root = node(&[&bad], b"root");
@@ -334,9 +348,8 @@ fn corrupted_block_is_reported_and_never_served() {
     );
 }
 
-#[test]
-fn gc_removes_unpinned_and_waits_for_imports() {
-    let (_dir, store) = temp_store();
+on_both_stores!(gc_removes_unpinned_and_waits_for_imports);
+fn gc_removes_unpinned_and_waits_for_imports(store: Store) {
     let keep = raw(b"keep");
     let root = node(&[&keep], b"root");
     let junk = raw(b"junk");
@@ -442,30 +455,32 @@ proptest! {
 
     #[test]
     fn gc_is_exact((blocks, pins) in arb_dag()) {
-        let (_dir, store) = temp_store();
-        store.put_many(blocks.iter().cloned()).expect("put");
-        for (i, mode) in &pins {
-            // Direct after recursive on the same CID is refused; that's fine here.
-            let _ = store.pin_add(blocks[*i].cid(), *mode);
+        let (_dir, disk) = temp_store();
+        for store in [disk, Store::in_memory().expect("in-memory store")] {
+            store.put_many(blocks.iter().cloned()).expect("put");
+            for (i, mode) in &pins {
+                // Direct after recursive on the same CID is refused; that's fine here.
+                let _ = store.pin_add(blocks[*i].cid(), *mode);
+            }
+            let pinned: Vec<(usize, PinMode)> = store
+                .pins()
+                .expect("pins")
+                .into_iter()
+                .map(|(c, m)| (blocks.iter().position(|b| *b.cid() == c).expect("known"), m))
+                .collect();
+            let keep = reachable(&blocks, &pinned);
+            let report = store.gc().expect("gc");
+            let removed: HashSet<Cid> = report.removed.into_iter().collect();
+            let unique: HashSet<Cid> = blocks.iter().map(|b| *b.cid()).collect();
+            for cid in &unique {
+                let present = store.has(cid).expect("has");
+                prop_assert_eq!(present, keep.contains(cid), "block {}", cid);
+                prop_assert_eq!(removed.contains(&Cid::new_v1(RAW, *cid.hash())), !keep.contains(cid));
+            }
+            prop_assert_eq!(removed.len(), unique.len() - keep.len());
+            prop_assert_eq!(store.stat().expect("stat").num_blocks as usize, keep.len());
+            prop_assert!(store.pin_verify().expect("pin verify").iter().all(PinReport::is_ok));
         }
-        let pinned: Vec<(usize, PinMode)> = store
-            .pins()
-            .expect("pins")
-            .into_iter()
-            .map(|(c, m)| (blocks.iter().position(|b| *b.cid() == c).expect("known"), m))
-            .collect();
-        let keep = reachable(&blocks, &pinned);
-        let report = store.gc().expect("gc");
-        let removed: HashSet<Cid> = report.removed.into_iter().collect();
-        let unique: HashSet<Cid> = blocks.iter().map(|b| *b.cid()).collect();
-        for cid in &unique {
-            let present = store.has(cid).expect("has");
-            prop_assert_eq!(present, keep.contains(cid), "block {}", cid);
-            prop_assert_eq!(removed.contains(&Cid::new_v1(RAW, *cid.hash())), !keep.contains(cid));
-        }
-        prop_assert_eq!(removed.len(), unique.len() - keep.len());
-        prop_assert_eq!(store.stat().expect("stat").num_blocks as usize, keep.len());
-        prop_assert!(store.pin_verify().expect("pin verify").iter().all(PinReport::is_ok));
     }
 }
 
@@ -554,13 +569,12 @@ fn corrupt_pack_bytes_are_never_served() {
     ));
 }
 
+on_both_stores!(blocks_are_verified_with_their_own_hash_function);
 /// Reads and `verify` check every block with its own hash function: blake3 and sha2-512
 /// blocks verify, a corrupted one is reported and never served, and one under a function
 /// the node lacks (md5) is unverifiable, never passed as good.
-#[test]
-fn blocks_are_verified_with_their_own_hash_function() {
+fn blocks_are_verified_with_their_own_hash_function(store: Store) {
     use crate::{HashFn, Version};
-    let (_dir, store) = temp_store();
     let b3 = Block::encode_with(Version::V1, RAW, HashFn::Blake3, &b"blake3 block"[..]).expect("h");
     let s512 =
         Block::encode_with(Version::V1, RAW, HashFn::Sha2_512, vec![5u8; 100_000]).expect("h");

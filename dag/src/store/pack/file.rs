@@ -1,34 +1,29 @@
-//! Pack files: append-only files holding the bytes of large blocks.
+//! Pack files on disk: the [`super::Packs`] of a store opened from a directory.
 //!
-//! Key-value separation (as in WiscKey, and iroh-blobs' external files): redb keeps the
-//! index (multihash → size and location) and small blocks inline, while the bytes of
-//! large blocks are appended to the current pack file, so an import writes its data once,
-//! sequentially, instead of copying it through B-tree pages.
-//!
-//! Durability protocol: bytes are appended first; [`Packs::sync`] (`fdatasync`) runs before
-//! any redb commit that makes them reachable, so a committed index entry never points at
-//! bytes that are not on disk. A crash can only leave unreferenced bytes at a pack's end;
-//! after a restart appends go to a new pack, and GC compaction reclaims such space.
+//! Durability protocol: bytes are appended first; [`FilePacks::sync`] (`fdatasync`) runs
+//! before any redb commit that makes them reachable, so a committed index entry never
+//! points at bytes that are not on disk. A crash can only leave unreferenced bytes at a
+//! pack's end; after a restart appends go to a new pack, and GC compaction reclaims such
+//! space.
 //!
 //! Record format (the index points at the data; the header lets a pack be read on its
 //! own): `varint(len(multihash)) ‖ multihash ‖ u32 LE len(data) ‖ data`.
 
-use super::{Result, StoreError};
+use super::PACK_TARGET_SIZE;
+use crate::store::{Result, StoreError};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// A pack file is closed and a new one started past this size.
-pub const PACK_TARGET_SIZE: u64 = 1 << 30;
-
-/// The pack-file side of the store.
-pub(crate) struct Packs {
+/// The pack files of an on-disk store.
+pub(crate) struct FilePacks {
     dir: PathBuf,
     writer: Mutex<WriterState>,
     readers: Mutex<HashMap<u32, Arc<File>>>,
-    /// A background `fdatasync` started by [`Packs::flush_in_background`].
+    /// A background `fdatasync` started by [`FilePacks::flush_in_background`].
     flush: Mutex<Option<std::thread::JoinHandle<std::io::Result<()>>>>,
 }
 
@@ -55,9 +50,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-impl Packs {
+impl FilePacks {
     /// Opens (creating) the pack directory. Appends always go to a new pack.
-    pub(crate) fn open(dir: &Path) -> Result<Packs> {
+    pub(crate) fn open(dir: &Path) -> Result<FilePacks> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut max = 0;
         for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
@@ -66,7 +61,7 @@ impl Packs {
                 max = max.max(id);
             }
         }
-        Ok(Packs {
+        Ok(FilePacks {
             dir: dir.to_path_buf(),
             writer: Mutex::new(WriterState {
                 current: None,
@@ -153,7 +148,7 @@ impl Packs {
     }
 
     /// Starts writing appended bytes to disk on another thread, so the disk works while
-    /// the importer keeps hashing; [`Packs::sync`] later finds little left to do. Does not
+    /// the importer keeps hashing; [`FilePacks::sync`] later finds little left to do. Does not
     /// make anything durable by itself.
     pub(crate) fn flush_in_background(&self) -> Result<()> {
         self.join_flush()?;
@@ -249,13 +244,13 @@ impl Packs {
     }
 
     /// Reads `len` bytes at `offset` of pack `id`; `None` if the pack or the range is gone.
-    pub(crate) fn read(&self, id: u32, offset: u64, len: usize) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn read(&self, id: u32, offset: u64, len: usize) -> Result<Option<Bytes>> {
         let Some(file) = self.reader(id)? else {
             return Ok(None);
         };
         let mut buf = vec![0u8; len];
         match read_exact_at(&file, &mut buf, offset) {
-            Ok(()) => Ok(Some(buf)),
+            Ok(()) => Ok(Some(Bytes::from(buf))),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(StoreError::Pack {
                 path: self.path(id),
@@ -310,16 +305,6 @@ impl Packs {
         #[cfg(not(target_os = "linux"))]
         let _ = (id, ranges);
         Ok(())
-    }
-
-    /// [`Packs::punch`] for ranges in several packs, after a durable deletion: a failure
-    /// only leaves space for compaction to reclaim, so it is logged, not returned.
-    pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<(u64, u64)>>) {
-        for (id, ranges) in ranges {
-            if let Err(e) = self.punch(*id, ranges) {
-                tracing::warn!(error = %e, "cannot free the space of deleted blocks");
-            }
-        }
     }
 
     /// Total bytes of all pack files on disk.
