@@ -91,7 +91,8 @@ const PINS: TableDefinition<'_, &[u8], u8> = TableDefinition::new("pins");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const TOTAL_SIZE: &str = "total_size";
 
-/// Blocks up to this size are stored inside redb; larger ones go to pack files.
+/// Blocks up to this size are stored inside redb; larger ones go to pack files. (An
+/// in-memory store holds every block's bytes in its memory packs.)
 pub const INLINE_MAX: usize = 16 * 1024;
 /// Largest block the store accepts (the network limit is 2 MiB).
 pub const MAX_BLOCK_SIZE: usize = 32 << 20;

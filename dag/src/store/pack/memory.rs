@@ -99,6 +99,11 @@ impl MemoryPacks {
                     pack.held -= data.len() as u64;
                 }
             }
+            // A mostly emptied pack is not compacted (nothing but aborted writes counts as
+            // garbage here): give back its table's spare room.
+            if pack.blocks.len() * 4 < pack.blocks.capacity() {
+                pack.blocks.shrink_to_fit();
+            }
         }
     }
 
