@@ -198,7 +198,7 @@ async fn open_storage(
             let (store, identity) = tokio::task::spawn_blocking(move || {
                 let identity =
                     identity.unwrap_or_else(|| Identity::generate_with_difficulty(difficulty));
-                Ok::<_, Error>((pending_store()?, identity)) // LANE-PENDING
+                Ok::<_, Error>((Store::in_memory()?, identity))
             })
             .await??;
             Ok((store, identity, None, config))
@@ -324,9 +324,4 @@ async fn start_network(
         net_task.wait().await;
     });
     Ok(online)
-}
-
-// LANE-PENDING
-fn pending_store() -> Result<Store, Error> {
-    Err(Error::Settings("pending".into()))
 }

@@ -11,11 +11,13 @@ use bytes::Bytes;
 use dag::Cid;
 use dag::export::{self, DirEntry, FileReader};
 use dag::import::{Added, Importer, Params, TreeEntry};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use std::io::Read;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -173,13 +175,46 @@ pub enum AddEvent {
 #[derive(Debug)]
 pub struct AddStream {
     rx: mpsc::Receiver<Result<AddEvent, Error>>,
+    ending: Ending,
+}
+
+/// Whether a stream's producer reached its end (set just before it stops sending): a
+/// stream whose channel closes without it was cut off (the node stopped), and says so
+/// with a last [`Error::Stopped`] instead of passing for complete.
+#[derive(Debug, Default)]
+struct Ending {
+    done: Arc<AtomicBool>,
+    reported: bool,
+}
+
+impl Ending {
+    /// What the stream yields once its channel has closed.
+    fn on_close<T>(&mut self) -> Option<Result<T, Error>> {
+        if self.done.load(Ordering::Acquire) || self.reported {
+            return None;
+        }
+        self.reported = true;
+        Some(Err(Error::Stopped))
+    }
+}
+
+/// Sends `item` from a blocking thread; gives up (`false`) when the reader is gone or the
+/// node is cancelled, so a reader that holds a stream without reading it cannot keep the
+/// producer alive past shutdown.
+fn send<T: Send>(tx: &mpsc::Sender<T>, item: T, cancel: &CancellationToken) -> bool {
+    tokio::runtime::Handle::current().block_on(async {
+        tokio::select! {
+            sent = tx.send(item) => sent.is_ok(),
+            () = cancel.cancelled() => false,
+        }
+    })
 }
 
 impl AddStream {
     /// Waits for the import to end and answers the root: the last entry added.
     pub async fn root(mut self) -> Result<Added, Error> {
         let mut last = None;
-        while let Some(item) = self.rx.recv().await {
+        while let Some(item) = self.next().await {
             if let AddEvent::Added(a) = item? {
                 last = Some(a);
             }
@@ -192,7 +227,10 @@ impl Stream for AddStream {
     type Item = Result<AddEvent, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(None) => Poll::Ready(self.ending.on_close()),
+            other => other,
+        }
     }
 }
 
@@ -203,6 +241,7 @@ pub struct Content {
     size: u64,
     len: u64,
     rx: mpsc::Receiver<Result<Bytes, Error>>,
+    ending: Ending,
 }
 
 impl Content {
@@ -229,7 +268,7 @@ impl Content {
     /// Reads the rest into one buffer (the caller accepts holding it all).
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
         let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0).min(64 << 20));
-        while let Some(piece) = self.rx.recv().await {
+        while let Some(piece) = self.next().await {
             out.extend_from_slice(&piece?);
         }
         Ok(out.into())
@@ -240,7 +279,10 @@ impl Stream for Content {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(None) => Poll::Ready(self.ending.on_close()),
+            other => other,
+        }
     }
 }
 
@@ -292,13 +334,18 @@ impl Node {
         let (tx, rx) = mpsc::channel(ADD_DEPTH);
         let node = self.clone();
         let input = input.into();
+        let ending = Ending::default();
+        let done = ending.done.clone();
         self.inner.tasks.spawn_blocking(move || {
             let out = tx.clone();
-            if let Err(e) = node.import(input, options, tx) {
-                let _ = out.blocking_send(Err(e));
+            let cancel = node.inner.cancel.clone();
+            match node.import(input, options, tx) {
+                Ok(()) => done.store(true, Ordering::Release),
+                // The error is the stream's end, when it could be delivered.
+                Err(e) => done.store(send(&out, Err(e), &cancel), Ordering::Release),
             }
         });
-        AddStream { rx }
+        AddStream { rx, ending }
     }
 
     /// The import behind [`Node::add`], on a blocking thread.
@@ -317,6 +364,7 @@ impl Node {
                 .map_err(|e| Error::Settings(e.to_string()))?,
         };
         let cancel = self.inner.cancel.clone();
+        let cancel_events = cancel.clone();
         let events = tx.clone();
         let progress = options.progress;
         let mut on_event = |e: dag::import::Event<'_>| {
@@ -326,7 +374,7 @@ impl Node {
                 dag::import::Event::Added(a) => AddEvent::Added(a.clone()),
             };
             // A dropped stream is noticed by the reader (or before the commit).
-            let _ = events.blocking_send(Ok(item));
+            send(&events, Ok(item), &cancel_events);
         };
         let stoppable = |reader: Box<dyn Read + Send>| Stoppable {
             inner: reader,
@@ -374,6 +422,8 @@ impl Node {
         let cancel = self.inner.cancel.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = mpsc::channel(CAT_DEPTH);
+        let ending = Ending::default();
+        let done = ending.done.clone();
         self.inner.tasks.spawn_blocking(move || {
             let opened = crate::path::resolve(&source, &target)
                 .map_err(Error::from)
@@ -400,18 +450,32 @@ impl Node {
             loop {
                 let item = match reader.next_piece() {
                     Ok(Some(piece)) => Ok(piece),
-                    Ok(None) => return,
-                    Err(_) if cancel.is_cancelled() => Err(Error::Stopped),
+                    Ok(None) => {
+                        done.store(true, Ordering::Release);
+                        return;
+                    }
+                    Err(_) if cancel.is_cancelled() => return,
                     Err(e) => Err(e.into()),
                 };
                 let failed = item.is_err();
-                if tx.blocking_send(item).is_err() || failed {
+                if !send(&tx, item, &cancel) {
+                    return;
+                }
+                if failed {
+                    // The error is the stream's last item.
+                    done.store(true, Ordering::Release);
                     return;
                 }
             }
         });
         let (cid, size, len) = ready_rx.await.map_err(|_| Error::Stopped)??;
-        Ok(Content { cid, size, len, rx })
+        Ok(Content {
+            cid,
+            size,
+            len,
+            rx,
+            ending,
+        })
     }
 
     /// Writes the file, directory tree or symlink at `path` to `dest` on the local disk
