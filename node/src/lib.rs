@@ -39,8 +39,6 @@
 //! [`content`]) are public for the `ipfsd` CLI and the workspace's tests; an app should
 //! reach the same functions through [`Node`].
 
-#![allow(missing_docs)] // lead curates node's public surface (issue 16)
-
 pub mod api;
 pub mod cidfmt;
 pub mod config;
@@ -60,8 +58,8 @@ mod serve;
 
 pub use config::Config;
 pub use node::{
-    AddEvent, AddInput, AddOptions, AddStream, BlockApi, Content, DagApi, Error, Event, NameApi,
-    Node, NodeBuilder, PinApi, Publish, RoutingApi, SwarmApi,
+    AddEvent, AddInput, AddOptions, AddStream, BlockApi, Content, DagApi, Error, Event,
+    MAX_LS_ENTRIES, NameApi, Node, NodeBuilder, PinApi, Publish, RoutingApi, SwarmApi,
 };
 pub use repo::{Repo, RepoError};
 /// The token that stops a [`daemon::Daemon`] and the tracker a [`Node`]'s tasks run on.

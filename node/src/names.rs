@@ -704,7 +704,7 @@ impl Names {
 
     /// Runs the republisher on `tasks` until `stop` is cancelled (a republication in
     /// flight is abandoned): each own name is re-signed and put again before its record
-    /// expires (see [`Names::due`]), at most every `period`.
+    /// expires (see `Names::due`), at most every `period`.
     pub fn spawn_republisher(
         &self,
         period: Duration,

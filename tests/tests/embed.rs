@@ -305,7 +305,7 @@ async fn a_node_dropped_mid_transfer_ends_every_task() {
     let mut stream = leecher.cat(&cid.to_string(), ..).await.expect("cat");
     let first = stream.next().await.expect("a piece").expect("ok");
     assert!(!first.is_empty());
-    assert!(tasks.len() > 0, "the leecher runs tasks");
+    assert!(!tasks.is_empty(), "the leecher runs tasks");
     // The transfer is under way; the last handle goes.
     drop(leecher);
     tokio::time::timeout(Duration::from_secs(10), tasks.wait())

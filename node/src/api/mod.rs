@@ -7,13 +7,13 @@
 //! `refs`, `dag/export`, ...) are produced by a blocking task into a bounded channel, so a
 //! slow client slows the producer instead of growing a buffer. Errors are JSON
 //! `{"Message", "Code", "Type": "error"}` with 400 (bad request), 404 (missing block or
-//! path) or 500; an error after streaming started fails the stream as [`stream`] describes
+//! path) or 500; an error after streaming started fails the stream as the `stream` module describes
 //! (an `X-Stream-Error` trailer, or a broken-off body), so it never passes for a complete
 //! answer.
 //!
 //! Security: the API binds loopback by default; a request whose `Host` is not the API's
 //! own (DNS rebinding), or that carries a browser `Origin` or `Referer` not allowed by
-//! `API.HTTPHeaders.Access-Control-Allow-Origin`, gets 403 ([`guard`]), so a web page
+//! `API.HTTPHeaders.Access-Control-Allow-Origin`, gets 403 (the `guard` module), so a web page
 //! cannot drive the node; anything but POST gets 405; bodies and argument counts are
 //! bounded.
 

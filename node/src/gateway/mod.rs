@@ -10,7 +10,7 @@
 //! resolution decides the response —
 //! a file (typed by name or sniffed, ranges), a directory (`index.html` or a listing), a raw
 //! block, a CAR ([`dag::scope`]), an IPLD node as stored, converted or as an HTML view
-//! ([`ipld`]: dag-json, dag-cbor, json, cbor, as boxo answers them), or a redirect —
+//! (the `ipld` module: dag-json, dag-cbor, json, cbor, as boxo answers them), or a redirect —
 //! before any byte is sent, so every failure
 //! up to there gets its proper status. Bodies are streamed by a blocking producer into a
 //! bounded channel (a slow client slows the reader); a failure after the first byte breaks
@@ -100,6 +100,8 @@ impl GatewayState {
         )
     }
 
+    /// The gateway over these parts: `store`, `bitswap` for what it lacks (`None`: the
+    /// store only), `names` for `/ipns/`, waiting up to `retrieval_timeout` for a block.
     pub fn new(
         store: dag::Store,
         bitswap: Option<::bitswap::Bitswap>,

@@ -1,7 +1,7 @@
 //! The node's libp2p side: the swarm (TCP + QUIC, noise, yamux, identify, ping, connection
 //! limits, the S/Kademlia admission gate) and the Kademlia DHT, run by one task.
 //!
-//! Data flow: [`Network::start`] builds the swarm and spawns [`task`]'s event loop, which
+//! Data flow: [`Network::start`] builds the swarm and spawns the `task` module's event loop, which
 //! owns the swarm and all query state. Everything else holds a cloneable [`Network`]
 //! handle and sends it commands over a bounded channel, each carrying a `oneshot` (or, for
 //! streamed answers, a bounded `mpsc`) for the reply. The DHT runs twice, as in Kubo: the

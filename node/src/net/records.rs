@@ -3,7 +3,7 @@
 //!
 //! Data flow: both DHTs (WAN and LAN) hold a clone of one [`Records`] handle; each change
 //! goes into the shared in-memory tables (what queries read, under a short mutex, never held
-//! across an await) and, as a [`Persist`] op, into a bounded channel drained by one
+//! across an await) and, as a `Persist` op, into a bounded channel drained by one
 //! writer thread that commits whatever has queued up in one redb transaction. At start,
 //! [`Records::open`] loads the file, dropping expired entries; [`Records::in_memory`] runs
 //! the same way on a redb database held in memory (nothing survives the process). Times on

@@ -31,7 +31,7 @@ enum Storage {
     /// A repository directory, created if it does not exist.
     Dir(PathBuf),
     /// A repository opened by the caller.
-    Repo(Repo),
+    Repo(Box<Repo>),
 }
 
 /// Builds a [`Node`] (from [`Node::builder`]). By default the node keeps everything in
@@ -58,7 +58,7 @@ impl NodeBuilder {
     /// Runs on a repository already open (its config unless [`config`](NodeBuilder::config)
     /// replaces it for this run).
     pub fn open(mut self, repo: Repo) -> Self {
-        self.storage = Storage::Repo(repo);
+        self.storage = Storage::Repo(Box::new(repo));
         self
     }
 
@@ -219,7 +219,7 @@ async fn open_storage(
         }
         Storage::Repo(repo) => {
             let config = config.unwrap_or_else(|| repo.config().clone());
-            Ok(repo_parts(repo, config))
+            Ok(repo_parts(*repo, config))
         }
     }
 }

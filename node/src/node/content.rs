@@ -567,6 +567,7 @@ mod tests {
         assert_eq!(offset_length(&(5..10)), (5, Some(5)));
         assert_eq!(offset_length(&(5..=10)), (5, Some(6)));
         assert_eq!(offset_length(&(..10)), (0, Some(10)));
-        assert_eq!(offset_length(&(10..5)), (10, Some(0)));
+        let (start, end) = (10, 5);
+        assert_eq!(offset_length(&(start..end)), (10, Some(0)));
     }
 }

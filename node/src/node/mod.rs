@@ -23,7 +23,7 @@ mod ops;
 
 pub(crate) use builder::DATASTORE_FILE;
 pub use builder::NodeBuilder;
-pub use content::{AddEvent, AddInput, AddOptions, AddStream, Content};
+pub use content::{AddEvent, AddInput, AddOptions, AddStream, Content, MAX_LS_ENTRIES};
 pub use ops::{BlockApi, DagApi, NameApi, PinApi, Publish, RoutingApi, SwarmApi};
 
 use crate::config::Config;
@@ -147,7 +147,8 @@ pub enum Event {
     },
 }
 
-/// A running IPFS node (see the [module docs](self)). Clones share one node.
+/// A running IPFS node: a store, and (online) the swarm, DHT, BitSwap and IPNS, behind
+/// one handle. Clones share one node. Built by [`Node::builder`]; see the crate docs.
 #[derive(Debug, Clone)]
 pub struct Node {
     inner: Arc<Inner>,
