@@ -30,5 +30,9 @@ bash scripts/setup-peers.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The docs build without a warning (broken or private links, missing docs), and the
+# embedding example runs: two in-memory nodes share a directory and a name.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+cargo run --locked -q -p ipfsd-node --example share
 # Kubo's own large-input vectors (174 MiB to 1 GiB of generated data): optimized build.
 cargo test --release --locked -p ipfsd-tests --test kubo_vectors -- --ignored

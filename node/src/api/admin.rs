@@ -43,10 +43,6 @@ impl From<path::ResolveError> for ApiError {
     }
 }
 
-pub(crate) fn parse_cid(s: &str) -> Result<Cid, ApiError> {
-    block::parse_cid(s).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
 /// Resolves each path and applies `op` to its CID; returns the CIDs.
 async fn pin_each(
     s: &ApiState,
@@ -140,7 +136,7 @@ pub(crate) async fn pin_verify(
 }
 
 pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
-    let cid = parse_cid(args.first("cid")?)?;
+    let cid = super::parse_cid(args.first("cid")?)?;
     let src = s.source();
     let data = blocking(move || Ok(dag::export::get(&src, &cid)?)).await?;
     let mut resp = Response::new(axum::body::Body::from(data));
@@ -149,27 +145,6 @@ pub(crate) async fn block_get(State(s): State<ApiState>, args: Args) -> Result<R
         axum::http::HeaderValue::from_static("application/octet-stream"),
     );
     Ok(resp)
-}
-
-/// The bytes of every file part of a multipart body, each at most `limit` bytes.
-pub(crate) async fn parts(mut mp: Multipart, limit: usize) -> Result<Vec<Vec<u8>>, ApiError> {
-    let mut out = Vec::new();
-    while let Some(mut field) = mp.next_field().await.map_err(super::upload::malformed)? {
-        let mut data = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(super::upload::malformed)? {
-            if data.len() + chunk.len() > limit {
-                return Err(ApiError::bad_request(format!(
-                    "block is larger than the {limit}-byte limit"
-                )));
-            }
-            data.extend_from_slice(&chunk);
-        }
-        out.push(data);
-        if out.len() > super::MAX_ARGS {
-            return Err(ApiError::bad_request("too many parts"));
-        }
-    }
-    Ok(out)
 }
 
 /// `block/put`: each multipart file stored as one block of `cid-codec` (or the deprecated
@@ -199,7 +174,7 @@ pub(crate) async fn block_put(
     };
     let pin = args.flag("pin", false)?;
     let allow_big = args.flag("allow-big-block", false)?;
-    let bodies = parts(mp, super::MAX_SMALL_BODY / 2).await?;
+    let bodies = super::upload::parts(mp, super::MAX_SMALL_BODY / 2).await?;
     let rows = blocking(move || {
         let mut rows = Vec::new();
         for data in bodies {
@@ -227,7 +202,7 @@ pub(crate) async fn block_stat(
     State(s): State<ApiState>,
     args: Args,
 ) -> Result<Response, ApiError> {
-    let cid = parse_cid(args.first("cid")?)?;
+    let cid = super::parse_cid(args.first("cid")?)?;
     let size = blocking(move || {
         let size = match block::identity_data(&cid) {
             Some(d) => d.len() as u64,
@@ -245,7 +220,7 @@ pub(crate) async fn block_rm(State(s): State<ApiState>, args: Args) -> Result<Re
     let cids = args
         .required("cid")?
         .into_iter()
-        .map(parse_cid)
+        .map(super::parse_cid)
         .collect::<Result<Vec<_>, _>>()?;
     let force = args.flag("force", false)?;
     Ok(stream_body("application/json", move |sink| {
@@ -312,7 +287,7 @@ pub(crate) async fn dag_import(
             Err(e) => {
                 // Read the rest, so the client (still sending) gets this answer.
                 drop(field);
-                super::files::drain(&mut mp).await;
+                super::upload::drain(&mut mp).await;
                 return Err(e);
             }
         }

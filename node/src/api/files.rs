@@ -76,24 +76,6 @@ async fn pump(
     }
 }
 
-/// Most request bytes read and dropped after a request failed, so the client, which
-/// sends its whole body before reading the answer, gets the error instead of a reset
-/// connection. Past this the connection is closed.
-const DRAIN_LIMIT: u64 = 256 << 20;
-
-/// Reads and drops the rest of a multipart body (see [`DRAIN_LIMIT`]).
-pub(crate) async fn drain(mp: &mut Multipart) {
-    let mut left = DRAIN_LIMIT;
-    while let Ok(Some(mut field)) = mp.next_field().await {
-        while let Ok(Some(chunk)) = field.chunk().await {
-            match left.checked_sub(chunk.len() as u64) {
-                Some(l) => left = l,
-                None => return,
-            }
-        }
-    }
-}
-
 /// One multipart part as the importer sees it.
 enum Part {
     File {
@@ -230,7 +212,7 @@ pub(crate) async fn add(
                     let (tx, rx) = mpsc::channel(CHUNK_DEPTH);
                     if entry_tx.send(Part::File { path, rx }).await.is_err() {
                         drop(field);
-                        drain(&mut mp).await;
+                        super::upload::drain(&mut mp).await;
                         return Ok(());
                     }
                     pump(&mut field, tx).await?;
@@ -240,7 +222,7 @@ pub(crate) async fn add(
             if entry_tx.send(part).await.is_err() {
                 // The import failed (it reports why): read the rest so the client hears it.
                 drop(field);
-                drain(&mut mp).await;
+                super::upload::drain(&mut mp).await;
                 return Ok(());
             }
         }
@@ -302,7 +284,9 @@ pub(crate) async fn add(
                 return Err(ApiError::bad_request("the upload is incomplete"));
             }
             crate::ops::finish_add(&store, writer, &roots, pin)?;
-            super::net::announce(&announce_to, roots.iter().map(|a| a.cid).collect(), pin);
+            announce_to
+                .node
+                .announce(roots.iter().map(|a| a.cid).collect(), pin);
             roots
         };
         if quieter && let Some(last) = roots.last() {

@@ -43,7 +43,7 @@ pub(crate) async fn dag_put(
         allow_big_block: args.flag("allow-big-block", false)?,
     };
     let pin = args.flag("pin", false)?;
-    let inputs = super::admin::parts(mp, super::MAX_SMALL_BODY).await?;
+    let inputs = super::upload::parts(mp, super::MAX_SMALL_BODY).await?;
     let store = s.store.clone();
     let cids = blocking(move || {
         let blocks = inputs
@@ -55,7 +55,7 @@ pub(crate) async fn dag_put(
         Ok(cids)
     })
     .await?;
-    super::net::announce(&s, cids.clone(), pin);
+    s.node.announce(cids.clone(), pin);
     Ok(stream_body("application/json", move |sink| {
         for cid in &cids {
             sink.json(&json!({ "Cid": cid_json(cid) }))?;

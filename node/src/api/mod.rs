@@ -344,6 +344,11 @@ impl From<crate::node::Error> for ApiError {
     }
 }
 
+/// A CID argument; a malformed one is the request's fault (400).
+pub(crate) fn parse_cid(s: &str) -> Result<dag::Cid, ApiError> {
+    dag::block::parse_cid(s).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
 /// The query of a request: positional `arg`s and flags.
 #[derive(Debug, Default)]
 pub struct Args {

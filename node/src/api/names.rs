@@ -118,7 +118,7 @@ pub(crate) async fn key_import(
 ) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
     key_format(&args)?;
-    let mut parts = super::admin::parts(mp, MAX_KEY_FILE).await?;
+    let mut parts = super::upload::parts(mp, MAX_KEY_FILE).await?;
     if parts.len() != 1 {
         return Err(ApiError::bad_request(
             "key import takes exactly one key file",

@@ -12,7 +12,6 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
-use dag::Cid;
 use libp2p::{Multiaddr, PeerId};
 use serde_json::json;
 use std::time::Duration;
@@ -71,12 +70,6 @@ fn parse_addr(s: &str) -> Result<Multiaddr, ApiError> {
 
 fn strings(v: Vec<String>) -> Response {
     json(json!({ "Strings": v }))
-}
-
-/// Queues announcements for DAGs just added or pinned (the node's rule, per
-/// `Provide.Strategy`), in the background.
-pub(crate) fn announce(s: &ApiState, roots: Vec<Cid>, pinned: bool) {
-    s.node.announce(roots, pinned);
 }
 
 /// `id`: identity plus, when online, listen addresses and protocols.
@@ -209,7 +202,7 @@ fn peer_json(peer: &PeerId, addrs: &[Multiaddr]) -> serde_json::Value {
 
 pub(crate) async fn findprovs(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let net = online(&s)?.clone();
-    let cid = super::admin::parse_cid(args.first("key")?)?;
+    let cid = super::parse_cid(args.first("key")?)?;
     let limit = args
         .number("num-providers")?
         .unwrap_or(DEFAULT_PROVIDERS)
@@ -309,7 +302,7 @@ pub(crate) async fn routing_provide(
     let recursive = args.flag("recursive", false)?;
     let mut roots = Vec::new();
     for a in args.required("key")? {
-        roots.push(super::admin::parse_cid(a)?);
+        roots.push(super::parse_cid(a)?);
     }
     let store = s.store.clone();
     let keys = blocking(move || {

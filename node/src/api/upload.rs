@@ -7,6 +7,9 @@
 //! held is released. `dag/import` [`spool`]s each CAR part to a temp file in the
 //! repository (at the client's pace, holding nothing), and only then imports it in one
 //! store transaction that reads from disk.
+//!
+//! The multipart helpers every handler shares live here too: [`parts`] (small bodies read
+//! whole, bounded) and [`drain`] (the rest of a body read and dropped, bounded).
 
 use super::{ApiError, ApiState};
 use axum::body::Body;
@@ -109,4 +112,46 @@ pub(crate) async fn spool(field: &mut Field<'_>, dir: &Path) -> Result<Spooled, 
     }
     file.flush().await.map_err(io)?;
     Ok(spooled)
+}
+
+/// Most request bytes read and dropped after a request failed, so the client, which
+/// sends its whole body before reading the answer, gets the error instead of a reset
+/// connection. Past this the connection is closed.
+const DRAIN_LIMIT: u64 = 256 << 20;
+
+/// Reads and drops the rest of a multipart body (see [`DRAIN_LIMIT`]).
+pub(crate) async fn drain(mp: &mut axum::extract::Multipart) {
+    let mut left = DRAIN_LIMIT;
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            match left.checked_sub(chunk.len() as u64) {
+                Some(l) => left = l,
+                None => return,
+            }
+        }
+    }
+}
+
+/// The bytes of every file part of a multipart body, each at most `limit` bytes.
+pub(crate) async fn parts(
+    mut mp: axum::extract::Multipart,
+    limit: usize,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut out = Vec::new();
+    while let Some(mut field) = mp.next_field().await.map_err(malformed)? {
+        let mut data = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            if data.len() + chunk.len() > limit {
+                return Err(ApiError::bad_request(format!(
+                    "block is larger than the {limit}-byte limit"
+                )));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        out.push(data);
+        if out.len() > super::MAX_ARGS {
+            return Err(ApiError::bad_request("too many parts"));
+        }
+    }
+    Ok(out)
 }
