@@ -1,53 +1,69 @@
-//! Embedding ipfsd as a library: create a repository, import a file and a directory,
-//! read them back, pin and collect garbage, all without the CLI.
+//! Embedding ipfsd as a library with a repository on disk: add bytes and a directory
+//! through a `Node`, read them back, hash with another profile, pin and collect garbage.
+//! The repository is reopened at the end: what was pinned is still there.
 //!
 //! Run with `cargo run -p ipfsd-node --example embed`.
 
-use anyhow::Result;
-use dag::export::{self, FileReader};
-use dag::import::{Importer, Params, Profile};
-use dag::store::PinMode;
-use node::{Config, Repo};
+use dag::import::Profile;
+use node::{AddOptions, Node};
 
-fn main() -> Result<()> {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let repo = Repo::init(&dir.path().join("repo"), &Config::default())?;
-    let store = repo.store();
+    let repo = dir.path().join("repo");
+    // Created on first use (default config); offline: no swarm, no DHT.
+    let node = Node::builder().repo(&repo).offline().spawn().await?;
 
-    // Import a byte stream with the repository's configured parameters (Kubo's defaults).
-    let params = repo.config().import.params()?;
-    let mut writer = store.writer()?;
-    let added =
-        Importer::new(params, &mut writer)?.add_reader(&b"hello world\n"[..], "hello.txt")?;
-    writer.finish_and_pin(added.cid, PinMode::Recursive)?;
+    // Bytes in, pinned by default, with the repository's import settings (Kubo's defaults).
+    let added = node
+        .add(b"hello world\n".to_vec(), AddOptions::default())
+        .root()
+        .await?;
     println!("added {} ({} bytes of DAG)", added.cid, added.tsize);
-
-    // Read it back through the exporter (verified block by block).
-    let mut out = Vec::new();
-    FileReader::open(store, &added.cid, 0, None)?.copy_to(&mut out)?;
-    assert_eq!(out, b"hello world\n");
+    let text = node.cat(&added.cid.to_string(), ..).await?.bytes().await?;
+    assert_eq!(&text[..], b"hello world\n");
 
     // A directory tree, with the CIDv1 profile, only hashed (nothing stored).
     let tree = dir.path().join("site");
     std::fs::create_dir_all(tree.join("css"))?;
     std::fs::write(tree.join("index.html"), "<h1>hi</h1>\n")?;
     std::fs::write(tree.join("css/site.css"), "h1 { color: teal }\n")?;
-    let mut discard = dag::import::Discard::default();
-    let v1 = Importer::new(Profile::UnixfsV1_2025.params(), &mut discard)?.add_path(&tree, true)?;
+    let v1 = node
+        .add(
+            tree.as_path(),
+            AddOptions::default()
+                .params(Profile::UnixfsV1_2025.params())
+                .only_hash(true),
+        )
+        .root()
+        .await?;
     println!("site would be {} under unixfs-v1-2025", v1.cid);
 
-    // Store it with the defaults and list it.
-    let mut writer = store.writer()?;
-    let site = Importer::new(Params::default(), &mut writer)?.add_path(&tree, true)?;
-    writer.finish()?;
-    for entry in export::list(store, &site.cid)? {
+    // Stored with the defaults but not pinned, then listed.
+    let site = node
+        .add(tree.as_path(), AddOptions::default().pin(false))
+        .root()
+        .await?;
+    for entry in node.ls(&site.cid.to_string()).await? {
         println!("  {} {}", entry.cid, entry.name);
     }
 
     // The unpinned site is garbage; the pinned file is not.
-    let report = store.gc()?;
+    let report = node.gc().await?;
     println!("gc removed {} blocks", report.removed.len());
-    assert!(store.has(&added.cid)?);
-    assert!(!store.has(&site.cid)?);
+    assert!(node.block().has(&added.cid).await?);
+    assert!(!node.block().has(&site.cid).await?);
+    node.shutdown().await;
+    drop(node);
+
+    // The repository keeps it all: reopened, the pin is still there.
+    let node = Node::builder().repo(&repo).offline().spawn().await?;
+    let pins = node.pin().ls().await?;
+    println!(
+        "after reopening: {} pin(s), first {}",
+        pins.len(),
+        pins[0].0
+    );
+    node.shutdown().await;
     Ok(())
 }

@@ -273,6 +273,13 @@ impl Node {
         self.inner.cancel.is_cancelled()
     }
 
+    /// Removes every block no pin protects (what is being added or read from the
+    /// network is leased and kept); answers what was removed.
+    pub async fn gc(&self) -> Result<dag::store::GcReport, Error> {
+        let store = self.inner.store.clone();
+        self.blocking(move || Ok(store.gc()?)).await
+    }
+
     /// Pins: add (fetching what is missing), remove, list, verify.
     pub fn pin(&self) -> PinApi<'_> {
         PinApi(self)
