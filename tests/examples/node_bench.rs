@@ -24,6 +24,15 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// How long `builder` takes to a ready node (which is then shut down).
+async fn spawn_time(builder: node::NodeBuilder) -> Duration {
+    let t = Instant::now();
+    let n = builder.spawn().await.expect("node");
+    let d = t.elapsed();
+    n.shutdown().await;
+    d
+}
+
 /// Median and maximum of `runs` timings of `f`, in ms.
 async fn time<F, Fut>(runs: usize, mut f: F) -> (f64, f64)
 where
@@ -44,49 +53,12 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tmp");
     let baseline = rss_kib();
 
-    let memory_offline = time(runs, |_| async {
-        let t = Instant::now();
-        let n = Node::builder()
-            .in_memory()
-            .offline()
-            .spawn()
-            .await
-            .expect("node");
-        let d = t.elapsed();
-        n.shutdown().await;
-        d
-    })
-    .await;
-    let memory_online = time(runs, |_| async {
-        let t = Instant::now();
-        let n = Node::builder().in_memory().spawn().await.expect("node");
-        let d = t.elapsed();
-        n.shutdown().await;
-        d
-    })
-    .await;
-    let disk_new = time(runs, |i| {
-        let path = dir.path().join(format!("repo{i}"));
-        async move {
-            let t = Instant::now();
-            let n = Node::builder().repo(&path).spawn().await.expect("node");
-            let d = t.elapsed();
-            n.shutdown().await;
-            d
-        }
-    })
-    .await;
-    let disk_reopen = time(runs, |i| {
-        let path = dir.path().join(format!("repo{i}"));
-        async move {
-            let t = Instant::now();
-            let n = Node::builder().repo(&path).spawn().await.expect("node");
-            let d = t.elapsed();
-            n.shutdown().await;
-            d
-        }
-    })
-    .await;
+    let memory_offline = time(runs, |_| spawn_time(Node::builder().in_memory().offline())).await;
+    let memory_online = time(runs, |_| spawn_time(Node::builder().in_memory())).await;
+    let repo = |i: usize| dir.path().join(format!("repo{i}"));
+    // The first pass creates each repository, the second opens it again.
+    let disk_new = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
+    let disk_reopen = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
 
     // Idle RSS: one online node, then 20 (19 bootstrapped to the first), after a pause.
     tokio::time::sleep(Duration::from_secs(1)).await;

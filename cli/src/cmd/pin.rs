@@ -1,11 +1,10 @@
 //! `ipfsd pin add|rm|ls|verify`.
 
 use super::read::bool_str;
-use super::{Ctx, parse_bool, resolve};
+use super::{Ctx, parse_bool};
 use crate::output::ignore_broken_pipe;
 use crate::remote::{self, Client};
 use anyhow::{Context, Result};
-use dag::store::PinMode;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -126,35 +125,49 @@ fn print_checks(
     })
 }
 
+/// Runs `f` with an offline [`node::Node`] on `repo`, then shuts the node down.
+fn with_node<F, Fut>(repo: node::Repo, f: F) -> Result<()>
+where
+    F: FnOnce(node::Node) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    super::name::block_on(async move {
+        let node = node::Node::builder().open(repo).offline().spawn().await?;
+        let done = f(node.clone()).await;
+        node.shutdown().await;
+        done
+    })?
+}
+
 fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
     let repo = ctx.repo()?;
-    let store = repo.store();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let store = repo.store().clone();
+    let store = &store;
     match cmd {
+        // Pinning and unpinning go through the node (offline), as the daemon's do.
         PinCommand::Add { paths, recursive } => {
             let recursive = recursive.unwrap_or(true);
-            let mode = if recursive {
-                PinMode::Recursive
-            } else {
-                PinMode::Direct
-            };
-            for p in paths {
-                let cid = resolve(store, &p)?;
-                store.pin_add(&cid, mode)?;
-                ignore_broken_pipe(writeln!(out, "pinned {cid} {}", how(recursive)))?;
-            }
+            with_node(repo, |node| async move {
+                let mut out = std::io::stdout().lock();
+                for p in paths {
+                    let cid = node.pin().add(&p, recursive).await?;
+                    ignore_broken_pipe(writeln!(out, "pinned {cid} {}", how(recursive)))?;
+                }
+                Ok(())
+            })?;
         }
         PinCommand::Rm { paths } => {
-            for p in paths {
-                let cid = resolve(store, &p)?;
-                store.pin_rm(&cid)?;
-                ignore_broken_pipe(writeln!(out, "unpinned {cid}"))?;
-            }
+            with_node(repo, |node| async move {
+                let mut out = std::io::stdout().lock();
+                for p in paths {
+                    let (cid, _) = node.pin().rm(&p).await?;
+                    ignore_broken_pipe(writeln!(out, "unpinned {cid}"))?;
+                }
+                Ok(())
+            })?;
         }
         PinCommand::Ls { paths, kind, quiet } => {
             let rows = node::ops::pin_list(store, node::ops::PinTypes::parse(&kind)?, &paths)?;
-            drop(out);
             print_pins(rows.into_iter().map(Ok), quiet)?;
         }
         PinCommand::Verify { verbose, quiet } => {
@@ -169,7 +182,6 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
                         .collect(),
                 })
             });
-            drop(out);
             return print_checks(checks, verbose, quiet);
         }
     }
@@ -206,7 +218,6 @@ fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
             q.extend([("type", kind.as_str()), ("stream", "true")]);
             let rows = remote::lines(client.post("pin/ls", &q)?)
                 .map(|l| l.map(|l| (remote::field(&l, "Cid"), remote::field(&l, "Type"))));
-            drop(out);
             print_pins(rows, quiet)?;
         }
         PinCommand::Verify { verbose, quiet } => {
@@ -237,7 +248,6 @@ fn run_remote(client: &Client, cmd: PinCommand) -> Result<ExitCode> {
                     unfollowed,
                 })
             });
-            drop(out);
             return print_checks(checks, verbose, quiet);
         }
     }
