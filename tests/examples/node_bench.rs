@@ -53,15 +53,9 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tmp");
     let baseline = rss_kib();
 
-    let memory_offline = time(runs, |_| spawn_time(Node::builder().in_memory().offline())).await;
-    let memory_online = time(runs, |_| spawn_time(Node::builder().in_memory())).await;
-    let repo = |i: usize| dir.path().join(format!("repo{i}"));
-    // The first pass creates each repository, the second opens it again.
-    let disk_new = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
-    let disk_reopen = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
-
-    // Idle RSS: one online node, then 20 (19 bootstrapped to the first), after a pause.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Idle RSS first, in a process that has started no node yet (later, the allocator
+    // reuses what earlier nodes freed): one online node, then 20 (19 bootstrapped to the
+    // first), each after a pause.
     let before_one = rss_kib();
     let first = Node::builder().in_memory().spawn().await.expect("node");
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -85,6 +79,13 @@ async fn main() {
     for n in &nodes {
         n.shutdown().await;
     }
+
+    let memory_offline = time(runs, |_| spawn_time(Node::builder().in_memory().offline())).await;
+    let memory_online = time(runs, |_| spawn_time(Node::builder().in_memory())).await;
+    let repo = |i: usize| dir.path().join(format!("repo{i}"));
+    // The first pass creates each repository, the second opens it again.
+    let disk_new = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
+    let disk_reopen = time(runs, |i| spawn_time(Node::builder().repo(repo(i)))).await;
 
     println!("| figure | median | max |");
     println!("|---|---|---|");
