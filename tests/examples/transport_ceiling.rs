@@ -20,7 +20,7 @@ const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfsd/transport-ceiling/1
 const CHUNK: usize = 256 << 10;
 
 fn yamux_config() -> yamux::Config {
-    // As ipfsd's (node/src/net/task.rs): stream windows stay at or under 1 MiB.
+    // As ipfsd's (node/src/net/task/mod.rs): stream windows stay at or under 1 MiB.
     let mut c = yamux::Config::default();
     c.set_max_num_streams(4093);
     c

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// Longest wait for any one network step (dial, stream open, answer, close).
 const STEP: Duration = Duration::from_secs(5);
-/// The node's `MAX_DHT_MESSAGE` (node/src/net/task.rs).
+/// The node's `MAX_DHT_MESSAGE` (node/src/net/task/mod.rs).
 const NODE_MAX_MESSAGE: usize = 64 * 1024;
 /// The node's largest stored value (`ipns::MAX_RECORD_SIZE`).
 const NODE_MAX_VALUE: usize = 10 * 1024;

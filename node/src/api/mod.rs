@@ -336,7 +336,7 @@ impl From<crate::node::Error> for ApiError {
             E::Net(e) => e.into(),
             E::Bitswap(e) => e.into(),
             E::Repo(e) => e.into(),
-            e @ (E::BadPath(_) | E::Settings(_) | E::Offline) => {
+            e @ (E::BadPath(_) | E::Invalid(_) | E::Offline) => {
                 ApiError::bad_request(e.to_string())
             }
             e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -208,7 +208,13 @@ async fn open_storage(
                 if path.join(crate::repo::CONFIG_FILE).exists() {
                     Repo::open(&path)
                 } else {
-                    Repo::init(&path, &config.clone().unwrap_or_default())
+                    // As for an in-memory node: the identity meets the difficulty the
+                    // node asks of its peers (none by default).
+                    let new = config.clone().unwrap_or_default();
+                    let difficulty = new.routing.min_peer_difficulty;
+                    Repo::init_with_identity(&path, &new, || {
+                        Identity::generate_with_difficulty(difficulty)
+                    })
                 }
                 .map(|repo| (repo, config))
             })

@@ -170,8 +170,9 @@ pub enum AddEvent {
     Added(Added),
 }
 
-/// The progress of [`Node::add`]; the import stops (and nothing is stored) if this is
-/// dropped before the end.
+/// The progress of [`Node::add`]. Dropped before the end, the import commits and pins
+/// nothing: bytes and readers stop at their next read, a local path is read to its end
+/// and then discarded.
 #[derive(Debug)]
 pub struct AddStream {
     rx: mpsc::Receiver<Result<AddEvent, Error>>,
@@ -355,14 +356,9 @@ impl Node {
         options: AddOptions,
         tx: mpsc::Sender<Result<AddEvent, Error>>,
     ) -> Result<(), Error> {
-        let params = match options.params {
-            Some(p) => p,
-            None => self
-                .config()
-                .import
-                .params()
-                .map_err(|e| Error::Settings(e.to_string()))?,
-        };
+        let params = options
+            .params
+            .unwrap_or_else(|| self.settings().import.clone());
         let cancel = self.inner.cancel.clone();
         let cancel_events = cancel.clone();
         let events = tx.clone();
@@ -502,7 +498,7 @@ impl Node {
             let cid = crate::path::resolve(&source, &target)?;
             let (entries, truncated) = export::list_limited(&source, &cid, MAX_LS_ENTRIES)?;
             if truncated {
-                return Err(Error::Settings(format!(
+                return Err(Error::Invalid(format!(
                     "{target} has more than {MAX_LS_ENTRIES} entries"
                 )));
             }

@@ -58,9 +58,9 @@ pub enum Error {
     /// The node has shut down.
     #[error("the node has shut down")]
     Stopped,
-    /// A builder setting is wrong.
+    /// An argument is invalid (the message says which and why).
     #[error("{0}")]
-    Settings(String),
+    Invalid(String),
     /// A config value is wrong.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),

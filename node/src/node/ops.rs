@@ -245,7 +245,7 @@ impl NameApi<'_> {
             .lifetime
             .unwrap_or(node.settings().ipns.record_lifetime);
         if lifetime.is_zero() {
-            return Err(Error::Settings("the lifetime must be above zero".into()));
+            return Err(Error::Invalid("the lifetime must be above zero".into()));
         }
         let normalized = crate::names::normalize_value(value)?;
         if !options.no_resolve {
