@@ -408,3 +408,35 @@ async fn a_node_on_disk_keeps_its_content_names_and_identity() {
     assert_eq!(node.pin().ls().await.expect("pins").len(), 1);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_stops_the_swarm_it_had_started() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    Node::builder()
+        .repo(&repo)
+        .offline()
+        .spawn()
+        .await
+        .expect("creates")
+        .shutdown()
+        .await;
+    // The IPNS state is read after the swarm has started: the start fails there.
+    std::fs::write(repo.join("ipns.json"), b"not json").expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let failed = Node::builder()
+        .repo(&repo)
+        .listen([format!("/ip4/127.0.0.1/tcp/{port}")])
+        .spawn()
+        .await
+        .expect_err("a damaged IPNS state fails the start");
+    assert!(failed.to_string().contains("ipns.json"), "{failed}");
+    // Nothing of the half-started node is left: its swarm no longer holds the port.
+    eventually("the swarm's port released", || async {
+        std::net::TcpListener::bind(("127.0.0.1", port)).ok().map(drop)
+    })
+    .await;
+}

@@ -122,6 +122,8 @@ impl NodeBuilder {
         let settings = Arc::new(config.settings()?);
         let tasks = TaskTracker::new();
         let cancel = CancellationToken::new();
+        // A failure from here on stops what already started (the swarm, BitSwap).
+        let stop_on_error = cancel.clone().drop_guard();
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
         let online = if offline {
             None
@@ -154,6 +156,7 @@ impl NodeBuilder {
             names.load_own_records();
             names.spawn_republisher(settings.ipns.republish_period, cancel.child_token(), &tasks);
         }
+        stop_on_error.disarm();
         tracing::info!(
             peer = %identity.peer_id(),
             repo = ?repo_path,
@@ -275,14 +278,13 @@ async fn start_network(
         Some(peer_tx),
     )
     .await?;
-    let incoming = net
-        .take_bitswap_streams()
-        .ok_or_else(|| crate::net::NetError::Start {
-            reason: "bitswap streams already taken".into(),
-        })?;
-    let (bitswap, bitswap_task) = bitswap::Bitswap::start(
-        bitswap_config,
-        bitswap::Parts {
+    let started = async {
+        let incoming = net
+            .take_bitswap_streams()
+            .ok_or_else(|| crate::net::NetError::Start {
+                reason: "bitswap streams already taken".into(),
+            })?;
+        let parts = bitswap::Parts {
             control: net.stream_control(),
             incoming,
             keypair: identity.keypair().clone(),
@@ -290,9 +292,18 @@ async fn start_network(
             routing: Arc::new(crate::content::Routing::new(net.clone())),
             peer_events: bitswap_rx,
             tasks: tasks.clone(),
-        },
-    )
-    .await?;
+        };
+        Ok::<_, Error>(bitswap::Bitswap::start(bitswap_config, parts).await?)
+    };
+    let (bitswap, bitswap_task) = match started.await {
+        Ok(started) => started,
+        Err(e) => {
+            // Nothing supervises the swarm yet: stop it here.
+            net.stop().await;
+            net_task.wait().await;
+            return Err(e);
+        }
+    };
     let events = events.clone();
     tasks.spawn(async move {
         // Ends when the swarm stops (its sender is dropped).
