@@ -436,7 +436,9 @@ async fn a_failed_start_stops_the_swarm_it_had_started() {
     assert!(failed.to_string().contains("ipns.json"), "{failed}");
     // Nothing of the half-started node is left: its swarm no longer holds the port.
     eventually("the swarm's port released", || async {
-        std::net::TcpListener::bind(("127.0.0.1", port)).ok().map(drop)
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .ok()
+            .map(drop)
     })
     .await;
 }

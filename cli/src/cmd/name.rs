@@ -315,16 +315,19 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
                     }
                 }
                 None => {
-                    let names = offline_names(ctx)?;
-                    let name = match name {
-                        Some(n) => n,
-                        None => {
-                            let id = node::identity::Identity::load(&ctx.repo_path)?;
-                            ipns::Name::new(id.peer_id()).to_path()
-                        }
-                    };
+                    // Offline, through the node: its own names (and records it holds).
+                    let repo = ctx.repo()?;
                     let o = ResolveOptions { recursive, nocache };
-                    println!("{}", block_on(names.resolve(&name, o, None))??);
+                    let path = block_on(async move {
+                        let node = node::Node::builder().open(repo).offline().spawn().await?;
+                        // Kubo resolves the node's own name when none is given.
+                        let name =
+                            name.unwrap_or_else(|| ipns::Name::new(node.peer_id()).to_path());
+                        let resolved = node.names().resolve_with(&name, o).await;
+                        node.shutdown().await;
+                        resolved
+                    })??;
+                    println!("{path}");
                 }
             }
         }
