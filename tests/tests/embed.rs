@@ -256,6 +256,7 @@ async fn publishing_checks_the_path_first_and_announces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cat_streams_a_range_of_content_a_peer_holds() {
     let a = spawn(&[]).await;
+    let mut events = a.events();
     let b = spawn(&[addr(&a).await]).await;
     let data = content(2 << 20, 3);
     let cid = a
@@ -276,6 +277,13 @@ async fn cat_streams_a_range_of_content_a_peer_holds() {
     }
     assert!(pieces > 1, "streamed in pieces, not one buffer");
     assert!(got[..] == data[1000..1_500_000]);
+    // a saw b connect, and its own add.
+    let (mut connected, mut added) = (false, false);
+    while let Ok(ev) = events.try_recv() {
+        connected |= ev == Event::PeerConnected(b.peer_id());
+        added |= ev == Event::Added { root: cid };
+    }
+    assert!(connected && added, "events: connected {connected}, added {added}");
     // Not a file: refused before any byte.
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("f"), b"x").expect("write");
