@@ -283,7 +283,10 @@ async fn cat_streams_a_range_of_content_a_peer_holds() {
         connected |= ev == Event::PeerConnected(b.peer_id());
         added |= ev == Event::Added { root: cid };
     }
-    assert!(connected && added, "events: connected {connected}, added {added}");
+    assert!(
+        connected && added,
+        "events: connected {connected}, added {added}"
+    );
     // Not a file: refused before any byte.
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("f"), b"x").expect("write");
