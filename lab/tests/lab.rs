@@ -1,0 +1,190 @@
+//! The testnet lab end to end (`scripts/testnet.sh`): five ipfsd nodes in their own
+//! network namespaces at 40 ms RTT. Checks the emulated RTT with ping, a transfer between
+//! two nodes that only meet through the DHT, a partition and its healing, and that `down`
+//! leaves no namespace, device or process behind.
+//!
+//! Needs root and network namespaces; without them it says so and passes (the lab cannot
+//! exist there). Uses the binaries this `cargo test` built (`target/<profile>/ipfsd`,
+//! `linkemu`) and its own namespace prefix and state directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NODES: usize = 5;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// target/<profile>, where this test's binary sits in `deps/`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// Why the lab cannot run here, if it cannot.
+fn unavailable(prefix: &str) -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root".into());
+    }
+    let probe = format!("{prefix}-probe");
+    let added = Command::new("ip").args(["netns", "add", &probe]).output();
+    match added {
+        Ok(o) if o.status.success() => {
+            let _ = Command::new("ip").args(["netns", "del", &probe]).output();
+            None
+        }
+        Ok(o) => Some(format!(
+            "no network namespaces: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("no `ip` command: {e}")),
+    }
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    prefix: String,
+}
+
+impl Lab {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(root().join("scripts/testnet.sh"))
+            .args(args)
+            .env("IPFSD_LAB", self.dir.path().join("lab"))
+            .env("IPFSD_LAB_PREFIX", &self.prefix)
+            .env("IPFSD_LAB_BIN", bin_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("testnet.sh runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "testnet.sh {args:?}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// (average RTT in ms, loss in %) of `count` pings from node `a` to node `b`.
+    fn ping(&self, a: usize, b: usize, count: usize) -> (Option<f64>, f64) {
+        let out = self.run(&["ping", &a.to_string(), &b.to_string(), &count.to_string()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let loss = text
+            .split(", ")
+            .find(|p| p.ends_with("packet loss"))
+            .and_then(|p| p.trim_end_matches("% packet loss").parse().ok())
+            .unwrap_or(100.0);
+        let avg = text
+            .lines()
+            .find(|l| l.starts_with("rtt"))
+            .and_then(|l| l.split('=').nth(1))
+            .and_then(|v| v.trim().split('/').nth(1))
+            .and_then(|v| v.parse().ok());
+        (avg, loss)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Also after a failed assertion: nothing of the lab outlives the test.
+        let _ = self.run(&["down"]);
+    }
+}
+
+#[test]
+fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
+    let prefix = format!("it{}", std::process::id() % 100_000);
+    if let Some(why) = unavailable(&prefix) {
+        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+        return;
+    }
+    let lab = Lab {
+        dir: tempfile::tempdir().expect("tmp"),
+        prefix: prefix.clone(),
+    };
+    lab.ok(&["up", &NODES.to_string(), "--rtt", "40ms"]);
+
+    // Every node is connected (star: all through node 0).
+    let status = lab.ok(&["status"]);
+    let rows: Vec<Vec<&str>> = status
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), NODES, "{status}");
+    for r in &rows {
+        let peers: usize = r[3].parse().expect("peers");
+        assert!(peers >= 1, "{status}");
+        assert!(r[2].starts_with("198.18.0."), "{status}");
+    }
+
+    // The emulated RTT, within 10%.
+    let (rtt, loss) = lab.ping(1, 2, 100);
+    let rtt = rtt.expect("ping answers");
+    assert!((36.0..=44.0).contains(&rtt), "RTT {rtt} ms for 40 ms");
+    assert!(loss < 5.0, "loss {loss}% on a lossless link");
+
+    // Node 3 reads what node 1 added: they meet through the DHT (both know only node 0).
+    let file = lab.dir.path().join("payload.bin");
+    let mut rng = fastrand::Rng::with_seed(17);
+    let data: Vec<u8> = (0..(2 << 20)).map(|_| rng.u8(..)).collect();
+    std::fs::write(&file, &data).expect("write");
+    let cid = lab.ok(&["ipfsd", "1", "add", "-Q", file.to_str().expect("utf-8")]);
+    let cid = cid.trim();
+    let got = lab.run(&["ipfsd", "3", "cat", cid]);
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(
+        got.stdout == data,
+        "byte-for-byte ({} bytes)",
+        got.stdout.len()
+    );
+
+    // A partition cuts node 1 off from node 3; healing restores it.
+    lab.ok(&["partition", "0,1,2", "3,4"]);
+    assert_eq!(lab.ping(1, 3, 10).1, 100.0, "partitioned");
+    assert!(lab.ping(3, 4, 10).0.is_some(), "same side still talks");
+    lab.ok(&["heal"]);
+    assert!(lab.ping(1, 3, 10).0.is_some(), "healed");
+
+    // down leaves nothing: no namespace, no device, no process, no state.
+    lab.ok(&["down"]);
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains(&format!("{prefix}-ns")),
+        "namespaces left"
+    );
+    let links = Command::new("ip").args(["link"]).output().expect("ip");
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&format!("{prefix}t")),
+        "devices left"
+    );
+    let state = lab.dir.path().join("lab");
+    let procs = Command::new("pgrep")
+        .args(["-f", state.to_str().expect("utf-8")])
+        .output()
+        .expect("pgrep");
+    assert!(
+        procs.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+    assert!(!state.exists(), "state directory left");
+}

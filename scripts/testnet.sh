@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# The testnet lab: N ipfsd nodes, each in its own network namespace, joined by a userspace
+# link emulator (lab/src/main.rs, `linkemu`: this kernel has no netem) that adds delay,
+# jitter, loss and rate limits per link and can partition the network. As root on Linux.
+#
+#   sudo bash scripts/testnet.sh up N [--rtt 40ms] [--jitter 0ms] [--loss 0%] [--rate 0]
+#                                     [--topology star|chain] [--debug]
+#   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
+#   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
+#   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
+#   bash scripts/testnet.sh ping A B [COUNT]        # ping node B from node A
+#   bash scripts/testnet.sh partition 0,1 2,3       # split; nodes not named join the first side
+#   bash scripts/testnet.sh heal
+#   bash scripts/testnet.sh set-link I [--rtt ..] [--jitter ..] [--loss ..] [--rate ..]
+#   bash scripts/testnet.sh kill I | restart I | logs I
+#   bash scripts/testnet.sh down                    # remove everything (idempotent)
+#
+# Nodes are numbered from 0; node I has address 198.18.0.(I+1) on its only interface
+# (a TUN device of the emulator), no default route and no link to the host's interfaces:
+# nothing can leave the lab. --rtt/--jitter/--loss are figures between two nodes (the
+# emulator splits them over the two links a packet crosses; --loss is one-way, so ping's
+# round trip shows about twice it); --rate (e.g. 100mbit) limits each node's link.
+# Topology: star (every node bootstraps to node 0) or chain (node I to node I-1).
+#
+# State lives in $IPFSD_LAB (default /tmp/ipfsd-lab): the emulator's config and stats,
+# each node's repository and log, so every command works from any shell. `up` builds the
+# binaries (release; --debug: debug) unless $IPFSD_LAB_BIN names a directory holding
+# `ipfsd` and `linkemu` already built (the suite's test does that).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LAB="${IPFSD_LAB:-/tmp/ipfsd-lab}"
+# Namespaces and devices are named from this prefix (at most 8 characters, so a TUN name
+# fits in 15): a second lab, like the suite's test, takes another.
+PREFIX="${IPFSD_LAB_PREFIX:-ilab}"
+[[ "$PREFIX" =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "testnet: IPFSD_LAB_PREFIX: 1-8 of [a-z0-9]" >&2; exit 1; }
+NS_PREFIX="${PREFIX}-ns"
+TUN_PREFIX="${PREFIX}t"
+MAX_NODES=250
+
+die() { echo "testnet: $*" >&2; exit 1; }
+log() { echo "testnet: $*" >&2; }
+
+ns() { echo "${NS_PREFIX}$1"; }
+addr() { echo "198.18.0.$(($1 + 1))"; }
+count() { cat "$LAB/nodes" 2>/dev/null || echo 0; }
+bin_dir() { cat "$LAB/bin" 2>/dev/null || die "no lab is up (run: testnet.sh up N)"; }
+
+# Duration like 40ms / 1s / 250us / 0 → microseconds.
+to_us() {
+    local v="$1"
+    case "$v" in
+        0) echo 0 ;;
+        *us) echo "${v%us}" ;;
+        *ms) awk -v x="${v%ms}" 'BEGIN { printf "%d", x * 1000 }' ;;
+        *s) awk -v x="${v%s}" 'BEGIN { printf "%d", x * 1000000 }' ;;
+        *) die "bad duration $v (e.g. 40ms)" ;;
+    esac
+}
+# 0.5% or 0.005 → fraction.
+to_frac() {
+    case "$1" in
+        *%) awk -v x="${1%\%}" 'BEGIN { printf "%.6f", x / 100 }' ;;
+        *) awk -v x="$1" 'BEGIN { printf "%.6f", x }' ;;
+    esac
+}
+# 100mbit / 25mbit / 1gbit / 500kbit / 0 → bit/s.
+to_bps() {
+    local v="${1,,}"
+    case "$v" in
+        0) echo 0 ;;
+        *gbit) awk -v x="${v%gbit}" 'BEGIN { printf "%d", x * 1e9 }' ;;
+        *mbit) awk -v x="${v%mbit}" 'BEGIN { printf "%d", x * 1e6 }' ;;
+        *kbit) awk -v x="${v%kbit}" 'BEGIN { printf "%d", x * 1e3 }' ;;
+        *bit) echo "${v%bit}" ;;
+        *) die "bad rate $1 (e.g. 100mbit)" ;;
+    esac
+}
+
+# Per-link figures from figures between two nodes (see lab/src/model.rs, Link::between):
+# delay rtt/4, jitter/2, loss 1-sqrt(1-loss).
+link_json() { # rtt_us jitter_us loss_frac rate_bps
+    awk -v r="$1" -v j="$2" -v l="$3" -v b="$4" 'BEGIN {
+        printf "\"delay_us\": %d, \"jitter_us\": %d, \"loss\": %.8f, \"rate_bps\": %d", r / 4, j / 2, 1 - sqrt(1 - l), b }'
+}
+
+# Writes the emulator's config from $LAB/links (one "rtt jitter loss rate" line per node)
+# and $LAB/partition (optional, the sides).
+write_emu_config() {
+    local n i first=1 line
+    n="$(count)"
+    {
+        echo '{ "seed": 1, "nodes": ['
+        i=0
+        while read -r line; do
+            # shellcheck disable=SC2086
+            [ "$first" = 1 ] || echo ','
+            first=0
+            echo "{ \"tun\": \"${TUN_PREFIX}$i\", \"addr\": \"$(addr "$i")\", $(link_json $line) }"
+            i=$((i + 1))
+        done < "$LAB/links"
+        echo ']'
+        if [ -s "$LAB/partition" ]; then
+            echo ", \"partition\": [$(cat "$LAB/partition")]"
+        fi
+        echo '}'
+    } > "$LAB/emu.json.tmp"
+    mv "$LAB/emu.json.tmp" "$LAB/emu.json"
+    [ "$i" = "$n" ] || die "links file has $i lines for $n nodes"
+}
+
+reload_emu() {
+    write_emu_config
+    kill -HUP "$(cat "$LAB/emu.pid")"
+    sleep 0.2
+}
+
+# Runs ipfsd for node I (in its namespace, against its repository).
+node_ipfsd() {
+    local i="$1"; shift
+    ip netns exec "$(ns "$i")" env IPFSD_PATH="$LAB/node$i/repo" "$(bin_dir)/ipfsd" "$@"
+}
+
+start_daemon() {
+    local i="$1"
+    ip netns exec "$(ns "$i")" env IPFSD_PATH="$LAB/node$i/repo" RUST_LOG="${RUST_LOG:-info}" \
+        setsid "$(bin_dir)/ipfsd" daemon >> "$LAB/node$i/daemon.log" 2>&1 < /dev/null &
+    echo $! > "$LAB/node$i/pid"
+}
+
+wait_api() {
+    local i="$1" t=0
+    until node_ipfsd "$i" id > /dev/null 2>&1 && [ -s "$LAB/node$i/repo/api" ]; do
+        t=$((t + 1))
+        [ "$t" -lt 300 ] || die "node $i did not start (see $LAB/node$i/daemon.log)"
+        sleep 0.1
+    done
+}
+
+cmd_up() {
+    local n="${1:-}"; shift || true
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] || die "up N: N from 1 to $MAX_NODES"
+    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --rtt) rtt="$2"; shift 2 ;;
+            --jitter) jitter="$2"; shift 2 ;;
+            --loss) loss="$2"; shift 2 ;;
+            --rate) rate="$2"; shift 2 ;;
+            --topology) topology="$2"; shift 2 ;;
+            --debug) profile=debug; shift ;;
+            *) die "up: unknown option $1" ;;
+        esac
+    done
+    [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces)"
+    [ ! -e "$LAB/nodes" ] || die "a lab is up in $LAB: run down first"
+    case "$topology" in star|chain) ;; *) die "topology: star or chain" ;; esac
+    local bin="${IPFSD_LAB_BIN:-}"
+    if [ -z "$bin" ]; then
+        local target="${CARGO_TARGET_DIR:-$ROOT/target}" flag=()
+        [ "$profile" = release ] && flag=(--release)
+        log "building ipfsd and linkemu ($profile)"
+        (cd "$ROOT" && cargo build -q "${flag[@]}" -p ipfsd-cli -p ipfsd-lab >&2)
+        bin="$target/$profile"
+    fi
+    [ -x "$bin/ipfsd" ] && [ -x "$bin/linkemu" ] || die "no ipfsd and linkemu in $bin"
+    mkdir -p "$LAB"
+    echo "$bin" > "$LAB/bin"
+    echo "$n" > "$LAB/nodes"
+    : > "$LAB/partition"
+    local line
+    line="$(to_us "$rtt") $(to_us "$jitter") $(to_frac "$loss") $(to_bps "$rate")"
+    for ((i = 0; i < n; i++)); do echo "$line"; done > "$LAB/links"
+    write_emu_config
+    setsid "$(bin_dir)/linkemu" "$LAB/emu.json" > "$LAB/emu.out" 2> "$LAB/emu.log" < /dev/null &
+    echo $! > "$LAB/emu.pid"
+    local t=0
+    until grep -q ready "$LAB/emu.out" 2>/dev/null; do
+        t=$((t + 1)); [ "$t" -lt 100 ] || die "linkemu did not start: $(cat "$LAB/emu.log")"
+        sleep 0.05
+    done
+    for ((i = 0; i < n; i++)); do
+        local s
+        s="$(ns "$i")"
+        ip netns add "$s"
+        ip link set "${TUN_PREFIX}$i" netns "$s"
+        ip -n "$s" link set lo up
+        ip -n "$s" addr add "$(addr "$i")/15" dev "${TUN_PREFIX}$i"
+        ip -n "$s" link set "${TUN_PREFIX}$i" up
+        mkdir -p "$LAB/node$i"
+        node_ipfsd "$i" init > /dev/null
+        node_ipfsd "$i" config Addresses.Swarm --json "[\"/ip4/$(addr "$i")/tcp/4001\"]" > /dev/null
+        node_ipfsd "$i" config Addresses.API /ip4/127.0.0.1/tcp/5001 > /dev/null
+        node_ipfsd "$i" config Addresses.Gateway /ip4/127.0.0.1/tcp/8080 > /dev/null
+    done
+    # Bootstrap per topology, from each node's peer ID.
+    local ids=()
+    for ((i = 0; i < n; i++)); do
+        ids+=("$(node_ipfsd "$i" id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)")
+    done
+    for ((i = 1; i < n; i++)); do
+        local to=0
+        [ "$topology" = chain ] && to=$((i - 1))
+        node_ipfsd "$i" config Bootstrap --json "[\"/ip4/$(addr "$to")/tcp/4001/p2p/${ids[$to]}\"]" > /dev/null
+    done
+    for ((i = 0; i < n; i++)); do start_daemon "$i"; done
+    for ((i = 0; i < n; i++)); do wait_api "$i"; done
+    log "$n nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
+}
+
+cmd_down() {
+    local n i
+    n="$(count)"
+    for ((i = 0; i < n; i++)); do
+        [ -f "$LAB/node$i/pid" ] && kill "$(cat "$LAB/node$i/pid")" 2> /dev/null || true
+    done
+    [ -f "$LAB/emu.pid" ] && kill "$(cat "$LAB/emu.pid")" 2> /dev/null || true
+    # Whatever is left of a crashed run: processes started from the lab's files, then
+    # every namespace with the lab's prefix (the TUN devices vanish with the emulator).
+    pkill -f "$LAB/emu.json" 2> /dev/null || true
+    sleep 0.3
+    for s in $(ip netns list 2> /dev/null | awk '{print $1}' | grep "^${NS_PREFIX}" || true); do
+        for p in $(ip netns pids "$s" 2> /dev/null || true); do kill -9 "$p" 2> /dev/null || true; done
+        ip netns del "$s" 2> /dev/null || true
+    done
+    rm -rf "$LAB"
+}
+
+cmd_status() {
+    local n i
+    n="$(count)"
+    [ "$n" -gt 0 ] || die "no lab is up"
+    printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' node "peer ID" address peers dht blocks "bs in" "bs out"
+    for ((i = 0; i < n; i++)); do
+        local id peers dht blocks bs bsin bsout
+        id="$(node_ipfsd "$i" id 2> /dev/null | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
+        peers="$(node_ipfsd "$i" swarm peers 2> /dev/null | wc -l)"
+        dht="$(node_ipfsd "$i" stats dht 2> /dev/null | sed -n 's/^  "Peers": *\([0-9]*\).*/\1/p' | head -1)"
+        blocks="$(node_ipfsd "$i" repo stat 2> /dev/null | awk '/NumObjects/ {print $2}')"
+        bs="$(node_ipfsd "$i" bitswap stat 2> /dev/null || true)"
+        bsin="$(echo "$bs" | awk -F': ' '/^\tblocks received/ {print $2}')"
+        bsout="$(echo "$bs" | awk -F': ' '/^\tblocks sent/ {print $2}')"
+        printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' "$i" "${id:-down}" "$(addr "$i")" "$peers" "${dht:-?}" "${blocks:-?}" "${bsin:-?}" "${bsout:-?}"
+    done
+    [ -s "$LAB/emu.stats" ] && echo "emulator: $(cat "$LAB/emu.stats")"
+}
+
+cmd_partition() {
+    [ $# -ge 2 ] || die "partition A,B C,D [...]"
+    local n sides side=0 g i
+    n="$(count)"
+    local -a of
+    for ((i = 0; i < n; i++)); do of[i]=0; done
+    for g in "$@"; do
+        for i in ${g//,/ }; do
+            [[ "$i" =~ ^[0-9]+$ ]] && [ "$i" -lt "$n" ] || die "no node $i"
+            of[i]=$side
+        done
+        side=$((side + 1))
+    done
+    sides="$(IFS=,; echo "${of[*]}")"
+    echo "$sides" > "$LAB/partition"
+    reload_emu
+    log "partitioned: sides [$sides]"
+}
+
+cmd_set_link() {
+    local i="${1:-}"; shift || true
+    [[ "$i" =~ ^[0-9]+$ ]] && [ "$i" -lt "$(count)" ] || die "set-link I: no node $i"
+    local cur rtt jitter loss rate
+    cur="$(sed -n "$((i + 1))p" "$LAB/links")"
+    read -r rtt jitter loss rate <<< "$cur"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --rtt) rtt="$(to_us "$2")"; shift 2 ;;
+            --jitter) jitter="$(to_us "$2")"; shift 2 ;;
+            --loss) loss="$(to_frac "$2")"; shift 2 ;;
+            --rate) rate="$(to_bps "$2")"; shift 2 ;;
+            *) die "set-link: unknown option $1" ;;
+        esac
+    done
+    sed -i "$((i + 1))s/.*/$rtt $jitter $loss $rate/" "$LAB/links"
+    reload_emu
+}
+
+main() {
+    local cmd="${1:-}"; shift || true
+    case "$cmd" in
+        up) cmd_up "$@" ;;
+        down) cmd_down ;;
+        status) cmd_status ;;
+        exec)
+            local i="$1"; shift
+            [ "${1:-}" = -- ] && shift
+            ip netns exec "$(ns "$i")" "$@" ;;
+        ipfsd) local i="$1"; shift; node_ipfsd "$i" "$@" ;;
+        ping) ip netns exec "$(ns "$1")" ping -q -c "${3:-10}" -i 0.01 "$(addr "$2")" ;;
+        partition) cmd_partition "$@" ;;
+        heal) : > "$LAB/partition"; reload_emu; log "healed" ;;
+        set-link) cmd_set_link "$@" ;;
+        kill) kill "$(cat "$LAB/node$1/pid")" ;;
+        restart)
+            kill "$(cat "$LAB/node$1/pid")" 2> /dev/null || true
+            sleep 0.5
+            start_daemon "$1"
+            wait_api "$1" ;;
+        logs) cat "$LAB/node$1/daemon.log" ;;
+        *) sed -n '2,22p' "$0"; exit 2 ;;
+    esac
+}
+
+main "$@"
