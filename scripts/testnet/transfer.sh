@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Transfer over the lab: node 1 reads a file node 0 added (random bytes), over links with
+# the given RTT, rate and loss. Prints the time, MB/s and the share of the link's rate.
+#
+#   sudo bash scripts/testnet/transfer.sh [--mb 100] [--rtt 40ms] [--rate 100mbit]
+#                                         [--loss 0%] [--runs 1] [--debug]
+#
+# The two nodes are connected from the start (node 1 bootstraps to node 0), so what is
+# timed is BitSwap: `ipfsd cat` on node 1 from the first byte asked to the last received.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1
+UP=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --mb) MB="$2"; shift 2 ;;
+        --rtt) RTT="$2"; shift 2 ;;
+        --rate) RATE="$2"; shift 2 ;;
+        --loss) LOSS="$2"; shift 2 ;;
+        --runs) RUNS="$2"; shift 2 ;;
+        --debug) UP+=(--debug); shift ;;
+        *) echo "transfer: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+export IPFSD_LAB="${IPFSD_LAB:-/tmp/ipfsd-lab-transfer}" IPFSD_LAB_PREFIX="${IPFSD_LAB_PREFIX:-xfer}"
+T="bash $HERE/../testnet.sh"
+trap '$T down' EXIT
+$T up 2 --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
+bps() { # the link rate in bit/s (0: none)
+    local v="${RATE,,}"
+    case "$v" in
+        0) echo 0 ;; *gbit) awk -v x="${v%gbit}" 'BEGIN{print x*1e9}' ;;
+        *mbit) awk -v x="${v%mbit}" 'BEGIN{print x*1e6}' ;; *kbit) awk -v x="${v%kbit}" 'BEGIN{print x*1e3}' ;;
+        *) echo "${v%bit}" ;;
+    esac
+}
+for ((r = 1; r <= RUNS; r++)); do
+    FILE="$IPFSD_LAB/payload$r.bin"
+    head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
+    CID="$($T ipfsd 0 add -Q "$FILE")"
+    start="$(date +%s.%N)"
+    got="$($T ipfsd 1 cat "$CID" | wc -c)"
+    end="$(date +%s.%N)"
+    [ "$got" = "$((MB * 1000000))" ] || { echo "transfer: got $got bytes of $((MB * 1000000))" >&2; exit 1; }
+    awk -v b="$got" -v s="$start" -v e="$end" -v r="$(bps)" -v rtt="$RTT" -v rate="$RATE" -v loss="$LOSS" 'BEGIN {
+        secs = e - s; mbs = b / 1e6 / secs
+        share = (r > 0) ? sprintf("%.0f%% of the link", 100 * b * 8 / secs / r) : "no rate limit"
+        printf "transfer ipfsd->ipfsd: %.0f MB in %.2f s = %.2f MB/s (%s) at rtt %s, rate %s, loss %s\n",
+            b / 1e6, secs, mbs, share, rtt, rate, loss }'
+    rm -f "$FILE"
+    $T ipfsd 1 repo gc > /dev/null 2>&1 || true
+done
