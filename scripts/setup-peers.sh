@@ -100,3 +100,19 @@ if [[ "${SKIP_BROWSER:-0}" != 1 ]]; then
   /usr/bin/chromium --version >/dev/null 2>&1 || fail "/usr/bin/chromium --version failed"
   log "chromium ready ($(/usr/bin/chromium --version 2>/dev/null))"
 fi
+
+# ---------------------------------------------------------------- testnet lab tools
+# The lab test (lab/tests/lab.rs) measures the emulated RTT with ping inside network
+# namespaces; Debian's iputils-ping provides it. Without root there is no lab (the test
+# says so and passes), so nothing is installed then.
+if [[ "$(id -u)" -eq 0 ]] && ! command -v ping >/dev/null && command -v apt-get >/dev/null; then
+  log "installing Debian's iputils-ping for the testnet lab (apt-get)"
+  apt_log="$(mktemp)"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends iputils-ping; } >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    rm -f "$apt_log"
+    fail "apt-get install iputils-ping failed"
+  fi
+  rm -f "$apt_log"
+fi

@@ -46,6 +46,18 @@ fn unavailable(prefix: &str) -> Option<String> {
     }
 }
 
+/// The command lines of running processes that mention `text` (read from /proc).
+fn processes_mentioning(text: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(text))
+        .collect()
+}
+
 struct Lab {
     dir: tempfile::TempDir,
     prefix: String,
@@ -177,14 +189,7 @@ fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
         "devices left"
     );
     let state = lab.dir.path().join("lab");
-    let procs = Command::new("pgrep")
-        .args(["-f", state.to_str().expect("utf-8")])
-        .output()
-        .expect("pgrep");
-    assert!(
-        procs.stdout.is_empty(),
-        "processes left: {}",
-        String::from_utf8_lossy(&procs.stdout)
-    );
+    let left = processes_mentioning(state.to_str().expect("utf-8"));
+    assert!(left.is_empty(), "processes left: {left:?}");
     assert!(!state.exists(), "state directory left");
 }

