@@ -12,6 +12,15 @@ use std::process::{Command, Output};
 
 const NODES: usize = 5;
 
+/// The lab tests take turns: two labs starting at once on 2 cores starve the emulators.
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_lab() -> std::sync::MutexGuard<'static, ()> {
+    ONE_LAB
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -106,6 +115,27 @@ impl Lab {
     }
 }
 
+/// Runs a scenario script (`scripts/testnet/NAME.sh`) in its own lab; answers its output.
+fn scenario(name: &str, prefix: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new("bash")
+        .arg(root().join(format!("scripts/testnet/{name}.sh")))
+        .args(args)
+        .env("IPFSD_LAB", dir.path().join("lab"))
+        .env("IPFSD_LAB_PREFIX", prefix)
+        .env("IPFSD_LAB_BIN", bin_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("scenario runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name}.sh: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         // Also after a failed assertion: nothing of the lab outlives the test.
@@ -114,7 +144,28 @@ impl Drop for Lab {
 }
 
 #[test]
+fn the_dht_and_partition_scenarios_pass_at_40ms() {
+    let _turn = one_lab();
+    let prefix = format!("is{}", std::process::id() % 100_000);
+    if let Some(why) = unavailable(&prefix) {
+        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+        return;
+    }
+    // Every node finds every key's provider through the DHT.
+    let dht = scenario(
+        "dht",
+        &prefix,
+        &["--nodes", "6", "--keys", "3", "--rtt", "40ms"],
+    );
+    assert!(dht.contains("18 of 18 lookups found the provider"), "{dht}");
+    // A name published on both sides of a partition: the newer wins after healing.
+    let part = scenario("partition", &prefix, &["--rtt", "40ms"]);
+    assert!(part.contains("partition: ok"), "{part}");
+}
+
+#[test]
 fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
+    let _turn = one_lab();
     let prefix = format!("it{}", std::process::id() % 100_000);
     if let Some(why) = unavailable(&prefix) {
         eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
@@ -141,11 +192,25 @@ fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
         assert!(r[2].starts_with("198.18.0."), "{status}");
     }
 
-    // The emulated RTT, within 10%.
-    let (rtt, loss) = lab.ping(1, 2, 100);
-    let rtt = rtt.expect("ping answers");
-    assert!((36.0..=44.0).contains(&rtt), "RTT {rtt} ms for 40 ms");
-    assert!(loss < 5.0, "loss {loss}% on a lossless link");
+    // The emulated RTT, within 10%, once the nodes' start-up burst is over (on 2 cores the
+    // daemons' first seconds of DHT and ledger traffic can starve the emulator: RTTs of
+    // 55 ms were seen then, 40.0 ms a minute later).
+    let mut measured = Vec::new();
+    for _ in 0..6 {
+        let (rtt, loss) = lab.ping(1, 2, 100);
+        let rtt = rtt.expect("ping answers");
+        assert!(loss < 5.0, "loss {loss}% on a lossless link");
+        measured.push(rtt);
+        if (36.0..=44.0).contains(&rtt) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let rtt = measured.last().copied().unwrap_or_default();
+    assert!(
+        (36.0..=44.0).contains(&rtt),
+        "RTT {measured:?} ms for 40 ms"
+    );
 
     // Node 3 reads what node 1 added: they meet through the DHT (both know only node 0).
     let file = lab.dir.path().join("payload.bin");
