@@ -177,20 +177,37 @@ fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
     };
     lab.ok(&["up", &NODES.to_string(), "--rtt", "40ms"]);
 
-    // Every node is connected (star: all through node 0).
-    let status = lab.ok(&["status"]);
-    let rows: Vec<Vec<&str>> = status
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    assert_eq!(rows.len(), NODES, "{status}");
-    for r in &rows {
-        let peers: usize = r[3].parse().expect("peers");
-        assert!(peers >= 1, "{status}");
-        assert!(r[2].starts_with("198.18.0."), "{status}");
+    // Every node gets connected (star: all through node 0). A daemon answers its API before
+    // its bootstrap dial has completed, so this waits (20 s at most).
+    let mut status = String::new();
+    for _ in 0..40 {
+        status = lab.ok(&["status"]);
+        let rows: Vec<Vec<&str>> = status
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows.len(), NODES, "{status}");
+        for r in &rows {
+            assert!(r[2].starts_with("198.18.0."), "{status}");
+        }
+        if rows
+            .iter()
+            .all(|r| r[3].parse::<usize>().is_ok_and(|p| p >= 1))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    assert!(
+        status
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .all(|l| l.split_whitespace().nth(3).is_some_and(|p| p != "0")),
+        "a node without peers: {status}"
+    );
 
     // The emulated RTT, within 10%, once the nodes' start-up burst is over (on 2 cores the
     // daemons' first seconds of DHT and ledger traffic can starve the emulator: RTTs of
