@@ -146,6 +146,21 @@ pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T> {
     Ok(rt.block_on(f))
 }
 
+/// Runs `f` with an offline [`node::Node`] on `repo` (the daemon's rules, no network), then
+/// shuts the node down, whatever `f` answered.
+pub fn with_offline_node<T, F, Fut>(repo: node::Repo, f: F) -> Result<T>
+where
+    F: FnOnce(node::Node) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    block_on(async move {
+        let node = node::Node::builder().open(repo).offline().spawn().await?;
+        let done = f(node.clone()).await;
+        node.shutdown().await;
+        done
+    })?
+}
+
 /// `path` with an `/ipns/` name resolved offline (the node's own names).
 pub fn offline_ipfs_path(ctx: &Ctx, path: &str) -> Result<String> {
     if !path.starts_with("/ipns/") {
@@ -318,15 +333,12 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
                     // Offline, through the node: its own names (and records it holds).
                     let repo = ctx.repo()?;
                     let o = ResolveOptions { recursive, nocache };
-                    let path = block_on(async move {
-                        let node = node::Node::builder().open(repo).offline().spawn().await?;
+                    let path = with_offline_node(repo, |node| async move {
                         // Kubo resolves the node's own name when none is given.
                         let name =
                             name.unwrap_or_else(|| ipns::Name::new(node.peer_id()).to_path());
-                        let resolved = node.names().resolve_with(&name, o).await;
-                        node.shutdown().await;
-                        resolved
-                    })??;
+                        Ok(node.names().resolve_with(&name, o).await?)
+                    })?;
                     println!("{path}");
                 }
             }
@@ -356,14 +368,10 @@ fn publish_offline(ctx: &Ctx, a: &PublishArgs) -> Result<(String, String)> {
     if let Some(s) = a.sequence {
         options = options.sequence(s);
     }
-    block_on(async move {
-        let node = node::Node::builder().open(repo).offline().spawn().await?;
-        let published = node.names().publish(&a.path, options).await;
-        node.shutdown().await;
-        let p = published?;
-        Ok::<_, node::Error>((p.name.to_string(), p.value))
-    })?
-    .map_err(Into::into)
+    with_offline_node(repo, |node| async move {
+        let p = node.names().publish(&a.path, options).await?;
+        Ok((p.name.to_string(), p.value))
+    })
 }
 
 fn publish_remote(c: &Client, a: &PublishArgs) -> Result<(String, String)> {

@@ -125,20 +125,6 @@ fn print_checks(
     })
 }
 
-/// Runs `f` with an offline [`node::Node`] on `repo`, then shuts the node down.
-fn with_node<F, Fut>(repo: node::Repo, f: F) -> Result<()>
-where
-    F: FnOnce(node::Node) -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    super::name::block_on(async move {
-        let node = node::Node::builder().open(repo).offline().spawn().await?;
-        let done = f(node.clone()).await;
-        node.shutdown().await;
-        done
-    })?
-}
-
 fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
     let repo = ctx.repo()?;
     let store = repo.store().clone();
@@ -147,7 +133,7 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
         // Pinning and unpinning go through the node (offline), as the daemon's do.
         PinCommand::Add { paths, recursive } => {
             let recursive = recursive.unwrap_or(true);
-            with_node(repo, |node| async move {
+            super::name::with_offline_node(repo, |node| async move {
                 let mut out = std::io::stdout().lock();
                 for p in paths {
                     let cid = node.pin().add(&p, recursive).await?;
@@ -157,7 +143,7 @@ fn run_local(ctx: &Ctx, cmd: PinCommand) -> Result<ExitCode> {
             })?;
         }
         PinCommand::Rm { paths } => {
-            with_node(repo, |node| async move {
+            super::name::with_offline_node(repo, |node| async move {
                 let mut out = std::io::stdout().lock();
                 for p in paths {
                     let (cid, _) = node.pin().rm(&p).await?;
