@@ -37,14 +37,8 @@ if [ "$KUBO" = 2 ]; then
     $T kubo 3 connect "/ip4/198.18.0.3/tcp/4001/p2p/$K1" | grep -q '"ok": true' || { echo "transfer: Kubo connect failed" >&2; exit 1; }
 fi
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
-bps() { # the link rate in bit/s (0: none)
-    local v="${RATE,,}"
-    case "$v" in
-        0) echo 0 ;; *gbit) awk -v x="${v%gbit}" 'BEGIN{print x*1e9}' ;;
-        *mbit) awk -v x="${v%mbit}" 'BEGIN{print x*1e6}' ;; *kbit) awk -v x="${v%kbit}" 'BEGIN{print x*1e3}' ;;
-        *) echo "${v%bit}" ;;
-    esac
-}
+# The link rate in bit/s (0: none), as testnet.sh parsed it (node 0's link).
+bps() { awk 'NR == 1 { print $4 }' "$IPFSD_LAB/links"; }
 report() { # impl bytes seconds
     awk -v who="$1" -v b="$2" -v secs="$3" -v r="$(bps)" -v rtt="$RTT" -v rate="$RATE" -v loss="$LOSS" 'BEGIN {
         mbs = b / 1e6 / secs
