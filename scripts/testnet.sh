@@ -91,11 +91,10 @@ to_bps() {
     esac
 }
 
-# Per-link figures from figures between two nodes (see lab/src/model.rs, Link::between):
-# delay rtt/4, jitter/2, loss 1-sqrt(1-loss).
+# A node's link figures as the emulator reads them: between two such nodes (it derives the
+# per-link values itself, lab/src/model.rs Link::between).
 link_json() { # rtt_us jitter_us loss_frac rate_bps
-    awk -v r="$1" -v j="$2" -v l="$3" -v b="$4" 'BEGIN {
-        printf "\"delay_us\": %d, \"jitter_us\": %d, \"loss\": %.8f, \"rate_bps\": %d", r / 4, j / 2, 1 - sqrt(1 - l), b }'
+    printf '"rtt_us": %d, "jitter_us": %d, "loss": %s, "rate_bps": %d' "$1" "$2" "$3" "$4"
 }
 
 # Writes the emulator's config from $LAB/links (one "rtt jitter loss rate" line per node)

@@ -4,11 +4,12 @@
 //! ```json
 //! { "seed": 1,
 //!   "nodes": [ { "tun": "ilab0", "addr": "198.18.0.1",
-//!                "delay_us": 10000, "jitter_us": 0, "loss": 0.0025, "rate_bps": 0 } ],
+//!                "rtt_us": 40000, "jitter_us": 0, "loss": 0.005, "rate_bps": 0 } ],
 //!   "partition": [0, 0, 1, 1] }
 //! ```
-//! Per-link figures (see [`crate::model::Link::between`] for how a round trip between two
-//! nodes maps onto them); `rate_bps` 0 means no limit; `partition` (optional) gives each
+//! A node's figures are what two nodes with such links see between them (RTT, jitter,
+//! one-way loss, as a user gives them); [`crate::model::Link::between`] turns them into the
+//! link's own. `rate_bps` 0 means no limit; `partition` (optional) gives each
 //! node's side. Addresses must be in 198.18.0.0/15: the lab never carries anything else.
 
 use crate::model::Link;
@@ -24,13 +25,13 @@ pub struct Node {
     pub tun: String,
     /// Its lab address.
     pub addr: Ipv4Addr,
-    /// One-way delay of its link, µs.
+    /// Round-trip time between two nodes with this link, µs.
     #[serde(default)]
-    pub delay_us: u64,
-    /// Jitter of its link, µs.
+    pub rtt_us: u64,
+    /// Jitter between two nodes with this link, µs.
     #[serde(default)]
     pub jitter_us: u64,
-    /// Loss of its link (0..=1).
+    /// One-way loss between two nodes with this link (0..=1).
     #[serde(default)]
     pub loss: f64,
     /// Rate of its link, bit/s (0: none).
@@ -94,15 +95,12 @@ impl Config {
         self.nodes
             .iter()
             .map(|n| {
-                let rate = (n.rate_bps > 0).then_some(n.rate_bps);
-                Link {
-                    delay: Duration::from_micros(n.delay_us),
-                    jitter: Duration::from_micros(n.jitter_us),
-                    loss: n.loss,
-                    rate_bps: rate,
-                    queue_bytes: Link::between(Duration::ZERO, Duration::ZERO, 0.0, rate)
-                        .queue_bytes,
-                }
+                Link::between(
+                    Duration::from_micros(n.rtt_us),
+                    Duration::from_micros(n.jitter_us),
+                    n.loss,
+                    (n.rate_bps > 0).then_some(n.rate_bps),
+                )
             })
             .collect()
     }

@@ -4,8 +4,8 @@
 //! parameters in both directions: a one-way delay with uniform jitter, a loss rate, a rate
 //! limit with a bounded queue. A packet from node A to node B crosses A's link (uplink)
 //! then B's link (downlink), so between two nodes the round trip is four link delays and
-//! each direction sees two links' loss. The testnet script derives the per-link values
-//! from the figures a user gives between two nodes (`--rtt`, `--loss`), see [`Link::between`].
+//! each direction sees two links' loss. The config gives the figures a user gives between
+//! two nodes (`--rtt`, `--loss`); [`Link::between`] derives the per-link values.
 //!
 //! Time is virtual: [`Model::route`] answers the instant a packet is due at its
 //! destination, computed when it enters; the caller keeps packets in a heap until then.
@@ -56,12 +56,16 @@ impl Link {
             // 1 - (1 - p)^2 = loss.
             loss: 1.0 - (1.0 - loss).sqrt(),
             rate_bps,
-            // A queue of at least 100 ms at the link's rate (BDP-sized buffers for the
-            // RTTs the lab uses), never under the default.
-            queue_bytes: rate_bps.map_or(DEFAULT_QUEUE_BYTES, |r| {
-                (r / 8 / 10).max(DEFAULT_QUEUE_BYTES)
-            }),
+            queue_bytes: Link::queue_for(rate_bps),
         }
+    }
+
+    /// The queue bound of a link at `rate_bps`: at least 100 ms at that rate (BDP-sized
+    /// buffers for the RTTs the lab uses), never under the default.
+    fn queue_for(rate_bps: Option<u64>) -> u64 {
+        rate_bps.map_or(DEFAULT_QUEUE_BYTES, |r| {
+            (r / 8 / 10).max(DEFAULT_QUEUE_BYTES)
+        })
     }
 
     /// How long `bytes` take to leave at this link's rate.
