@@ -49,7 +49,7 @@ async fn pin_each(
     paths: Vec<String>,
     op: impl Fn(&dag::Store, &Cid) -> Result<(), dag::StoreError> + Send + 'static,
 ) -> Result<Vec<Cid>, ApiError> {
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     blocking(move || {
         let mut pins = Vec::new();
         for p in &paths {
@@ -87,7 +87,7 @@ pub(crate) async fn pin_ls(State(s): State<ApiState>, args: Args) -> Result<Resp
     let types = ops::PinTypes::parse(args.get("type").unwrap_or("all"))?;
     let stream = args.flag("stream", false)?;
     let paths = args.owned_args();
-    let rows = blocking(move || Ok(ops::pin_list(&s.store, types, &paths)?)).await?;
+    let rows = blocking(move || Ok(ops::pin_list(s.node.store(), types, &paths)?)).await?;
     if stream {
         let lines: Vec<_> = rows
             .into_iter()
@@ -113,7 +113,7 @@ pub(crate) async fn pin_verify(
 ) -> Result<Response, ApiError> {
     let verbose = args.flag("verbose", false)?;
     Ok(stream_body("application/json", move |sink| {
-        for report in s.store.pin_verify()? {
+        for report in s.node.store().pin_verify()? {
             // A pin holding blocks ipfsd cannot follow is always reported (Kubo's clients
             // ignore the extra `Unfollowed` field).
             if report.is_ok() && report.unfollowed.is_empty() && !verbose {
@@ -181,9 +181,9 @@ pub(crate) async fn block_put(
             let size = data.len();
             let b = crate::ipld::checked_block(data, version, codec, hash, mhlen, allow_big)?;
             let cid = *b.cid();
-            s.store.put(b)?;
+            s.node.store().put(b)?;
             if pin {
-                s.store.pin_add(&cid, PinMode::Direct)?;
+                s.node.store().pin_add(&cid, PinMode::Direct)?;
             }
             rows.push(json!({ "Key": cid.to_string(), "Size": size }));
         }
@@ -206,9 +206,13 @@ pub(crate) async fn block_stat(
     let size = blocking(move || {
         let size = match block::identity_data(&cid) {
             Some(d) => d.len() as u64,
-            None => s.store.size(&cid)?.ok_or(dag::export::ExportError::Source(
-                dag::SourceError::NotFound { cid },
-            ))?,
+            None => s
+                .node
+                .store()
+                .size(&cid)?
+                .ok_or(dag::export::ExportError::Source(
+                    dag::SourceError::NotFound { cid },
+                ))?,
         };
         Ok(size)
     })
@@ -225,9 +229,9 @@ pub(crate) async fn block_rm(State(s): State<ApiState>, args: Args) -> Result<Re
     let force = args.flag("force", false)?;
     Ok(stream_body("application/json", move |sink| {
         for cid in cids {
-            let error = match s.store.pin_status(&cid)? {
+            let error = match s.node.store().pin_status(&cid)? {
                 Some(kind) => format!("cannot remove {cid}: pinned ({kind:?})"),
-                None => match s.store.delete(&cid)? {
+                None => match s.node.store().delete(&cid)? {
                     true => String::new(),
                     false if force => continue,
                     false => format!("cannot remove {cid}: block not found"),
@@ -244,11 +248,11 @@ pub(crate) async fn dag_export(
     args: Args,
 ) -> Result<Response, ApiError> {
     let p = args.first("root")?.to_string();
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let cid = blocking(move || Ok(path::resolve(&store, &p)?)).await?;
     Ok(stream_body("application/vnd.ipld.car", move |sink| {
         let mut w = SinkWriter::new(sink, 1 << 20);
-        dag::car::export(&s.store, &cid, &mut w)?;
+        dag::car::export(s.node.store(), &cid, &mut w)?;
         std::io::Write::flush(&mut w).map_err(|_| super::Gone)?;
         Ok(())
     }))
@@ -267,7 +271,7 @@ pub(crate) async fn dag_import(
         // holds the store's write lock) then reads from disk, never from the client.
         let report = match super::upload::spool(&mut field, s.repo_path()?).await {
             Ok(spooled) => {
-                let store = s.store.clone();
+                let store = s.node.store().clone();
                 blocking(move || {
                     let file = std::fs::File::open(spooled.path()).map_err(|e| {
                         ApiError::new(
@@ -313,7 +317,7 @@ pub(crate) async fn dag_import(
 }
 
 pub(crate) async fn repo_gc(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let report = blocking(move || Ok(store.gc()?)).await?;
     Ok(stream_body("application/json", move |sink| {
         for cid in &report.removed {
@@ -336,21 +340,21 @@ fn unfollowed_json(cid: &Cid) -> serde_json::Value {
 }
 
 pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let st = blocking(move || Ok(store.stat()?)).await?;
     Ok(json(json!({
         "NumObjects": st.num_blocks,
         "RepoSize": st.file_size,
         "StorageMax": u64::MAX, // no quota; kubo-rpc-client requires the field (BigInt)
         "DataSize": st.total_size,
-        "RepoPath": s.repo_path.as_deref().map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
+        "RepoPath": s.node.repo_path().map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
         "Version": format!("ipfsd-repo@{}", crate::repo::REPO_VERSION),
     })))
 }
 
 pub(crate) async fn repo_verify(State(s): State<ApiState>) -> Result<Response, ApiError> {
     Ok(stream_body("application/json", move |sink: &Sink| {
-        let report = s.store.verify()?;
+        let report = s.node.store().verify()?;
         for cid in &report.corrupt {
             sink.json(
                 &json!({ "Msg": format!("block {cid} is corrupt"), "Corrupt": cid.to_string() }),

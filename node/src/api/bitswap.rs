@@ -21,7 +21,7 @@ impl From<bitswap::Error> for ApiError {
 }
 
 fn online(s: &ApiState) -> Result<&bitswap::Bitswap, ApiError> {
-    s.bitswap.as_ref().ok_or_else(|| {
+    s.node.bitswap().ok_or_else(|| {
         ApiError::bad_request(
             "this command must be run in online mode: the daemon was started with --offline",
         )
@@ -55,7 +55,7 @@ pub(crate) async fn stat(State(s): State<ApiState>) -> Result<Response, ApiError
         "LedgerResets": st.ledger_resets,
         "Sessions": st.sessions,
         "Serving": st.serving,
-        "Strategy": s.config.bitswap.strategy,
+        "Strategy": s.node.config().bitswap.strategy,
     })))
 }
 

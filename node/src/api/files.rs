@@ -110,11 +110,8 @@ fn import_params(s: &ApiState, args: &Args) -> Result<dag::import::Params, ApiEr
         Some(name) => Profile::from_name(name)
             .ok_or_else(|| ApiError::bad_request(format!("unknown profile {name:?}")))?
             .params(),
-        None => s
-            .config
-            .import
-            .params()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        // Parsed once, when the config loaded.
+        None => s.node.settings().import.clone(),
     };
     if let Some(v) = args.number("cid-version")? {
         p.cid_version = match v {
@@ -139,7 +136,7 @@ fn import_params(s: &ApiState, args: &Args) -> Result<dag::import::Params, ApiEr
             dag::HashFn::from_name(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
         // Raw leaves chosen by the flag or by the config (not by the version default).
         let raw_leaves_set = args.get("raw-leaves").is_some()
-            || (profile.is_none() && s.config.import.raw_leaves.is_some());
+            || (profile.is_none() && s.node.config().import.raw_leaves.is_some());
         p.set_hash(hash, args.get("cid-version").is_some(), raw_leaves_set)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
@@ -231,7 +228,7 @@ pub(crate) async fn add(
         Ok::<(), ApiError>(())
     });
 
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let announce_to = s.clone();
     let (sink, rx) = super::stream_channel();
     let import = tokio::task::spawn_blocking(move || {
@@ -608,7 +605,7 @@ pub(crate) async fn refs(State(s): State<ApiState>, args: Args) -> Result<Respon
 
 pub(crate) async fn refs_local(State(s): State<ApiState>) -> Result<Response, ApiError> {
     Ok(stream_body("application/json", move |sink| {
-        for cid in s.store.all_cids()? {
+        for cid in s.node.store().all_cids()? {
             sink.json(&json!({ "Ref": cid?.to_string(), "Err": "" }))?;
         }
         Ok(())

@@ -44,7 +44,7 @@ pub(crate) async fn dag_put(
     };
     let pin = args.flag("pin", false)?;
     let inputs = super::upload::parts(mp, super::MAX_SMALL_BODY).await?;
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let cids = blocking(move || {
         let blocks = inputs
             .iter()

@@ -35,7 +35,6 @@ use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use dag::Store;
 use std::sync::Arc;
 
 pub(crate) use stream::{
@@ -52,26 +51,13 @@ pub const MAX_SMALL_BODY: usize = 4 << 20;
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct ApiState {
-    pub(crate) store: Store,
-    pub(crate) identity: crate::identity::Identity,
-    pub(crate) config: Arc<crate::Config>,
-    /// The config's values, parsed.
-    pub(crate) settings: Arc<crate::config::Settings>,
-    /// The repository (`None`: the node keeps everything in memory).
-    pub(crate) repo_path: Option<std::path::PathBuf>,
+    /// The node every handler goes through: its store, network, names and settings, and
+    /// the rules it holds.
+    pub(crate) node: crate::Node,
     /// Cancelled by `POST /api/v0/shutdown`.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
-    /// The node every handler goes through for the rules it holds.
-    pub(crate) node: crate::Node,
     /// Which hosts, origins and referers may call.
     pub(crate) access: Arc<Access>,
-    /// The network (`None` when the daemon runs offline).
-    pub(crate) net: Option<crate::net::Network>,
-    pub(crate) reprovider: Option<crate::net::provide::Reprovider>,
-    /// Block exchange (`None` when offline).
-    pub(crate) bitswap: Option<::bitswap::Bitswap>,
-    /// IPNS: keys, publishing and resolving.
-    pub(crate) names: crate::names::Names,
 }
 
 impl ApiState {
@@ -83,24 +69,15 @@ impl ApiState {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> ApiState {
         ApiState {
-            store: node.store().clone(),
-            identity: node.identity().clone(),
-            config: Arc::new(node.config().clone()),
-            settings: Arc::new(node.settings().clone()),
-            repo_path: node.repo_path().map(std::path::Path::to_path_buf),
+            node,
             shutdown,
             access: Arc::new(access),
-            net: node.online().map(|o| o.net.clone()),
-            reprovider: node.online().map(|o| o.reprovider.clone()),
-            bitswap: node.bitswap().cloned(),
-            names: node.naming().clone(),
-            node,
         }
     }
 
     /// The repository directory, for commands that need one (config, spooled uploads).
     pub(crate) fn repo_path(&self) -> Result<&std::path::Path, ApiError> {
-        self.repo_path.as_deref().ok_or_else(|| {
+        self.node.repo_path().ok_or_else(|| {
             ApiError::bad_request("this node keeps everything in memory: it has no repository")
         })
     }

@@ -66,13 +66,13 @@ fn duration(args: &Args, flag: &str, default: Duration) -> Result<Duration, ApiE
 pub(crate) async fn key_gen(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let name = args.first("name")?.to_string();
     let kind = args.get("type").unwrap_or("ed25519").to_string();
-    let ks = s.names.keystore().clone();
+    let ks = s.node.naming().keystore().clone();
     let info = blocking(move || Ok(ks.generate(&name, &kind)?)).await?;
     Ok(json(key_json(&info)))
 }
 
 pub(crate) async fn key_list(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let ks = s.names.keystore().clone();
+    let ks = s.node.naming().keystore().clone();
     let keys = blocking(move || Ok(ks.list()?)).await?;
     Ok(json(
         json!({ "Keys": keys.iter().map(key_json).collect::<Vec<_>>() }),
@@ -81,7 +81,7 @@ pub(crate) async fn key_list(State(s): State<ApiState>) -> Result<Response, ApiE
 
 pub(crate) async fn key_rm(State(s): State<ApiState>, args: Args) -> Result<Response, ApiError> {
     let names = args.required_owned("name")?;
-    let ks = s.names.keystore().clone();
+    let ks = s.node.naming().keystore().clone();
     let removed = blocking(move || Ok(ks.remove_all(&names)?)).await?;
     Ok(json(
         json!({ "Keys": removed.iter().map(key_json).collect::<Vec<_>>() }),
@@ -100,7 +100,7 @@ pub(crate) async fn key_rename(
     };
     let (old, new) = (old.to_string(), new.to_string());
     let force = args.flag("force", false)?;
-    let ks = s.names.keystore().clone();
+    let ks = s.node.naming().keystore().clone();
     let was = old.clone();
     let (info, overwrite) = blocking(move || Ok(ks.rename(&old, &new, force)?)).await?;
     Ok(json(json!({
@@ -125,7 +125,7 @@ pub(crate) async fn key_import(
         ));
     }
     let bytes = parts.remove(0);
-    let ks = s.names.keystore().clone();
+    let ks = s.node.naming().keystore().clone();
     let info = blocking(move || Ok(ks.import(&name, &bytes)?)).await?;
     Ok(json(key_json(&info)))
 }
@@ -165,18 +165,18 @@ pub(crate) async fn name_resolve(
     let name = match args.args().first() {
         Some(n) => n.to_string(),
         // Kubo resolves the node's own name when none is given.
-        None => ipns::Name::new(s.identity.peer_id()).to_path(),
+        None => ipns::Name::new(s.node.identity().peer_id()).to_path(),
     };
     let options = ResolveOptions {
         recursive: args.flag("recursive", true)?,
         nocache: args.flag("nocache", false)?,
     };
     if !args.flag("stream", false)? {
-        let path = s.names.resolve(&name, options, None).await?;
+        let path = s.node.naming().resolve(&name, options, None).await?;
         return Ok(json(json!({ "Path": path })));
     }
     // --stream: a line per better value found, then the final one.
-    let names = s.names.clone();
+    let names = s.node.naming().clone();
     Ok(super::stream_task(
         "application/json",
         move |sink| async move {

@@ -41,7 +41,7 @@ impl From<NetError> for ApiError {
 }
 
 fn online(s: &ApiState) -> Result<&Network, ApiError> {
-    s.net.as_ref().ok_or_else(|| {
+    s.node.online().map(|o| &o.net).ok_or_else(|| {
         ApiError::bad_request(
             "this command must be run in online mode: the daemon was started with --offline",
         )
@@ -74,11 +74,11 @@ fn strings(v: Vec<String>) -> Response {
 
 /// `id`: identity plus, when online, listen addresses and protocols.
 pub(crate) async fn id(State(s): State<ApiState>) -> Response {
-    let mut v = crate::identity_json(&s.identity);
-    if let Some(net) = &s.net
+    let mut v = crate::identity_json(s.node.identity());
+    if let Some(net) = s.node.online().map(|o| &o.net)
         && let Ok(info) = net.info().await
     {
-        let me = s.identity.peer_id();
+        let me = s.node.identity().peer_id();
         v["Addresses"] = json!(
             info.listen
                 .iter()
@@ -177,7 +177,7 @@ pub(crate) async fn swarm_addrs_local(
 ) -> Result<Response, ApiError> {
     let with_id = args.flag("id", false)?;
     let info = online(&s)?.info().await?;
-    let me = s.identity.peer_id();
+    let me = s.node.identity().peer_id();
     Ok(strings(
         info.listen
             .iter()
@@ -288,7 +288,7 @@ pub(crate) async fn routing_put(
     timed("put", net.put_value(key, value.to_vec())).await?;
     Ok(json(query_event(
         5,
-        &s.identity.peer_id().to_string(),
+        &s.node.identity().peer_id().to_string(),
         serde_json::Value::Null,
         "",
     )))
@@ -304,7 +304,7 @@ pub(crate) async fn routing_provide(
     for a in args.required("key")? {
         roots.push(super::parse_cid(a)?);
     }
-    let store = s.store.clone();
+    let store = s.node.store().clone();
     let keys = blocking(move || {
         let mut keys = Vec::new();
         for root in roots {
@@ -336,7 +336,7 @@ pub(crate) async fn routing_provide(
 
 pub(crate) async fn reprovide(State(s): State<ApiState>) -> Result<Response, ApiError> {
     online(&s)?;
-    if let Some(r) = &s.reprovider {
+    if let Some(r) = s.node.online().map(|o| &o.reprovider) {
         r.trigger();
     }
     Ok(json(json!({})))

@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Middleware: request bodies fail after `API.UploadIdleTimeout` without progress.
 pub(crate) async fn idle_timeout(State(s): State<ApiState>, req: Request, next: Next) -> Response {
-    let idle = s.settings.api.upload_idle_timeout;
+    let idle = s.node.settings().api.upload_idle_timeout;
     let (parts, body) = req.into_parts();
     next.run(Request::from_parts(parts, idle_body(body, idle)))
         .await
