@@ -23,6 +23,8 @@ if [[ "${CI:-}" == true ]]; then
   done
   export IPFSD_REQUIRE_PEERS=1
 fi
+# A fresh clone gains nothing from incremental compilation; its cache only costs disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
