@@ -258,7 +258,12 @@ cmd_up() {
     line="$(to_us "$rtt") $(to_us "$jitter") $(to_frac "$loss") $(to_bps "$rate")"
     for ((i = 0; i < n; i++)); do echo "$line"; done > "$LAB/links"
     write_emu_config
-    setsid "$(bin_dir)/linkemu" "$LAB/emu.json" > "$LAB/emu.out" 2> "$LAB/emu.log" < /dev/null &
+    # Real-time priority for the emulator: on a small machine the nodes' start-up burst
+    # otherwise delays its timers (20 nodes on 2 cores: a 40 ms RTT measured 56 ms for the
+    # first ~30 s, 39.9 ms with this).
+    local rt=()
+    chrt --rr 20 true 2> /dev/null && rt=(chrt --rr 20)
+    setsid "${rt[@]}" "$(bin_dir)/linkemu" "$LAB/emu.json" > "$LAB/emu.out" 2> "$LAB/emu.log" < /dev/null &
     echo $! > "$LAB/emu.pid"
     local t=0
     until grep -q ready "$LAB/emu.out" 2>/dev/null; do
