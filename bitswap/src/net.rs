@@ -1,6 +1,7 @@
 //! Per-stream work: the task accepting inbound BitSwap streams, one reader task per
 //! inbound stream (frames → checked messages → engine), and one writer task per peer
-//! (engine → frames on our long-lived outbound stream).
+//! (engine → frames on our long-lived outbound streams: one, plus more while blocks queue
+//! up behind it, see [`MAX_LANES`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,7 +77,7 @@ async fn read_stream(
     _proto: StreamProtocol,
     events: mpsc::Sender<Event>,
 ) {
-    let mut reader = BufReader::with_capacity(256 << 10, stream);
+    let mut reader = BufReader::with_capacity(64 << 10, stream);
     let mut buf = Vec::new();
     loop {
         let msg =
@@ -108,8 +109,22 @@ async fn read_stream(
     }
 }
 
+/// Streams that carry one peer's blocks at most. A stream moves at most its receive window
+/// per round trip (1 MiB with ipfsd's yamux settings, see `node`'s `YAMUX_MAX_STREAMS`),
+/// which caps one stream at ~13 MB/s at 80 ms and ~5 MB/s at 200 ms whatever the link:
+/// further streams, opened only while every open one is busy, let one peer fill a long fat
+/// link.
+pub const MAX_LANES: usize = 32;
+/// Messages waiting per lane beyond the one being written.
+const LANE_QUEUE: usize = 1;
+
 /// The writer for one peer: opens our stream (newest protocol first), then writes every
 /// message the engine queues, reporting what was sent.
+///
+/// Messages with wantlist entries stay on the first stream, in order (a cancel must not
+/// overtake its want). Messages of blocks and presences only go to whichever stream is
+/// free; when none is, another is opened (up to [`MAX_LANES`]). A stream that fails ends
+/// the writer, as before: the engine opens a new one when it has something to send.
 pub(crate) fn spawn_writer(
     tasks: &tokio_util::task::TaskTracker,
     peer: PeerId,
@@ -117,13 +132,14 @@ pub(crate) fn spawn_writer(
     mut rx: mpsc::Receiver<Outbound>,
     events: mpsc::Sender<Event>,
 ) {
+    let spawner = tasks.clone();
     tasks.spawn(async move {
         let mut opened = None;
         let mut unsupported = true;
         for p in protocol::PROTOCOLS {
             match tokio::time::timeout(OPEN_TIMEOUT, control.open_stream(peer, p.clone())).await {
                 Ok(Ok(s)) => {
-                    opened = Some((s, Version::of(&p)));
+                    opened = Some((s, p));
                     break;
                 }
                 Ok(Err(OpenStreamError::UnsupportedProtocol(_))) => continue,
@@ -138,10 +154,11 @@ pub(crate) fn spawn_writer(
                 }
             }
         }
-        let Some((mut stream, version)) = opened else {
+        let Some((stream, proto)) = opened else {
             let _ = events.send(Event::WriterFailed { peer, unsupported }).await;
             return;
         };
+        let version = Version::of(&proto);
         if events
             .send(Event::WriterReady { peer, version })
             .await
@@ -149,6 +166,101 @@ pub(crate) fn spawn_writer(
         {
             return;
         }
+        let mut lanes = vec![spawn_lane(&spawner, peer, stream, version, events.clone())];
+        // Extra streams being opened report here (None: the open failed).
+        let (opened_tx, mut opened_rx) = mpsc::channel::<Option<Stream>>(MAX_LANES);
+        let mut opening = 0usize;
+        let mut more = true;
+        let mut next = 0usize;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                Some(s) = opened_rx.recv() => {
+                    opening -= 1;
+                    match s {
+                        Some(s) => {
+                            lanes.push(spawn_lane(&spawner, peer, s, version, events.clone()));
+                            tracing::debug!(%peer, streams = lanes.len(), "another bitswap stream");
+                        }
+                        // The peer refuses more streams: stay with those we have.
+                        None => more = false,
+                    }
+                    continue;
+                }
+                msg = rx.recv() => match msg {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
+            let delivered = if !msg.wants.is_empty() || msg.full {
+                lanes[0].send(msg).await.is_ok()
+            } else {
+                match offer(&lanes, msg) {
+                    Ok(()) => true,
+                    Err(None) => false,
+                    Err(Some(msg)) => {
+                        // Every stream is busy: open one more (in the background), and
+                        // queue behind the streams in turn meanwhile.
+                        if more && lanes.len() + opening < MAX_LANES && !msg.blocks.is_empty() {
+                            opening += 1;
+                            let mut control = control.clone();
+                            let proto = proto.clone();
+                            let tx = opened_tx.clone();
+                            spawner.spawn(async move {
+                                let s = tokio::time::timeout(
+                                    OPEN_TIMEOUT,
+                                    control.open_stream(peer, proto),
+                                )
+                                .await;
+                                let _ = tx.send(s.ok().and_then(Result::ok)).await;
+                            });
+                        }
+                        next = (next + 1) % lanes.len();
+                        lanes[next].send(msg).await.is_ok()
+                    }
+                }
+            };
+            if !delivered {
+                tracing::debug!(%peer, "a bitswap stream failed");
+                break;
+            }
+        }
+        // Dropping the lanes lets them write what they hold and close their streams.
+        drop(lanes);
+        let _ = events
+            .send(Event::WriterFailed {
+                peer,
+                unsupported: false,
+            })
+            .await;
+    });
+}
+
+/// Hands `msg` to the first lane with room. `Err(Some(msg))`: all are busy; `Err(None)`: a
+/// lane has failed.
+fn offer(lanes: &[mpsc::Sender<Outbound>], mut msg: Outbound) -> Result<(), Option<Outbound>> {
+    for lane in lanes {
+        match lane.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(m)) => msg = m,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(None),
+        }
+    }
+    Err(Some(msg))
+}
+
+/// One stream of a peer's writer: writes the messages it is handed, in order, and reports
+/// each as sent. Ends (dropping its queue, which the writer notices) when a write fails or
+/// times out, or when the writer drops it.
+fn spawn_lane(
+    tasks: &tokio_util::task::TaskTracker,
+    peer: PeerId,
+    mut stream: Stream,
+    version: Version,
+    events: mpsc::Sender<Event>,
+) -> mpsc::Sender<Outbound> {
+    let (tx, mut rx) = mpsc::channel::<Outbound>(LANE_QUEUE);
+    tasks.spawn(async move {
         while let Some(msg) = rx.recv().await {
             let frame = msg.encode(version);
             let sizes = msg.blocks.iter().map(|b| b.data().len() as u64).collect();
@@ -172,11 +284,46 @@ pub(crate) fn spawn_writer(
             }
         }
         let _ = futures::AsyncWriteExt::close(&mut stream).await;
-        let _ = events
-            .send(Event::WriterFailed {
-                peer,
-                unsupported: false,
-            })
-            .await;
     });
+    tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Presence;
+
+    fn presence() -> Outbound {
+        let cid: dag::Cid = "bafkqaaa".parse().expect("cid");
+        Outbound {
+            presences: vec![(cid, Presence::Have)],
+            ..Outbound::default()
+        }
+    }
+
+    #[test]
+    fn a_message_goes_to_the_first_lane_with_room() {
+        let (a, mut ra) = mpsc::channel(1);
+        let (b, mut rb) = mpsc::channel(1);
+        let lanes = vec![a, b];
+        assert!(offer(&lanes, presence()).is_ok());
+        assert!(offer(&lanes, presence()).is_ok());
+        assert!(
+            ra.try_recv().is_ok(),
+            "the first lane took the first message"
+        );
+        assert!(rb.try_recv().is_ok(), "the second lane took the next one");
+        // Both full: the message comes back, to wait or to open another stream.
+        assert!(offer(&lanes, presence()).is_ok());
+        assert!(offer(&lanes, presence()).is_ok());
+        assert!(matches!(offer(&lanes, presence()), Err(Some(_))));
+    }
+
+    #[test]
+    fn a_failed_lane_is_reported() {
+        let (a, ra) = mpsc::channel(1);
+        let (b, _rb) = mpsc::channel(1);
+        drop(ra);
+        assert!(matches!(offer(&[a, b], presence()), Err(None)));
+    }
 }
