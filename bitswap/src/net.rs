@@ -166,7 +166,15 @@ pub(crate) fn spawn_writer(
         {
             return;
         }
-        let mut lanes = vec![spawn_lane(&spawner, peer, stream, version, events.clone())];
+        // Stops every lane at once when one has failed (so none reports a write after the
+        // engine was told the writer is gone).
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut handles = Vec::new();
+        let lane = |s: Stream| spawn_lane(&spawner, peer, s, version, events.clone(), stop.clone());
+        let (first, handle) = lane(stream);
+        handles.push(handle);
+        let mut lanes = vec![first];
+        let mut failed = false;
         // Extra streams being opened report here (None: the open failed).
         let (opened_tx, mut opened_rx) = mpsc::channel::<Option<Stream>>(MAX_LANES);
         let mut opening = 0usize;
@@ -179,7 +187,9 @@ pub(crate) fn spawn_writer(
                     opening -= 1;
                     match s {
                         Some(s) => {
-                            lanes.push(spawn_lane(&spawner, peer, s, version, events.clone()));
+                            let (added, handle) = lane(s);
+                            lanes.push(added);
+                            handles.push(handle);
                             tracing::debug!(%peer, streams = lanes.len(), "another bitswap stream");
                         }
                         // The peer refuses more streams: stay with those we have.
@@ -222,11 +232,20 @@ pub(crate) fn spawn_writer(
             };
             if !delivered {
                 tracing::debug!(%peer, "a bitswap stream failed");
+                failed = true;
                 break;
             }
         }
-        // Dropping the lanes lets them write what they hold and close their streams.
+        // After a failure the other lanes stop where they are; otherwise they write what
+        // they hold and close their streams. Either way every `Sent` precedes the
+        // `WriterFailed` below.
+        if failed {
+            stop.cancel();
+        }
         drop(lanes);
+        for h in handles {
+            let _ = h.await;
+        }
         let _ = events
             .send(Event::WriterFailed {
                 peer,
@@ -251,23 +270,33 @@ fn offer(lanes: &[mpsc::Sender<Outbound>], mut msg: Outbound) -> Result<(), Opti
 
 /// One stream of a peer's writer: writes the messages it is handed, in order, and reports
 /// each as sent. Ends (dropping its queue, which the writer notices) when a write fails or
-/// times out, or when the writer drops it.
+/// times out, when the writer drops it, or at once, mid-frame, when `stop` is cancelled.
 fn spawn_lane(
     tasks: &tokio_util::task::TaskTracker,
     peer: PeerId,
     mut stream: Stream,
     version: Version,
     events: mpsc::Sender<Event>,
-) -> mpsc::Sender<Outbound> {
+    stop: tokio_util::sync::CancellationToken,
+) -> (mpsc::Sender<Outbound>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(LANE_QUEUE);
-    tasks.spawn(async move {
-        while let Some(msg) = rx.recv().await {
+    let handle = tasks.spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                () = stop.cancelled() => return,
+                msg = rx.recv() => match msg {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
             let frame = msg.encode(version);
             let sizes = msg.blocks.iter().map(|b| b.data().len() as u64).collect();
             drop(msg);
-            match tokio::time::timeout(WRITE_TIMEOUT, protocol::write_frame(&mut stream, &frame))
-                .await
-            {
+            let written = tokio::select! {
+                () = stop.cancelled() => return,
+                w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_frame(&mut stream, &frame)) => w,
+            };
+            match written {
                 Ok(Ok(())) => {
                     if events.send(Event::Sent { peer, sizes }).await.is_err() {
                         return;
@@ -283,9 +312,9 @@ fn spawn_lane(
                 }
             }
         }
-        let _ = futures::AsyncWriteExt::close(&mut stream).await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, futures::AsyncWriteExt::close(&mut stream)).await;
     });
-    tx
+    (tx, handle)
 }
 
 #[cfg(test)]
