@@ -179,7 +179,6 @@ pub(crate) fn spawn_writer(
         let (opened_tx, mut opened_rx) = mpsc::channel::<Option<Stream>>(MAX_LANES);
         let mut opening = 0usize;
         let mut more = true;
-        let mut next = 0usize;
         loop {
             let msg = tokio::select! {
                 biased;
@@ -203,14 +202,14 @@ pub(crate) fn spawn_writer(
                 },
             };
             let delivered = if !msg.wants.is_empty() || msg.full {
-                lanes[0].send(msg).await.is_ok()
+                lanes[0].send(msg).await
             } else {
                 match offer(&lanes, msg) {
                     Ok(()) => true,
                     Err(None) => false,
                     Err(Some(msg)) => {
-                        // Every stream is busy: open one more (in the background), and
-                        // queue behind the streams in turn meanwhile.
+                        // Every stream is writing: open one more (in the background), and
+                        // queue behind the least loaded meanwhile.
                         if more && lanes.len() + opening < MAX_LANES && !msg.blocks.is_empty() {
                             opening += 1;
                             let mut control = control.clone();
@@ -225,8 +224,11 @@ pub(crate) fn spawn_writer(
                                 let _ = tx.send(s.ok().and_then(Result::ok)).await;
                             });
                         }
-                        next = (next + 1) % lanes.len();
-                        lanes[next].send(msg).await.is_ok()
+                        let least = lanes
+                            .iter()
+                            .min_by_key(|l| l.held.load(Ordering::Relaxed))
+                            .unwrap_or(&lanes[0]);
+                        least.send(msg).await
                     }
                 }
             };
@@ -255,17 +257,40 @@ pub(crate) fn spawn_writer(
     });
 }
 
-/// Hands `msg` to the first lane with room. `Err(Some(msg))`: all are busy; `Err(None)`: a
-/// lane has failed.
-fn offer(lanes: &[mpsc::Sender<Outbound>], mut msg: Outbound) -> Result<(), Option<Outbound>> {
-    for lane in lanes {
-        match lane.try_send(msg) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Full(m)) => msg = m,
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(None),
-        }
+/// One of a peer's streams, as the writer sees it: its queue, and how many messages it
+/// holds (queued or being written).
+struct Lane {
+    tx: mpsc::Sender<Outbound>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Lane {
+    /// Queues `msg`, waiting for room; false when the lane has failed.
+    async fn send(&self, msg: Outbound) -> bool {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(msg).await.is_ok()
     }
-    Err(Some(msg))
+}
+
+/// Hands `msg` to the first lane that holds nothing (a lane still writing counts as busy:
+/// a message queued behind it would wait for that lane's window). `Err(Some(msg))`: every
+/// lane is busy; `Err(None)`: a lane has failed.
+fn offer(lanes: &[Lane], msg: Outbound) -> Result<(), Option<Outbound>> {
+    if lanes.iter().any(|l| l.tx.is_closed()) {
+        return Err(None);
+    }
+    let Some(idle) = lanes.iter().find(|l| l.held.load(Ordering::Relaxed) == 0) else {
+        return Err(Some(msg));
+    };
+    idle.held.fetch_add(1, Ordering::Relaxed);
+    match idle.tx.try_send(msg) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(m)) => {
+            idle.held.fetch_sub(1, Ordering::Relaxed);
+            Err(Some(m))
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(None),
+    }
 }
 
 /// One stream of a peer's writer: writes the messages it is handed, in order, and reports
@@ -278,8 +303,13 @@ fn spawn_lane(
     version: Version,
     events: mpsc::Sender<Event>,
     stop: tokio_util::sync::CancellationToken,
-) -> (mpsc::Sender<Outbound>, tokio::task::JoinHandle<()>) {
+) -> (Lane, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(LANE_QUEUE);
+    let held = Arc::new(AtomicUsize::new(0));
+    let lane = Lane {
+        tx,
+        held: held.clone(),
+    };
     let handle = tasks.spawn(async move {
         loop {
             let msg = tokio::select! {
@@ -296,6 +326,7 @@ fn spawn_lane(
                 () = stop.cancelled() => return,
                 w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_frame(&mut stream, &frame)) => w,
             };
+            held.fetch_sub(1, Ordering::Relaxed);
             match written {
                 Ok(Ok(())) => {
                     if events.send(Event::Sent { peer, sizes }).await.is_err() {
@@ -314,7 +345,7 @@ fn spawn_lane(
         }
         let _ = tokio::time::timeout(WRITE_TIMEOUT, futures::AsyncWriteExt::close(&mut stream)).await;
     });
-    (tx, handle)
+    (lane, handle)
 }
 
 #[cfg(test)]
@@ -330,28 +361,34 @@ mod tests {
         }
     }
 
+    fn lane() -> (Lane, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(LANE_QUEUE);
+        let held = Arc::new(AtomicUsize::new(0));
+        (Lane { tx, held }, rx)
+    }
+
     #[test]
-    fn a_message_goes_to_the_first_lane_with_room() {
-        let (a, mut ra) = mpsc::channel(1);
-        let (b, mut rb) = mpsc::channel(1);
+    fn a_message_goes_to_a_lane_that_holds_nothing() {
+        let (a, mut ra) = lane();
+        let (b, mut rb) = lane();
         let lanes = vec![a, b];
         assert!(offer(&lanes, presence()).is_ok());
         assert!(offer(&lanes, presence()).is_ok());
-        assert!(
-            ra.try_recv().is_ok(),
-            "the first lane took the first message"
-        );
+        assert!(ra.try_recv().is_ok(), "the first lane took the first");
         assert!(rb.try_recv().is_ok(), "the second lane took the next one");
-        // Both full: the message comes back, to wait or to open another stream.
-        assert!(offer(&lanes, presence()).is_ok());
-        assert!(offer(&lanes, presence()).is_ok());
+        // Taken from the queue but still being written: busy. The message comes back, to
+        // go behind the least loaded lane while another stream opens.
         assert!(matches!(offer(&lanes, presence()), Err(Some(_))));
+        // Written: the lane is idle again.
+        lanes[1].held.fetch_sub(1, Ordering::Relaxed);
+        assert!(offer(&lanes, presence()).is_ok());
+        assert!(rb.try_recv().is_ok());
     }
 
     #[test]
     fn a_failed_lane_is_reported() {
-        let (a, ra) = mpsc::channel(1);
-        let (b, _rb) = mpsc::channel(1);
+        let (a, ra) = lane();
+        let (b, _rb) = lane();
         drop(ra);
         assert!(matches!(offer(&[a, b], presence()), Err(None)));
     }
