@@ -9,6 +9,7 @@
 #   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
 #   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
 #   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
+#   bash scripts/testnet.sh id I                    # node I's peer ID (any kind of node)
 #   bash scripts/testnet.sh ping A B [COUNT]        # ping node B from node A
 #   bash scripts/testnet.sh partition 0,1 2,3       # split; nodes not named join the first side
 #   bash scripts/testnet.sh heal
@@ -188,6 +189,16 @@ member_id() {
     head -1 "$LAB/node$1/out" 2> /dev/null | sed -n 's/.*"\(kuboPeerId\|peerId\)": *"\([^"]*\)".*/\2/p'
 }
 
+# Node I's peer ID (empty if it is down): an ipfsd node's from its API, a member's from
+# the first line its driver printed.
+peer_id() {
+    if is_member "$1"; then
+        member_id "$1"
+    else
+        node_ipfsd "$1" id 2> /dev/null | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1
+    fi
+}
+
 # One command to member I; prints its answer (one JSON line).
 member_cmd() {
     local i="$1"; shift
@@ -318,7 +329,7 @@ NFT
     # Bootstrap per topology, from each node's peer ID.
     local ids=()
     for ((i = 0; i < ipfsd_nodes; i++)); do
-        ids+=("$(node_ipfsd "$i" id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)")
+        ids+=("$(peer_id "$i")")
     done
     for ((i = 1; i < ipfsd_nodes; i++)); do
         local to=0
@@ -331,10 +342,9 @@ NFT
     if [ "$alone" = 0 ]; then
         # Members join as the topology says (the first member after the last ipfsd node).
         for ((i = ipfsd_nodes; i < n; i++)); do
-            local to=0 id answer
+            local to=0 answer
             [ "$topology" = chain ] && to=$((i - 1))
-            if is_member "$to"; then id="$(member_id "$to")"; else id="${ids[$to]}"; fi
-            answer="$(member_cmd "$i" connect "/ip4/$(addr "$to")/tcp/4001/p2p/$id")"
+            answer="$(member_cmd "$i" connect "/ip4/$(addr "$to")/tcp/4001/p2p/${ids[$to]:-$(peer_id "$to")}")"
             echo "$answer" | grep -q '"ok": *true' || die "node $i could not join node $to: $answer"
         done
     fi
@@ -368,7 +378,7 @@ cmd_status() {
     for ((i = 0; i < n; i++)); do
         if is_member "$i"; then
             local k answer kind=kubo dht=-
-            k="$(member_id "$i")"
+            k="$(peer_id "$i")"
             answer="$(member_cmd "$i" peers)"
             if is_helia "$i"; then
                 kind=helia
@@ -379,7 +389,7 @@ cmd_status() {
             continue
         fi
         local id peers dht blocks bs bsin bsout
-        id="$(node_ipfsd "$i" id 2> /dev/null | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
+        id="$(peer_id "$i")"
         peers="$(node_ipfsd "$i" swarm peers 2> /dev/null | wc -l)"
         dht="$(node_ipfsd "$i" stats dht 2> /dev/null | sed -n 's/^  "Peers": *\([0-9]*\).*/\1/p' | head -1)"
         blocks="$(node_ipfsd "$i" repo stat 2> /dev/null | awk '/NumObjects/ {print $2}')"
@@ -444,11 +454,7 @@ cmd_restart() {
     rm -f "$LAB/node$i/in" "$LAB/node$i/out"
     start_member "$i"
     if [ "$i" != 0 ]; then
-        local id
-        if is_member 0; then id="$(member_id 0)"; else
-            id="$(node_ipfsd 0 id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
-        fi
-        member_cmd "$i" connect "/ip4/$(addr 0)/tcp/4001/p2p/$id" > /dev/null
+        member_cmd "$i" connect "/ip4/$(addr 0)/tcp/4001/p2p/$(peer_id 0)" > /dev/null
     fi
 }
 
@@ -463,6 +469,7 @@ main() {
             [ "${1:-}" = -- ] && shift
             ip netns exec "$(ns "$i")" "$@" ;;
         ipfsd) local i="$1"; shift; node_ipfsd "$i" "$@" ;;
+        id) peer_id "${1:?id I}" ;;
         ping) ip netns exec "$(ns "$1")" ping -q -c "${3:-10}" -i 0.01 "$(addr "$2")" ;;
         partition) cmd_partition "$@" ;;
         heal) : > "$LAB/partition"; reload_emu; log "healed" ;;

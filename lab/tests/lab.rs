@@ -58,6 +58,38 @@ fn unavailable(prefix: &str) -> Option<String> {
     }
 }
 
+/// The lab's namespace prefix for a test (`tag` + this process), or `None` (with a message)
+/// where the lab cannot run.
+fn lab_prefix(tag: &str) -> Option<String> {
+    let prefix = format!("{tag}{}", std::process::id() % 100_000);
+    if let Some(why) = unavailable(&prefix) {
+        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+        return None;
+    }
+    Some(prefix)
+}
+
+/// Nothing of a lab that was taken down is left: no namespace or device with its prefix,
+/// no process mentioning its state directory (or running in it), no state directory.
+fn assert_gone(what: &str, prefix: &str, state: &Path) {
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains(&format!("{prefix}-")),
+        "{what}: namespaces left"
+    );
+    let links = Command::new("ip").args(["link"]).output().expect("ip");
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&format!("{prefix}t")),
+        "{what}: devices left"
+    );
+    let left = processes_mentioning(state.to_str().expect("utf-8"));
+    assert!(left.is_empty(), "{what}: processes left: {left:?}");
+    assert!(!state.exists(), "{what}: state directory left");
+}
+
 /// The command lines of running processes that mention `text` or whose working directory
 /// does (Kubo and Helia members run in their node's directory), read from /proc.
 fn processes_mentioning(text: &str) -> Vec<String> {
@@ -140,18 +172,8 @@ fn scenario(name: &str, prefix: &str, args: &[&str]) -> String {
         "{name}.sh: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Its `down` (on exit) left no process (members included) and no namespace.
-    let state = dir.path().join("lab");
-    let left = processes_mentioning(state.to_str().expect("utf-8"));
-    assert!(left.is_empty(), "{name}.sh left processes: {left:?}");
-    let netns = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip");
-    assert!(
-        !String::from_utf8_lossy(&netns.stdout).contains(&format!("{prefix}-")),
-        "{name}.sh left namespaces"
-    );
+    // Its `down` (on exit) left nothing, members included.
+    assert_gone(&format!("{name}.sh"), prefix, &dir.path().join("lab"));
     text
 }
 
@@ -165,11 +187,9 @@ impl Drop for Lab {
 #[test]
 fn the_dht_and_partition_scenarios_pass_at_40ms() {
     let _turn = one_lab();
-    let prefix = format!("is{}", std::process::id() % 100_000);
-    if let Some(why) = unavailable(&prefix) {
-        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+    let Some(prefix) = lab_prefix("is") else {
         return;
-    }
+    };
     // Every node finds every key's provider through the DHT.
     let dht = scenario(
         "dht",
@@ -213,11 +233,9 @@ fn reference_peers_missing() -> Option<String> {
 #[test]
 fn the_churn_transfer_and_members_scenarios_pass_at_40ms() {
     let _turn = one_lab();
-    let prefix = format!("ic{}", std::process::id() % 100_000);
-    if let Some(why) = unavailable(&prefix) {
-        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+    let Some(prefix) = lab_prefix("ic") else {
         return;
-    }
+    };
     // A third of the nodes (a seeder among them) killed and restarted during a fetch.
     let churn = scenario(
         "churn",
@@ -269,11 +287,9 @@ fn the_churn_transfer_and_members_scenarios_pass_at_40ms() {
 #[test]
 fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
     let _turn = one_lab();
-    let prefix = format!("it{}", std::process::id() % 100_000);
-    if let Some(why) = unavailable(&prefix) {
-        eprintln!("SKIPPED: the testnet lab needs root and network namespaces ({why})");
+    let Some(prefix) = lab_prefix("it") else {
         return;
-    }
+    };
     let lab = Lab {
         dir: tempfile::tempdir().expect("tmp"),
         prefix: prefix.clone(),
@@ -360,21 +376,5 @@ fn a_five_node_lab_at_40ms_transfers_partitions_heals_and_goes_away() {
 
     // down leaves nothing: no namespace, no device, no process, no state.
     lab.ok(&["down"]);
-    let netns = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip");
-    assert!(
-        !String::from_utf8_lossy(&netns.stdout).contains(&format!("{prefix}-ns")),
-        "namespaces left"
-    );
-    let links = Command::new("ip").args(["link"]).output().expect("ip");
-    assert!(
-        !String::from_utf8_lossy(&links.stdout).contains(&format!("{prefix}t")),
-        "devices left"
-    );
-    let state = lab.dir.path().join("lab");
-    let left = processes_mentioning(state.to_str().expect("utf-8"));
-    assert!(left.is_empty(), "processes left: {left:?}");
-    assert!(!state.exists(), "state directory left");
+    assert_gone("down", &prefix, &lab.dir.path().join("lab"));
 }

@@ -30,7 +30,7 @@ for ((k = 0; k < KEYS; k++)); do
     owner=$(( (k * 7 + 1) % NODES ))
     echo "dht scenario key $k $RANDOM$RANDOM" > "$IPFSD_LAB/key$k.txt"
     CIDS[k]="$($T ipfsd "$owner" add -Q "$IPFSD_LAB/key$k.txt")"
-    OWNERS[k]="$($T ipfsd "$owner" id | sed -n 's/.*"ID": *"\([^"]*\)".*/\1/p' | head -1)"
+    OWNERS[k]="$($T id "$owner")"
     $T ipfsd "$owner" routing provide "${CIDS[k]}" > /dev/null 2>&1 || true
 done
 : > "$IPFSD_LAB/lookups"

@@ -46,9 +46,8 @@ $T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --rtt "$RTT" --rate "$RATE" --lo
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 # Connects member B to member A (both of kind $1).
 pair() {
-    local id answer
-    id="$(head -1 "$IPFSD_LAB/node$2/out" | sed -n 's/.*"\(kuboPeerId\|peerId\)": *"\([^"]*\)".*/\2/p')"
-    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/tcp/4001/p2p/$id")"
+    local answer
+    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/tcp/4001/p2p/$($T id "$2")")"
     echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 connect failed: $answer" >&2; exit 1; }
 }
 [ "$KUBO" = 0 ] || pair kubo "$K" "$((K + 1))"
