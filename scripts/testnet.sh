@@ -5,7 +5,7 @@
 #
 #   sudo bash scripts/testnet.sh up N [--rtt 40ms] [--jitter 0ms] [--loss 0%] [--rate 0]
 #                                     [--topology star|chain] [--kubo M] [--helia H] [--nat K]
-#                                     [--debug]
+#                                     [--transport both|tcp|quic] [--debug]
 #   bash scripts/testnet.sh status                  # node, peer ID, address, peers, blocks
 #   bash scripts/testnet.sh exec I -- CMD...        # run CMD in node I's namespace
 #   bash scripts/testnet.sh ipfsd I ARGS...         # ipfsd ARGS against node I
@@ -25,6 +25,9 @@
 # emulator splits them over the two links a packet crosses; --loss is one-way, so ping's
 # round trip shows about twice it); --rate (e.g. 100mbit) limits each node's link.
 # Topology: star (every node bootstraps to node 0) or chain (node I to node I-1).
+# ipfsd nodes listen on TCP and QUIC port 4001; --transport says which of those addresses
+# their bootstrap entries list: both (the default, as a real bootstrap list does; ipfsd
+# dials QUIC first), tcp or quic only. Members join over TCP.
 # --nat K puts the last K ipfsd nodes (never node 0) behind a NAT of their own: node I
 # then lives in a LAN 198.19.I.0/24 (address 198.19.I.2) behind a router namespace that
 # holds the lab address 198.18.0.(I+1) and masquerades (nftables); it can dial out, and
@@ -226,6 +229,7 @@ cmd_up() {
     local n="${1:-}"; shift || true
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] || die "up N: N from 1 to $MAX_NODES"
     local rtt=0 jitter=0 loss=0 rate=0 topology=star profile=release kubo=0 helia=0 nat=0 alone=0
+    local transport=both
     while [ $# -gt 0 ]; do
         case "$1" in
             --rtt) rtt="$2"; shift 2 ;;
@@ -238,12 +242,20 @@ cmd_up() {
             --helia) helia="$2"; shift 2 ;;
             --alone) alone=1; shift ;;
             --nat) nat="$2"; shift 2 ;;
+            --transport) transport="$2"; shift 2 ;;
             *) die "up: unknown option $1" ;;
         esac
     done
     [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces)"
     [ ! -e "$LAB/nodes" ] || die "a lab is up in $LAB: run down first"
     case "$topology" in star|chain) ;; *) die "topology: star or chain" ;; esac
+    local via=()
+    case "$transport" in
+        both) via=(tcp/4001 udp/4001/quic-v1) ;;
+        tcp) via=(tcp/4001) ;;
+        quic) via=(udp/4001/quic-v1) ;;
+        *) die "transport: both, tcp or quic" ;;
+    esac
     local bin="${IPFSD_LAB_BIN:-}"
     if [ -z "$bin" ]; then
         local target="${CARGO_TARGET_DIR:-$ROOT/target}" flag=()
@@ -322,7 +334,8 @@ NFT
             continue
         fi
         node_ipfsd "$i" init > /dev/null
-        node_ipfsd "$i" config Addresses.Swarm --json "[\"/ip4/$(node_addr "$i")/tcp/4001\"]" > /dev/null
+        node_ipfsd "$i" config Addresses.Swarm \
+            --json "[\"/ip4/$(node_addr "$i")/tcp/4001\", \"/ip4/$(node_addr "$i")/udp/4001/quic-v1\"]" > /dev/null
         node_ipfsd "$i" config Addresses.API /ip4/127.0.0.1/tcp/5001 > /dev/null
         node_ipfsd "$i" config Addresses.Gateway /ip4/127.0.0.1/tcp/8080 > /dev/null
     done
@@ -334,7 +347,9 @@ NFT
     for ((i = 1; i < ipfsd_nodes; i++)); do
         local to=0
         [ "$topology" = chain ] && to=$((i - 1))
-        node_ipfsd "$i" config Bootstrap --json "[\"/ip4/$(addr "$to")/tcp/4001/p2p/${ids[$to]}\"]" > /dev/null
+        local entries=() v
+        for v in "${via[@]}"; do entries+=("\"/ip4/$(addr "$to")/$v/p2p/${ids[$to]}\""); done
+        node_ipfsd "$i" config Bootstrap --json "[$(IFS=,; echo "${entries[*]}")]" > /dev/null
     done
     for ((i = 0; i < ipfsd_nodes; i++)); do start_daemon "$i"; done
     for ((i = ipfsd_nodes; i < n; i++)); do start_member "$i"; done

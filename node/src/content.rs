@@ -66,25 +66,27 @@ impl bitswap::Routing for Routing {
                 .await
                 .map(|v| v.into_iter().map(|c| c.peer).collect())
                 .unwrap_or_default();
-            let mut out = Vec::new();
-            for p in providers {
-                if p.peer == local {
-                    continue;
-                }
-                if connected.contains(&p.peer) {
-                    out.push(p.peer);
-                    continue;
-                }
-                for addr in p.addrs {
-                    let addr = addr.with_p2p(p.peer).unwrap_or_else(|a| a);
-                    if let Ok(Ok(peer)) =
-                        tokio::time::timeout(Duration::from_secs(10), net.connect(addr)).await
-                    {
-                        out.push(peer);
-                        break;
+            // Every provider at once, each at all its addresses (QUIC first): a provider
+            // with a dead address first costs no more than the others.
+            let dials = providers.into_iter().filter(|p| p.peer != local).map(|p| {
+                let net = net.clone();
+                let known = connected.contains(&p.peer);
+                async move {
+                    if known {
+                        return Some(p.peer);
+                    }
+                    let dial = net.connect_peer(p.peer, p.addrs);
+                    match tokio::time::timeout(Duration::from_secs(10), dial).await {
+                        Ok(Ok(peer)) => Some(peer),
+                        _ => None,
                     }
                 }
-            }
+            });
+            let out: Vec<PeerId> = futures::future::join_all(dials)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
             tracing::debug!(%cid, providers = out.len(), "bitswap provider lookup");
             out
         })

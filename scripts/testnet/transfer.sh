@@ -5,6 +5,7 @@
 #   sudo bash scripts/testnet/transfer.sh [--mb 100] [--rtt 40ms] [--rate 100mbit]
 #                                         [--loss 0%] [--runs 1] [--debug]
 #                                         [--impl ipfsd|kubo|helia|both|all]
+#                                         [--transport both|tcp|quic]
 #
 # ipfsd: node 1 bootstraps to node 0, so what is timed is BitSwap: `ipfsd cat` on node 1
 # from the first byte asked to the last received. kubo: two Kubo members on identical
@@ -14,7 +15,7 @@
 # Kubo; all: the three.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1 IMPL=ipfsd
+MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1 IMPL=ipfsd TRANSPORT=both
 UP=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS="$2"; shift 2 ;;
         --impl) IMPL="$2"; shift 2 ;;
         --debug) UP+=(--debug); shift ;;
+        --transport) TRANSPORT="$2"; shift 2 ;;
         *) echo "transfer: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -42,12 +44,14 @@ case "$IMPL" in
 esac
 # Nodes 0 and 1 are ipfsd; Kubo members follow, then Helia members (testnet.sh's order).
 K=2 H=$((2 + KUBO))
-$T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
+$T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --transport "$TRANSPORT" --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
-# Connects member B to member A (both of kind $1).
+# Connects member B to member A (both of kind $1). Kubo over QUIC unless --transport tcp
+# (its dial ranker would choose QUIC too, given both), Helia (no QUIC in Node.js) over TCP.
 pair() {
-    local answer
-    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/tcp/4001/p2p/$($T id "$2")")"
+    local answer via=tcp/4001
+    [ "$1" = kubo ] && [ "$TRANSPORT" != tcp ] && via=udp/4001/quic-v1
+    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/$via/p2p/$($T id "$2")")"
     echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 connect failed: $answer" >&2; exit 1; }
 }
 [ "$KUBO" = 0 ] || pair kubo "$K" "$((K + 1))"
@@ -70,7 +74,10 @@ for ((r = 1; r <= RUNS; r++)); do
         got="$($T ipfsd 1 cat "$CID" | wc -c)"
         end="$(date +%s.%N)"
         [ "$got" = "$((MB * 1000000))" ] || { echo "transfer: got $got bytes of $((MB * 1000000))" >&2; exit 1; }
-        report "ipfsd->ipfsd" "$got" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')"
+        # Which transport the connection took (ipfsd dials QUIC first when it may).
+        over=tcp
+        $T ipfsd 1 swarm peers | grep -q /quic-v1 && over=quic
+        report "ipfsd->ipfsd ($over)" "$got" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')"
         $T ipfsd 1 repo gc > /dev/null 2>&1 || true
     fi
     member() { # kind first-node label
@@ -82,7 +89,9 @@ for ((r = 1; r <= RUNS; r++)); do
         report "$3" "$(stat -c %s "$out")" "$(echo "$answer" | field seconds)"
         rm -f "$out"
     }
-    [ "$KUBO" = 0 ] || member kubo "$K" "kubo->kubo  "
-    [ "$HELIA" = 0 ] || member helia "$H" "helia->helia"
+    kubo_over=quic
+    [ "$TRANSPORT" = tcp ] && kubo_over=tcp
+    [ "$KUBO" = 0 ] || member kubo "$K" "kubo->kubo   ($kubo_over)"
+    [ "$HELIA" = 0 ] || member helia "$H" "helia->helia (tcp)"
     rm -f "$FILE"
 done

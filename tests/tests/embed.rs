@@ -453,3 +453,65 @@ async fn a_failed_start_stops_the_swarm_it_had_started() {
     })
     .await;
 }
+
+/// A node listening on TCP and QUIC, and the first of its listen addresses of each kind.
+async fn spawn_both() -> (Node, String, String) {
+    let node = Node::builder()
+        .in_memory()
+        .listen(["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"])
+        .spawn()
+        .await
+        .expect("node starts");
+    let addrs = node.listen_addrs().await.expect("listen addrs");
+    let pick = |quic: bool| {
+        addrs
+            .iter()
+            .map(|a| a.to_string())
+            .find(|a| a.contains("/quic-v1") == quic)
+            .expect("a listen address of each kind")
+    };
+    let (tcp, quic) = (pick(false), pick(true));
+    (node, tcp, quic)
+}
+
+/// The address `node` reaches `peer` at, once connected.
+async fn connection_to(node: &Node, peer: libp2p::PeerId) -> String {
+    eventually("connected", || async {
+        let peers = node.swarm().peers().await.ok()?;
+        peers
+            .into_iter()
+            .find(|c| c.peer == peer)
+            .map(|c| c.addr.to_string())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_known_at_tcp_and_quic_is_reached_over_quic() {
+    let (a, tcp, quic) = spawn_both().await;
+    let id = a.peer_id();
+    // TCP listed first: the order of the list does not decide, the transport does.
+    let b = spawn(&[format!("{tcp}/p2p/{id}"), format!("{quic}/p2p/{id}")]).await;
+    let via = connection_to(&b, id).await;
+    assert!(via.contains("/quic-v1"), "connected over {via}");
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_quic_address_falls_back_to_tcp() {
+    let a = spawn(&[]).await;
+    let id = a.peer_id();
+    let tcp = addr(&a).await;
+    // A UDP port nobody answers on: the QUIC dial never completes, TCP follows its head
+    // start and connects.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    let port = silent.local_addr().expect("udp port").port();
+    let dead = format!("/ip4/127.0.0.1/udp/{port}/quic-v1/p2p/{id}");
+    let b = spawn(&[dead, format!("{tcp}/p2p/{id}")]).await;
+    let via = connection_to(&b, id).await;
+    assert!(via.contains("/tcp/"), "connected over {via}");
+    b.shutdown().await;
+    a.shutdown().await;
+    drop(silent);
+}

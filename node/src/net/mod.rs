@@ -237,6 +237,11 @@ pub(crate) enum Command {
         addr: Multiaddr,
         reply: oneshot::Sender<Result<PeerId, NetError>>,
     },
+    ConnectPeer {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    },
     Disconnect {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
@@ -388,6 +393,18 @@ impl Network {
     /// Dials `addr` and waits for the connection (or its failure).
     pub async fn connect(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
         self.ask(|reply| Command::Connect { addr, reply }).await?
+    }
+
+    /// Connects to `peer` at any of `addrs` (none: the addresses the node knows for it),
+    /// QUIC first, the others after a head start; waits for the connection or the failure of
+    /// every address.
+    pub async fn connect_peer(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    ) -> Result<PeerId, NetError> {
+        self.ask(|reply| Command::ConnectPeer { peer, addrs, reply })
+            .await?
     }
 
     /// Closes every connection to `peer`; false if there were none.

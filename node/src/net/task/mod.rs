@@ -17,6 +17,7 @@
 //!   bounded concurrency (after each command or event), and the provide statistics.
 
 mod dht;
+mod dial;
 mod peers;
 mod provide_queue;
 mod query;
@@ -29,7 +30,6 @@ use super::{
 use futures::StreamExt;
 use libp2p::kad::{self, QueryId, RecordKey};
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, ping, tcp, yamux,
@@ -78,6 +78,8 @@ struct Task {
     latency: HashMap<PeerId, Duration>,
     addr_book: HashMap<PeerId, Vec<Multiaddr>>,
     dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
+    /// Peers being dialled at several addresses, QUIC first (`dial.rs`).
+    peer_dials: HashMap<PeerId, dial::PeerDial>,
     queries: HashMap<(Dht, QueryId), u64>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
@@ -226,6 +228,7 @@ pub(crate) async fn spawn(
         latency: HashMap::new(),
         addr_book: HashMap::new(),
         dials: HashMap::new(),
+        peer_dials: HashMap::new(),
         queries: HashMap::new(),
         pending: HashMap::new(),
         next_id: 0,
@@ -250,17 +253,20 @@ pub(crate) async fn spawn(
             Err(_) => break,
         }
     }
+    // One dial per bootstrap peer with all its addresses, so a peer listed at a QUIC and a
+    // TCP address is reached over QUIC (`dial.rs`).
+    let mut bootstrap: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
     for addr in &config.bootstrap {
         if let Some(peer) = peer_of(addr) {
             task.learn(peer, std::slice::from_ref(addr), true, true);
-            if let Err(e) = task.swarm.dial(
-                DialOpts::peer_id(peer)
-                    .addresses(vec![addr.clone()])
-                    .build(),
-            ) {
-                tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
+            match bootstrap.iter_mut().find(|(p, _)| *p == peer) {
+                Some((_, addrs)) => addrs.push(addr.clone()),
+                None => bootstrap.push((peer, vec![addr.clone()])),
             }
         }
+    }
+    for (peer, addrs) in bootstrap {
+        task.dial_peer(peer, addrs, None);
     }
     Ok((tokio::spawn(task.run(rx)), control, incoming))
 }
@@ -270,7 +276,10 @@ impl Task {
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.tick().await;
         loop {
+            let dial_timer = self.next_dial_timer();
             tokio::select! {
+                _ = tokio::time::sleep_until(dial_timer.unwrap_or_else(tokio::time::Instant::now)),
+                    if dial_timer.is_some() => self.on_dial_timer(),
                 cmd = rx.recv() => match cmd {
                     Some(Command::Stop) | None => break,
                     Some(cmd) => self.on_command(cmd),
@@ -314,6 +323,7 @@ impl Task {
                 let _ = reply.send(self.known_addrs());
             }
             Command::Connect { addr, reply } => self.connect(addr, reply),
+            Command::ConnectPeer { peer, addrs, reply } => self.dial_peer(peer, addrs, Some(reply)),
             Command::Disconnect { peer, reply } => {
                 let _ = reply.send(self.swarm.disconnect_peer_id(peer).is_ok());
             }
@@ -392,9 +402,14 @@ impl Task {
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
+                peer_id,
                 error,
-                ..
-            } => self.on_dial_failed(connection_id, error),
+            } => {
+                let reason = peers::error_chain(&error);
+                if !self.peer_dial_failed(peer_id, connection_id, reason) {
+                    self.on_dial_failed(connection_id, error);
+                }
+            }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(%error, "inbound connection failed");
             }

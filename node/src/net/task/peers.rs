@@ -193,6 +193,7 @@ impl Task {
         if let Some((_, reply)) = self.dials.remove(&connection_id) {
             let _ = reply.send(Ok(peer_id));
         }
+        self.peer_dial_connected(peer_id);
     }
 
     pub(super) fn on_closed(&mut self, peer_id: PeerId, connection_id: ConnectionId) {
@@ -231,7 +232,7 @@ impl Task {
 }
 
 /// An error and its causes on one line ("Dial error: ...: peer ... has difficulty 3").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
