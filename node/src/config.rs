@@ -50,6 +50,18 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// IPNS settings.
     pub ipns: IpnsConfig,
+    /// Block store settings.
+    pub datastore: DatastoreConfig,
+}
+
+/// Block store settings (Kubo's `Datastore` section, the keys that apply here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DatastoreConfig {
+    /// Re-hash every block read from the store (off, as Kubo's default): off, a block is
+    /// hashed when it arrives and by `repo verify`, GC and pin walks, not on each read that
+    /// serves it (see `dag::Store::set_hash_on_read`).
+    pub hash_on_read: bool,
 }
 
 /// IPNS settings (Kubo's `Ipns` section, the keys that apply here).

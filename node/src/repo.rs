@@ -157,6 +157,7 @@ impl Repo {
         }
         let identity = Identity::load(path)?;
         let store = Store::open(&path.join(STORE_FILE))?;
+        store.set_hash_on_read(config.datastore.hash_on_read);
         // The store is ours, so no daemon is receiving uploads: spooled ones are left over
         // from a crash.
         remove_stale_uploads(path);

@@ -162,6 +162,18 @@ fn verify_detects_a_corrupt_block(mode: Mode) {
         .expect("one report line");
     assert_eq!(multihash(bad), multihash(&victim));
 
+    // By default (Kubo's `Datastore.HashOnRead=false`) reads do not re-hash: the stored
+    // bytes are served as they are. With `HashOnRead` on, the corrupt block never is.
+    let served = r.cat(&victim);
+    assert_eq!(served.len(), victim_data.len());
+    assert_ne!(served, victim_data);
+    if mode == Mode::Online {
+        assert!(r.stop_daemon(), "the daemon did not stop cleanly");
+    }
+    r.ok(&["config", "Datastore.HashOnRead", "--json", "true"]);
+    if mode == Mode::Online {
+        r.start_daemon();
+    }
     let e = r.fail(&["cat", &victim]);
     assert!(e.contains(&victim) && e.contains("corrupt"), "{e}");
     assert_eq!(r.cat(&other), b"fine");

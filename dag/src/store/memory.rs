@@ -78,6 +78,7 @@ impl Store {
                 memory: Some(backend),
                 lock: GcLock::default(),
                 reserve: boundary::Reserve::none(),
+                hash_on_read: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         store.run(|| store.create_tables())?;

@@ -315,8 +315,37 @@ fn pins_add_rm_ls_indirect(store: Store) {
     assert_eq!(store.pins().expect("pins").len(), 2);
 }
 
+on_both_stores!(by_default_reads_hash_only_bytes_that_read_as_zeros);
+/// Without `HashOnRead` (the default, as Kubo's) a read serves the stored bytes as they are,
+/// `verify` still finds them corrupt, and bytes that read as zeros (what a block freed by a
+/// GC racing the read looks like) are checked, so they are never served in its place,
+/// while a genuine block of zeros is.
+fn by_default_reads_hash_only_bytes_that_read_as_zeros(store: Store) {
+    let a = raw(&vec![3u8; 300_000]);
+    let b = raw(&vec![4u8; 300_000]);
+    let zeros = raw(&vec![0u8; 300_000]);
+    store
+        .put_many([a.clone(), b.clone(), zeros.clone()])
+        .expect("put");
+    corrupt(&store, a.cid(), b"garbage bytes");
+    assert_eq!(
+        store.get(a.cid()).expect("get").as_deref(),
+        Some(&b"garbage bytes"[..])
+    );
+    let report = store.verify().expect("verify");
+    assert_eq!(report.corrupt, vec![Cid::new_v1(RAW, *a.cid().hash())]);
+    corrupt(&store, b.cid(), &[0u8; 300_000]);
+    assert!(matches!(store.get(b.cid()), Err(StoreError::Corrupt { cid }) if cid == *b.cid()));
+    assert_eq!(
+        store.get(zeros.cid()).expect("get").as_deref(),
+        Some(zeros.data().as_ref())
+    );
+}
+
 on_both_stores!(corrupted_block_is_reported_and_never_served);
+/// With `Datastore.HashOnRead` on: reads re-hash, so corrupt bytes are never served.
 fn corrupted_block_is_reported_and_never_served(store: Store) {
+    store.set_hash_on_read(true);
     let good = raw(b"good");
     let bad = raw(&vec![1u8; 300_000]);
     let root = node(&[&bad], b"root");
@@ -547,6 +576,7 @@ fn corrupt_pack_bytes_are_never_served() {
     let path = dir.path().join("blocks.redb");
     let big = raw(&vec![5u8; INLINE_MAX * 3]);
     let store = Store::open(&path).expect("open");
+    store.set_hash_on_read(true);
     store.put(big.clone()).expect("put");
     let id = store.inner.packs.ids().expect("ids")[0];
     let pack = path.with_extension("packs").join(format!("{id:08}.pack"));
@@ -574,6 +604,7 @@ on_both_stores!(blocks_are_verified_with_their_own_hash_function);
 /// blocks verify, a corrupted one is reported and never served, and one under a function
 /// the node lacks (md5) is unverifiable, never passed as good.
 fn blocks_are_verified_with_their_own_hash_function(store: Store) {
+    store.set_hash_on_read(true);
     use crate::{HashFn, Version};
     let b3 = Block::encode_with(Version::V1, RAW, HashFn::Blake3, &b"blake3 block"[..]).expect("h");
     let s512 =

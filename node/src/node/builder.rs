@@ -120,6 +120,7 @@ impl NodeBuilder {
         }
         // Every config value parsed once; a bad one fails the start, naming its key.
         let settings = Arc::new(config.settings()?);
+        store.set_hash_on_read(config.datastore.hash_on_read);
         let tasks = TaskTracker::new();
         let cancel = CancellationToken::new();
         // A failure from here on stops what already started (the swarm, BitSwap).
