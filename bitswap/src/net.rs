@@ -319,12 +319,12 @@ fn spawn_lane(
                     None => break,
                 },
             };
-            let frame = msg.encode(version);
+            let frame = msg.encode_parts(version);
             let sizes = msg.blocks.iter().map(|b| b.data().len() as u64).collect();
             drop(msg);
             let written = tokio::select! {
                 () = stop.cancelled() => return,
-                w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_frame(&mut stream, &frame)) => w,
+                w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_parts(&mut stream, &frame)) => w,
             };
             held.fetch_sub(1, Ordering::Relaxed);
             match written {

@@ -411,9 +411,58 @@ impl Outbound {
         self.blocks.iter().map(|b| b.data().len() as u64).sum()
     }
 
-    /// The protobuf for a peer speaking `version` (1.0/1.1 peers get no presences and no
-    /// want-haves; 1.0 peers get bare blocks).
+    /// The frame (varint length, then the protobuf) for a peer speaking `version` (1.0/1.1
+    /// peers get no presences and no want-haves; 1.0 peers get bare blocks).
     pub fn encode(&self, version: Version) -> Vec<u8> {
+        self.encode_parts(version).concat()
+    }
+
+    /// The frame of [`Outbound::encode`] as the pieces to write one after the other: the
+    /// blocks' bytes are the blocks' own `Bytes`, not copied into a message buffer (on a
+    /// seeder that copy was a pass over every byte served). The same bytes in the same
+    /// field order as prost writes them: concatenated, the pieces are that encoding.
+    pub fn encode_parts(&self, version: Version) -> Vec<Bytes> {
+        use prost::encoding::{WireType, encode_key, encode_varint, message};
+        let msg = self.to_pb(version);
+        let mut parts = Vec::with_capacity(2 * (msg.blocks.len() + msg.payload.len()) + 1);
+        let mut head = Vec::with_capacity(64);
+        encode_varint(msg.encoded_len() as u64, &mut head);
+        if let Some(w) = &msg.wantlist {
+            message::encode(1, w, &mut head);
+        }
+        let mut bytes_field = |tag: u32, data: &Bytes, head: &mut Vec<u8>| {
+            encode_key(tag, WireType::LengthDelimited, head);
+            encode_varint(data.len() as u64, head);
+            parts.push(Bytes::from(std::mem::take(head)));
+            parts.push(data.clone());
+        };
+        for data in &msg.blocks {
+            bytes_field(2, data, &mut head);
+        }
+        for b in &msg.payload {
+            encode_key(3, WireType::LengthDelimited, &mut head);
+            encode_varint(b.encoded_len() as u64, &mut head);
+            // proto3: empty bytes fields are not written.
+            if !b.prefix.is_empty() {
+                prost::encoding::bytes::encode(1, &b.prefix, &mut head);
+            }
+            if !b.data.is_empty() {
+                bytes_field(2, &b.data, &mut head);
+            }
+        }
+        for p in &msg.block_presences {
+            message::encode(4, p, &mut head);
+        }
+        if msg.pending_bytes != 0 {
+            prost::encoding::int32::encode(5, &msg.pending_bytes, &mut head);
+        }
+        if !head.is_empty() {
+            parts.push(Bytes::from(head));
+        }
+        parts
+    }
+
+    fn to_pb(&self, version: Version) -> pb::Message {
         let mut msg = pb::Message::default();
         if !self.wants.is_empty() || self.full {
             let entries = self
@@ -457,18 +506,21 @@ impl Outbound {
                 });
             }
         }
-        let mut out = Vec::with_capacity(msg.encoded_len() + 10);
-        let mut buf = unsigned_varint_buf();
-        out.extend_from_slice(encode_varint(msg.encoded_len() as u64, &mut buf));
-        // A Vec grows as needed: encoding cannot fail.
-        let _ = msg.encode(&mut out);
-        out
+        msg
     }
 }
 
 /// Writes one pre-encoded frame (from [`Outbound::encode`]).
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> std::io::Result<()> {
     w.write_all(frame).await?;
+    w.flush().await
+}
+
+/// Writes one frame given as pieces (from [`Outbound::encode_parts`]).
+pub async fn write_parts<W: AsyncWrite + Unpin>(w: &mut W, parts: &[Bytes]) -> std::io::Result<()> {
+    for p in parts {
+        w.write_all(p).await?;
+    }
     w.flush().await
 }
 
@@ -520,6 +572,47 @@ mod tests {
                 data: Some(bytes::Bytes::copy_from_slice(data)),
             };
             Block::encode(dag::Version::V0, dag::block::DAG_PB, node.encode())
+        }
+    }
+
+    /// The pieces a lane writes are, concatenated, prost's own encoding of the message
+    /// behind a varint length, for every version and every kind of field (an empty block
+    /// included, whose data field prost leaves out).
+    #[test]
+    fn encoded_parts_are_prosts_encoding() {
+        let blocks = vec![
+            block(b"one", true),
+            block(b"", true),
+            block(&[7u8; 70_000], false),
+        ];
+        let cid = *blocks[0].cid();
+        let messages = [
+            Outbound::default(),
+            Outbound {
+                blocks: blocks.clone(),
+                ..Outbound::default()
+            },
+            Outbound {
+                wants: vec![Want {
+                    cid,
+                    priority: 3,
+                    cancel: false,
+                    want_type: WantType::Have,
+                    send_dont_have: true,
+                }],
+                full: true,
+                blocks,
+                presences: vec![(cid, Presence::Have), (cid, Presence::DontHave)],
+            },
+        ];
+        for out in &messages {
+            for v in [Version::V1_0, Version::V1_1, Version::V1_2] {
+                let msg = out.to_pb(v);
+                let mut want = Vec::new();
+                prost::encoding::encode_varint(msg.encoded_len() as u64, &mut want);
+                msg.encode(&mut want).expect("encode");
+                assert_eq!(out.encode(v), want, "{v:?}");
+            }
         }
     }
 
