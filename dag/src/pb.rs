@@ -76,6 +76,16 @@ impl Node {
 
     /// Parses a dag-pb node.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_with(buf, Bytes::copy_from_slice)
+    }
+
+    /// [`Node::decode`] of a block already in `Bytes`: the data is a slice of it, not a
+    /// copy (the exporter reads every leaf of a file this way).
+    pub fn decode_shared(bytes: &Bytes) -> Result<Self, DecodeError> {
+        Self::decode_with(bytes, |b| bytes.slice_ref(b))
+    }
+
+    fn decode_with(buf: &[u8], keep: impl Fn(&[u8]) -> Bytes) -> Result<Self, DecodeError> {
         let mut node = Node::default();
         let mut r = Reader::new(buf, "dag-pb node");
         let mut seen_data = false;
@@ -92,7 +102,7 @@ impl Node {
                 }
                 (1, Value::Bytes(b)) if !seen_data => {
                     seen_data = true;
-                    node.data = Some(Bytes::copy_from_slice(b));
+                    node.data = Some(keep(b));
                 }
                 (f, _) => return Err(r.invalid(f)),
             }
@@ -205,12 +215,15 @@ mod tests {
             };
             let enc = node.encode();
             prop_assert_eq!(enc.len(), node.encoded_len());
-            prop_assert_eq!(Node::decode(&enc).ok(), Some(node));
+            prop_assert_eq!(Node::decode(&enc).ok(), Some(node.clone()));
+            prop_assert_eq!(Node::decode_shared(&Bytes::from(enc)).ok(), Some(node));
         }
 
         #[test]
         fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-            let _ = Node::decode(&bytes);
+            let copied = Node::decode(&bytes);
+            let shared = Node::decode_shared(&Bytes::from(bytes));
+            prop_assert_eq!(copied.ok(), shared.ok());
         }
     }
 }

@@ -141,6 +141,16 @@ impl Data {
 
     /// Parses the message.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_with(buf, Bytes::copy_from_slice)
+    }
+
+    /// [`Data::decode`] of a message already in `Bytes`: the file bytes are a slice of it,
+    /// not a copy.
+    pub fn decode_shared(bytes: &Bytes) -> Result<Self, DecodeError> {
+        Self::decode_with(bytes, |b| bytes.slice_ref(b))
+    }
+
+    fn decode_with(buf: &[u8], keep: impl Fn(&[u8]) -> Bytes) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf, "unixfs data");
         let mut kind = None;
         let mut d = Data::new(DataType::Raw);
@@ -152,7 +162,7 @@ impl Data {
                         reason: "unknown Type",
                     })?);
                 }
-                (2, Value::Bytes(b)) => d.data = Bytes::copy_from_slice(b),
+                (2, Value::Bytes(b)) => d.data = keep(b),
                 (3, Value::Varint(v)) => d.filesize = Some(v),
                 (4, Value::Varint(v)) => d.blocksizes.push(v),
                 (4, Value::Bytes(mut packed)) => {
@@ -238,12 +248,15 @@ mod tests {
                 data: Bytes::from(data), filesize, blocksizes, hash_type: fanout.map(|_| 0x22), fanout, mode,
                 mtime: mtime.map(|(seconds, nanos)| Mtime { seconds, nanos }),
             };
-            prop_assert_eq!(Data::decode(&d.encode()).ok(), Some(d));
+            prop_assert_eq!(Data::decode(&d.encode()).ok(), Some(d.clone()));
+            prop_assert_eq!(Data::decode_shared(&Bytes::from(d.encode())).ok(), Some(d));
         }
 
         #[test]
         fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..100)) {
-            let _ = Data::decode(&bytes);
+            let copied = Data::decode(&bytes);
+            let shared = Data::decode_shared(&Bytes::from(bytes));
+            prop_assert_eq!(copied.ok(), shared.ok());
         }
     }
 }

@@ -3,8 +3,9 @@
 # own link of the given rate and RTT; two leechers (nodes S and S+1) have links without a
 # rate limit, so the seeders' links are what limits. Node S fetches the file from seeder 0
 # alone, node S+1 from all S seeders at once. Prints, per run, both rates (MB/s, share of
-# the links), the speed-up, the duplicate blocks node S+1 received and each seeder's share
-# of the bytes sent. The issue's target (4 seeders at 25 Mbit/s, 40 ms: >= 3.6x one
+# the links), the speed-up, the duplicate blocks node S+1 received (blocks received beyond
+# the DAG's count, and the node's own DupBlksReceived, which misses a block fetched again
+# after it arrived) and each seeder's share of the bytes sent. The issue's target (4 seeders at 25 Mbit/s, 40 ms: >= 3.6x one
 # seeder's rate, <= 1% duplicate blocks) is printed beside the figures, not asserted; a
 # download that is not the file byte for byte fails the script.
 #
@@ -12,12 +13,12 @@
 #                                        [--runs 1] [--transport both|tcp|quic]
 #                                        [--leecher-rate 0] [--logs DIR] [--debug]
 #
-# The leechers run with `Routing.Type none` (no DHT: they talk only to the peers they are
-# connected to), and the lab is partitioned while each one fetches: node S and seeder 0 on
-# one side during the one-seeder fetch, node S+1 and every seeder during the other (node S
-# then holds the file and must not serve it). Each leecher dials its seeders itself (QUIC
-# unless --transport tcp, as ipfsd's dialer prefers); anything else it is connected to is
-# disconnected before the fetch. A run uses a new file, so nothing is cached. --logs DIR
+# The leechers talk only to the peers they dial: `Routing.Type none` (no DHT), no bootstrap
+# list, and inbound connections refused (nftables in their namespaces). Node S dials
+# seeder 0 only, node S+1 every seeder (QUIC unless --transport tcp, as ipfsd's dialer
+# prefers; a leecher listens on that one transport only), so node S never serves node S+1;
+# each fetch checks the leecher's peers first. Run 1 starts on fresh connections, later
+# runs reuse them; each run uses a new file, so nothing is cached. --logs DIR
 # keeps the daemons' logs (RUST_LOG as testnet.sh reads it, e.g. info,bitswap=trace).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +41,7 @@ done
 for v in "--mb $MB" "--seeders $SEEDERS" "--runs $RUNS"; do
     [[ "${v#* }" =~ ^[1-9][0-9]*$ ]] || { echo "seeders: ${v% *} N, N >= 1" >&2; exit 2; }
 done
+command -v nft > /dev/null || { echo "seeders: needs nftables (apt-get install nftables)" >&2; exit 2; }
 export IPFSD_LAB="${IPFSD_LAB:-/tmp/ipfsd-lab-seeders}" IPFSD_LAB_PREFIX="${IPFSD_LAB_PREFIX:-seed}"
 T="bash $HERE/../testnet.sh"
 # shellcheck disable=SC2317 # (called by the trap)
@@ -56,9 +58,7 @@ ONE=$SEEDERS MANY=$((SEEDERS + 1))
 BYTES=$((MB * 1000000))
 $T up $((SEEDERS + 2)) --transport "$TRANSPORT" --rtt "$RTT" --rate "$RATE" "${UP[@]}" > /dev/null
 
-# The transport the leechers listen on and dial (a seeder may dial one too, e.g. for a DHT
-# query after its add: then it can use only this one). `both`: QUIC, as ipfsd's dialer
-# prefers.
+# The transport the leechers listen on and dial (`both`: QUIC, as ipfsd's dialer prefers).
 via=udp/4001/quic-v1
 [ "$TRANSPORT" = tcp ] && via=tcp/4001
 # The leechers: no DHT, no bootstrap, one listen address, links without the seeders'
@@ -73,36 +73,48 @@ for L in "$ONE" "$MANY"; do
     ! kill -0 "$pid" 2> /dev/null || die "node $L did not stop"
     $T restart "$L" 2> /dev/null
     $T set-link "$L" --rate "$LRATE"
+    # Inbound connections refused: a seeder that knows the leecher (from the DHT, where it
+    # was a server until this restart) must not dial it. Refused at once, not dropped: a
+    # dial left retrying its SYN would meet the leecher's own dial (both from port 4001)
+    # as a TCP simultaneous open, and the handshake fails.
+    $T exec "$L" -- nft -f - << 'NFT'
+table inet leecher {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ct state established,related accept
+        tcp dport 4001 reject with tcp reset
+        udp dport 4001 reject
+    }
+}
+NFT
 done
 declare -a IDS
 for ((s = 0; s < SEEDERS; s++)); do IDS[s]="$($T id "$s")"; done
 
-# Drops leecher $1's connections, partitions the lab so that it reaches exactly seeders
-# 0..$2-1, connects it to them and prints the transports used ("quic x4").
+# Closes every connection of leecher $1 and waits until neither end lists it. (A
+# disconnect only starts the close, and a connect to a peer still listed is a no-op.)
+isolate() {
+    local l="$1" id t p list peers
+    id="$($T id "$l")"
+    for ((t = 0; t < 100; t++)); do
+        peers="$($T ipfsd "$l" swarm peers | sed 's|.*/p2p/||' | sort -u)"
+        for ((p = 0; p < SEEDERS; p++)); do
+            list="$($T ipfsd "$p" swarm peers)"
+            case "$list" in *"/p2p/$id"*) peers+=" ${IDS[p]}" ;; esac
+        done
+        [ -n "${peers// /}" ] || return 0
+        for p in $peers; do $T ipfsd "$l" swarm disconnect "$p" > /dev/null 2>&1 || true; done
+        sleep 0.1
+    done
+    die "node $l: still connected to $peers"
+}
+# Connects leecher $1 to seeders 0..$2-1 (a no-op for those it holds a connection to),
+# checks that it has no other peer and prints the transports used ("quic x4").
 only_seeders() {
-    local l="$1" k="$2" s others="" p peers want=""
-    for ((s = 0; s < k; s++)); do want+="${IDS[s]} "; done
-    for ((p = 0; p < SEEDERS + 2; p++)); do
-        [ "$p" = "$l" ] || [ "$p" -lt "$k" ] || others+="${others:+,}$p"
-    done
-    $T heal 2> /dev/null
-    # Fresh connections: one that an earlier partition cut sits in retransmission backoff.
-    for p in $($T ipfsd "$l" swarm peers | sed 's|.*/p2p/||' | sort -u); do
-        $T ipfsd "$l" swarm disconnect "$p" > /dev/null 2>&1 || true
-    done
-    if [ -n "$others" ]; then
-        $T partition "$(seq -s, 0 $((k - 1))),$l" "$others" 2> /dev/null
-    fi
+    local l="$1" k="$2" s peers
     for ((s = 0; s < k; s++)); do
         $T ipfsd "$l" swarm connect "/ip4/198.18.0.$((s + 1))/$via/p2p/${IDS[s]}" > /dev/null \
             || die "node $l could not connect to seeder $s"
-    done
-    peers="$($T ipfsd "$l" swarm peers)"
-    for p in $(echo "$peers" | sed 's|.*/p2p/||' | sort -u); do
-        case " $want" in
-            *" $p "*) ;;
-            *) $T ipfsd "$l" swarm disconnect "$p" > /dev/null 2>&1 || true ;;
-        esac
     done
     peers="$($T ipfsd "$l" swarm peers)"
     for ((s = 0; s < k; s++)); do
@@ -113,6 +125,9 @@ only_seeders() {
     echo "$peers" | awk '{ t = ($0 ~ /quic/) ? "quic" : "tcp"; n[t]++ }
         END { for (t in n) printf "%s%s x%d", (s++ ? ", " : ""), t, n[t] }'
 }
+# Whatever reached the leechers before their firewall goes.
+isolate "$ONE"
+isolate "$MANY"
 # A counter of node $1's `stats bitswap`.
 counter() { $T ipfsd "$1" stats bitswap | sed -n "s/^ *\"$2\": *\([0-9]*\).*/\1/p" | head -1; }
 # Fetches the file on leecher $1 into $2; prints the seconds taken. Fails on wrong bytes.
@@ -140,6 +155,8 @@ for ((r = 1; r <= RUNS; r++)); do
         [ -z "$CID" ] || [ "$c" = "$CID" ] || die "seeder $s added $c, seeder 0 $CID"
         CID="$c"
     done
+    # Blocks in the DAG (the root and every block under it, each once).
+    NEED=$(($($T ipfsd 0 refs -r -u "$CID" | wc -l) + 1))
     OUT="$IPFSD_LAB/fetched.bin"
 
     # One seeder.
@@ -169,16 +186,17 @@ for ((r = 1; r <= RUNS; r++)); do
 
     awk -v r="$r" -v b="$BYTES" -v s1="$secs1" -v sn="$secsn" -v k="$SEEDERS" -v bps="$(bps)" \
         -v rate="$RATE" -v o1="$over1" -v on="$overn" -v recv="$recv" -v dup="$dup" -v dupd="$dupd" \
-        -v shares="$shares" -v sum="$SUMMARY" 'BEGIN {
+        -v shares="$shares" -v sum="$SUMMARY" -v need="$NEED" 'BEGIN {
         m1 = b / 1e6 / s1; mn = b / 1e6 / sn
         l1 = (bps > 0) ? sprintf("%.0f%% of its %s link", 100 * b * 8 / s1 / bps, rate) : "no rate limit"
         ln = (bps > 0) ? sprintf("%.0f%% of %d such links", 100 * b * 8 / sn / bps / k, k) : "no rate limit"
         printf "seeders run %d: 1 seeder:  %.0f MB in %6.2f s = %5.2f MB/s (%s; %s)\n", r, b / 1e6, s1, m1, l1, o1
         printf "seeders run %d: %d seeders: %.0f MB in %6.2f s = %5.2f MB/s = %.2fx one seeder (%s; %s)\n", r, k, b / 1e6, sn, mn, mn / m1, ln, on
-        printf "seeders run %d: duplicates: %d of %d blocks received (%.2f%%, %.2f MB); sent by seeder %s\n", r, dup, recv, recv ? 100 * dup / recv : 0, dupd / 1e6, shares
-        printf "%f %d %d\n", mn / m1, dup, recv >> sum
+        extra = recv - need
+        printf "seeders run %d: duplicates: %d of %d blocks received beyond the %d of the DAG (%.2f%%; the node counted %d, %.2f MB); sent by seeder %s\n", r, extra, recv, need, recv ? 100 * extra / recv : 0, dup, dupd / 1e6, shares
+        printf "%f %d %d\n", mn / m1, extra, recv >> sum
     }'
-    # Fresh leechers for the next run (a new file, so nothing would be found anyway).
+    # Empty the leechers' stores (the next run adds a new file anyway).
     $T ipfsd "$ONE" repo gc > /dev/null 2>&1 || true
     $T ipfsd "$MANY" repo gc > /dev/null 2>&1 || true
     rm -f "$FILE" "$OUT"

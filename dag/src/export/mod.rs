@@ -146,11 +146,13 @@ pub fn load(source: &impl BlockSource, cid: &Cid) -> Result<Entry, ExportError> 
     match cid.codec() {
         RAW => Ok(Entry::Raw(bytes)),
         DAG_PB => {
-            let node =
-                Node::decode(&bytes).map_err(|source| ExportError::Decode { cid: *cid, source })?;
+            // Slices of the block, not copies: a file's bytes are copied once, to the reader.
+            let node = Node::decode_shared(&bytes)
+                .map_err(|source| ExportError::Decode { cid: *cid, source })?;
             let data = match &node.data {
                 Some(d) => Some(
-                    Data::decode(d).map_err(|source| ExportError::Decode { cid: *cid, source })?,
+                    Data::decode_shared(d)
+                        .map_err(|source| ExportError::Decode { cid: *cid, source })?,
                 ),
                 None => None,
             };
