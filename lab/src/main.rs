@@ -40,11 +40,13 @@ const MAX_PACKET: usize = 65_536;
 /// is centred on zero instead of always late (measured: a 40 ms RTT read 43 ms before).
 const EARLY: Duration = Duration::from_micros(1000);
 
-/// A packet due at `at` for node `to`; ordered by time, then arrival.
+/// A packet for node `to`, due at `at` at the switch (then its downlink is next) or at
+/// `to`; ordered by time, then arrival.
 struct Due {
     at: Instant,
     seq: u64,
     to: usize,
+    at_switch: bool,
     packet: Bytes,
 }
 
@@ -75,6 +77,17 @@ struct Stats {
     partition_dropped: u64,
     unknown_dropped: u64,
     in_flight: usize,
+}
+
+impl Stats {
+    fn dropped(&mut self, why: model::Drop) {
+        match why {
+            model::Drop::Lost => self.lost += 1,
+            model::Drop::Queue => self.queue_dropped += 1,
+            model::Drop::Partition => self.partition_dropped += 1,
+            model::Drop::Unknown => self.unknown_dropped += 1,
+        }
+    }
 }
 
 /// The IPv4 destination of a packet (`None` for anything else).
@@ -153,25 +166,33 @@ async fn main() -> anyhow::Result<()> {
                 let now = Instant::now();
                 let to = ipv4_dst(&packet).and_then(|d| addrs.iter().position(|a| *a == d));
                 let routed = match to {
-                    Some(to) => model.route(from, to, packet.len(), now).map(|at| (at, to)),
+                    Some(to) => model.enter(from, to, packet.len(), now).map(|at| (at, to)),
                     None => Err(model::Drop::Unknown),
                 };
                 match routed {
                     Ok(_) if heap.len() >= MAX_IN_FLIGHT => stats.queue_dropped += 1,
                     Ok((at, to)) => {
                         seq += 1;
-                        heap.push(Reverse(Due { at, seq, to, packet }));
+                        heap.push(Reverse(Due { at, seq, to, at_switch: true, packet }));
                     }
-                    Err(model::Drop::Lost) => stats.lost += 1,
-                    Err(model::Drop::Queue) => stats.queue_dropped += 1,
-                    Err(model::Drop::Partition) => stats.partition_dropped += 1,
-                    Err(model::Drop::Unknown) => stats.unknown_dropped += 1,
+                    Err(e) => stats.dropped(e),
                 }
             }
             () = tokio::time::sleep_until(next.checked_sub(EARLY).unwrap_or(next).into()) => {
                 let now = Instant::now() + EARLY;
                 while heap.peek().is_some_and(|d| d.0.at <= now) {
                     let Some(Reverse(d)) = heap.pop() else { break };
+                    if d.at_switch {
+                        // In the order packets reach the switch: the downlink is next.
+                        match model.leave(d.to, d.packet.len(), d.at) {
+                            Ok(at) => {
+                                seq += 1;
+                                heap.push(Reverse(Due { at, seq, at_switch: false, ..d }));
+                            }
+                            Err(e) => stats.dropped(e),
+                        }
+                        continue;
+                    }
                     stats.delivered += 1;
                     stats.delivered_bytes += d.packet.len() as u64;
                     // A device that cannot take it (its node is gone) loses the packet.

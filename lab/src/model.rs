@@ -7,10 +7,16 @@
 //! each direction sees two links' loss. The config gives the figures a user gives between
 //! two nodes (`--rtt`, `--loss`); [`Link::between`] derives the per-link values.
 //!
-//! Time is virtual: [`Model::route`] answers the instant a packet is due at its
-//! destination, computed when it enters; the caller keeps packets in a heap until then.
-//! A link never reorders its own packets (jitter delays the ones behind too, like a real
-//! queue), and a link whose queue holds more than its bound drops at the tail.
+//! Time is virtual, in two steps, as a real switch works: [`Model::enter`] answers, when a
+//! packet is sent, the instant it has crossed its sender's uplink and reaches the switch;
+//! the caller keeps it in a time-ordered heap until then and calls [`Model::leave`], which
+//! answers when it has crossed the receiver's downlink. So a downlink shared by several
+//! senders serves packets in the order they reach it. (Computing both links at send time
+//! served them in the order they were *sent*: a packet from an idle node waited behind
+//! one still queued on another node's busy uplink, hundreds of ms on 25 Mbit/s links,
+//! and a leecher's many seeders all slowed to the slowest one's pace.) A link never
+//! reorders its own packets (jitter delays the ones behind too, like a real queue), and a
+//! link whose queue holds more than its bound drops at the tail.
 
 use std::time::{Duration, Instant};
 
@@ -191,8 +197,9 @@ impl Model {
         self.side = sides;
     }
 
-    /// When a packet of `bytes` from node `from`, entering at `now`, is due at node `to`.
-    pub fn route(
+    /// When a packet of `bytes` from node `from` to node `to`, sent at `now`, reaches the
+    /// switch (it has crossed `from`'s uplink).
+    pub fn enter(
         &mut self,
         from: usize,
         to: usize,
@@ -207,9 +214,18 @@ impl Model {
         {
             return Err(Drop::Partition);
         }
-        let (up_link, down_link) = (self.links[from], self.links[to]);
-        let at = self.up[from].pass(&up_link, now, bytes, &mut self.rng)?;
-        self.down[to].pass(&down_link, at, bytes, &mut self.rng)
+        let link = self.links[from];
+        self.up[from].pass(&link, now, bytes, &mut self.rng)
+    }
+
+    /// When a packet of `bytes` for node `to` that reached the switch at `at` (from
+    /// [`Model::enter`]) is due at `to`. Call it in the order packets reach the switch:
+    /// the downlink serves them first come, first served.
+    pub fn leave(&mut self, to: usize, bytes: usize, at: Instant) -> Result<Instant, Drop> {
+        let Some(&link) = self.links.get(to) else {
+            return Err(Drop::Unknown);
+        };
+        self.down[to].pass(&link, at, bytes, &mut self.rng)
     }
 }
 
@@ -221,14 +237,71 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// Both links at once: right for packets of one sender, sent in order.
+    fn route(
+        m: &mut Model,
+        from: usize,
+        to: usize,
+        bytes: usize,
+        now: Instant,
+    ) -> Result<Instant, Drop> {
+        let at = m.enter(from, to, bytes, now)?;
+        m.leave(to, bytes, at)
+    }
+
+    /// A regression test: node 0's uplink holds a long queue for node 2, and node 1, idle,
+    /// sends node 2 one packet. It must arrive after its own links' delay and
+    /// serialization, not behind node 0's queue (as when both links were computed at send
+    /// time). The switch events run in time order, as the emulator's heap runs them.
+    #[test]
+    fn a_shared_downlink_serves_packets_in_the_order_they_reach_it() {
+        // 8 Mbit/s (1 ms per 1000 bytes), 5 ms per link, a deep queue.
+        let link = Link {
+            delay: ms(5),
+            rate_bps: Some(8_000_000),
+            queue_bytes: 1_000_000,
+            ..Link::default()
+        };
+        let t0 = Instant::now();
+        let mut m = Model::new(vec![link; 3], t0, 1);
+        let mut switch: Vec<(Instant, usize)> = (0..200)
+            .map(|_| (m.enter(0, 2, 1000, t0).expect("queued"), 0))
+            .collect();
+        let idle = t0 + ms(1);
+        switch.push((m.enter(1, 2, 1000, idle).expect("sent"), 1));
+        switch.sort();
+        let mut due = Vec::new();
+        for (at, from) in switch {
+            due.push((m.leave(2, 1000, at).expect("delivered"), from));
+        }
+        let (idle_due, _) = due
+            .iter()
+            .find(|(_, f)| *f == 1)
+            .copied()
+            .expect("node 1's");
+        let last_busy = due
+            .iter()
+            .filter(|(_, f)| *f == 0)
+            .map(|(t, _)| *t)
+            .max()
+            .expect("node 0's");
+        // Its own uplink and downlink: 2 × (1 ms + 5 ms), plus at most one packet of node
+        // 0's being serialized on the downlink when it arrives.
+        assert!(idle_due - idle <= ms(13), "{:?}", idle_due - idle);
+        assert!(
+            last_busy - t0 >= ms(200),
+            "node 0's queue drains at the link rate"
+        );
+    }
+
     #[test]
     fn delay_adds_up_to_the_rtt() {
         let link = Link::between(ms(80), Duration::ZERO, 0.0, None);
         assert_eq!(link.delay, ms(20));
         let t0 = Instant::now();
         let mut m = Model::new(vec![link; 2], t0, 1);
-        let there = m.route(0, 1, 100, t0).expect("delivered");
-        let back = m.route(1, 0, 100, there).expect("delivered");
+        let there = route(&mut m, 0, 1, 100, t0).expect("delivered");
+        let back = route(&mut m, 1, 0, 100, there).expect("delivered");
         assert_eq!(back - t0, ms(80));
     }
 
@@ -242,13 +315,13 @@ mod tests {
         };
         let t0 = Instant::now();
         let mut m = Model::new(vec![link; 2], t0, 1);
-        let first = m.route(0, 1, 1000, t0).expect("delivered");
+        let first = route(&mut m, 0, 1, 1000, t0).expect("delivered");
         assert_eq!(first - t0, ms(2));
-        let second = m.route(0, 1, 1000, t0).expect("delivered");
+        let second = route(&mut m, 0, 1, 1000, t0).expect("delivered");
         assert_eq!(second - t0, ms(3), "queued behind the first on both links");
         // A burst beyond the queue bound is dropped at the tail.
         let dropped = (0..50)
-            .filter(|_| m.route(0, 1, 1000, t0) == Err(Drop::Queue))
+            .filter(|_| route(&mut m, 0, 1, 1000, t0) == Err(Drop::Queue))
             .count();
         assert!(dropped > 30, "{dropped}");
     }
@@ -262,7 +335,7 @@ mod tests {
         let mut last = t0;
         for i in 0..20_000u32 {
             let now = t0 + Duration::from_micros(u64::from(i) * 100);
-            match m.route(0, 1, 100, now) {
+            match route(&mut m, 0, 1, 100, now) {
                 Ok(at) => {
                     assert!(at >= last, "reordered");
                     let one_way = at - now;
@@ -285,10 +358,10 @@ mod tests {
         let t0 = Instant::now();
         let mut m = Model::new(vec![Link::default(); 4], t0, 1);
         m.set_partition(Some(vec![0, 0, 1, 1]));
-        assert!(m.route(0, 1, 10, t0).is_ok());
-        assert_eq!(m.route(1, 2, 10, t0), Err(Drop::Partition));
+        assert!(route(&mut m, 0, 1, 10, t0).is_ok());
+        assert_eq!(route(&mut m, 1, 2, 10, t0), Err(Drop::Partition));
         m.set_partition(None);
-        assert!(m.route(1, 2, 10, t0).is_ok());
-        assert_eq!(m.route(1, 9, 10, t0), Err(Drop::Unknown));
+        assert!(route(&mut m, 1, 2, 10, t0).is_ok());
+        assert_eq!(route(&mut m, 1, 9, 10, t0), Err(Drop::Unknown));
     }
 }
