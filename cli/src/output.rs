@@ -41,6 +41,38 @@ pub fn columns(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
     Ok(())
 }
 
+/// `println!` for a command's output: stdout closed by its reader (`ipfsd swarm peers |
+/// head -1`) ends the command quietly with success, as `cat` into a closed pipe does,
+/// where `println!` panics; any other write error ends it with the error.
+macro_rules! outln {
+    () => {
+        $crate::output::line(format_args!(""))
+    };
+    ($($t:tt)*) => {
+        $crate::output::line(format_args!($($t)*))
+    };
+}
+pub(crate) use outln;
+
+/// Writes one line of output (see [`outln`]).
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{args}") {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            print_error(&anyhow::Error::new(e).context("cannot write the output"));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A daemon's status line: written if stdout still takes it (a daemon keeps running when
+/// whoever read its first lines went away).
+pub fn status(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stdout().lock(), "{args}");
+}
+
 /// Treats a closed pipe on stdout (`ipfsd cat x | head`) as success.
 pub fn ignore_broken_pipe(r: io::Result<()>) -> io::Result<()> {
     match r {

@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     if let (true, Some(last)) = (args.quieter, last) {
-        println!("{last}");
+        crate::output::outln!("{last}");
     }
     Ok(ExitCode::SUCCESS)
 }

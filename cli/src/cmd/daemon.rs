@@ -55,17 +55,17 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             offline: ctx.offline,
         };
         let daemon = Daemon::start(repo, overrides).await?;
-        println!(
+        crate::output::status(format_args!(
             "RPC API server listening on {}",
             node::daemon::multiaddr_of(daemon.api_addr())
-        );
+        ));
         if let Some(g) = daemon.gateway_addr() {
-            println!(
+            crate::output::status(format_args!(
                 "Gateway server listening on {}",
                 node::daemon::multiaddr_of(g)
-            );
+            ));
         }
-        println!("Daemon is ready");
+        crate::output::status(format_args!("Daemon is ready"));
         let stop = daemon.shutdown_handle();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -73,7 +73,7 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             stop.cancel();
         });
         daemon.wait().await?;
-        println!("Daemon stopped");
+        crate::output::status(format_args!("Daemon stopped"));
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -117,7 +117,7 @@ pub fn id(ctx: &Ctx) -> Result<ExitCode> {
             node::identity_json(&node::identity::Identity::load(&ctx.repo_path)?)
         }
     };
-    println!("{}", serde_json::to_string_pretty(&info)?);
+    crate::output::outln!("{}", serde_json::to_string_pretty(&info)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,7 +158,7 @@ pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
                 Ok(())
             })?,
         }
-        println!("applied profile {name} (takes effect when the daemon next starts)");
+        crate::output::outln!("applied profile {name} (takes effect when the daemon next starts)");
         return Ok(ExitCode::SUCCESS);
     }
     if args.key == "show" && args.value.is_none() {
@@ -166,7 +166,7 @@ pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
             Some(c) => c.json("config/show", &[])?,
             None => ctx.config()?.to_value(),
         };
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&shown)?);
         return Ok(ExitCode::SUCCESS);
     }
     match args.value {
@@ -179,8 +179,8 @@ pub fn config(ctx: &Ctx, args: ConfigArgs) -> Result<ExitCode> {
                     .with_context(|| format!("config key {:?} does not exist", args.key))?,
             };
             match v {
-                serde_json::Value::String(s) => println!("{s}"),
-                other => println!("{}", serde_json::to_string_pretty(&other)?),
+                serde_json::Value::String(s) => crate::output::outln!("{s}"),
+                other => crate::output::outln!("{}", serde_json::to_string_pretty(&other)?),
             }
         }
         Some(raw) => {

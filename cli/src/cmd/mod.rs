@@ -142,7 +142,7 @@ fn version(ctx: &Ctx) -> Result<ExitCode> {
         Some(client) => crate::remote::field(&client.json("version", &[])?, "Version"),
         None => env!("CARGO_PKG_VERSION").to_string(),
     };
-    println!("ipfsd version {version}");
+    crate::output::outln!("ipfsd version {version}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -176,9 +176,9 @@ pub fn offline_ipfs_path(ctx: &Ctx, path: &str) -> Result<String> {
 
 fn print_key(long: bool, name: &str, id: &str) {
     if long {
-        println!("{id} {name}");
+        crate::output::outln!("{id} {name}");
     } else {
-        println!("{name}");
+        crate::output::outln!("{name}");
     }
 }
 
@@ -208,7 +208,7 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                 ),
                 None => keystore(ctx)?.generate(&name, &kind)?.ipns_name(),
             };
-            println!("{id}");
+            crate::output::outln!("{id}");
         }
         KeyCommand::List { long } => {
             let keys = match &client {
@@ -248,7 +248,7 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
             } else {
                 ""
             };
-            println!("Key {id} renamed to {new}{note}");
+            crate::output::outln!("Key {id} renamed to {new}{note}");
         }
         KeyCommand::Export { name, output } => {
             // Always from the keystore itself, daemon or not: private keys never cross
@@ -272,7 +272,7 @@ pub fn key(ctx: &Ctx, cmd: KeyCommand) -> Result<ExitCode> {
                 }
                 None => keystore(ctx)?.import(&name, &bytes)?.ipns_name(),
             };
-            println!("{id}");
+            crate::output::outln!("{id}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -301,9 +301,9 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
                 None => publish_offline(ctx, &a)?,
             };
             if a.quieter {
-                println!("{name}");
+                crate::output::outln!("{name}");
             } else {
-                println!("Published to {name}: {value}");
+                crate::output::outln!("Published to {name}: {value}");
             }
         }
         NameCommand::Resolve {
@@ -339,7 +339,7 @@ pub fn name(ctx: &Ctx, cmd: NameCommand) -> Result<ExitCode> {
                             name.unwrap_or_else(|| ipns::Name::new(node.peer_id()).to_path());
                         Ok(node.names().resolve_with(&name, o).await?)
                     })?;
-                    println!("{path}");
+                    crate::output::outln!("{path}");
                 }
             }
         }

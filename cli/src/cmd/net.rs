@@ -23,7 +23,7 @@ fn online(ctx: &Ctx, what: &str) -> Result<Client> {
 fn print_strings(v: &serde_json::Value) {
     for s in v["Strings"].as_array().into_iter().flatten() {
         if let Some(s) = s.as_str() {
-            println!("{s}");
+            crate::output::outln!("{s}");
         }
     }
 }
@@ -75,7 +75,7 @@ pub fn swarm(ctx: &Ctx, cmd: SwarmCommand) -> Result<ExitCode> {
             let flag = if latency { "true" } else { "false" };
             let v = client.json("swarm/peers", &[("latency", flag)])?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             for p in v["Peers"].as_array().into_iter().flatten() {
@@ -85,8 +85,8 @@ pub fn swarm(ctx: &Ctx, cmd: SwarmCommand) -> Result<ExitCode> {
                     remote::field(p, "Peer")
                 );
                 match p.get("Latency").and_then(|l| l.as_str()) {
-                    Some(l) if latency => println!("{line} {l}"),
-                    _ => println!("{line}"),
+                    Some(l) if latency => crate::output::outln!("{line} {l}"),
+                    _ => crate::output::outln!("{line}"),
                 }
             }
         }
@@ -102,9 +102,9 @@ pub fn swarm(ctx: &Ctx, cmd: SwarmCommand) -> Result<ExitCode> {
             let v = client.json("swarm/addrs", &[])?;
             for (peer, addrs) in v["Addrs"].as_object().into_iter().flatten() {
                 let addrs = addrs.as_array().map_or(&[][..], Vec::as_slice);
-                println!("{peer} ({})", addrs.len());
+                crate::output::outln!("{peer} ({})", addrs.len());
                 for a in addrs {
-                    println!("\t{}", a.as_str().unwrap_or_default());
+                    crate::output::outln!("\t{}", a.as_str().unwrap_or_default());
                 }
             }
         }
@@ -175,7 +175,7 @@ pub fn bootstrap(ctx: &Ctx, cmd: BootstrapCommand) -> Result<ExitCode> {
         None => offline_bootstrap(ctx, cmd)?,
     };
     for p in peers {
-        println!("{p}");
+        crate::output::outln!("{p}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -246,7 +246,7 @@ pub fn routing(ctx: &Ctx, cmd: RoutingCommand) -> Result<ExitCode> {
             let v = client.json("routing/findpeer", &[("arg", &peer)])?;
             for r in v["Responses"].as_array().into_iter().flatten() {
                 for a in r["Addrs"].as_array().into_iter().flatten() {
-                    println!("{}", a.as_str().unwrap_or_default());
+                    crate::output::outln!("{}", a.as_str().unwrap_or_default());
                 }
             }
         }
@@ -273,7 +273,7 @@ pub fn routing(ctx: &Ctx, cmd: RoutingCommand) -> Result<ExitCode> {
             let resp = client.post_multipart("routing/put", &[("arg", &key)], &boundary, body)?;
             let v: serde_json::Value = serde_json::from_reader(resp.into_reader())
                 .context("the daemon's answer to routing/put is not valid JSON")?;
-            println!("{}", remote::field(&v, "ID"));
+            crate::output::outln!("{}", remote::field(&v, "ID"));
         }
         RoutingCommand::Reprovide => {
             client.json("routing/reprovide", &[])?;
@@ -299,7 +299,7 @@ pub fn stats(ctx: &Ctx, cmd: StatsCommand) -> Result<ExitCode> {
         StatsCommand::Dht => "stats/dht",
         StatsCommand::Bitswap => "bitswap/stat",
     };
-    println!(
+    crate::output::outln!(
         "{}",
         serde_json::to_string_pretty(&client.json(path, &[])?)?
     );
@@ -336,11 +336,11 @@ pub fn bitswap(ctx: &Ctx, cmd: BitswapCommand) -> Result<ExitCode> {
         BitswapCommand::Stat { json } => {
             let v = client.json("bitswap/stat", &[])?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-            println!(
+            crate::output::outln!(
                 "bitswap status ({} strategy)",
                 remote::field(&v, "Strategy")
             );
@@ -356,7 +356,7 @@ pub fn bitswap(ctx: &Ctx, cmd: BitswapCommand) -> Result<ExitCode> {
                 ("ledger exchanges agreed", "LedgerAgreed"),
                 ("ledger resets", "LedgerResets"),
             ] {
-                println!("\t{label}: {}", n(key));
+                crate::output::outln!("\t{label}: {}", n(key));
             }
             let list = |k: &str| -> Vec<String> {
                 v.get(k)
@@ -374,14 +374,14 @@ pub fn bitswap(ctx: &Ctx, cmd: BitswapCommand) -> Result<ExitCode> {
                     .unwrap_or_default()
             };
             let wants = list("Wantlist");
-            println!("\twantlist [{} keys]", wants.len());
+            crate::output::outln!("\twantlist [{} keys]", wants.len());
             for w in wants {
-                println!("\t\t{w}");
+                crate::output::outln!("\t\t{w}");
             }
             let peers = list("Peers");
-            println!("\tpartners [{}]", peers.len());
+            crate::output::outln!("\tpartners [{}]", peers.len());
             for p in peers {
-                println!("\t\t{p}");
+                crate::output::outln!("\t\t{p}");
             }
         }
         BitswapCommand::Wantlist { peer } => {
@@ -395,26 +395,26 @@ pub fn bitswap(ctx: &Ctx, cmd: BitswapCommand) -> Result<ExitCode> {
                 .flatten()
             {
                 if let Some(c) = k.get("/").and_then(serde_json::Value::as_str) {
-                    println!("{c}");
+                    crate::output::outln!("{c}");
                 }
             }
         }
         BitswapCommand::Ledger { peer, json } => {
             let v = client.json("bitswap/ledger", &[("arg", &peer)])?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let raw = |k: &str| v.get(k).map(|x| x.to_string()).unwrap_or_default();
-            println!("Ledger for {}", remote::field(&v, "Peer"));
-            println!("Debt ratio:\t{}", raw("Value"));
-            println!("Send probability:\t{}", raw("SendProbability"));
-            println!("Exchanges:\t{}", raw("Exchanged"));
-            println!("Bytes sent:\t{}", raw("Sent"));
-            println!("Bytes received:\t{}", raw("Recv"));
-            println!("Blocks sent:\t{}", raw("BlocksSent"));
-            println!("Blocks received:\t{}", raw("BlocksRecv"));
-            println!("Ledger resets:\t{}", raw("Resets"));
+            crate::output::outln!("Ledger for {}", remote::field(&v, "Peer"));
+            crate::output::outln!("Debt ratio:\t{}", raw("Value"));
+            crate::output::outln!("Send probability:\t{}", raw("SendProbability"));
+            crate::output::outln!("Exchanges:\t{}", raw("Exchanged"));
+            crate::output::outln!("Bytes sent:\t{}", raw("Sent"));
+            crate::output::outln!("Bytes received:\t{}", raw("Recv"));
+            crate::output::outln!("Blocks sent:\t{}", raw("BlocksSent"));
+            crate::output::outln!("Blocks received:\t{}", raw("BlocksRecv"));
+            crate::output::outln!("Ledger resets:\t{}", raw("Resets"));
         }
     }
     Ok(ExitCode::SUCCESS)

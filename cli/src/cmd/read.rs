@@ -138,7 +138,7 @@ pub fn get(ctx: &Ctx, args: GetArgs) -> Result<ExitCode> {
     if dest.exists() && !dest.is_dir() {
         std::fs::remove_file(&dest)?;
     }
-    println!("Saving file(s) to {}", dest.display());
+    crate::output::outln!("Saving file(s) to {}", dest.display());
     match source {
         Source::Local(repo, cid) => export::write_tree(repo.store(), &cid, &dest)?,
         Source::Remote(body) => untar::extract(RawStream::new(body), &dest)?,

@@ -34,7 +34,7 @@ pub fn init(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
     let repo = Repo::init_with_identity(&ctx.repo_path, &config, || {
         node::identity::Identity::generate_with_difficulty(difficulty)
     })?;
-    println!("initialized ipfsd repository at {}", repo.path().display());
+    crate::output::outln!("initialized ipfsd repository at {}", repo.path().display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -236,4 +236,33 @@ fn init_with_proof_of_work() {
     assert!(!other.path.join("config").exists(), "nothing created");
 }
 
-both_modes!(errors_are_one_clear_line, id_reports_the_identity,);
+/// A regression test: output to a reader that went away (`ipfsd swarm peers | grep -q x`)
+/// ended in a panic ("failed printing to stdout: Broken pipe"); now the command ends
+/// quietly with success, as `cat` into a closed pipe does.
+fn output_into_a_closed_pipe_is_no_panic(mode: Mode) {
+    let r = Repo::new(mode);
+    let mut commands = vec![&["config", "show"][..], &["id"], &["pin", "ls"]];
+    if mode == Mode::Online {
+        commands.push(&["swarm", "addrs", "local"]);
+    }
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = r
+            .cmd(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+both_modes!(
+    errors_are_one_clear_line,
+    id_reports_the_identity,
+    output_into_a_closed_pipe_is_no_panic,
+);
