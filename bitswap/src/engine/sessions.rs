@@ -51,6 +51,18 @@ impl Engine {
         // every interested session): two sessions asking would fetch it twice.
         let mut fresh = Vec::new();
         for cid in cids {
+            // A block that arrived since the caller looked (it checks pending blocks, then
+            // the store, then asks) is answered here: asked again, it was fetched twice.
+            // (Should its receiver be full, the block is wanted as before.)
+            if !self.interest.contains_key(&cid)
+                && let Some(data) = self.pending.get(&cid)
+                && let Some(s) = self.sessions.get(&session)
+                && s.tx
+                    .try_send(super::Delivery::Block(dag::Block::trusted(cid, data)))
+                    .is_ok()
+            {
+                continue;
+            }
             let list = self.interest.entry(cid).or_default();
             if list.contains(&session) {
                 continue;
