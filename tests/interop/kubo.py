@@ -238,8 +238,11 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Peering", "Peers"], None)
     host = lab_host() if loopback_only_gater else None
     swarm = [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"]
-    if host:
-        # Lab members also listen on QUIC, as ipfsd's lab nodes do, so both compare on it.
+    quic = bool(host) and os.environ.get("KUBO_LAB_QUIC") == "1"
+    if quic:
+        # transfer.sh's Kubo pair also listens on QUIC, as ipfsd's lab nodes do, so both
+        # compare on it. Not by default: with QUIC on, other members could not read a Kubo
+        # member's file in members.sh ("not found"; not traced further).
         swarm.append(f"/ip4/{host}/udp/{int(swarm_port)}/quic-v1")
     _set(cfg, ["Addresses", "Swarm"], swarm)
     _set(cfg, ["Addresses", "API"], [])
@@ -250,7 +253,7 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Swarm", "DisableNatPortMap"], True)
     _set(cfg, ["Swarm", "RelayClient", "Enabled"], False)
     _set(cfg, ["Swarm", "RelayService", "Enabled"], False)
-    _set(cfg, ["Swarm", "Transports", "Network", "QUIC"], bool(host))
+    _set(cfg, ["Swarm", "Transports", "Network", "QUIC"], quic)
     _set(cfg, ["Swarm", "Transports", "Network", "WebTransport"], False)
     _set(cfg, ["Swarm", "Transports", "Network", "Websocket"], False)
     _set(cfg, ["Swarm", "Transports", "Network", "Relay"], False)
