@@ -41,9 +41,10 @@ pub fn columns(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
     Ok(())
 }
 
-/// `println!` for a command's output: stdout closed by its reader (`ipfsd swarm peers |
-/// head -1`) ends the command quietly with success, as `cat` into a closed pipe does,
-/// where `println!` panics; any other write error ends it with the error.
+/// `println!` for a command's output. Stdout closed by its reader (`ipfsd swarm peers |
+/// head -1`) is no failure: the rest of the output is dropped and the command still does
+/// its work (`get` prints before it downloads) and succeeds, as `add` into a closed pipe
+/// does, where `println!` panics. Any other write error ends the command with the error.
 macro_rules! outln {
     () => {
         $crate::output::line(format_args!(""))
@@ -54,12 +55,21 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+/// Set once stdout's reader went away: later lines are not written.
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Writes one line of output (see [`outln`]).
 pub fn line(args: std::fmt::Arguments<'_>) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = io::stdout().lock();
     match writeln!(out, "{args}") {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+        }
         Err(e) => {
             print_error(&anyhow::Error::new(e).context("cannot write the output"));
             std::process::exit(1);

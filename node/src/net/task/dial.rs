@@ -123,12 +123,9 @@ impl Task {
             first,
             error: None,
         };
-        self.start_dial(
-            peer,
-            &mut dial,
-            now,
-            PeerCondition::DisconnectedAndNotDialing,
-        );
+        // `Disconnected`, not `...AndNotDialing`: a dial someone else started (Kademlia's)
+        // would make this one fail at once though the peer may connect a moment later.
+        self.start_dial(peer, &mut dial, now, PeerCondition::Disconnected);
         self.settle(peer, dial);
     }
 
