@@ -26,6 +26,9 @@ use crate::protocol::{Presence, Want, WantType};
 pub const MAX_SESSION_PEERS: usize = 32;
 /// Most want-blocks outstanding at one peer per session.
 pub const PER_PEER_INFLIGHT: usize = 32;
+/// A peer owing at least this many blocks gives its last one to a peer that has run out
+/// (see `Session::end_game`).
+pub const END_GAME_OWED: usize = 3;
 /// A peer owing blocks that says nothing for this long loses them to others.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a session waits for its connected peers before asking the DHT.
@@ -276,7 +279,67 @@ impl Session {
         self.cancel_asked(*cid, &w, Some(peer), out);
         self.waiting.retain(|c| c != cid);
         self.refill(now, out);
+        self.end_game(peer, now, out);
         true
+    }
+
+    /// The end of a fetch: `peer` has just delivered the last block it owed, nothing waits
+    /// for a peer, and another peer still owes [`END_GAME_OWED`] or more. The block asked
+    /// last of the one owing most moves to `peer` (cancelled where it was): each peer may
+    /// owe up to [`PER_PEER_INFLIGHT`] blocks, several seconds of a slow link, so without
+    /// this a seeder that started slower alone decided when the fetch ended, while the
+    /// others sat idle. The block asked last is the one least likely to be on its way.
+    fn end_game(&mut self, peer: PeerId, now: Instant, out: &mut Vec<Action>) {
+        if !self.waiting.is_empty()
+            || !self
+                .info
+                .get(&peer)
+                .is_some_and(|i| i.inflight == 0 && i.good && !i.slow)
+        {
+            return;
+        }
+        let Some((busy, owed)) = self
+            .info
+            .iter()
+            .filter(|(p, _)| **p != peer)
+            .map(|(p, i)| (*p, i.inflight))
+            .max_by_key(|(_, n)| *n)
+        else {
+            return;
+        };
+        if owed < END_GAME_OWED {
+            return;
+        }
+        let Some(cid) = self
+            .wants
+            .iter()
+            .filter_map(|(c, w)| match w.asked_block {
+                Some((p, t)) if p == busy && !w.dont_have.contains(&peer) => Some((t, *c)),
+                _ => None,
+            })
+            .max()
+            .map(|(_, c)| c)
+        else {
+            return;
+        };
+        if let Some(w) = self.wants.get_mut(&cid) {
+            w.asked_block = Some((peer, now));
+        }
+        if let Some(i) = self.info.get_mut(&busy) {
+            i.inflight = i.inflight.saturating_sub(1);
+        }
+        if let Some(i) = self.info.get_mut(&peer) {
+            i.inflight += 1;
+            i.last_heard = Some(now);
+        }
+        out.push(Action::Send {
+            peer: busy,
+            want: entry(cid, WantType::Block, true),
+        });
+        out.push(Action::Send {
+            peer,
+            want: entry(cid, WantType::Block, false),
+        });
     }
 
     /// A HAVE or DONT_HAVE arrived.
@@ -592,6 +655,78 @@ mod tests {
         let c = PeerId::random();
         s.add_peer(c, t, &mut out);
         assert_eq!(sends(&out), vec![(c, WantType::Have, false)]);
+    }
+
+    /// A peer that delivered all it owed takes over the block asked last of a peer still
+    /// owing several (cancelled there); one owing fewer than `END_GAME_OWED` keeps them.
+    #[test]
+    fn the_end_game_moves_the_last_asked_block_to_an_idle_peer() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = both_have(a, b, t);
+        let mut out = Vec::new();
+        s.on_block(a, &cid(0), t, &mut out);
+        out.clear();
+        // Eight wants, four each (fewest in flight first), asked one millisecond apart.
+        for n in 1..=8u8 {
+            s.want([cid(n)], t + Duration::from_millis(u64::from(n)), &mut out);
+        }
+        let asked: Vec<(PeerId, Cid)> = out
+            .iter()
+            .filter_map(|x| match x {
+                Action::Send { peer, want } if want.want_type == WantType::Block => {
+                    Some((*peer, want.cid))
+                }
+                _ => None,
+            })
+            .collect();
+        let of = |p: PeerId| -> Vec<Cid> {
+            asked
+                .iter()
+                .filter(|(q, _)| *q == p)
+                .map(|(_, c)| *c)
+                .collect()
+        };
+        let (of_a, of_b) = (of(a), of(b));
+        assert_eq!((of_a.len(), of_b.len()), (4, 4), "{out:?}");
+        // `a` delivers all four: after the fourth, `b` (owing four) gives up its last.
+        let later = t + Duration::from_millis(100);
+        for c in &of_a[..3] {
+            out.clear();
+            s.on_block(a, c, later, &mut out);
+            assert!(
+                !sends(&out).contains(&(a, WantType::Block, false)),
+                "{out:?}"
+            );
+        }
+        out.clear();
+        s.on_block(a, &of_a[3], later, &mut out);
+        let moved = *of_b.last().expect("b's last");
+        let moves: Vec<&Action> = out
+            .iter()
+            .filter(|x| matches!(x, Action::Send { want, .. } if want.cid == moved))
+            .collect();
+        assert_eq!(moves.len(), 2, "{out:?}");
+        assert!(sends(&out).contains(&(b, WantType::Block, true)), "{out:?}");
+        assert!(
+            sends(&out).contains(&(a, WantType::Block, false)),
+            "{out:?}"
+        );
+        // `b` now owes three: when `a` delivers the moved block, `b` gives up another.
+        out.clear();
+        s.on_block(a, &moved, later, &mut out);
+        assert!(
+            sends(&out).contains(&(a, WantType::Block, false)),
+            "{out:?}"
+        );
+        // Two owed are not worth moving.
+        out.clear();
+        let next = *of_b.iter().rev().nth(1).expect("b's second to last");
+        s.on_block(a, &next, later, &mut out);
+        assert!(
+            !sends(&out).contains(&(a, WantType::Block, false)),
+            "{out:?}"
+        );
     }
 
     #[test]
