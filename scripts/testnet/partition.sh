@@ -40,13 +40,13 @@ echo "side A's value" > "$IPFSD_LAB/a.txt"
 echo "side B's value" > "$IPFSD_LAB/b.txt"
 A="$($T ipfsd 1 add -Q "$IPFSD_LAB/a.txt")"
 B="$($T ipfsd 4 add -Q "$IPFSD_LAB/b.txt")"
-$T partition 0,1,2 3,4,5 2> /dev/null
+$T partition 0,1,2 3,4,5
 NAME="$($T ipfsd 1 name publish --allow-offline --key shared -Q "/ipfs/$A")"
 sleep 1
 $T ipfsd 4 name publish --allow-offline --key shared -Q "/ipfs/$B" > /dev/null
 resolve() { $T ipfsd "$1" name resolve --nocache "/ipns/$NAME" 2> "$IPFSD_LAB/resolve$1.err" || echo "(unresolved: $(tail -1 "$IPFSD_LAB/resolve$1.err"))"; }
 before_a="$(resolve 0)" before_b="$(resolve 5)"
-$T heal 2> /dev/null
+$T heal
 ok=1 after=()
 # During the cut each side resolves its own value.
 [ "$before_a" = "/ipfs/$A" ] && [ "$before_b" = "/ipfs/$B" ] || ok=0
@@ -58,7 +58,9 @@ for i in 0 1 2 3 4 5; do
         [ "$r" = "/ipfs/$B" ] && break
         sleep 1
     done
-    after+=("$i:${r#/ipfs/}$([ "$try" -gt 1 ] && echo " (try $((try > 5 ? 5 : try)))")")
+    note=""
+    [ "$try" -eq 1 ] || note=" (try $((try > 5 ? 5 : try)))"
+    after+=("$i:${r#/ipfs/}$note")
     [ "$r" = "/ipfs/$B" ] || ok=0
 done
 echo "partition: during it side A resolved ${before_a#/ipfs/} (A = $A), side B ${before_b#/ipfs/} (B = $B)"
