@@ -5,8 +5,8 @@
 //! turn them into a checked [`Inbound`] (CIDs parsed; each block's CID computed from its
 //! bytes with the hash function its prefix names, any of `dag::HashFn`, an unsupported one
 //! refusing the message; each block checked well-formed in its codec) before anything
-//! else sees them; outgoing [`Outbound`] messages are encoded ([`Outbound::encode`]) and
-//! framed with [`write_frame`]. Nothing here keeps state.
+//! else sees them; outgoing [`Outbound`] messages are encoded as the pieces of one frame
+//! ([`Outbound::encode_parts`]) and written with [`write_parts`]. Nothing here keeps state.
 
 use bytes::Bytes;
 use dag::{Block, Cid};
@@ -508,12 +508,6 @@ impl Outbound {
         }
         msg
     }
-}
-
-/// Writes one pre-encoded frame (from [`Outbound::encode`]).
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> std::io::Result<()> {
-    w.write_all(frame).await?;
-    w.flush().await
 }
 
 /// Writes one frame given as pieces (from [`Outbound::encode_parts`]).

@@ -596,6 +596,13 @@ mod tests {
         s
     }
 
+    /// [`both_have`], once `a` delivered the first block: both good, neither owing.
+    fn both_good(a: PeerId, b: PeerId, t: Instant) -> Session {
+        let mut s = both_have(a, b, t);
+        s.on_block(a, &cid(0), t, &mut Vec::new());
+        s
+    }
+
     #[test]
     fn wants_spread_over_good_peers_and_dont_have_moves_on() {
         let (a, b) = (PeerId::random(), PeerId::random());
@@ -623,10 +630,8 @@ mod tests {
     fn silent_peer_loses_its_wants_and_stuck_session_looks_up_providers() {
         let (a, b) = (PeerId::random(), PeerId::random());
         let t = Instant::now();
-        let mut s = both_have(a, b, t);
+        let mut s = both_good(a, b, t);
         let mut out = Vec::new();
-        s.on_block(a, &cid(0), t, &mut out);
-        out.clear();
         s.want([cid(1)], t, &mut out);
         let asked = sends(&out)[0].0;
         out.clear();
@@ -663,10 +668,8 @@ mod tests {
     fn the_end_game_moves_the_last_asked_block_to_an_idle_peer() {
         let (a, b) = (PeerId::random(), PeerId::random());
         let t = Instant::now();
-        let mut s = both_have(a, b, t);
+        let mut s = both_good(a, b, t);
         let mut out = Vec::new();
-        s.on_block(a, &cid(0), t, &mut out);
-        out.clear();
         // Eight wants, four each (fewest in flight first), asked one millisecond apart.
         for n in 1..=8u8 {
             s.want([cid(n)], t + Duration::from_millis(u64::from(n)), &mut out);

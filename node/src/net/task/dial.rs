@@ -123,22 +123,17 @@ impl Task {
             first,
             error: None,
         };
-        // `Disconnected`, not `...AndNotDialing`: a dial someone else started (Kademlia's)
-        // would make this one fail at once though the peer may connect a moment later.
-        self.start_dial(peer, &mut dial, now, PeerCondition::Disconnected);
+        self.start_dial(peer, &mut dial, now);
         self.settle(peer, dial);
     }
 
-    fn start_dial(
-        &mut self,
-        peer: PeerId,
-        dial: &mut PeerDial,
-        addrs: Vec<Multiaddr>,
-        condition: PeerCondition,
-    ) {
+    fn start_dial(&mut self, peer: PeerId, dial: &mut PeerDial, addrs: Vec<Multiaddr>) {
+        // `Disconnected`, not `...AndNotDialing`: a dial already under way (Kademlia's, or
+        // this peer's QUIC one when the others follow) would make this one fail at once
+        // though the peer may connect a moment later.
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
-            .condition(condition)
+            .condition(PeerCondition::Disconnected)
             .build();
         let id = opts.connection_id();
         match self.swarm.dial(opts) {
@@ -151,7 +146,7 @@ impl Task {
     fn settle(&mut self, peer: PeerId, mut dial: PeerDial) {
         if dial.pending.is_empty() && !dial.later.is_empty() {
             let later = std::mem::take(&mut dial.later);
-            self.start_dial(peer, &mut dial, later, PeerCondition::Disconnected);
+            self.start_dial(peer, &mut dial, later);
         }
         if dial.pending.is_empty() {
             let reason = dial.error.unwrap_or_else(|| "dial failed".into());
@@ -186,24 +181,17 @@ impl Task {
         id: ConnectionId,
         reason: String,
     ) -> bool {
-        let Some(peer) = peer
-            .filter(|p| self.peer_dials.contains_key(p))
-            .or_else(|| {
-                self.peer_dials
-                    .iter()
-                    .find(|(_, d)| d.pending.contains(&id))
-                    .map(|(p, _)| *p)
-            })
-        else {
+        // Peer dials always name their peer, so the swarm reports it.
+        let Some(peer) = peer.filter(|p| {
+            self.peer_dials
+                .get(p)
+                .is_some_and(|d| d.pending.contains(&id))
+        }) else {
             return false;
         };
         let Some(mut d) = self.peer_dials.remove(&peer) else {
             return false;
         };
-        if !d.pending.contains(&id) {
-            self.peer_dials.insert(peer, d);
-            return false;
-        }
         d.pending.retain(|c| *c != id);
         d.error = Some(reason);
         self.settle(peer, d);
@@ -243,7 +231,7 @@ impl Task {
                 d.error = Some(format!("no connection within {DIAL_LIMIT:?}"));
             } else {
                 let later = std::mem::take(&mut d.later);
-                self.start_dial(peer, &mut d, later, PeerCondition::Disconnected);
+                self.start_dial(peer, &mut d, later);
             }
             self.settle(peer, d);
         }
