@@ -76,6 +76,8 @@ struct WantInfo {
     dont_have: HashSet<PeerId>,
     /// Peers that said HAVE.
     have: Vec<PeerId>,
+    /// In `Session::waiting`.
+    queued: bool,
 }
 
 /// One session's state.
@@ -277,7 +279,9 @@ impl Session {
             i.last_heard = Some(now);
         }
         self.cancel_asked(*cid, &w, Some(peer), out);
-        self.waiting.retain(|c| c != cid);
+        if w.queued {
+            self.waiting.retain(|c| c != cid);
+        }
         self.refill(now, out);
         self.end_game(peer, now, out);
         true
@@ -431,6 +435,7 @@ impl Session {
             for cid in waiting {
                 if let Some(w) = self.wants.get_mut(&cid) {
                     w.asked_have.clear();
+                    w.queued = false;
                 }
                 self.dispatch(cid, now, out);
             }
@@ -477,21 +482,33 @@ impl Session {
         (nobody || quiet).then_some(cid)
     }
 
-    /// Re-dispatches waiting wants (slots may have freed).
+    /// Re-dispatches waiting wants (slots may have freed), oldest first, while some peer
+    /// has room for a want-block: a waiting want has already been put to every peer as a
+    /// want-have, so without room there is nothing new to send. Each pass is linear in the
+    /// waiting wants: a balanced file's walk keeps hundreds of them, and this runs on every
+    /// block received.
     fn refill(&mut self, now: Instant, out: &mut Vec<Action>) {
         let n = self.waiting.len();
         for _ in 0..n {
+            if !self.any_room() {
+                break;
+            }
             let Some(cid) = self.waiting.pop_front() else {
                 break;
             };
-            if self
-                .wants
-                .get(&cid)
-                .is_some_and(|w| w.asked_block.is_none())
-            {
+            let Some(w) = self.wants.get_mut(&cid) else {
+                continue;
+            };
+            w.queued = false;
+            if w.asked_block.is_none() {
                 self.dispatch(cid, now, out);
             }
         }
+    }
+
+    /// Whether any session peer could take another want-block.
+    fn any_room(&self) -> bool {
+        self.info.values().any(|i| i.inflight < PER_PEER_INFLIGHT)
     }
 
     /// Asks the best peer for the block, or everyone whether they have it.
@@ -537,7 +554,8 @@ impl Session {
                 });
             }
         }
-        if !self.waiting.contains(&cid) {
+        if !w.queued {
+            w.queued = true;
             self.waiting.push_back(cid);
         }
     }

@@ -85,6 +85,13 @@ impl Node {
         Self::decode_with(bytes, |b| bytes.slice_ref(b))
     }
 
+    /// [`Node::decode`] for callers that only want the links or only the check: the data
+    /// field is parsed and checked the same way, then dropped rather than copied (every
+    /// block received and every fetch walk step goes through here).
+    pub(crate) fn decode_links(buf: &[u8]) -> Result<Vec<Link>, DecodeError> {
+        Self::decode_with(buf, |_| Bytes::new()).map(|n| n.links)
+    }
+
     fn decode_with(buf: &[u8], keep: impl Fn(&[u8]) -> Bytes) -> Result<Self, DecodeError> {
         let mut node = Node::default();
         let mut r = Reader::new(buf, "dag-pb node");
@@ -216,12 +223,18 @@ mod tests {
             let enc = node.encode();
             prop_assert_eq!(enc.len(), node.encoded_len());
             prop_assert_eq!(Node::decode(&enc).ok(), Some(node.clone()));
+            prop_assert_eq!(Node::decode_links(&enc).ok(), Some(node.links.clone()));
             prop_assert_eq!(Node::decode_shared(&Bytes::from(enc)).ok(), Some(node));
         }
 
         #[test]
         fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let copied = Node::decode(&bytes);
+            // The links-only parse accepts and refuses exactly what the full one does.
+            prop_assert_eq!(
+                Node::decode_links(&bytes).ok(),
+                copied.as_ref().ok().map(|n| n.links.clone())
+            );
             let shared = Node::decode_shared(&Bytes::from(bytes));
             prop_assert_eq!(copied.ok(), shared.ok());
         }

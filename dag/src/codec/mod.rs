@@ -146,8 +146,7 @@ impl std::fmt::Display for Codec {
 /// verified bytes.
 pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, DecodeError> {
     match Codec::of(cid) {
-        Codec::DagPb => Ok(crate::pb::Node::decode(data)?
-            .links
+        Codec::DagPb => Ok(crate::pb::Node::decode_links(data)?
             .into_iter()
             .map(|l| l.cid)
             .collect()),
@@ -174,7 +173,7 @@ pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, DecodeError> {
 /// encoding it then refuses; found by the `dag_json` fuzz target).
 pub fn validate(cid: &Cid, data: &[u8]) -> Result<(), DecodeError> {
     match Codec::of(cid) {
-        Codec::DagPb => crate::pb::Node::decode(data).map(drop),
+        Codec::DagPb => crate::pb::Node::decode_links(data).map(drop),
         Codec::DagCbor => {
             let value = decode(Codec::DagCbor, data)?;
             match encode(Codec::DagCbor, &value) {
