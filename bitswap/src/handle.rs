@@ -115,6 +115,14 @@ impl Bitswap {
         self.pending.get(cid)
     }
 
+    /// A block fetched moments ago, still in memory: queued for the store, or among the
+    /// last [`crate::RECENT_BYTES`] committed. Its bytes were verified on receipt.
+    /// A reader following a fetch (the exporter behind `cat`) looks here before the
+    /// store, so what just arrived is not read back from disk.
+    pub fn received(&self, cid: &Cid) -> Option<Bytes> {
+        self.pending.get_recent(cid)
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

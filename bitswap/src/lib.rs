@@ -44,5 +44,5 @@ pub use fetch::FetchStats;
 pub use handle::{Bitswap, Task};
 pub use host::{Parts, PeerEvent, PeerEvents, PeerEventsRx, Routing};
 pub use ledger::{Ledger, LedgerDb, LedgerError};
-pub use store::Blockstore;
+pub use store::{Blockstore, RECENT_BYTES};
 pub use strategy::Strategy;

@@ -199,6 +199,11 @@ impl Source {
 
 impl BlockSource for Source {
     fn get_block(&self, cid: &Cid) -> Result<Bytes, SourceError> {
+        // What BitSwap received moments ago is still in memory: a read following a fetch
+        // takes it from there rather than from the store it was just written to.
+        if let Some(data) = self.bitswap.as_ref().and_then(|bs| bs.received(cid)) {
+            return Ok(data);
+        }
         match BlockSource::get_block(&self.store, cid) {
             Err(SourceError::NotFound { .. }) => {}
             other => return other,
