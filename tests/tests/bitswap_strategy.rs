@@ -12,13 +12,27 @@ use ipfsd_tests::testnet::{TestNode, init_repo};
 use std::time::{Duration, Instant};
 
 fn start(dir: &std::path::Path, name: &str, strategy: &str, fetch_timeout: &str) -> TestNode {
+    start_with(dir, name, strategy, fetch_timeout, 0)
+}
+
+/// A node that uploads at most `upload_rate` bytes/s (0: no limit).
+fn start_with(
+    dir: &std::path::Path,
+    name: &str,
+    strategy: &str,
+    fetch_timeout: &str,
+    upload_rate: u64,
+) -> TestNode {
     let path = dir.join(name);
     let (strategy, fetch_timeout) = (strategy.to_string(), fetch_timeout.to_string());
     init_repo(&path, Some(2), move |c| {
         c.bitswap.strategy = strategy;
         c.bitswap.fetch_timeout = fetch_timeout;
-        // Small upload window: the seeder's capacity is the contended resource.
         c.bitswap.upload_window = 1 << 20;
+        c.bitswap.upload_rate = upload_rate;
+        // No DHT: the fetchers must not find each other (through the seeder's routing
+        // table) and trade blocks, or the seeder's upload is no longer what they share.
+        c.routing.kind = "none".into();
     });
     TestNode::start(&path, None)
 }
@@ -52,7 +66,12 @@ fn contributor_gets_more_than_free_rider_under_sigmoid() {
         .with_test_writer()
         .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
-    let seeder = start(dir.path(), "seeder", "sigmoid", "60s");
+    // The seeder's upload is the contended resource: limited to 8 MB/s, it is slower than
+    // either fetcher can take blocks in, so both always have wants waiting at it, whatever
+    // else this machine is doing. (Unlimited on loopback, the fetchers themselves were the
+    // bottleneck: whenever the contributor had nothing waiting, work-conserving `sigmoid`
+    // rightly served the free-rider, and its share depended on the machine's load.)
+    let seeder = start_with(dir.path(), "seeder", "sigmoid", "60s", 8_000_000);
     let contributor = start(dir.path(), "contributor", "sigmoid", "60s");
     let rider = start(dir.path(), "rider", "sigmoid", "60s");
     connect(&contributor, &seeder);
@@ -75,8 +94,11 @@ fn contributor_gets_more_than_free_rider_under_sigmoid() {
     // Both fetch the same 8 MiB at once.
     let big = noise(3, 8 << 20);
     let cid = seeder.add(&big);
-    // The seeder's ledgers are sampled until it has sent the contributor the whole file:
-    // what the free-rider got by then is its share of the contended upload.
+    // The seeder's ledgers are sampled until it has sent the contributor the whole file
+    // (its only source: the fetchers do not know each other): what the free-rider got by
+    // then is its share of the contended upload. Not "until the contributor's `cat`
+    // returns": that comes later by however long the contributor takes to hash, store and
+    // return what it received, and meanwhile the idle seeder rightly serves the free-rider.
     let (c_done, rider_sent_then, contributor_sent_then) = std::thread::scope(|s| {
         let r = s.spawn(|| rider.call("cat", &[("arg", &cid)]));
         let c = s.spawn(|| contributor.cat(&cid));
@@ -97,6 +119,13 @@ fn contributor_gets_more_than_free_rider_under_sigmoid() {
         assert!(reply.body == big);
         snapshot
     });
+    assert!(
+        !contributor
+            .peers()
+            .iter()
+            .any(|p| p.contains(rider.peer_id())),
+        "the fetchers found each other: the seeder is not their only source"
+    );
     let ratio = contributor_sent_then as f64 / rider_sent_then.max(1) as f64;
     eprintln!(
         "while the contributor fetched 8 MiB ({c_done:?}) the seeder sent {} KiB to it and {} KiB to the free-rider: ratio {ratio:.1}",

@@ -291,8 +291,17 @@ impl Engine {
     ) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Under `Bitswap.UploadRate`, the moment the next read may start: waiting for the
+        // tick instead served 8 MB/s as 5.6 (a 1 MiB read due 131 ms on waited 200).
+        let rate_wake = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(rate_wake);
         loop {
+            let rate_due = self.rate_due();
+            if let Some(due) = rate_due {
+                rate_wake.as_mut().reset(due.into());
+            }
             tokio::select! {
+                _ = &mut rate_wake, if rate_due.is_some() => self.schedule(),
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Stop) => break,
                     Some(cmd) => self.on_command(cmd).await,

@@ -132,6 +132,15 @@ impl Engine {
         }
     }
 
+    /// When reads held back by the upload rate may start again, if any are.
+    pub(super) fn rate_due(&self) -> Option<Instant> {
+        let now = Instant::now();
+        (self.config.upload_rate.is_some()
+            && self.rate_clock > now
+            && self.peers.values().any(Peer::has_work))
+        .then_some(self.rate_clock)
+    }
+
     fn start_load(&mut self, peer: PeerId) {
         if self.upload_queued + self.loads * LOAD_BYTES >= self.config.upload_window {
             return;
