@@ -5,7 +5,8 @@
 # a fresh leecher daemon connected to it over TCP (and over QUIC) timing `ipfsd cat` to
 # the last byte. Prints MB/s and the CPU seconds of seeder, leecher and the `cat` client,
 # then the ratios the issue asks about (cat / transport throughput, daemons' CPU /
-# transport's CPU).
+# transport's CPU), and cat against the floor: the same transport run with the least work
+# a fetch for `cat` must add (hash, disk, client process; `bench-transport.sh ... floor`).
 #
 #   bash scripts/bench-loopback.sh [MIB=100] [RUNS=3] [TRANSPORTS="tcp quic"]
 #
@@ -63,6 +64,10 @@ T_OUT="$(bash "$ROOT/scripts/bench-transport.sh" "$MIB" "$RUNS")"
 echo "$T_OUT"
 T_MBS="$(echo "$T_OUT" | awk '{ print $3 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
 T_CPU="$(echo "$T_OUT" | awk '{ print $11 + $14 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+echo "== the floor: the same stream, plus hashing, disk and a client process ($MIB MiB)"
+F_OUT="$(bash "$ROOT/scripts/bench-transport.sh" "$MIB" "$RUNS" floor)"
+echo "$F_OUT"
+F_MBS="$(echo "$F_OUT" | awk '{ print $3 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
 
 SRC="$WORK/input.bin"
 head -c "$((MIB << 20))" /dev/urandom > "$SRC"
@@ -98,7 +103,7 @@ for tr in $TRANSPORTS; do
     med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
     m="$(printf '%s\n' "${results[@]}" | awk '{ print $2 }' | med)"
     c="$(printf '%s\n' "${results[@]}" | awk '{ print $7 + $10 }' | med)"
-    awk -v tm="$T_MBS" -v tc="$T_CPU" -v tr="$tr" -v m="$m" -v c="$c" 'BEGIN {
-        printf "%s: median %.0f MB/s = %.2f x the transport (%.0f MB/s); seeder+leecher %.2f CPU-s = %.2f x the transport (%.2f)\n",
-            tr, m, m / tm, tm, c, c / tc, tc }'
+    awk -v tm="$T_MBS" -v tc="$T_CPU" -v fm="$F_MBS" -v tr="$tr" -v m="$m" -v c="$c" 'BEGIN {
+        printf "%s: median %.0f MB/s = %.2f x the transport (%.0f MB/s), %.2f x the floor (%.0f MB/s); seeder+leecher %.2f CPU-s = %.2f x the transport (%.2f)\n",
+            tr, m, m / tm, tm, m / fm, fm, c, c / tc, tc }'
 done
