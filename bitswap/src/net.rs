@@ -3,10 +3,12 @@
 //! (engine → frames on our long-lived outbound streams: one, plus more while blocks queue
 //! up behind it, see [`MAX_LANES`]).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use dag::Cid;
 use futures::io::BufReader;
 use libp2p::{PeerId, Stream, StreamProtocol};
 use libp2p_stream::{Control, OpenStreamError};
@@ -27,12 +29,33 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// What stream tasks report to the engine.
 #[derive(Debug)]
 pub(crate) enum Event {
-    Message { peer: PeerId, msg: Inbound },
-    Misbehaved { peer: PeerId, error: ProtocolError },
-    WriterReady { peer: PeerId, version: Version },
-    WriterFailed { peer: PeerId, unsupported: bool },
-    Sent { peer: PeerId, sizes: Vec<u64> },
-    LedgerStream { peer: PeerId, stream: Stream },
+    Message {
+        peer: PeerId,
+        msg: Inbound,
+    },
+    Misbehaved {
+        peer: PeerId,
+        error: ProtocolError,
+    },
+    WriterReady {
+        peer: PeerId,
+        version: Version,
+    },
+    WriterFailed {
+        peer: PeerId,
+        unsupported: bool,
+    },
+    /// A lane finished a message: the blocks written, and those it left out because the
+    /// peer cancelled them meanwhile (see [`Revoked`]), each with its size.
+    Sent {
+        peer: PeerId,
+        sent: Vec<(Cid, u64)>,
+        dropped: Vec<(Cid, u64)>,
+    },
+    LedgerStream {
+        peer: PeerId,
+        stream: Stream,
+    },
 }
 
 /// Drains the inbound queue: BitSwap streams get a reader each (a bounded number), ledger
@@ -118,6 +141,53 @@ pub const MAX_LANES: usize = 32;
 /// Messages waiting per lane beyond the one being written.
 const LANE_QUEUE: usize = 1;
 
+/// Blocks a peer cancelled after they were read for it and handed to its writer: the lane
+/// about to write a message leaves them out (and reports them dropped). The engine adds a
+/// CID only while a copy is on its way, and takes it out again when a copy is reported, so
+/// a block wanted again later is not withheld. Without this a cancel reached only blocks
+/// still in the engine's own queue, while up to the upload window (16 MiB, seconds of a
+/// slow link) sat in the writer's queue and lanes: each block an end game moved to
+/// another seeder was then received twice.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Revoked(Arc<std::sync::Mutex<HashSet<Cid>>>);
+
+impl Revoked {
+    pub(crate) fn insert(&self, cid: Cid) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(cid);
+    }
+
+    pub(crate) fn remove(&self, cid: &Cid) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(cid);
+    }
+
+    /// Takes the revoked blocks out of `msg`; answers them with their sizes.
+    fn withhold(&self, msg: &mut Outbound) -> Vec<(Cid, u64)> {
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if set.is_empty() || msg.blocks.is_empty() {
+            return Vec::new();
+        }
+        let mut dropped = Vec::new();
+        msg.blocks.retain(|b| {
+            if set.remove(b.cid()) {
+                dropped.push((*b.cid(), b.data().len() as u64));
+                false
+            } else {
+                true
+            }
+        });
+        dropped
+    }
+}
+
 /// The writer for one peer: opens our stream (newest protocol first), then writes every
 /// message the engine queues, reporting what was sent.
 ///
@@ -131,6 +201,7 @@ pub(crate) fn spawn_writer(
     mut control: Control,
     mut rx: mpsc::Receiver<Outbound>,
     events: mpsc::Sender<Event>,
+    revoked: Revoked,
 ) {
     let spawner = tasks.clone();
     tasks.spawn(async move {
@@ -170,7 +241,16 @@ pub(crate) fn spawn_writer(
         // engine was told the writer is gone).
         let stop = tokio_util::sync::CancellationToken::new();
         let mut handles = Vec::new();
-        let lane = |s: Stream| spawn_lane(&spawner, peer, s, version, events.clone(), stop.clone());
+        let lane = |s: Stream| {
+            let to = LaneTo {
+                peer,
+                version,
+                events: events.clone(),
+                stop: stop.clone(),
+                revoked: revoked.clone(),
+            };
+            spawn_lane(&spawner, s, to)
+        };
         let (first, handle) = lane(stream);
         handles.push(handle);
         let mut lanes = vec![first];
@@ -296,14 +376,27 @@ fn offer(lanes: &[Lane], msg: Outbound) -> Result<(), Option<Outbound>> {
 /// One stream of a peer's writer: writes the messages it is handed, in order, and reports
 /// each as sent. Ends (dropping its queue, which the writer notices) when a write fails or
 /// times out, when the writer drops it, or at once, mid-frame, when `stop` is cancelled.
-fn spawn_lane(
-    tasks: &tokio_util::task::TaskTracker,
+/// Where a lane writes and whom it tells.
+struct LaneTo {
     peer: PeerId,
-    mut stream: Stream,
     version: Version,
     events: mpsc::Sender<Event>,
     stop: tokio_util::sync::CancellationToken,
+    revoked: Revoked,
+}
+
+fn spawn_lane(
+    tasks: &tokio_util::task::TaskTracker,
+    mut stream: Stream,
+    to: LaneTo,
 ) -> (Lane, tokio::task::JoinHandle<()>) {
+    let LaneTo {
+        peer,
+        version,
+        events,
+        stop,
+        revoked,
+    } = to;
     let (tx, mut rx) = mpsc::channel::<Outbound>(LANE_QUEUE);
     let held = Arc::new(AtomicUsize::new(0));
     let lane = Lane {
@@ -312,24 +405,38 @@ fn spawn_lane(
     };
     let handle = tasks.spawn(async move {
         loop {
-            let msg = tokio::select! {
+            let mut msg = tokio::select! {
                 () = stop.cancelled() => return,
                 msg = rx.recv() => match msg {
                     Some(m) => m,
                     None => break,
                 },
             };
-            let frame = msg.encode_parts(version);
-            let sizes = msg.blocks.iter().map(|b| b.data().len() as u64).collect();
-            drop(msg);
-            let written = tokio::select! {
-                () = stop.cancelled() => return,
-                w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_parts(&mut stream, &frame)) => w,
+            let dropped = revoked.withhold(&mut msg);
+            let sent: Vec<(Cid, u64)> = msg
+                .blocks
+                .iter()
+                .map(|b| (*b.cid(), b.data().len() as u64))
+                .collect();
+            let written = if msg.is_empty() {
+                Ok(Ok(()))
+            } else {
+                let frame = msg.encode_parts(version);
+                drop(msg);
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    w = tokio::time::timeout(WRITE_TIMEOUT, protocol::write_parts(&mut stream, &frame)) => w,
+                }
             };
             held.fetch_sub(1, Ordering::Relaxed);
             match written {
                 Ok(Ok(())) => {
-                    if events.send(Event::Sent { peer, sizes }).await.is_err() {
+                    let done = Event::Sent {
+                        peer,
+                        sent,
+                        dropped,
+                    };
+                    if events.send(done).await.is_err() {
                         return;
                     }
                 }

@@ -314,3 +314,167 @@ fn received_blocks_are_checked_with_their_own_hash_function() {
     assert!(stat["MisbehavingPeers"].as_u64() >= Some(2), "{stat}");
     node.stop();
 }
+
+/// A peer that cancels blocks the node has already read for it, but not yet written, does
+/// not get them: the lanes leave them out (counted in `BlocksWithheld`). Every block the
+/// node reports sent arrives, none twice, and a block withheld is sent when wanted again.
+///
+/// The client accepts the node's streams but reads nothing until after its cancel, so the
+/// node's writes stop at the streams' windows with up to its upload window read and queued
+/// behind them (16 blocks of 1 MiB against a 4 MiB window). The window is small, and few
+/// blocks are wanted again, because the client takes the node's streams through
+/// `libp2p-stream`, which drops an inbound stream that comes while it still holds the last
+/// one; each further stream the node opens is a chance of that (ipfsd's own acceptor
+/// queues them, see `bitswap::inbound`).
+#[test]
+fn blocks_cancelled_after_loading_are_withheld() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |c| {
+        c.bitswap.upload_window = 4 << 20;
+    });
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let cids: Vec<dag::Cid> = (0..16u64)
+        .map(|i| {
+            let data = ipfsd_tests::fixtures::noise(100 + i, 1 << 20);
+            let cid = node.block_put(&[("cid-codec", "raw")], &data);
+            cid.parse().expect("cid")
+        })
+        .collect();
+    let wants = |cids: &[dag::Cid], cancel: bool| {
+        Outbound {
+            wants: cids
+                .iter()
+                .map(|cid| Want {
+                    cid: *cid,
+                    priority: 1,
+                    cancel,
+                    want_type: WantType::Block,
+                    send_dont_have: false,
+                })
+                .collect(),
+            ..Default::default()
+        }
+        .encode(protocol::Version::V1_2)
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (_c, mut ask, new) = rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        // The node's streams are taken as they come and left unread for now.
+        let (tx, streams) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some((_, s)) = incoming.next().await {
+                if tx.send(s).is_err() {
+                    return;
+                }
+            }
+        });
+        let ask = send_raw(&mut c, &node, &wants(&cids, false)).await;
+        (c, ask, streams)
+    });
+    let mut streams = NodeStreams {
+        known: Vec::new(),
+        new,
+    };
+    // Ample time to read 16 MiB and fill the windows (loopback, page cache).
+    std::thread::sleep(Duration::from_secs(1));
+    let got = rt.block_on(async {
+        ask.write_all(&wants(&cids, true)).await.expect("cancel");
+        ask.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        streams.read_blocks().await
+    });
+    let stat = node.call("bitswap/stat", &[]).ok().json();
+    let sent = stat["BlocksSent"].as_u64().expect("BlocksSent");
+    let withheld = stat["BlocksWithheld"].as_u64().expect("BlocksWithheld");
+    eprintln!("{} of 16 received, {withheld} withheld", got.len());
+    assert!(withheld >= 1, "no loaded block was withheld: {stat}");
+    let unique: std::collections::HashSet<_> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "a block arrived twice");
+    assert_eq!(
+        got.len() as u64,
+        sent,
+        "every block reported sent arrives: {stat}"
+    );
+    assert!(got.len() < 16, "the cancel stopped nothing");
+
+    // The first blocks not received (those read first, so withheld), wanted again, arrive:
+    // a withheld block is not withheld twice.
+    let rest: Vec<dag::Cid> = cids
+        .iter()
+        .filter(|c| !unique.contains(c))
+        .take(3)
+        .copied()
+        .collect();
+    let again = rt.block_on(async {
+        ask.write_all(&wants(&rest, false))
+            .await
+            .expect("want again");
+        ask.flush().await.expect("flush");
+        let mut again = Vec::new();
+        while again.len() < rest.len() {
+            let more = streams.read_blocks().await;
+            assert!(
+                !more.is_empty(),
+                "{} of {} wanted again arrived",
+                again.len(),
+                rest.len()
+            );
+            again.extend(more);
+        }
+        again
+    });
+    let again: std::collections::HashSet<_> = again.into_iter().collect();
+    assert_eq!(again, rest.into_iter().collect());
+    node.stop();
+}
+
+/// The node's streams to a raw client: those taken so far, and new ones as it opens them.
+struct NodeStreams {
+    known: Vec<libp2p::Stream>,
+    new: tokio::sync::mpsc::UnboundedReceiver<libp2p::Stream>,
+}
+
+impl NodeStreams {
+    /// Reads every stream until each has been quiet for a second and no new one came;
+    /// answers the CIDs of the blocks received. (A quiet second ends a read mid-message
+    /// only if one 1 MiB message takes that long on loopback.)
+    async fn read_blocks(&mut self) -> Vec<dag::Cid> {
+        let mut got = Vec::new();
+        loop {
+            while let Ok(s) = self.new.try_recv() {
+                self.known.push(s);
+            }
+            let mut readers = tokio::task::JoinSet::new();
+            for mut s in self.known.drain(..) {
+                readers.spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut cids = Vec::new();
+                    loop {
+                        let next = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            read_message(&mut s, &mut buf),
+                        );
+                        match next.await {
+                            Ok(Ok(Some(msg))) => {
+                                let m = Inbound::check(msg).expect("checks");
+                                cids.extend(m.blocks.iter().map(|b| *b.cid()));
+                            }
+                            Ok(Ok(None)) | Err(_) => break,
+                            Ok(Err(e)) => panic!("a bad message from the node: {e}"),
+                        }
+                    }
+                    (s, cids)
+                });
+            }
+            while let Some(r) = readers.join_next().await {
+                let (s, cids) = r.expect("reader");
+                self.known.push(s);
+                got.extend(cids);
+            }
+            if self.new.is_empty() {
+                return got;
+            }
+        }
+    }
+}

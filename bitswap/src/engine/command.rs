@@ -19,6 +19,9 @@ pub struct Stat {
     pub blocks_sent: u64,
     /// Bytes of those blocks.
     pub data_sent: u64,
+    /// Blocks read for a peer and then left unsent, because it cancelled them before a
+    /// stream wrote them.
+    pub blocks_withheld: u64,
     /// Blocks received that no session wanted any more.
     pub dup_blks_received: u64,
     /// Bytes of those.

@@ -94,6 +94,11 @@ struct Peer {
     queue: VecDeque<Outbound>,
     /// Block bytes loaded and not yet written.
     queued: u64,
+    /// Blocks loaded and handed on (queued here, at the writer or in a lane), not yet
+    /// reported written or dropped: copies of each.
+    in_flight: HashMap<Cid, u32>,
+    /// Shared with the peer's writer: cancelled blocks its lanes leave out.
+    revoked: net::Revoked,
     loading: bool,
     /// Their want-blocks, in arrival order (entries may be stale: check `theirs`).
     order: VecDeque<Cid>,
@@ -114,6 +119,8 @@ impl Peer {
             ctrl: Outbound::default(),
             queue: VecDeque::new(),
             queued: 0,
+            in_flight: HashMap::new(),
+            revoked: net::Revoked::default(),
             loading: false,
             order: VecDeque::new(),
             theirs: HashMap::new(),
@@ -121,6 +128,48 @@ impl Peer {
             asked: HashSet::new(),
             asked_order: VecDeque::new(),
         }
+    }
+
+    /// A loaded block was handed on towards the peer.
+    fn block_handed(&mut self, cid: Cid) {
+        *self.in_flight.entry(cid).or_default() += 1;
+    }
+
+    /// A lane wrote or dropped a copy of `cid`. A revocation still standing for it is
+    /// stale now (the copy it was meant for is reported), and must not withhold a copy
+    /// sent later for a new want.
+    fn block_reported(&mut self, cid: &Cid) {
+        if let Some(n) = self.in_flight.get_mut(cid) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(cid);
+            }
+        }
+        self.revoked.remove(cid);
+    }
+
+    /// The peer cancelled `cid`. A copy loaded for it is taken out of the engine's queue
+    /// if it is still there (answers the bytes freed), else revoked at the lanes.
+    fn cancel_loaded(&mut self, cid: &Cid) -> u64 {
+        if !self.in_flight.contains_key(cid) {
+            return 0;
+        }
+        for m in &mut self.queue {
+            if let Some(i) = m.blocks.iter().position(|b| b.cid() == cid) {
+                let freed = m.blocks.remove(i).data().len() as u64;
+                self.queue.retain(|m| !m.is_empty());
+                self.queued = self.queued.saturating_sub(freed);
+                if let Some(n) = self.in_flight.get_mut(cid) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.in_flight.remove(cid);
+                    }
+                }
+                return freed;
+            }
+        }
+        self.revoked.insert(*cid);
+        0
     }
 
     fn remember_asked(&mut self, cid: Cid) {
@@ -150,6 +199,7 @@ struct Counters {
     data_received: u64,
     blocks_sent: u64,
     data_sent: u64,
+    blocks_withheld: u64,
     dup_blocks: u64,
     dup_data: u64,
     messages: u64,
@@ -376,6 +426,7 @@ impl Engine {
             data_received: self.stat.data_received,
             blocks_sent: self.stat.blocks_sent,
             data_sent: self.stat.data_sent,
+            blocks_withheld: self.stat.blocks_withheld,
             dup_blks_received: self.stat.dup_blocks,
             dup_data_received: self.stat.dup_data,
             messages_received: self.stat.messages,
@@ -410,6 +461,7 @@ impl Engine {
                     self.control.clone(),
                     rx,
                     self.events_tx.clone(),
+                    p.revoked.clone(),
                 );
                 return;
             }
@@ -482,6 +534,9 @@ impl Engine {
                     p.queued = 0;
                     p.out = None;
                     p.queue.clear();
+                    // What the failed writer held is gone; the next writer starts clean.
+                    p.in_flight.clear();
+                    p.revoked = net::Revoked::default();
                     p.ctrl = Outbound::default();
                     p.writer = if unsupported {
                         Writer::Unsupported
@@ -493,22 +548,30 @@ impl Engine {
                 self.for_sessions(|s, now, out| s.remove_peer(&peer, now, out));
                 self.schedule();
             }
-            Event::Sent { peer, sizes } => {
+            Event::Sent {
+                peer,
+                sent,
+                dropped,
+            } => {
                 let now = unix_now();
-                let total: u64 = sizes.iter().sum();
-                if !sizes.is_empty() {
+                let total: u64 = sent.iter().chain(&dropped).map(|(_, n)| n).sum();
+                if !sent.is_empty() {
                     let l = self.ledgers.entry(peer).or_default();
-                    for s in &sizes {
-                        l.record_sent(*s, now);
+                    for (_, n) in &sent {
+                        l.record_sent(*n, now);
                     }
                     self.dirty.insert(peer);
-                    self.stat.blocks_sent += sizes.len() as u64;
-                    self.stat.data_sent += total;
+                    self.stat.blocks_sent += sent.len() as u64;
+                    self.stat.data_sent += sent.iter().map(|(_, n)| n).sum::<u64>();
                 }
+                self.stat.blocks_withheld += dropped.len() as u64;
                 // A forgotten peer's bytes already left the total.
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.queued = p.queued.saturating_sub(total);
                     self.upload_queued = self.upload_queued.saturating_sub(total);
+                    for (cid, _) in sent.iter().chain(&dropped) {
+                        p.block_reported(cid);
+                    }
                 }
                 self.flush_peer(peer);
                 self.schedule();

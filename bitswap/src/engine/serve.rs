@@ -41,9 +41,11 @@ impl Engine {
             p.order.clear();
         }
         let mut haves = Vec::new();
+        let mut freed = 0;
         for w in wants {
             if w.cancel {
                 p.theirs.remove(&w.cid);
+                freed += p.cancel_loaded(&w.cid);
                 continue;
             }
             match w.want_type {
@@ -62,6 +64,7 @@ impl Engine {
             let theirs = &p.theirs;
             p.order.retain(|c| theirs.contains_key(c));
         }
+        self.upload_queued = self.upload_queued.saturating_sub(freed);
         for chunk in haves.chunks(PRESENCE_CHUNK) {
             self.check_presences(peer, chunk.to_vec());
         }
@@ -229,6 +232,7 @@ impl Engine {
         let mut out = Outbound::default();
         for b in blocks {
             if p.theirs.remove(b.cid()).is_some() {
+                p.block_handed(*b.cid());
                 out.blocks.push(b);
             }
         }

@@ -47,6 +47,7 @@ pub(crate) async fn stat(State(s): State<ApiState>) -> Result<Response, ApiError
         "DataReceived": st.data_received,
         "BlocksSent": st.blocks_sent,
         "DataSent": st.data_sent,
+        "BlocksWithheld": st.blocks_withheld,
         "DupBlksReceived": st.dup_blks_received,
         "DupDataReceived": st.dup_data_received,
         "MessagesReceived": st.messages_received,
