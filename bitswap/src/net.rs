@@ -145,9 +145,9 @@ const LANE_QUEUE: usize = 1;
 /// about to write a message leaves them out (and reports them dropped). The engine adds a
 /// CID only while a copy is on its way, and takes it out again when a copy is reported, so
 /// a block wanted again later is not withheld. Without this a cancel reached only blocks
-/// still in the engine's own queue, while up to the upload window (16 MiB, seconds of a
-/// slow link) sat in the writer's queue and lanes: each block an end game moved to
-/// another seeder was then received twice.
+/// still in the engine's own queue, while up to the upload window (16 MiB) could sit in
+/// the writer's queue and lanes and be sent anyway. What a lane has already written is in
+/// the transport's buffers and goes regardless.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Revoked(Arc<std::sync::Mutex<HashSet<Cid>>>);
 
@@ -373,9 +373,6 @@ fn offer(lanes: &[Lane], msg: Outbound) -> Result<(), Option<Outbound>> {
     }
 }
 
-/// One stream of a peer's writer: writes the messages it is handed, in order, and reports
-/// each as sent. Ends (dropping its queue, which the writer notices) when a write fails or
-/// times out, when the writer drops it, or at once, mid-frame, when `stop` is cancelled.
 /// Where a lane writes and whom it tells.
 struct LaneTo {
     peer: PeerId,
@@ -385,6 +382,10 @@ struct LaneTo {
     revoked: Revoked,
 }
 
+/// One stream of a peer's writer: writes the messages it is handed, in order (less the
+/// blocks revoked meanwhile), and reports each as sent. Ends (dropping its queue, which the
+/// writer notices) when a write fails or times out, when the writer drops it, or at once,
+/// mid-frame, when `stop` is cancelled.
 fn spawn_lane(
     tasks: &tokio_util::task::TaskTracker,
     mut stream: Stream,

@@ -55,7 +55,8 @@ pub(crate) enum Item {
     Flush(oneshot::Sender<()>),
 }
 
-/// How many bytes of committed blocks [`Pending`] keeps after their commit.
+/// How many bytes of fetched blocks stay in memory after the store has committed them
+/// (the newest; see [`crate::Bitswap::received`]).
 pub const RECENT_BYTES: usize = 32 << 20;
 
 /// Fetched blocks queued for the store and not yet committed (bounded by the queue), and

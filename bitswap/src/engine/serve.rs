@@ -137,9 +137,8 @@ impl Engine {
 
     /// When reads held back by the upload rate may start again, if any are.
     pub(super) fn rate_due(&self) -> Option<Instant> {
-        let now = Instant::now();
         (self.config.upload_rate.is_some()
-            && self.rate_clock > now
+            && self.rate_clock > Instant::now()
             && self.peers.values().any(Peer::has_work))
         .then_some(self.rate_clock)
     }
