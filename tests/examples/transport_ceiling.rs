@@ -133,7 +133,23 @@ impl Floor {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
         let path = dir.join("blocks");
         let writer = std::thread::spawn(move || {
-            let (mut client, _) = listener.accept()?;
+            // The client has 10 s to connect (a client that never does must not hang the
+            // benchmark).
+            listener.set_nonblocking(true)?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut client = loop {
+                match listener.accept() {
+                    Ok((c, _)) => break c,
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            && Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            client.set_nonblocking(false)?;
             let mut file = std::fs::File::create(path)?;
             let mut unsynced = 0;
             for block in rx {
