@@ -152,26 +152,23 @@ const LANE_QUEUE: usize = 1;
 pub(crate) struct Revoked(Arc<std::sync::Mutex<HashSet<Cid>>>);
 
 impl Revoked {
-    pub(crate) fn insert(&self, cid: Cid) {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<Cid>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(cid);
+    }
+
+    pub(crate) fn insert(&self, cid: Cid) {
+        self.set().insert(cid);
     }
 
     pub(crate) fn remove(&self, cid: &Cid) {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(cid);
+        self.set().remove(cid);
     }
 
     /// Takes the revoked blocks out of `msg`; answers them with their sizes.
     fn withhold(&self, msg: &mut Outbound) -> Vec<(Cid, u64)> {
-        let mut set = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut set = self.set();
         if set.is_empty() || msg.blocks.is_empty() {
             return Vec::new();
         }

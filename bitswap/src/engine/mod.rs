@@ -139,13 +139,18 @@ impl Peer {
     /// stale now (the copy it was meant for is reported), and must not withhold a copy
     /// sent later for a new want.
     fn block_reported(&mut self, cid: &Cid) {
+        self.copy_gone(cid);
+        self.revoked.remove(cid);
+    }
+
+    /// One copy of `cid` is no longer on its way.
+    fn copy_gone(&mut self, cid: &Cid) {
         if let Some(n) = self.in_flight.get_mut(cid) {
             *n -= 1;
             if *n == 0 {
                 self.in_flight.remove(cid);
             }
         }
-        self.revoked.remove(cid);
     }
 
     /// The peer cancelled `cid`. A copy loaded for it is taken out of the engine's queue
@@ -159,12 +164,7 @@ impl Peer {
                 let freed = m.blocks.remove(i).data().len() as u64;
                 self.queue.retain(|m| !m.is_empty());
                 self.queued = self.queued.saturating_sub(freed);
-                if let Some(n) = self.in_flight.get_mut(cid) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.in_flight.remove(cid);
-                    }
-                }
+                self.copy_gone(cid);
                 return freed;
             }
         }
