@@ -5,8 +5,11 @@
 //! engine carries out (messages to peers, provider lookups). Presences, blocks, new or lost
 //! peers and clock ticks come back in. Policy:
 //! - peers that showed they have this content (a HAVE or a block in this session) get
-//!   want-blocks directly, spread by fewest blocks in flight, at most [`PER_PEER_INFLIGHT`]
-//!   each;
+//!   want-blocks directly, spread by blocks in flight against each one's limit: what the
+//!   peer delivers in [`RATE_WINDOW`] (or two of its round trips, if longer), between
+//!   [`MIN_INFLIGHT`] and [`PER_PEER_INFLIGHT`], starting from [`INITIAL_INFLIGHT`] and
+//!   growing by one per block delivered; a peer alone in the session may owe
+//!   [`PER_PEER_INFLIGHT`] (see `Session::limit`);
 //! - while no such peer is known for a CID, every session peer gets a want-have
 //!   (with send-dont-have), and a want-block goes to the one that answers first;
 //! - a peer that answers DONT_HAVE is not asked for that CID again; a peer silent for
@@ -26,8 +29,22 @@ use crate::protocol::{Presence, Want, WantType};
 pub const MAX_SESSION_PEERS: usize = 32;
 /// Most want-blocks outstanding at one peer per session.
 pub const PER_PEER_INFLIGHT: usize = 32;
-/// A peer owing at least this many blocks gives its last one to a peer that has run out
-/// (see `Session::end_game`).
+/// Fewest want-blocks a peer known to have the content may owe.
+pub const MIN_INFLIGHT: usize = 4;
+/// Want-blocks a peer may owe before it has delivered anything.
+pub const INITIAL_INFLIGHT: usize = 8;
+/// A peer may owe what it delivers in this long (or in two of its round trips).
+pub const RATE_WINDOW: Duration = Duration::from_millis(300);
+/// A peer's delivery rate is measured over this long.
+pub const RATE_SPAN: Duration = Duration::from_secs(1);
+/// Arrival times kept per peer: a peer delivering this many in [`RATE_SPAN`] reaches
+/// [`PER_PEER_INFLIGHT`] (`128 × 0.3 s / 1 s` ≥ 32).
+const ARRIVALS_KEPT: usize = 4 * PER_PEER_INFLIGHT;
+/// The end game moves a block only from a peer that needs longer than this (and than
+/// three round trips of the peer taking it) for what it owes.
+pub const END_GAME_BAR: Duration = Duration::from_millis(500);
+/// A peer owing at least this many blocks, and for long enough, gives its last one to a
+/// peer that has run out (see `Session::end_game`).
 pub const END_GAME_OWED: usize = 3;
 /// A peer owing blocks that says nothing for this long loses them to others.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +81,88 @@ struct PeerInfo {
     last_heard: Option<Instant>,
     /// Timed out: only asked again after it delivers something.
     slow: bool,
+    /// When its last blocks arrived (newest last; at most [`ARRIVALS_KEPT`]).
+    arrivals: VecDeque<Instant>,
+    /// Blocks delivered, and when the first arrived.
+    delivered: usize,
+    first_arrival: Option<Instant>,
+    /// Shortest time from asking for a block to its arrival: one round trip and one
+    /// block's transmission, when the peer had nothing else to send first.
+    min_latency: Option<Duration>,
+}
+
+impl PeerInfo {
+    /// A block it was asked for at `asked` arrived at `now`.
+    fn arrived(&mut self, asked: Option<Instant>, now: Instant) {
+        self.delivered += 1;
+        self.first_arrival.get_or_insert(now);
+        if self.arrivals.len() >= ARRIVALS_KEPT {
+            self.arrivals.pop_front();
+        }
+        self.arrivals.push_back(now);
+        if let Some(t) = asked {
+            let took = now.saturating_duration_since(t);
+            if self.min_latency.is_none_or(|m| took < m) {
+                self.min_latency = Some(took);
+            }
+        }
+    }
+
+    /// How far ahead it is kept busy: [`RATE_WINDOW`], or two round trips if longer.
+    fn window(&self) -> Duration {
+        self.min_latency
+            .map_or(RATE_WINDOW, |l| RATE_WINDOW.max(l * 2))
+    }
+
+    /// How many want-blocks it may owe: what it delivers in a window, at its rate over the
+    /// last [`RATE_SPAN`] (blocks come in bursts: a lost packet holds back what follows it
+    /// on a stream, which then arrives at once).
+    ///
+    /// Deep enough to keep its link busy: the window is at least two round trips, so a
+    /// peer held back by this limit delivers more per window than the limit, and the limit
+    /// grows. Shallow enough that a peer slowed down (a congestion event, a busy host) does
+    /// not hold seconds of blocks the others could have sent: on a 25 Mbit/s link the 32
+    /// of [`PER_PEER_INFLIGHT`] are 2.7 s, and a seeder writes all it is asked for to its
+    /// transport at once, out of reach of a cancel.
+    ///
+    /// Until a window has passed since its first block, the limit grows by one per block
+    /// delivered from [`INITIAL_INFLIGHT`] (a slow start). A peer alone in its session has
+    /// no such limit (see `Session::limit`).
+    fn limit(&self, now: Instant) -> usize {
+        let window = self.window();
+        let n = match self.first_arrival {
+            None => INITIAL_INFLIGHT,
+            Some(t) => {
+                let since = now.saturating_duration_since(t);
+                if since < window {
+                    INITIAL_INFLIGHT + self.delivered
+                } else {
+                    let span = since.min(RATE_SPAN);
+                    let count = self
+                        .arrivals
+                        .iter()
+                        .rev()
+                        .take_while(|a| now.saturating_duration_since(**a) < span)
+                        .count();
+                    // Whole blocks, rounded up; the float is exact enough for a count.
+                    (count as f64 * window.as_secs_f64() / span.as_secs_f64()).ceil() as usize
+                }
+            }
+        };
+        n.clamp(MIN_INFLIGHT, PER_PEER_INFLIGHT)
+    }
+
+    /// Expected time to deliver what it owes, at its average pace since its first block
+    /// (the current silence included); `None` before its second block.
+    fn time_to_clear(&self, now: Instant) -> Option<Duration> {
+        let t = self.first_arrival?;
+        if self.delivered < 2 {
+            return None;
+        }
+        let per_block =
+            now.saturating_duration_since(t) / u32::try_from(self.delivered).unwrap_or(u32::MAX);
+        Some(per_block * u32::try_from(self.inflight).unwrap_or(u32::MAX))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -260,6 +359,14 @@ impl Session {
         }
     }
 
+    /// A block from `peer` that nobody wanted any more (it was cancelled, or arrived from
+    /// another peer first): it still shows the pace of `peer`'s link.
+    pub fn on_unwanted_block(&mut self, peer: &PeerId, now: Instant) {
+        if let Some(i) = self.info.get_mut(peer) {
+            i.arrived(None, now);
+        }
+    }
+
     /// A block arrived from `peer`; answers whether this session wanted it.
     pub fn on_block(
         &mut self,
@@ -277,6 +384,8 @@ impl Session {
             i.good = true;
             i.slow = false;
             i.last_heard = Some(now);
+            let asked = w.asked_block.and_then(|(p, t)| (p == peer).then_some(t));
+            i.arrived(asked, now);
         }
         self.cancel_asked(*cid, &w, Some(peer), out);
         if w.queued {
@@ -288,32 +397,36 @@ impl Session {
     }
 
     /// The end of a fetch: `peer` has just delivered the last block it owed, nothing waits
-    /// for a peer, and another peer still owes [`END_GAME_OWED`] or more. The block asked
-    /// last of the one owing most moves to `peer` (cancelled where it was): each peer may
-    /// owe up to [`PER_PEER_INFLIGHT`] blocks, several seconds of a slow link, so without
-    /// this a seeder that started slower alone decided when the fetch ended, while the
-    /// others sat idle. The block asked last is the one least likely to be on its way.
+    /// for a peer, and another peer still owes [`END_GAME_OWED`] or more and, at its
+    /// average pace, needs longer than [`END_GAME_BAR`] and three of `peer`'s round trips
+    /// for them. The block asked last of the one that needs longest moves to `peer`
+    /// (cancelled where it was). Without this a seeder slowed down near the end alone
+    /// decided when the fetch ended, while the others sat idle. The block asked last is the
+    /// one least likely to be on its way; but a seeder writes what it is asked for to its
+    /// transport at once, so a moved block mostly arrives twice: hence the bar, which
+    /// leaves alone the last few blocks of a peer going at its usual pace.
     fn end_game(&mut self, peer: PeerId, now: Instant, out: &mut Vec<Action>) {
-        if !self.waiting.is_empty()
-            || !self
-                .info
-                .get(&peer)
-                .is_some_and(|i| i.inflight == 0 && i.good && !i.slow)
-        {
+        let Some(me) = self.info.get(&peer) else {
+            return;
+        };
+        if !self.waiting.is_empty() || me.inflight != 0 || !me.good || me.slow {
             return;
         }
-        let Some((busy, owed)) = self
+        let bar = me.min_latency.map(|l| END_GAME_BAR.max(l * 3));
+        let Some((busy, _)) = self
             .info
             .iter()
-            .filter(|(p, _)| **p != peer)
-            .map(|(p, i)| (*p, i.inflight))
-            .max_by_key(|(_, n)| *n)
+            .filter(|(p, i)| **p != peer && i.inflight >= END_GAME_OWED)
+            .filter_map(|(p, i)| match (i.time_to_clear(now), bar) {
+                (Some(t), Some(bar)) => (t > bar).then_some((*p, t)),
+                // Not measured yet (a second block not in, or `peer` has delivered only
+                // blocks asked of others): by the count alone, as before measurements.
+                _ => Some((*p, Duration::from_secs(i.inflight as u64))),
+            })
+            .max_by_key(|(_, t)| *t)
         else {
             return;
         };
-        if owed < END_GAME_OWED {
-            return;
-        }
         let Some(cid) = self
             .wants
             .iter()
@@ -490,7 +603,7 @@ impl Session {
     fn refill(&mut self, now: Instant, out: &mut Vec<Action>) {
         let n = self.waiting.len();
         for _ in 0..n {
-            if !self.any_room() {
+            if !self.any_room(now) {
                 break;
             }
             let Some(cid) = self.waiting.pop_front() else {
@@ -507,30 +620,56 @@ impl Session {
     }
 
     /// Whether any session peer could take another want-block.
-    fn any_room(&self) -> bool {
-        self.info.values().any(|i| i.inflight < PER_PEER_INFLIGHT)
+    fn any_room(&self, now: Instant) -> bool {
+        let shared = self.shared();
+        self.info
+            .values()
+            .any(|i| i.inflight < Self::limit(i, shared, now))
+    }
+
+    /// Whether the session has more than one peer (one that has not yet shown it has the
+    /// content counts: the first to answer would otherwise take everything).
+    fn shared(&self) -> bool {
+        self.peers.len() > 1
+    }
+
+    /// Want-blocks a peer may owe: its own limit (`PeerInfo::limit`) while others could
+    /// take over, [`PER_PEER_INFLIGHT`] while it is alone: the limit keeps work movable
+    /// between peers, and a peer alone on a long link needs its whole window at once (at
+    /// 200 ms a fresh connection filled 63% of a 100 Mbit/s link with the limit, 74%
+    /// without: a count of past deliveries lags behind a congestion window that doubles
+    /// each round trip).
+    fn limit(i: &PeerInfo, shared: bool, now: Instant) -> usize {
+        if shared {
+            i.limit(now)
+        } else {
+            PER_PEER_INFLIGHT
+        }
     }
 
     /// Asks the best peer for the block, or everyone whether they have it.
     fn dispatch(&mut self, cid: Cid, now: Instant, out: &mut Vec<Action>) {
+        let shared = self.shared();
         let Some(w) = self.wants.get_mut(&cid) else {
             return;
         };
-        let mut best: Option<(usize, PeerId)> = None;
+        // The peer with the most room for one more, as a share of its limit.
+        let mut best: Option<(usize, usize, PeerId)> = None;
         for p in &self.peers {
             if w.dont_have.contains(p) {
                 continue;
             }
             let Some(i) = self.info.get(p) else { continue };
             let candidate = (i.good && !i.slow) || w.have.contains(p);
-            if !candidate || i.inflight >= PER_PEER_INFLIGHT {
+            let limit = Self::limit(i, shared, now);
+            if !candidate || i.inflight >= limit {
                 continue;
             }
-            if best.is_none_or(|(n, _)| i.inflight < n) {
-                best = Some((i.inflight, *p));
+            if best.is_none_or(|(n, l, _)| (i.inflight + 1) * l < (n + 1) * limit) {
+                best = Some((i.inflight, limit, *p));
             }
         }
-        if let Some((_, p)) = best {
+        if let Some((_, _, p)) = best {
             w.asked_block = Some((p, now));
             if let Some(i) = self.info.get_mut(&p) {
                 i.inflight += 1;
@@ -750,28 +889,176 @@ mod tests {
         );
     }
 
-    #[test]
-    fn per_peer_inflight_is_bounded() {
-        let a = PeerId::random();
-        let t = Instant::now();
-        let mut s = Session::new([a], t);
-        let mut out = Vec::new();
-        s.want([cid(0)], t, &mut out);
-        s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
-        out.clear();
-        let many: Vec<Cid> = (0..100u32)
+    fn many(n: u32) -> Vec<Cid> {
+        (0..n)
             .map(|n| {
                 dag::Block::encode(dag::Version::V1, dag::block::RAW, n.to_be_bytes().to_vec())
                     .cid()
                     .to_owned()
             })
-            .collect();
-        s.want(many, t, &mut out);
-        let blocks = sends(&out)
-            .iter()
-            .filter(|x| x.1 == WantType::Block)
-            .count();
-        // The first block is still owed: one slot fewer.
-        assert_eq!(blocks, PER_PEER_INFLIGHT - 1);
+            .collect()
+    }
+
+    /// The want-blocks in `out`, by peer.
+    fn asked(out: &[Action]) -> Vec<(PeerId, Cid)> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send { peer, want }
+                    if want.want_type == WantType::Block && !want.cancel =>
+                {
+                    Some((*peer, want.cid))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_peer_owes_at_most_the_initial_limit_unless_alone() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = both_have(a, b, t);
+        let mut out = Vec::new();
+        s.want(many(100), t, &mut out);
+        let to = |p: PeerId| asked(&out).iter().filter(|(q, _)| *q == p).count();
+        // `a` still owes the first block: one slot fewer.
+        assert_eq!((to(a), to(b)), (INITIAL_INFLIGHT - 1, INITIAL_INFLIGHT));
+
+        // Alone, a peer may owe the most at once: nobody could take work over.
+        let mut s = Session::new([a], t);
+        out.clear();
+        s.want([cid(0)], t, &mut out);
+        s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
+        out.clear();
+        s.want(many(100), t, &mut out);
+        assert_eq!(asked(&out).len(), PER_PEER_INFLIGHT - 1);
+    }
+
+    /// Peer `a` delivering the oldest block it owes every `pace`, for `secs` seconds
+    /// (plenty wanted), beside a peer `b` that has the content and says nothing more;
+    /// answers how many `a` owes at the end.
+    fn owed_at_pace(pace: Duration, secs: u32) -> usize {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = both_have(a, b, t);
+        let mut out = Vec::new();
+        let of_a = |out: &[Action]| -> Vec<Cid> {
+            asked(out)
+                .into_iter()
+                .filter(|(p, _)| *p == a)
+                .map(|(_, c)| c)
+                .collect()
+        };
+        let mut owed: VecDeque<Cid> = [cid(0)].into();
+        s.want(many(5000), t, &mut out);
+        owed.extend(of_a(&out));
+        let mut now = t;
+        while now < t + Duration::from_secs(secs.into()) {
+            now += pace;
+            let c = owed.pop_front().expect("owes blocks");
+            out.clear();
+            assert!(s.on_block(a, &c, now, &mut out));
+            owed.extend(of_a(&out));
+            assert!(owed.len() <= PER_PEER_INFLIGHT);
+        }
+        owed.len()
+    }
+
+    /// After its slow start, a peer that shares the session may owe what it delivers in
+    /// `RATE_WINDOW` (here longer than two round trips): a fast one up to
+    /// `PER_PEER_INFLIGHT`, a slow one `MIN_INFLIGHT`, one in between in proportion.
+    #[test]
+    fn the_limit_follows_the_delivery_rate() {
+        // 1000 blocks/s: 300 in the window, capped.
+        assert_eq!(owed_at_pace(Duration::from_millis(1), 3), PER_PEER_INFLIGHT);
+        // 50 blocks/s: 15 in the window.
+        let mid = owed_at_pace(Duration::from_millis(20), 3);
+        assert!((14..=16).contains(&mid), "{mid}");
+        // 5 blocks/s: 1.5 in the window, raised to the floor.
+        assert_eq!(owed_at_pace(Duration::from_millis(200), 4), MIN_INFLIGHT);
+    }
+
+    /// Two good peers, `a` and `b`, each delivering its oldest owed block every `pace_a` /
+    /// `pace_b` for two seconds with plenty wanted; then `a` delivers all it owes at once.
+    /// Answers the block `b` gave up to `a`, if any.
+    fn end_game_after(pace_a: Duration, pace_b: Duration, keep: usize) -> Option<Cid> {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = Session::new([a, b], t);
+        let mut out = Vec::new();
+        s.want([cid(0)], t, &mut out);
+        s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
+        s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
+        let mut owed: HashMap<PeerId, VecDeque<Cid>> = HashMap::new();
+        let note = |out: &mut Vec<Action>, owed: &mut HashMap<PeerId, VecDeque<Cid>>| {
+            for (p, c) in asked(out) {
+                owed.entry(p).or_default().push_back(c);
+            }
+            out.clear();
+        };
+        note(&mut out, &mut owed);
+        // Plenty wanted: both stay busy; what still waits at the end is cancelled below.
+        s.want(many(400), t, &mut out);
+        note(&mut out, &mut owed);
+        let (mut next_a, mut next_b) = (t + pace_a, t + pace_b);
+        let end = t + Duration::from_secs(2);
+        loop {
+            let (p, at) = if next_a <= next_b {
+                (a, next_a)
+            } else {
+                (b, next_b)
+            };
+            if at >= end {
+                break;
+            }
+            if let Some(c) = owed.get_mut(&p).and_then(VecDeque::pop_front) {
+                s.on_block(p, &c, at, &mut out);
+                note(&mut out, &mut owed);
+            }
+            if p == a {
+                next_a += pace_a
+            } else {
+                next_b += pace_b
+            }
+        }
+        // Nothing more is wanted: what is not owed yet is dropped.
+        let extra: Vec<Cid> = s.waiting.iter().copied().collect();
+        s.cancel(extra, &mut out);
+        out.clear();
+        // `b` owes `keep` blocks (the others arrive now); `a` delivers everything.
+        while owed.get(&b).map_or(0, VecDeque::len) > keep {
+            if let Some(c) = owed.get_mut(&b).and_then(VecDeque::pop_front) {
+                s.on_block(b, &c, end, &mut out);
+            }
+        }
+        out.clear();
+        let mut moved = None;
+        while let Some(c) = owed.get_mut(&a).and_then(VecDeque::pop_front) {
+            s.on_block(a, &c, end, &mut out);
+            for (p, c) in asked(&out) {
+                assert_eq!(p, a);
+                moved = Some(c);
+            }
+            if moved.is_some() {
+                assert!(out.iter().any(
+                    |x| matches!(x, Action::Send { peer, want } if *peer == b && want.cancel)
+                ));
+                break;
+            }
+            out.clear();
+        }
+        moved
+    }
+
+    /// A peer going at its usual pace keeps its last few blocks (moving them would bring
+    /// them twice); one that has been delivering far slower than the end game's bar loses
+    /// its last-asked one.
+    #[test]
+    fn the_end_game_leaves_a_steady_peer_alone_and_relieves_a_slow_one() {
+        let ms = Duration::from_millis;
+        // b: a block every 50 ms, owing 4: 200 ms of work, under the bar.
+        assert_eq!(end_game_after(ms(20), ms(50), 4), None);
+        // b: a block every 400 ms, owing 4: 1.6 s of work.
+        assert!(end_game_after(ms(20), ms(400), 4).is_some());
     }
 }

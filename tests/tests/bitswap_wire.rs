@@ -429,6 +429,89 @@ fn blocks_cancelled_after_loading_are_withheld() {
     node.stop();
 }
 
+/// A peer's wanted blocks leave in messages of at most 256 KiB of blocks (one block when a
+/// block is larger): the receiver can use a block only once its whole message has arrived,
+/// so on a slow link one message of a 1 MiB read held its first block back by the time the
+/// other three took (330 ms at 25 Mbit/s).
+#[test]
+fn blocks_leave_in_messages_of_a_quarter_mebibyte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |_| {});
+    let node = TestNode::start(&dir.path().join("n"), None);
+    // 100 KiB blocks: a 1 MiB read holds ten, a 256 KiB message two.
+    let cids: Vec<dag::Cid> = (0..10u64)
+        .map(|i| {
+            let data = ipfsd_tests::fixtures::noise(200 + i, 100 << 10);
+            let cid = node.block_put(&[("cid-codec", "raw")], &data);
+            cid.parse().expect("cid")
+        })
+        .collect();
+    let want = Outbound {
+        wants: cids
+            .iter()
+            .map(|cid| Want {
+                cid: *cid,
+                priority: 1,
+                cancel: false,
+                want_type: WantType::Block,
+                send_dont_have: false,
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .encode(protocol::Version::V1_2);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let msgs = rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        let (tx, new) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some((_, s)) = incoming.next().await {
+                if tx.send(s).is_err() {
+                    return;
+                }
+            }
+        });
+        let _ask = send_raw(&mut c, &node, &want).await;
+        let mut streams = NodeStreams {
+            known: Vec::new(),
+            new,
+        };
+        let mut msgs = Vec::new();
+        let deadline = tokio::time::Instant::now() + STEP;
+        while msgs.iter().map(Vec::len).sum::<usize>() < cids.len() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} messages, then nothing",
+                msgs.len()
+            );
+            // Nothing yet when the node has not opened its stream.
+            let more = streams.read_messages().await;
+            if more.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            msgs.extend(more);
+        }
+        msgs
+    });
+    let got: std::collections::HashSet<dag::Cid> = msgs.iter().flatten().map(|(c, _)| *c).collect();
+    assert_eq!(got, cids.iter().copied().collect(), "every block, once");
+    for m in &msgs {
+        let bytes: usize = m.iter().map(|(_, n)| n).sum();
+        assert!(
+            bytes <= 256 << 10,
+            "a message of {} blocks, {bytes} bytes",
+            m.len()
+        );
+    }
+    assert!(
+        msgs.len() >= 5,
+        "{} messages for ten 100 KiB blocks",
+        msgs.len()
+    );
+    node.stop();
+}
+
 /// The node's streams to a raw client: those taken so far, and new ones as it opens them.
 struct NodeStreams {
     known: Vec<libp2p::Stream>,
@@ -440,6 +523,17 @@ impl NodeStreams {
     /// answers the CIDs of the blocks received. (A quiet second ends a read mid-message
     /// only if one 1 MiB message takes that long on loopback.)
     async fn read_blocks(&mut self) -> Vec<dag::Cid> {
+        self.read_messages()
+            .await
+            .into_iter()
+            .flatten()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// As [`NodeStreams::read_blocks`], message by message: each message's blocks, with
+    /// their sizes.
+    async fn read_messages(&mut self) -> Vec<Vec<(dag::Cid, usize)>> {
         let mut got = Vec::new();
         loop {
             while let Ok(s) = self.new.try_recv() {
@@ -449,7 +543,7 @@ impl NodeStreams {
             for mut s in self.known.drain(..) {
                 readers.spawn(async move {
                     let mut buf = Vec::new();
-                    let mut cids = Vec::new();
+                    let mut msgs = Vec::new();
                     loop {
                         let next = tokio::time::timeout(
                             Duration::from_secs(1),
@@ -458,19 +552,26 @@ impl NodeStreams {
                         match next.await {
                             Ok(Ok(Some(msg))) => {
                                 let m = Inbound::check(msg).expect("checks");
-                                cids.extend(m.blocks.iter().map(|b| *b.cid()));
+                                let blocks: Vec<(dag::Cid, usize)> = m
+                                    .blocks
+                                    .iter()
+                                    .map(|b| (*b.cid(), b.data().len()))
+                                    .collect();
+                                if !blocks.is_empty() {
+                                    msgs.push(blocks);
+                                }
                             }
                             Ok(Ok(None)) | Err(_) => break,
                             Ok(Err(e)) => panic!("a bad message from the node: {e}"),
                         }
                     }
-                    (s, cids)
+                    (s, msgs)
                 });
             }
             while let Some(r) = readers.join_next().await {
-                let (s, cids) = r.expect("reader");
+                let (s, msgs) = r.expect("reader");
                 self.known.push(s);
-                got.extend(cids);
+                got.extend(msgs);
             }
             if self.new.is_empty() {
                 return got;

@@ -255,6 +255,9 @@ impl Engine {
             let Some(ids) = self.interest.remove(block.cid()) else {
                 self.stat.dup_blocks += 1;
                 self.stat.dup_data += len;
+                for s in self.sessions.values_mut() {
+                    s.session.on_unwanted_block(&peer, now);
+                }
                 continue;
             };
             self.pending.insert(*block.cid(), block.data().clone());
