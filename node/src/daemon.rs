@@ -111,6 +111,9 @@ pub struct Overrides {
     pub swarm: Vec<String>,
     /// Run without the network (no swarm, no DHT), like `ipfs daemon --offline`.
     pub offline: bool,
+    /// How `log/level` changes this process's logging (the library installs no
+    /// subscriber: the program that did passes its handle here).
+    pub log: Option<std::sync::Arc<dyn crate::log::LogControl>>,
 }
 
 /// The DHT datastore file in the repository.
@@ -194,7 +197,9 @@ impl Daemon {
             &config.api.allowed_hosts,
             api_addr,
         );
-        let app = api::router(ApiState::new(node.clone(), access, shutdown.clone()));
+        let app = api::router(
+            ApiState::new(node.clone(), access, shutdown.clone()).with_log_control(overrides.log),
+        );
         let stop = shutdown.clone();
         let server = tokio::spawn(crate::serve::serve(
             listener,
@@ -354,7 +359,12 @@ fn start_gateway(
     node: &Node,
     repo: &std::path::Path,
 ) -> Result<Gateway, DaemonError> {
-    let app = crate::gateway::router(crate::gateway::GatewayState::for_node(node, timeout));
+    let app = crate::gateway::router(crate::gateway::GatewayState::for_node(node, timeout)).layer(
+        axum::middleware::from_fn_with_state(
+            node.metrics().clone(),
+            crate::metrics::Metrics::gateway_layer,
+        ),
+    );
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let server = tokio::spawn(crate::serve::serve(
