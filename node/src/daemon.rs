@@ -111,9 +111,6 @@ pub struct Overrides {
     pub swarm: Vec<String>,
     /// Run without the network (no swarm, no DHT), like `ipfs daemon --offline`.
     pub offline: bool,
-    /// How `log/level` changes this process's logging (the library installs no
-    /// subscriber: the program that did passes its handle here).
-    pub log: Option<std::sync::Arc<dyn crate::log::LogControl>>,
 }
 
 /// The DHT datastore file in the repository.
@@ -142,6 +139,17 @@ struct Gateway {
 impl Daemon {
     /// Starts serving `repo` with the configured addresses, overridden by `overrides`.
     pub async fn start(repo: Repo, overrides: Overrides) -> Result<Daemon, DaemonError> {
+        Self::start_with_log(repo, overrides, None).await
+    }
+
+    /// [`Daemon::start`], with `log` answering the API's `log/level` (the library installs
+    /// no `tracing` subscriber: the program that did hands over its handle here; without
+    /// one, `log/level` fails and says so).
+    pub async fn start_with_log(
+        repo: Repo,
+        overrides: Overrides,
+        log: Option<std::sync::Arc<dyn crate::log::LogControl>>,
+    ) -> Result<Daemon, DaemonError> {
         let mut config = repo.config().clone();
         if let Some(a) = overrides.api {
             config.addresses.api = a;
@@ -198,7 +206,7 @@ impl Daemon {
             api_addr,
         );
         let app = api::router(
-            ApiState::new(node.clone(), access, shutdown.clone()).with_log_control(overrides.log),
+            ApiState::new(node.clone(), access, shutdown.clone()).with_log_control(log),
         );
         let stop = shutdown.clone();
         let server = tokio::spawn(crate::serve::serve(
