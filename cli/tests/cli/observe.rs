@@ -29,6 +29,9 @@ struct Family {
 
 type Families = BTreeMap<String, Family>;
 
+/// A sample's labels less `le`: which series of a histogram it belongs to.
+type LabelKey = Vec<(String, String)>;
+
 /// The suffixes a sample of a family of `kind` may carry.
 fn suffixes(kind: &str) -> &'static [&'static str] {
     match kind {
@@ -107,9 +110,8 @@ fn number(s: &str) -> Result<f64, String> {
 fn parse(text: &str) -> Result<Families, String> {
     let mut fams = Families::new();
     let mut current: Option<String> = None;
-    let mut lines = text.lines().peekable();
     let mut eof = false;
-    while let Some(line) = lines.next() {
+    for line in text.lines() {
         let err = |e: String| format!("{e} in line {line:?}");
         if eof {
             return Err(err("text after # EOF".into()));
@@ -196,10 +198,10 @@ fn parse(text: &str) -> Result<Families, String> {
             continue;
         }
         // Per label set (less `le`): buckets non-decreasing, the last is +Inf = _count.
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
-        let mut counts: BTreeMap<Vec<(String, String)>, f64> = BTreeMap::new();
+        let mut series: BTreeMap<LabelKey, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut counts: BTreeMap<LabelKey, f64> = BTreeMap::new();
         for smp in &f.samples {
-            let key: Vec<(String, String)> = smp
+            let key: LabelKey = smp
                 .labels
                 .iter()
                 .filter(|(k, _)| *k != "le")

@@ -1,7 +1,7 @@
 //! Bandwidth accounting at the libp2p connection level: every byte read from or written to
 //! a stream of a connection, per transport (TCP, QUIC) and per peer, with rates.
 //!
-//! Data flow: the swarm's transport ([`transport`]) wraps each connection's muxer once the
+//! Data flow: the swarm's transport (`transport`) wraps each connection's muxer once the
 //! connection is authenticated (the peer is known then) in a [`Counted`] muxer, whose
 //! substreams ([`CountedStream`]) add what they read and write to three atomic counters:
 //! the peer's, the transport's, and (through the transport's) the node's total. Nothing

@@ -369,6 +369,9 @@ impl Collector for Sampled {
     }
 }
 
+/// One figure each way (`in`, `out`) of a transport's counters.
+type PerDirection = dyn Fn(&BwStat, &LinkCounts) -> [(&'static str, u64); 2];
+
 /// Encodes the transport's bandwidth, connection and stream counters.
 #[derive(Debug)]
 struct Traffic(Bandwidth);
@@ -379,7 +382,7 @@ impl Collector for Traffic {
             .iter()
             .map(|&l| (l, self.0.link(l), self.0.counts(l)))
             .collect();
-        let rows = |f: &dyn Fn(&BwStat, &LinkCounts) -> [(&'static str, u64); 2]| {
+        let rows = |f: &PerDirection| {
             links
                 .iter()
                 .flat_map(|(l, bw, c)| {
