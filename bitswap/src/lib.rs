@@ -38,7 +38,7 @@ mod store;
 pub mod strategy;
 
 pub use config::Config;
-pub use engine::{LedgerReport, Stat};
+pub use engine::{LedgerReport, Stat, VersionStat};
 pub use error::Error;
 pub use fetch::FetchStats;
 pub use handle::{Bitswap, Task};

@@ -31,6 +31,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) enum Event {
     Message {
         peer: PeerId,
+        /// The dialect of the stream it came on.
+        version: Version,
         msg: Inbound,
     },
     Misbehaved {
@@ -49,6 +51,8 @@ pub(crate) enum Event {
     /// peer cancelled them meanwhile (see [`Revoked`]), each with its size.
     Sent {
         peer: PeerId,
+        /// The dialect of the stream that wrote it.
+        version: Version,
         sent: Vec<(Cid, u64)>,
         dropped: Vec<(Cid, u64)>,
     },
@@ -97,9 +101,10 @@ pub(crate) fn spawn_acceptor(
 async fn read_stream(
     peer: PeerId,
     stream: Stream,
-    _proto: StreamProtocol,
+    proto: StreamProtocol,
     events: mpsc::Sender<Event>,
 ) {
+    let version = Version::of(&proto);
     let mut reader = BufReader::with_capacity(64 << 10, stream);
     let mut buf = Vec::new();
     loop {
@@ -120,7 +125,11 @@ async fn read_stream(
             };
         match Inbound::check(msg) {
             Ok(msg) => {
-                if events.send(Event::Message { peer, msg }).await.is_err() {
+                if events
+                    .send(Event::Message { peer, version, msg })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -431,6 +440,7 @@ fn spawn_lane(
                 Ok(Ok(())) => {
                     let done = Event::Sent {
                         peer,
+                        version,
                         sent,
                         dropped,
                     };

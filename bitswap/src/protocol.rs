@@ -52,6 +52,27 @@ pub enum Version {
 }
 
 impl Version {
+    /// Every dialect, oldest first (the order of [`crate::VersionStat`]s in a `Stat`).
+    pub const ALL: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
+
+    /// The version number, as in the protocol name (`1.2.0`): a bounded metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1_0 => "1.0.0",
+            Version::V1_1 => "1.1.0",
+            Version::V1_2 => "1.2.0",
+        }
+    }
+
+    /// Its index in [`Version::ALL`].
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Version::V1_0 => 0,
+            Version::V1_1 => 1,
+            Version::V1_2 => 2,
+        }
+    }
+
     /// The dialect of a negotiated protocol.
     pub fn of(protocol: &StreamProtocol) -> Version {
         if *protocol == PROTOCOL_1_2_0 {

@@ -77,6 +77,11 @@ pub fn line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Whether stdout's reader went away (a command printing until interrupted stops then).
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A daemon's status line: written if stdout still takes it (a daemon keeps running when
 /// whoever read its first lines went away).
 pub fn status(args: std::fmt::Arguments<'_>) {

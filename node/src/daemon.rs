@@ -139,6 +139,17 @@ struct Gateway {
 impl Daemon {
     /// Starts serving `repo` with the configured addresses, overridden by `overrides`.
     pub async fn start(repo: Repo, overrides: Overrides) -> Result<Daemon, DaemonError> {
+        Self::start_with_log(repo, overrides, None).await
+    }
+
+    /// [`Daemon::start`], with `log` answering the API's `log/level` (the library installs
+    /// no `tracing` subscriber: the program that did hands over its handle here; without
+    /// one, `log/level` fails and says so).
+    pub async fn start_with_log(
+        repo: Repo,
+        overrides: Overrides,
+        log: Option<std::sync::Arc<dyn crate::log::LogControl>>,
+    ) -> Result<Daemon, DaemonError> {
         let mut config = repo.config().clone();
         if let Some(a) = overrides.api {
             config.addresses.api = a;
@@ -194,7 +205,9 @@ impl Daemon {
             &config.api.allowed_hosts,
             api_addr,
         );
-        let app = api::router(ApiState::new(node.clone(), access, shutdown.clone()));
+        let app = api::router(
+            ApiState::new(node.clone(), access, shutdown.clone()).with_log_control(log),
+        );
         let stop = shutdown.clone();
         let server = tokio::spawn(crate::serve::serve(
             listener,
@@ -354,7 +367,12 @@ fn start_gateway(
     node: &Node,
     repo: &std::path::Path,
 ) -> Result<Gateway, DaemonError> {
-    let app = crate::gateway::router(crate::gateway::GatewayState::for_node(node, timeout));
+    let app = crate::gateway::router(crate::gateway::GatewayState::for_node(node, timeout)).layer(
+        axum::middleware::from_fn_with_state(
+            node.metrics().clone(),
+            crate::metrics::Metrics::gateway_layer,
+        ),
+    );
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let server = tokio::spawn(crate::serve::serve(

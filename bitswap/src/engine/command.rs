@@ -42,6 +42,27 @@ pub struct Stat {
     pub serving: usize,
     /// Active fetch sessions.
     pub sessions: usize,
+    /// Entries in peers' wantlists with us (what they asked for and were not sent yet),
+    /// all peers together.
+    pub peer_wants: usize,
+    /// Blocks and bytes each way per protocol version, one entry per
+    /// [`Version::ALL`](crate::protocol::Version::ALL), oldest first.
+    pub by_version: Vec<VersionStat>,
+}
+
+/// Blocks and bytes exchanged over one BitSwap protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionStat {
+    /// The version.
+    pub version: crate::protocol::Version,
+    /// Blocks received on streams of this version.
+    pub blocks_received: u64,
+    /// Their bytes.
+    pub data_received: u64,
+    /// Blocks written on streams of this version.
+    pub blocks_sent: u64,
+    /// Their bytes.
+    pub data_sent: u64,
 }
 
 /// A ledger as reported by `bitswap ledger`.

@@ -20,7 +20,7 @@ mod serve;
 mod sessions;
 
 pub(crate) use command::{Command, Delivery, SessionId};
-pub use command::{LedgerReport, Stat};
+pub use command::{LedgerReport, Stat, VersionStat};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -206,6 +206,16 @@ struct Counters {
     misbehaving: u64,
     agreed: u64,
     resets: u64,
+    /// Blocks and bytes in and out per protocol version (indexed by `Version::index`).
+    by_version: [VersionFlow; 3],
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct VersionFlow {
+    blocks_in: u64,
+    bytes_in: u64,
+    blocks_out: u64,
+    bytes_out: u64,
 }
 
 struct Engine {
@@ -437,6 +447,20 @@ impl Engine {
             peers,
             serving: self.peers.values().filter(|p| p.has_work()).count(),
             sessions: self.sessions.len(),
+            peer_wants: self.peers.values().map(|p| p.theirs.len()).sum(),
+            by_version: crate::protocol::Version::ALL
+                .iter()
+                .map(|&version| {
+                    let f = self.stat.by_version[version.index()];
+                    VersionStat {
+                        version,
+                        blocks_received: f.blocks_in,
+                        data_received: f.bytes_in,
+                        blocks_sent: f.blocks_out,
+                        data_sent: f.bytes_out,
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -501,7 +525,7 @@ impl Engine {
 
     async fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Message { peer, msg } => self.on_message(peer, msg).await,
+            Event::Message { peer, version, msg } => self.on_message(peer, version, msg).await,
             Event::LedgerStream { peer, stream } => {
                 if self.config.ledger_exchange {
                     self.on_ledger_stream(peer, stream);
@@ -550,6 +574,7 @@ impl Engine {
             }
             Event::Sent {
                 peer,
+                version,
                 sent,
                 dropped,
             } => {
@@ -561,8 +586,12 @@ impl Engine {
                         l.record_sent(*n, now);
                     }
                     self.dirty.insert(peer);
+                    let bytes = sent.iter().map(|(_, n)| n).sum::<u64>();
                     self.stat.blocks_sent += sent.len() as u64;
-                    self.stat.data_sent += sent.iter().map(|(_, n)| n).sum::<u64>();
+                    self.stat.data_sent += bytes;
+                    let flow = &mut self.stat.by_version[version.index()];
+                    flow.blocks_out += sent.len() as u64;
+                    flow.bytes_out += bytes;
                 }
                 self.stat.blocks_withheld += dropped.len() as u64;
                 // A forgotten peer's bytes already left the total.

@@ -186,7 +186,12 @@ impl Engine {
         }
     }
 
-    pub(super) async fn on_message(&mut self, peer: PeerId, msg: crate::protocol::Inbound) {
+    pub(super) async fn on_message(
+        &mut self,
+        peer: PeerId,
+        version: crate::protocol::Version,
+        msg: crate::protocol::Inbound,
+    ) {
         self.stat.messages += 1;
         tracing::trace!(
             %peer,
@@ -250,6 +255,9 @@ impl Engine {
             let len = block.data().len() as u64;
             self.stat.blocks_received += 1;
             self.stat.data_received += len;
+            let flow = &mut self.stat.by_version[version.index()];
+            flow.blocks_in += 1;
+            flow.bytes_in += len;
             self.ledgers.entry(peer).or_default().record_recv(len, unix);
             self.dirty.insert(peer);
             let Some(ids) = self.interest.remove(block.cid()) else {

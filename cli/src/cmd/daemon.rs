@@ -4,6 +4,8 @@ use super::Ctx;
 use anyhow::{Context, Result, bail};
 use node::daemon::{Daemon, Overrides};
 use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {
@@ -21,25 +23,82 @@ pub struct DaemonArgs {
     log_format: String,
 }
 
-fn init_logging(format: &str) -> Result<()> {
-    use tracing_subscriber::EnvFilter;
-    // libp2p-kad warns on every automatic bootstrap attempt while the routing table is
-    // empty, which is the normal state of a node with no bootstrap peers (the default).
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,libp2p_kad::behaviour=error"));
+/// The filter when `RUST_LOG` gives none. libp2p-kad warns on every automatic bootstrap
+/// attempt while the routing table is empty, which is the normal state of a node with no
+/// bootstrap peers (the default).
+const DEFAULT_FILTER: &str = "info,libp2p_kad::behaviour=error";
+
+/// The daemon's log filter, changeable while it runs (`ipfsd log level`): the levels as
+/// directives, and how to reload the subscriber's filter.
+struct Reloadable {
+    levels: std::sync::Mutex<node::log::Levels>,
+    apply: Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Reloadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloadable")
+            .field("levels", &self.levels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl node::log::LogControl for Reloadable {
+    fn set_level(&self, subsystem: &str, level: &str) -> Result<(), node::log::LogError> {
+        use node::log::LogError;
+        let mut levels = self
+            .levels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = levels.clone();
+        next.set(subsystem, level)?;
+        let filter = EnvFilter::try_new(next.directives()).map_err(|e| LogError::Reload {
+            reason: e.to_string(),
+        })?;
+        (self.apply)(filter).map_err(|reason| LogError::Reload { reason })?;
+        tracing::info!(subsystem, level, filter = %next.directives(), "log level changed");
+        *levels = next;
+        Ok(())
+    }
+}
+
+/// Installs the process's subscriber (stderr, text or JSON) with a reloadable filter;
+/// answers the handle the daemon's `log/level` uses.
+fn init_logging(format: &str) -> Result<Arc<dyn node::log::LogControl>> {
+    let initial = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| DEFAULT_FILTER.to_string());
+    let filter = EnvFilter::try_new(&initial)
+        .map_err(|e| anyhow::anyhow!("invalid log filter {initial:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match format {
-        "text" => builder.try_init(),
-        "json" => builder.json().try_init(),
+    let fail =
+        |e: Box<dyn std::error::Error + Send + Sync>| anyhow::anyhow!("cannot set up logging: {e}");
+    let apply: Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync> = match format {
+        "text" => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().map_err(fail)?;
+            Box::new(move |f| handle.reload(f).map_err(|e| e.to_string()))
+        }
+        "json" => {
+            let builder = builder.json().with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().map_err(fail)?;
+            Box::new(move |f| handle.reload(f).map_err(|e| e.to_string()))
+        }
         other => bail!("invalid log format {other:?}: expected text or json"),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+    };
+    Ok(Arc::new(Reloadable {
+        levels: std::sync::Mutex::new(node::log::Levels::parse(&initial)),
+        apply,
+    }))
 }
 
 pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
-    init_logging(&args.log_format)?;
+    let log = init_logging(&args.log_format)?;
     let repo = ctx.repo()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,7 +113,7 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             // `ipfsd daemon --offline` (the global flag): no swarm, no DHT.
             offline: ctx.offline,
         };
-        let daemon = Daemon::start(repo, overrides).await?;
+        let daemon = Daemon::start_with_log(repo, overrides, Some(log)).await?;
         crate::output::status(format_args!(
             "RPC API server listening on {}",
             node::daemon::multiaddr_of(daemon.api_addr())

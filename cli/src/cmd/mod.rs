@@ -10,6 +10,7 @@ mod dagcmd;
 mod ipld;
 mod name;
 mod net;
+mod observe;
 mod pin;
 mod read;
 mod repo;
@@ -90,6 +91,12 @@ enum Command {
     /// Counters of the running node.
     #[command(subcommand)]
     Stats(net::StatsCommand),
+    /// The running daemon's log levels.
+    #[command(subcommand)]
+    Log(observe::LogCommand),
+    /// Diagnostics of the running daemon.
+    #[command(subcommand)]
+    Diag(observe::DiagCommand),
     /// Block exchange: counters, wantlists and per-peer ledgers.
     #[command(subcommand)]
     Bitswap(net::BitswapCommand),
@@ -131,6 +138,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Routing(c) => net::routing(&ctx, c),
         Command::Stats(c) => net::stats(&ctx, c),
         Command::Bitswap(c) => net::bitswap(&ctx, c),
+        Command::Log(c) => observe::log(&ctx, c),
+        Command::Diag(c) => observe::diag(&ctx, c),
         Command::Key(c) => name::key(&ctx, c),
         Command::Name(c) => name::name(&ctx, c),
         Command::Version => version(&ctx),

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use std::io::Write;
 use std::process::ExitCode;
 
-fn online(ctx: &Ctx, what: &str) -> Result<Client> {
+pub(super) fn online(ctx: &Ctx, what: &str) -> Result<Client> {
     match ctx.client()? {
         Some(c) => Ok(c),
         None => bail!(
@@ -290,15 +290,27 @@ pub enum StatsCommand {
     Dht,
     /// Block exchange counters (as `bitswap stat --json`).
     Bitswap,
+    /// Bytes sent and received over libp2p connections, and their rates.
+    Bw(super::observe::BwArgs),
+    /// Repository statistics (as `repo stat`).
+    Repo {
+        /// Print sizes in human units.
+        #[arg(short = 'H', long)]
+        human: bool,
+    },
 }
 
 pub fn stats(ctx: &Ctx, cmd: StatsCommand) -> Result<ExitCode> {
-    let client = online(ctx, "stats")?;
     let path = match cmd {
         StatsCommand::Provide => "stats/provide",
         StatsCommand::Dht => "stats/dht",
         StatsCommand::Bitswap => "bitswap/stat",
+        StatsCommand::Bw(args) => return super::observe::bw(ctx, args),
+        StatsCommand::Repo { human } => {
+            return super::repo::run(ctx, super::repo::RepoCommand::Stat { human });
+        }
     };
+    let client = online(ctx, "stats")?;
     crate::output::outln!(
         "{}",
         serde_json::to_string_pretty(&client.json(path, &[])?)?

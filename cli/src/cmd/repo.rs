@@ -241,7 +241,7 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn human_bytes(n: u64) -> String {
+pub(super) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

@@ -108,6 +108,12 @@ impl Repo {
         self.daemon.as_ref().expect("a daemon runs").api.clone()
     }
 
+    /// What the running daemon has logged so far (its stdout and stderr).
+    pub fn daemon_log(&self) -> String {
+        let d = self.daemon.as_ref().expect("a daemon runs");
+        std::fs::read_to_string(&d.log).unwrap_or_default()
+    }
+
     /// Starts `ipfsd daemon` for the repository, listening on 127.0.0.1 only, and waits
     /// until its `api` file names an address that accepts connections.
     pub fn start_daemon(&mut self) {

@@ -36,6 +36,7 @@ mod ipld;
 mod ipld_pins;
 mod name;
 mod net;
+mod observe;
 mod online;
 mod pin;
 mod read;

@@ -317,8 +317,8 @@ pub(crate) async fn dag_import(
 }
 
 pub(crate) async fn repo_gc(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let store = s.node.store().clone();
-    let report = blocking(move || Ok(store.gc()?)).await?;
+    // Through the node, which counts the run in its metrics.
+    let report = s.node.gc().await?;
     Ok(stream_body("application/json", move |sink| {
         for cid in &report.removed {
             sink.json(&json!({ "Key": { "/": cid.to_string() } }))?;

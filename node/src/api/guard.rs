@@ -14,7 +14,7 @@
 //! - `Referer`, when sent, is read as an origin (`scheme://host[:port]`) and checked the
 //!   same way: a page that stripped `Origin` (old browsers, some form posts) still names
 //!   itself there.
-//! - The method is POST.
+//! - The method is POST (GET too for `/debug/metrics/prometheus`, which only reads).
 //!
 //! A request without `Host`, `Origin` and `Referer` (HTTP/1.0 tools) passes: a browser
 //! always sends `Host`.
@@ -184,7 +184,10 @@ pub(super) async fn guard(State(state): State<ApiState>, req: Request, next: Nex
         tracing::debug!(?refusal, path = %req.uri().path(), "API request refused");
         return ApiError::new(StatusCode::FORBIDDEN, refusal.message()).into_response();
     }
-    if req.method() != Method::POST {
+    // Prometheus scrapes with GET: the metrics endpoint alone takes it (it changes nothing).
+    let scrape = (req.method() == Method::GET || req.method() == Method::HEAD)
+        && req.uri().path() == crate::metrics::PATH;
+    if req.method() != Method::POST && !scrape {
         let mut resp = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{} not allowed: the RPC API takes POST only", req.method()),

@@ -24,6 +24,7 @@ mod guard;
 mod ipld;
 mod names;
 mod net;
+mod observe;
 mod stream;
 mod upload;
 
@@ -58,6 +59,8 @@ pub struct ApiState {
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// Which hosts, origins and referers may call.
     pub(crate) access: Arc<Access>,
+    /// How `log/level` changes the process's logging (`None`: it cannot).
+    pub(crate) log: Option<Arc<dyn crate::log::LogControl>>,
 }
 
 impl ApiState {
@@ -72,7 +75,14 @@ impl ApiState {
             node,
             shutdown,
             access: Arc::new(access),
+            log: None,
         }
+    }
+
+    /// Lets `log/level` change the process's log levels through `control`.
+    pub fn with_log_control(mut self, control: Option<Arc<dyn crate::log::LogControl>>) -> Self {
+        self.log = control;
+        self
     }
 
     /// The repository directory, for commands that need one (config, spooled uploads).
@@ -182,6 +192,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v0/bitswap/wantlist", any(bitswap::wantlist))
         .route("/api/v0/bitswap/ledger", any(bitswap::ledger))
         .route("/api/v0/stats/dht", any(net::stats_dht))
+        .route("/api/v0/stats/bw", any(observe::stats_bw))
+        .route("/api/v0/stats/repo", any(admin::repo_stat))
+        .route("/api/v0/log/level", any(observe::log_level))
+        .route("/api/v0/log/ls", any(observe::log_ls))
+        .route("/api/v0/diag/sys", any(observe::diag_sys))
+        // Kubo's Prometheus endpoint: GET (the guard lets GET through here only).
+        .route(crate::metrics::PATH, any(observe::metrics))
         .route("/api/v0/key/gen", any(names::key_gen))
         .route("/api/v0/key/list", any(names::key_list))
         .route("/api/v0/key/rm", any(names::key_rm))

@@ -315,17 +315,30 @@ impl NetTask {
 }
 
 impl Network {
-    /// Builds the swarm, starts listening and spawns the network task.
+    /// Builds the swarm, starts listening and spawns the network task (its metrics in a
+    /// registry of its own).
     pub async fn start(
         keypair: libp2p::identity::Keypair,
         config: NetConfig,
         records: Records,
         peer_events: Option<bitswap::PeerEvents>,
     ) -> Result<(Network, NetTask), NetError> {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        Self::start_metered(keypair, config, records, peer_events, metrics).await
+    }
+
+    /// [`Network::start`], recording swarm events and traffic in `metrics`.
+    pub async fn start_metered(
+        keypair: libp2p::identity::Keypair,
+        config: NetConfig,
+        records: Records,
+        peer_events: Option<bitswap::PeerEvents>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<(Network, NetTask), NetError> {
         let local = keypair.public().to_peer_id();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (join, streams, incoming) =
-            task::spawn(keypair, config, records.clone(), rx, peer_events).await?;
+            task::spawn(keypair, config, records.clone(), rx, peer_events, metrics).await?;
         Ok((
             Network {
                 tx,

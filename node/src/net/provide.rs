@@ -70,6 +70,20 @@ pub struct ProvideStats {
     pub last_reprovide_seconds: f64,
     /// Reprovide runs finished.
     pub reprovide_runs: u64,
+    /// Time since the last reprovide run finished (`None` before the first), as
+    /// `LastReprovideAgoSeconds`.
+    #[serde(rename = "LastReprovideAgoSeconds", serialize_with = "seconds")]
+    pub last_reprovide_ago: Option<std::time::Duration>,
+    /// When the last run finished (the base of `last_reprovide_ago`).
+    #[serde(skip)]
+    pub(crate) last_reprovide_at: Option<std::time::Instant>,
+}
+
+fn seconds<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 /// The keys to announce for a DAG just added (or pinned) under `root`.

@@ -19,6 +19,9 @@ use tokio_util::task::TaskTracker;
 /// How long after start the first reprovide runs.
 const FIRST_REPROVIDE: Duration = Duration::from_secs(15);
 
+/// How often the bandwidth rates are sampled.
+const BANDWIDTH_TICK: Duration = Duration::from_secs(1);
+
 /// The DHT datastore file in a repository.
 pub(crate) const DATASTORE_FILE: &str = "datastore.redb";
 
@@ -126,6 +129,7 @@ impl NodeBuilder {
         // A failure from here on stops what already started (the swarm, BitSwap).
         let stop_on_error = cancel.clone().drop_guard();
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let online = if offline {
             None
         } else {
@@ -138,6 +142,7 @@ impl NodeBuilder {
                     &tasks,
                     &cancel,
                     &events,
+                    &metrics,
                 )
                 .await?,
             )
@@ -176,6 +181,7 @@ impl NodeBuilder {
                 tasks,
                 cancel,
                 events,
+                metrics,
             }),
         })
     }
@@ -254,6 +260,7 @@ async fn start_network(
     tasks: &TaskTracker,
     cancel: &CancellationToken,
     events: &tokio::sync::broadcast::Sender<Event>,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<Online, Error> {
     let net_config = settings.net.clone();
     let local = identity.peer_id();
@@ -272,13 +279,31 @@ async fn start_network(
     // Connection events go to BitSwap through the node, which reports them as events.
     let (peer_tx, mut peer_rx) = bitswap::PeerEvents::channel();
     let (bitswap_tx, bitswap_rx) = bitswap::PeerEvents::channel();
-    let (net, net_task) = Network::start(
+    let (net, net_task) = Network::start_metered(
         identity.keypair().clone(),
         net_config,
         records,
         Some(peer_tx),
+        metrics.clone(),
     )
     .await?;
+    // The bandwidth rates: one sample of the totals a second, until the node stops.
+    let bandwidth = metrics.bandwidth().clone();
+    let ticking = cancel.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(BANDWIDTH_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = ticking.cancelled() => return,
+                now = tick.tick() => {
+                    bandwidth.tick(now - last);
+                    last = now;
+                }
+            }
+        }
+    });
     let started = async {
         let incoming = net
             .take_bitswap_streams()

@@ -174,6 +174,7 @@ struct Inner {
     tasks: TaskTracker,
     cancel: CancellationToken,
     events: broadcast::Sender<Event>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Drop for Inner {
@@ -277,7 +278,52 @@ impl Node {
     /// network is leased and kept); answers what was removed.
     pub async fn gc(&self) -> Result<dag::store::GcReport, Error> {
         let store = self.inner.store.clone();
-        self.blocking(move || Ok(store.gc()?)).await
+        let report = self.blocking(move || Ok(store.gc()?)).await?;
+        self.inner.metrics.gc_done(report.removed.len() as u64);
+        Ok(report)
+    }
+
+    /// The node's metrics: the registry served at `/debug/metrics/prometheus`, the
+    /// bandwidth counters, the gateway's request counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Bytes moved over libp2p connections, all transports and peers, with rates.
+    pub fn bandwidth(&self) -> crate::metrics::BwStat {
+        self.inner.metrics.bandwidth().total()
+    }
+
+    /// The metrics in the OpenMetrics text format: the subsystems' own counters (BitSwap,
+    /// the provider queue, the store, the DHT) are sampled first, each for at most
+    /// [`crate::metrics::SAMPLE_TIMEOUT`] (one that does not answer is left out).
+    pub async fn metrics_text(&self) -> String {
+        use crate::metrics::SAMPLE_TIMEOUT;
+        use tokio::time::timeout;
+        let mut sample = crate::metrics::Sample::default();
+        if let Some(o) = self.online() {
+            sample.bitswap = timeout(SAMPLE_TIMEOUT, o.bitswap.stat())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            sample.provide = timeout(SAMPLE_TIMEOUT, o.net.provide_stats())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            sample.net = timeout(SAMPLE_TIMEOUT, o.net.info())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|i| (i.peers, i.routing_table));
+        }
+        let store = self.inner.store.clone();
+        sample.store = timeout(SAMPLE_TIMEOUT, self.blocking(move || Ok(store.stat()?)))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|s| (s.num_blocks, s.total_size, s.file_size));
+        self.inner.metrics.set_sample(sample);
+        self.inner.metrics.encode()
     }
 
     /// Pins: add (fetching what is missing), remove, list, verify.

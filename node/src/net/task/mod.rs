@@ -27,18 +27,19 @@ use super::{
     Command, Info, KAD_LAN, KAD_WAN, NetConfig, NetError, PROTOCOL_VERSION, ProvideStats, peer_of,
     pow,
 };
+use crate::metrics::Metrics;
 use futures::StreamExt;
 use libp2p::kad::{self, QueryId, RecordKey};
+use libp2p::metrics::Recorder;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, ping, tcp, yamux,
-};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, ping, yamux};
 use peers::dialable;
 use provide_queue::Batch;
 use query::Pending;
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -91,6 +92,8 @@ struct Task {
     records_refused: (u64, Option<String>),
     /// First-connection / last-disconnection events for BitSwap.
     peer_events: Option<bitswap::PeerEvents>,
+    /// Where swarm, DHT, identify and ping events are recorded.
+    metrics: Arc<Metrics>,
 }
 
 /// yamux streams allowed per connection. Chosen so that no stream's receive window grows
@@ -144,6 +147,7 @@ pub(crate) async fn spawn(
     records: Records,
     rx: mpsc::Receiver<Command>,
     peer_events: Option<bitswap::PeerEvents>,
+    metrics: Arc<Metrics>,
 ) -> Result<
     (
         tokio::task::JoinHandle<()>,
@@ -172,15 +176,15 @@ pub(crate) async fn spawn(
     let streams = libp2p_stream::Behaviour::new();
     let control = streams.new_control();
     let (bitswap_in, incoming) = bitswap::inbound::Behaviour::new();
+    let bandwidth = metrics.bandwidth().clone();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux_config,
-        )
+        // TCP (noise, yamux) and QUIC, every connection's bytes counted (`metrics::bandwidth`).
+        .with_other_transport(|key| {
+            crate::metrics::bandwidth::transport(key, yamux_config(), bandwidth)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
         .map_err(|e| start_err(e.to_string()))?
-        .with_quic()
         .with_behaviour(|key| {
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(cfg.max_connections))
@@ -238,6 +242,7 @@ pub(crate) async fn spawn(
         stats: ProvideStats::default(),
         records_refused: (0, None),
         peer_events,
+        metrics,
     };
     // Wait until every listener is bound, so `id` reports real ports at once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -368,6 +373,7 @@ impl Task {
     }
 
     fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        self.metrics.libp2p().record(&ev);
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "swarm listening");
@@ -422,6 +428,13 @@ impl Task {
     }
 
     fn on_behaviour(&mut self, ev: BehaviourEvent) {
+        let recorder = self.metrics.libp2p();
+        match &ev {
+            BehaviourEvent::Identify(e) => recorder.record(e),
+            BehaviourEvent::Ping(e) => recorder.record(e),
+            BehaviourEvent::Wan(e) | BehaviourEvent::Lan(e) => recorder.record(e),
+            _ => {}
+        }
         match ev {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 self.on_identify(peer_id, info);

@@ -114,6 +114,7 @@ impl Task {
         let mut s = self.stats.clone();
         s.queued = self.provide_queue.len();
         s.in_flight = self.provide_jobs;
+        s.last_reprovide_ago = s.last_reprovide_at.map(|at| at.elapsed());
         s
     }
 
@@ -126,6 +127,7 @@ impl Task {
                 self.stats.reprovide_runs += 1;
                 self.stats.last_reprovide_keys = done;
                 self.stats.last_reprovide_seconds = took.as_secs_f64();
+                self.stats.last_reprovide_at = Some(std::time::Instant::now());
             }
         }
     }
