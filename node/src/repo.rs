@@ -157,7 +157,13 @@ impl Repo {
         }
         let identity = Identity::load(path)?;
         let store = Store::open(&path.join(STORE_FILE))?;
-        store.set_hash_on_read(config.datastore.hash_on_read);
+        let datastore = config.datastore_settings().map_err(|e| RepoError::Config {
+            path: path.join(CONFIG_FILE),
+            source: e.into(),
+        })?;
+        store.set_hash_on_read(datastore.hash_on_read);
+        // Offline commands (`ipfsd add` without a daemon) are held to the quota too.
+        store.set_quota(Some(datastore.quota(false)));
         // The store is ours, so no daemon is receiving uploads: spooled ones are left over
         // from a crash.
         remove_stale_uploads(path);
