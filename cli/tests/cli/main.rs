@@ -38,6 +38,7 @@ mod name;
 mod net;
 mod online;
 mod pin;
+mod quota;
 mod read;
 mod streams;
 
