@@ -10,9 +10,13 @@
 //! refuses the first bad value with a [`ConfigError`] naming its key.
 
 mod settings;
+mod size;
 mod validate;
 
-pub use settings::{ApiSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings};
+pub use settings::{
+    ApiSettings, DatastoreSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings,
+};
+pub use size::{ByteSize, parse_size};
 pub use validate::{
     ConfigError, ConfigFileError, MAX_FETCH_WINDOW, MAX_HEADER_TIMEOUT, MAX_LIFETIME, MAX_PERIOD,
     MAX_RESOLVE_CACHE, MAX_TIMEOUT, MIN_UPLOAD_WINDOW,
@@ -55,13 +59,34 @@ pub struct Config {
 }
 
 /// Block store settings (Kubo's `Datastore` section, the keys that apply here).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DatastoreConfig {
     /// Re-hash every block read from the store (off, as Kubo's default): off, a block is
     /// hashed when it arrives and by `repo verify`, GC and pin walks, not on each read that
     /// serves it (see `dag::Store::set_hash_on_read`).
     pub hash_on_read: bool,
+    /// Most bytes of blocks the store holds (`"10GB"`, Kubo's default; a number is
+    /// bytes). An add past it fails; with `daemon --enable-gc`, after a GC.
+    pub storage_max: ByteSize,
+    /// Percent of `StorageMax` at which the daemon with `--enable-gc` collects garbage
+    /// (`90`).
+    #[serde(rename = "StorageGCWatermark")]
+    pub storage_gc_watermark: i64,
+    /// How often the daemon with `--enable-gc` collects garbage (`1h`).
+    #[serde(rename = "GCPeriod")]
+    pub gc_period: String,
+}
+
+impl Default for DatastoreConfig {
+    fn default() -> Self {
+        DatastoreConfig {
+            hash_on_read: false,
+            storage_max: ByteSize::Text("10GB".into()),
+            storage_gc_watermark: 90,
+            gc_period: "1h".into(),
+        }
+    }
 }
 
 /// IPNS settings (Kubo's `Ipns` section, the keys that apply here).

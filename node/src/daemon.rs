@@ -111,6 +111,9 @@ pub struct Overrides {
     pub swarm: Vec<String>,
     /// Run without the network (no swarm, no DHT), like `ipfs daemon --offline`.
     pub offline: bool,
+    /// Collect garbage automatically (`ipfsd daemon --enable-gc`; see
+    /// [`NodeBuilder::auto_gc`](crate::node::NodeBuilder::auto_gc)).
+    pub enable_gc: bool,
 }
 
 /// The DHT datastore file in the repository.
@@ -184,7 +187,10 @@ impl Daemon {
             Some(addr) => Some((bind(addr).await?, settings.gateway.retrieval_timeout)),
         };
         let repo_path = repo.path().to_path_buf();
-        let mut builder = Node::builder().open(repo).config(config.clone());
+        let mut builder = Node::builder()
+            .open(repo)
+            .config(config.clone())
+            .auto_gc(overrides.enable_gc);
         if overrides.offline {
             builder = builder.offline();
         }

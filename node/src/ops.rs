@@ -6,27 +6,22 @@ use dag::{Cid, Store, StoreError};
 use std::collections::HashSet;
 
 /// Ends an import: commits its blocks durably and, with `pin`, pins every root
-/// recursively (the last one in the same transaction as the blocks).
-pub fn finish_add(
-    store: &Store,
-    writer: Writer,
-    roots: &[Added],
-    pin: bool,
-) -> Result<(), StoreError> {
-    match (pin, roots.split_last()) {
-        (true, Some((last, others))) => {
-            writer.finish_and_pin(last.cid, PinMode::Recursive)?;
-            let mut done = HashSet::from([last.cid]);
-            for a in others {
-                if done.insert(a.cid) {
-                    store.pin_add(&a.cid, PinMode::Recursive)?;
-                }
-            }
-        }
-        _ => {
-            writer.finish()?;
-        }
+/// recursively in the same transaction as the last blocks (so no GC can come between).
+pub fn finish_add(writer: Writer, roots: &[Added], pin: bool) -> Result<(), StoreError> {
+    if !pin || roots.is_empty() {
+        writer.finish()?;
+        return Ok(());
     }
+    // Every root pinned in the writer's final transaction: until it commits, the
+    // writer's blocks are kept from GC, after it the pins keep them.
+    let mut done = HashSet::new();
+    let pins: Vec<(Cid, PinMode)> = roots
+        .iter()
+        .rev()
+        .filter(|a| done.insert(a.cid))
+        .map(|a| (a.cid, PinMode::Recursive))
+        .collect();
+    writer.finish_and_pin_all(&pins)?;
     Ok(())
 }
 

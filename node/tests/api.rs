@@ -41,6 +41,7 @@ fn start_with(config: Config, offline: bool) -> TestDaemon {
                 gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
                 swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 offline,
+                ..Overrides::default()
             };
             let daemon = Daemon::start(repo, overrides).await.expect("daemon starts");
             ready_tx

@@ -56,6 +56,7 @@ async fn kubo_rpc_client_against_daemon() -> Result<()> {
             gateway: Some("/ip4/127.0.0.1/tcp/0".into()),
             swarm: vec!["/ip4/127.0.0.1/tcp/0".into()],
             offline: false,
+            ..Overrides::default()
         },
     )
     .await?;

@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         (None, Some(repo)) => {
             let mut writer = repo.store().writer()?;
             let roots = import(&args, params, &mut writer, &mut printer)?;
-            node::ops::finish_add(repo.store(), writer, &roots, args.pin.unwrap_or(true))?;
+            node::ops::finish_add(writer, &roots, args.pin.unwrap_or(true))?;
             roots.last().map(|a| a.cid.to_string())
         }
     };

@@ -21,6 +21,11 @@ pub struct DaemonArgs {
     /// Log format: text or json. Filter with RUST_LOG (default: info).
     #[arg(long, default_value = "text")]
     log_format: String,
+    /// Collect garbage automatically: every Datastore.GCPeriod, when the store passes
+    /// Datastore.StorageGCWatermark percent of Datastore.StorageMax, and before an add
+    /// fails at the limit.
+    #[arg(long)]
+    enable_gc: bool,
 }
 
 /// The filter when `RUST_LOG` gives none. libp2p-kad warns on every automatic bootstrap
@@ -112,6 +117,7 @@ pub fn daemon(ctx: &Ctx, args: DaemonArgs) -> Result<ExitCode> {
             swarm: args.swarm_addr,
             // `ipfsd daemon --offline` (the global flag): no swarm, no DHT.
             offline: ctx.offline,
+            enable_gc: args.enable_gc,
         };
         let daemon = Daemon::start_with_log(repo, overrides, Some(log)).await?;
         crate::output::status(format_args!(

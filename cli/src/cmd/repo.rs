@@ -60,6 +60,7 @@ pub enum RepoCommand {
 struct Stat {
     blocks: u64,
     repo_size: u64,
+    storage_max: u64,
     data_size: u64,
     path: String,
     version: String,
@@ -153,6 +154,7 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
                     Stat {
                         blocks: remote::number(&v, "NumObjects")?,
                         repo_size: remote::number(&v, "RepoSize")?,
+                        storage_max: remote::number(&v, "StorageMax")?,
                         data_size: remote::number(&v, "DataSize")?,
                         path: ctx.shown_repo_path(&remote::field(&v, "RepoPath")),
                         version: remote::field(&v, "Version"),
@@ -163,6 +165,7 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
                     Stat {
                         blocks: s.num_blocks,
                         repo_size: s.file_size,
+                        storage_max: ctx.config()?.datastore_settings()?.storage_max,
                         data_size: s.total_size,
                         path: ctx.repo_path.display().to_string(),
                         version: format!("ipfsd-repo@{}", node::repo::REPO_VERSION),
@@ -172,9 +175,10 @@ pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<ExitCode> {
             };
             let size = |n: u64| if human { human_bytes(n) } else { n.to_string() };
             let text = format!(
-                "NumObjects: {}\nRepoSize:   {}\nDataSize:   {}\nRepoPath:   {}\nVersion:    {}\n",
+                "NumObjects: {}\nRepoSize:   {}\nStorageMax: {}\nDataSize:   {}\nRepoPath:   {}\nVersion:    {}\n",
                 s.blocks,
                 size(s.repo_size),
+                size(s.storage_max),
                 size(s.data_size),
                 s.path,
                 s.version,

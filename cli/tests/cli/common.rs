@@ -136,6 +136,16 @@ impl Repo {
 
     /// [`Repo::try_start_daemon`] with global flags.
     pub fn try_start_daemon_with(&mut self, flags: &[&str]) -> Result<(), String> {
+        self.try_start_daemon_args(flags, &[])
+    }
+
+    /// [`Repo::try_start_daemon`] with global flags and flags of `daemon` itself (e.g.
+    /// `--enable-gc`).
+    pub fn try_start_daemon_args(
+        &mut self,
+        flags: &[&str],
+        daemon_flags: &[&str],
+    ) -> Result<(), String> {
         assert!(self.daemon.is_none(), "a daemon already runs");
         self.daemons_started += 1;
         let log = self
@@ -156,6 +166,7 @@ impl Repo {
                 "--swarm-addr",
                 "/ip4/127.0.0.1/tcp/0",
             ])
+            .args(daemon_flags)
             .current_dir(&self.work)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))

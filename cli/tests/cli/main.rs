@@ -39,6 +39,7 @@ mod net;
 mod observe;
 mod online;
 mod pin;
+mod quota;
 mod read;
 mod streams;
 

@@ -278,8 +278,14 @@ fn repo_stat_format(mode: Mode) {
             size.chars().next().is_some_and(|c| c.is_ascii_digit()),
             "{stat}"
         );
+        // Datastore.StorageMax, Kubo's default 10GB.
+        let max = if data.contains(' ') {
+            "9.3 GiB"
+        } else {
+            "10000000000"
+        };
         let want = format!(
-            "NumObjects: {objects}\nRepoSize:   {size}\nDataSize:   {data}\nRepoPath:   {}\nVersion:    ipfsd-repo@1\n",
+            "NumObjects: {objects}\nRepoSize:   {size}\nStorageMax: {max}\nDataSize:   {data}\nRepoPath:   {}\nVersion:    ipfsd-repo@1\n",
             r.path.display()
         );
         assert_eq!(stat, want);

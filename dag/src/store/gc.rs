@@ -4,9 +4,13 @@
 //! recursive pin's DAG and take every direct pin's block, collecting the multihashes to
 //! keep; every other key of that snapshot is a candidate. Sweep: delete the candidates in
 //! write transactions of [`SWEEP_BATCH`] blocks, so readers and other writers interleave.
-//! The GC side of the import/GC lock is held throughout: imports (which hold the shared
-//! side from their first block until their root is pinned) wait, and GC waits for them.
-//! Blocks written after the snapshot are never candidates. Leased roots ([`super::Lease`],
+//! The GC side of the import/GC lock is held throughout: holders of the shared side
+//! (atomic writers, `pin add`) wait, and GC waits for them. Batched writers (adds) do not
+//! take it: they register each block they store (module `lease`), and each sweep batch
+//! skips the registered blocks, so adds keep running during a GC.
+//! Blocks written after the snapshot are never candidates. [`Store::gc_until`] stops
+//! early when asked (between pins while marking, between sweep batches), keeping what
+//! it deleted so far. Leased roots ([`super::Lease`],
 //! DAGs being fetched for a pin or a stream) are walked like recursive pins, at the mark
 //! and again before each sweep batch for leases taken meanwhile.
 //!
@@ -47,6 +51,9 @@ pub struct GcReport {
     /// Blocks of pinned DAGs in a codec ipfsd cannot follow ([`Codec::follows_links`] is
     /// false): kept, but as leaves, so whatever they link to was not protected.
     pub unfollowed: Vec<Unfollowed>,
+    /// The GC was stopped before it finished ([`Store::gc_until`]): what it reports
+    /// removed is removed, other garbage may remain.
+    pub stopped: bool,
 }
 
 /// A block of a pinned DAG that GC kept as a leaf because ipfsd cannot read its codec.
@@ -69,8 +76,21 @@ impl Store {
     /// [`StoreError::GcAborted`] naming it, before anything is deleted (what it links to is
     /// unknown, so nothing is safe to delete); blocks missing under a pin are skipped.
     pub fn gc(&self) -> Result<GcReport> {
+        self.gc_until(&|| false)
+    }
+
+    /// Like [`Store::gc`], stopping early once `stop` answers true (checked between pins
+    /// while marking and between sweep batches); the report says so
+    /// ([`GcReport::stopped`]). What was deleted before is durably deleted.
+    pub fn gc_until(&self, stop: &dyn Fn() -> bool) -> Result<GcReport> {
         self.run(|| {
             let _gc = GcGuard::new(&self.inner.lock);
+            if stop() {
+                return Ok(GcReport {
+                    stopped: true,
+                    ..GcReport::default()
+                });
+            }
             let (mut lease_epoch, leased) = self.leased_roots();
             let mut report = GcReport::default();
             let mut candidates = {
@@ -80,6 +100,10 @@ impl Store {
                 // DAGs being fetched for a pin or a stream are kept like pinned ones.
                 mark_leased(&tables, &leased, &mut seen, &mut keep, abort)?;
                 for (root, mode) in read_pins(&tables)? {
+                    if stop() {
+                        report.stopped = true;
+                        return Ok(report);
+                    }
                     match mode {
                         PinMode::Direct => {
                             keep.insert(root.hash().to_bytes());
@@ -122,6 +146,10 @@ impl Store {
             let mut punch: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
             let mut start = 0;
             while start < candidates.len() {
+                if stop() {
+                    report.stopped = true;
+                    break;
+                }
                 // New leases wait while this batch commits; one taken since the mark (or
                 // the last batch) is walked now, and its blocks are no longer candidates.
                 let (_batch_guard, fresh) = self.sweep_batch(&mut lease_epoch);
@@ -135,8 +163,10 @@ impl Store {
                     start = 0;
                 }
                 let end = (start + sweep_batch).min(candidates.len());
-                let batch = &candidates[start..end];
+                let mut batch = candidates[start..end].to_vec();
                 start = end;
+                // Blocks adds in progress have stored (again, or for the first time) stay.
+                self.drop_written(&mut batch);
                 let mut txn = self.write_txn()?;
                 // Only the last batch needs to reach the disk before `gc` returns; a crash
                 // before it leaves garbage the next GC removes.
@@ -145,7 +175,7 @@ impl Store {
                 }
                 {
                     let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
-                    for mh in batch {
+                    for mh in &batch {
                         if let Some(loc) = tables.remove(mh)? {
                             let size = loc.size;
                             if loc.pack != 0 {
@@ -158,6 +188,14 @@ impl Store {
                     tables.finish()?;
                 }
                 self.commit(txn)?;
+            }
+            if report.stopped {
+                // The batches committed so far were not all durable: make them so before
+                // their pack bytes are freed. Compaction waits for the next GC.
+                let txn = self.write_txn()?;
+                self.commit(txn)?;
+                self.inner.packs.free(&punch);
+                return Ok(report);
             }
             self.inner.packs.free(&punch);
             report.packs_removed = self.compact(full)?;

@@ -6,6 +6,11 @@
 //! ended (RAII), makes GC keep everything stored under that root meanwhile: GC's mark phase
 //! walks leased roots like recursive pins (what is missing is simply not there yet).
 //!
+//! Batched writers ([`super::Writer`], imports) register every block they store the same
+//! way, by multihash ([`Store::register_write`]), until they have committed their pins:
+//! GC skips those blocks in each sweep batch, so a GC (the daemon's automatic one, or
+//! one a writer at the quota runs itself) can run while adds are in progress.
+//!
 //! Data flow: leases live in the import/GC lock's state. GC reads them when it marks, and
 //! again before each sweep batch: a lease taken during a GC is walked (in a fresh snapshot)
 //! before the next batch commits, and taking one waits while a batch is committing, so no
@@ -14,7 +19,7 @@
 use super::pin::{Visit, children, walk};
 use super::{BlockTables, Inner, Result, Store};
 use crate::Cid;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The leases held, in the import/GC lock's state.
@@ -24,8 +29,10 @@ pub(crate) struct Leases {
     next_id: u64,
     /// Bumped when a lease is taken.
     epoch: u64,
-    /// A GC sweep batch is committing: new leases wait.
+    /// A GC sweep batch is committing: new leases and registrations wait.
     sweeping: bool,
+    /// Blocks stored by the batched writers in progress, by writer.
+    writes: HashMap<u64, HashSet<Vec<u8>>>,
 }
 
 /// A temporary GC root, from [`Store::lease`]; released on drop.
@@ -66,6 +73,41 @@ impl Store {
             inner: self.inner.clone(),
             id,
         }
+    }
+
+    /// Registers `mh` as stored by the writer `writer` (see the module docs), so no GC
+    /// deletes it until [`Store::end_writes`]. Waits while a GC sweep batch commits.
+    pub(crate) fn register_write(&self, writer: u64, mh: Vec<u8>) {
+        let lock = &self.inner.lock;
+        let mut state = lock.state();
+        while state.leases.sweeping {
+            state = lock.wait(state);
+        }
+        state.leases.writes.entry(writer).or_default().insert(mh);
+    }
+
+    /// A new writer id for [`Store::register_write`].
+    pub(crate) fn writer_id(&self) -> u64 {
+        let mut state = self.inner.lock.state();
+        let id = state.leases.next_id;
+        state.leases.next_id += 1;
+        id
+    }
+
+    /// Drops the registrations of `writer` (its pins are committed, or it failed).
+    pub(crate) fn end_writes(&self, writer: u64) {
+        self.inner.lock.state().leases.writes.remove(&writer);
+    }
+
+    /// Removes from `batch` the blocks registered by writers in progress. Call during a
+    /// sweep batch (registrations wait meanwhile).
+    pub(crate) fn drop_written(&self, batch: &mut Vec<Vec<u8>>) {
+        let state = self.inner.lock.state();
+        let writes = &state.leases.writes;
+        if writes.values().all(HashSet::is_empty) {
+            return;
+        }
+        batch.retain(|mh| !writes.values().any(|set| set.contains(mh)));
     }
 
     /// The leased roots and their epoch (for GC's mark phase).

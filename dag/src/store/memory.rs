@@ -79,6 +79,7 @@ impl Store {
                 lock: GcLock::default(),
                 reserve: boundary::Reserve::none(),
                 hash_on_read: std::sync::atomic::AtomicBool::new(false),
+                quota: Default::default(),
             }),
         };
         store.run(|| store.create_tables())?;

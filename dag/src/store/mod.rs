@@ -44,10 +44,16 @@
 //! # Concurrency
 //! `Store` is a cheap `Clone` handle (`Arc` inside), `Send + Sync`, with a synchronous API:
 //! async callers run it in `spawn_blocking`. redb is MVCC: readers never wait for writers.
-//! GC and imports exclude each other through an import/GC lock: an import holds an
-//! [`ImportGuard`] (shared) from its first block to its pin commit, GC holds the lock
-//! exclusively, so GC never deletes blocks of an add that has not pinned its root yet.
-//! Fetches hold a [`Lease`] instead (GC keeps the leased DAG but does not wait for it).
+//! GC never deletes blocks of an add that has not pinned its root yet: a batched
+//! [`Writer`] (every add) registers each block it stores until its pins commit, and GC
+//! skips registered blocks (it does not wait for adds). Atomic writers and `pin add` hold
+//! an [`ImportGuard`] (the shared side of an import/GC lock GC holds exclusively) instead.
+//! Fetches hold a [`Lease`] (GC keeps the leased DAG but does not wait for it).
+//!
+//! # Quota
+//! [`Store::set_quota`] limits the sum of block sizes: an insert past it is refused with
+//! [`StoreError::QuotaExceeded`], and writes above the watermark call a hook (module
+//! `quota`).
 
 mod boundary;
 mod gc;
@@ -55,6 +61,7 @@ mod lease;
 mod memory;
 mod pack;
 mod pin;
+mod quota;
 mod tables;
 mod writer;
 
@@ -63,6 +70,7 @@ pub use gc::{GcReport, Unfollowed};
 pub use lease::Lease;
 pub use memory::MEMORY_PATH;
 pub use pin::{PinKind, PinMode, PinProblem, PinReport};
+pub use quota::{Quota, WatermarkHook};
 pub use writer::{WriteStats, Writer};
 
 pub(crate) use tables::{BlockTables, Loc, ReadTables, WriteTables, set_durability};
@@ -233,6 +241,19 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// Storing a block would take the store past its quota ([`Store::set_quota`]); with
+    /// GC at the limit, even after a GC. Nothing of the failed operation is pinned.
+    #[error(
+        "storage limit exceeded: {size} more bytes would take the block store past its maximum of {limit} bytes (Datastore.StorageMax; {used} bytes stored): unpin something and run `ipfsd repo gc`, or raise the limit"
+    )]
+    QuotaExceeded {
+        /// The limit.
+        limit: u64,
+        /// Bytes of blocks stored (committed, plus this operation's so far).
+        used: u64,
+        /// The size of the block that did not fit.
+        size: u64,
+    },
     /// The batched writer's thread stopped without reporting why (it panicked).
     #[error("block store writer thread stopped unexpectedly")]
     WriterGone,
@@ -310,6 +331,8 @@ struct Inner {
     reserve: boundary::Reserve,
     /// Whether every read re-hashes the block ([`Store::set_hash_on_read`]).
     hash_on_read: AtomicBool,
+    /// The storage limit ([`Store::set_quota`]).
+    quota: quota::QuotaSlot,
 }
 
 impl std::fmt::Debug for Store {
@@ -341,6 +364,7 @@ impl Store {
                 lock: GcLock::default(),
                 reserve: boundary::Reserve::open(path),
                 hash_on_read: AtomicBool::new(false),
+                quota: Default::default(),
             }),
         };
         store.run(|| store.create_tables())?;
@@ -544,20 +568,26 @@ impl Store {
     }
 
     /// Stores blocks in one durable transaction; answers how many were new.
+    /// Refused with [`StoreError::QuotaExceeded`] (and nothing stored) when the new
+    /// blocks do not fit within the quota.
     pub fn put_many(&self, blocks: impl IntoIterator<Item = Block>) -> Result<u64> {
         self.run_growing(|| {
             let txn = self.inner.begin_write()?;
             let mut added = 0;
+            let total;
             {
-                let mut tables = WriteTables::open(&txn, &self.inner.packs)?;
+                let mut tables =
+                    WriteTables::open(&txn, &self.inner.packs)?.limit(self.inner.limit());
                 for block in blocks {
                     if tables.insert(&block)? {
                         added += 1;
                     }
                 }
                 tables.finish()?;
+                total = tables.total_written();
             }
             self.commit(txn)?;
+            self.inner.wrote(total);
             Ok(added)
         })
     }
@@ -578,8 +608,9 @@ impl Store {
     }
 
     /// Takes the import side of the import/GC lock: while any guard lives, GC waits (and
-    /// while GC runs, this waits). Hold it from an import's first block to its pin commit.
-    /// [`Writer`]s hold one internally.
+    /// while GC runs, this waits). Hold it from an import's first block to its pin commit
+    /// when not importing through a batched [`Writer`] (which registers its blocks
+    /// instead; atomic writers hold a guard internally).
     pub fn import_guard(&self) -> ImportGuard {
         ImportGuard::new(self.inner.clone())
     }
@@ -809,5 +840,7 @@ mod ipld_tests;
 mod memory_tests;
 #[cfg(test)]
 mod pin_tests;
+#[cfg(test)]
+mod quota_tests;
 #[cfg(test)]
 pub(crate) mod tests;

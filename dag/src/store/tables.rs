@@ -108,6 +108,12 @@ pub(crate) struct WriteTables<'txn> {
     removed: u64,
     /// pack id → (bytes written, change of referenced bytes) since the last `finish`.
     pack_delta: HashMap<u32, (u64, i64)>,
+    /// Most bytes of blocks the store may hold after an insert ([`WriteTables::limit`]).
+    max: Option<u64>,
+    /// The size counter as of the last `finish` (read when the limit is first checked).
+    base: Option<u64>,
+    /// The counter written by the last `finish` that added bytes.
+    total_written: Option<u64>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -121,7 +127,47 @@ impl<'txn> WriteTables<'txn> {
             added: 0,
             removed: 0,
             pack_delta: HashMap::new(),
+            max: None,
+            base: None,
+            total_written: None,
         })
+    }
+
+    /// Refuses inserts of new blocks that would take the sum of block sizes past `max`
+    /// ([`StoreError::QuotaExceeded`]); `None`: no limit.
+    pub(crate) fn limit(mut self, max: Option<u64>) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The size counter written by the last `finish`, if that finish added bytes (for
+    /// the quota's watermark).
+    pub(crate) fn total_written(&self) -> Option<u64> {
+        self.total_written
+    }
+
+    /// Fails if `size` more bytes do not fit within the limit.
+    fn check_room(&mut self, size: u64) -> Result<()> {
+        let Some(max) = self.max else {
+            return Ok(());
+        };
+        let base = match self.base {
+            Some(b) => b,
+            None => {
+                let b = self.meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value());
+                self.base = Some(b);
+                b
+            }
+        };
+        let used = (base + self.added).saturating_sub(self.removed);
+        if used.saturating_add(size) > max {
+            return Err(StoreError::QuotaExceeded {
+                limit: max,
+                used,
+                size,
+            });
+        }
+        Ok(())
     }
 
     /// Stores a block unless present; answers whether it was written.
@@ -140,6 +186,7 @@ impl<'txn> WriteTables<'txn> {
         if self.index.get(mh.as_slice())?.is_some() {
             return Ok(false);
         }
+        self.check_room(data.len() as u64)?;
         self.insert_new(&mh, data)?;
         Ok(true)
     }
@@ -211,10 +258,14 @@ impl<'txn> WriteTables<'txn> {
     }
 
     fn write_counters(&mut self) -> Result<()> {
+        self.base = None;
         if self.added != self.removed {
             let total = self.meta.get(TOTAL_SIZE)?.map_or(0, |g| g.value());
             let total = (total + self.added).saturating_sub(self.removed);
             self.meta.insert(TOTAL_SIZE, total)?;
+            if self.added > 0 {
+                self.total_written = Some(total);
+            }
         }
         for (pack, (written, live)) in self.pack_delta.drain() {
             let (w0, l0) = self.pack_table.get(pack)?.map_or((0, 0), |g| g.value());

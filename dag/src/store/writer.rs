@@ -18,8 +18,14 @@
 //! for GC. Measured (100 MB file, 256 KiB chunks, hashing included, `ipfsd add`): ~0.24 s
 //! against ~0.19 s for `dd conv=fsync` of the same bytes.
 //!
-//! The writer holds an [`ImportGuard`] for its whole life, so GC never runs between its
-//! first block and its pin commit.
+//! GC never deletes what a writer stored before its pin commit: a batched writer
+//! registers every block it is given (module `lease`), so a GC running meanwhile skips
+//! them; an atomic writer holds an [`ImportGuard`] for its whole life instead (GC waits
+//! for it: it holds the store's write transaction throughout).
+//!
+//! Quota (module `quota`): a block that would take the store past its limit fails the
+//! writer with [`StoreError::QuotaExceeded`]; with GC at the limit, a batched writer
+//! first commits what it has, runs a GC and tries that block once more.
 
 use super::pin::pin_in_txn;
 use super::{ImportGuard, PinMode, Result, Store, StoreError, WriteTables};
@@ -75,8 +81,12 @@ pub struct Writer {
     tx: Option<Sender<Msg>>,
     budget: Arc<Budget>,
     thread: Option<JoinHandle<Result<WriteStats>>>,
-    // Released after the thread has been joined (fields drop after `Drop::drop`).
-    _guard: ImportGuard,
+    store: Store,
+    /// Batched: the id its blocks are registered under (dropped after the thread has
+    /// been joined, in `Drop::drop`).
+    writes: Option<u64>,
+    // Atomic: released after the thread has been joined (fields drop after `Drop::drop`).
+    _guard: Option<ImportGuard>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -91,7 +101,11 @@ impl Writer {
     pub(crate) fn start(store: Store, mode: Mode) -> Result<Writer> {
         // On a full disk an import is refused before it starts (see `boundary`).
         store.inner.room()?;
-        let guard = store.import_guard();
+        let (guard, writes) = match mode {
+            Mode::Atomic => (Some(store.import_guard()), None),
+            Mode::Batched => (None, Some(store.writer_id())),
+        };
+        let handle = store.clone();
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_BLOCKS);
         let budget = Arc::new(Budget::default());
         let thread_budget = budget.clone();
@@ -107,6 +121,8 @@ impl Writer {
             tx: Some(tx),
             budget,
             thread: Some(thread),
+            store: handle,
+            writes,
             _guard: guard,
         })
     }
@@ -115,6 +131,11 @@ impl Writer {
     /// error means the writer failed (the error is the writer thread's); the import is
     /// then aborted.
     pub fn put(&mut self, block: Block) -> Result<()> {
+        if let Some(id) = self.writes
+            && crate::block::identity_data(block.cid()).is_none()
+        {
+            self.store.register_write(id, block.cid().hash().to_bytes());
+        }
         self.budget.acquire(block.data().len());
         let sent = match &self.tx {
             Some(tx) => tx.send(Msg::Block(block)).is_ok(),
@@ -169,6 +190,9 @@ impl Drop for Writer {
         if let Some(handle) = self.thread.take() {
             let _ = handle.join();
         }
+        if let Some(id) = self.writes {
+            self.store.end_writes(id);
+        }
     }
 }
 
@@ -176,26 +200,44 @@ enum Outcome {
     Batch,
     Finish(Vec<(Cid, PinMode)>),
     Abort,
+    /// The block does not fit within the quota: commit, collect garbage, retry it.
+    Full(Block),
 }
 
 fn run(store: &Store, mode: Mode, rx: Receiver<Msg>, budget: &Budget) -> Result<WriteStats> {
     let mut stats = WriteStats::default();
+    // A block that did not fit, to try again after a GC; `retried`: it is that block.
+    let mut retry: Option<Block> = None;
+    let mut retried = false;
     loop {
         // Open the transaction only once there is something to write.
-        let Ok(first) = rx.recv() else {
-            return Ok(stats);
+        let first = match retry.take() {
+            Some(block) => Msg::Block(block),
+            None => match rx.recv() {
+                Ok(msg) => msg,
+                Err(_) => return Ok(stats),
+            },
         };
         let txn = store.write_txn()?;
         let outcome = {
-            let mut tables = WriteTables::open(&txn, &store.inner.packs)?;
+            let mut tables =
+                WriteTables::open(&txn, &store.inner.packs)?.limit(store.inner.limit());
             let mut batch = 0;
             let mut next = Ok(first);
             let outcome = loop {
                 match next {
                     Ok(Msg::Block(block)) => {
                         let len = block.data().len();
+                        let written = match tables.insert(&block) {
+                            Err(StoreError::QuotaExceeded { .. })
+                                if mode == Mode::Batched && !retried && gc_at_limit(store) =>
+                            {
+                                break Outcome::Full(block);
+                            }
+                            other => other,
+                        };
+                        retried = false;
                         stats.blocks += 1;
-                        let written = tables.insert(&block);
                         drop(block);
                         budget.release(len);
                         if written? {
@@ -219,17 +261,35 @@ fn run(store: &Store, mode: Mode, rx: Receiver<Msg>, budget: &Budget) -> Result<
                 next = rx.recv_timeout(IDLE_COMMIT);
             };
             match outcome {
-                Outcome::Batch => tables.finish_deferred()?,
+                Outcome::Batch | Outcome::Full(_) => tables.finish_deferred()?,
                 _ => tables.finish()?,
             }
-            outcome
+            (outcome, tables.total_written())
         };
+        let (outcome, total) = outcome;
         match outcome {
             Outcome::Batch => {
                 // Not durable: only the final commit is. The pack bytes are being flushed
                 // in the background meanwhile, so the final sync finds little to write.
                 store.commit_nondurable(txn)?;
                 stats.commits += 1;
+                store.inner.wrote(total);
+            }
+            Outcome::Full(block) => {
+                store.commit_nondurable(txn)?;
+                stats.commits += 1;
+                // This writer's blocks are registered: the GC keeps them.
+                match store.gc() {
+                    Ok(report) => tracing::info!(
+                        freed = report.freed_bytes,
+                        "storage limit reached during an add: garbage collected"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "storage limit reached during an add: gc failed")
+                    }
+                }
+                retry = Some(block);
+                retried = true;
             }
             Outcome::Finish(pin) => {
                 for (root, mode) in pin {
@@ -237,6 +297,7 @@ fn run(store: &Store, mode: Mode, rx: Receiver<Msg>, budget: &Budget) -> Result<
                 }
                 store.commit(txn)?;
                 stats.commits += 1;
+                store.inner.wrote(total);
                 return Ok(stats);
             }
             Outcome::Abort => {
@@ -245,6 +306,11 @@ fn run(store: &Store, mode: Mode, rx: Receiver<Msg>, budget: &Budget) -> Result<
             }
         }
     }
+}
+
+/// Whether the store's quota asks for a GC before an add fails at the limit.
+fn gc_at_limit(store: &Store) -> bool {
+    store.quota().is_some_and(|q| q.gc_at_limit)
 }
 
 /// The byte budget of blocks in flight between the caller and the writer thread.

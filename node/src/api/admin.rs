@@ -345,7 +345,7 @@ pub(crate) async fn repo_stat(State(s): State<ApiState>) -> Result<Response, Api
     Ok(json(json!({
         "NumObjects": st.num_blocks,
         "RepoSize": st.file_size,
-        "StorageMax": u64::MAX, // no quota; kubo-rpc-client requires the field (BigInt)
+        "StorageMax": s.node.settings().datastore.storage_max,
         "DataSize": st.total_size,
         "RepoPath": s.node.repo_path().map_or_else(|| ":memory:".to_string(), |p| p.display().to_string()),
         "Version": format!("ipfsd-repo@{}", crate::repo::REPO_VERSION),

@@ -280,7 +280,7 @@ pub(crate) async fn add(
             if !complete.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(ApiError::bad_request("the upload is incomplete"));
             }
-            crate::ops::finish_add(&store, writer, &roots, pin)?;
+            crate::ops::finish_add(writer, &roots, pin)?;
             announce_to
                 .node
                 .announce(roots.iter().map(|a| a.cid).collect(), pin);

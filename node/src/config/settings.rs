@@ -29,6 +29,31 @@ pub struct Settings {
     pub ipns: IpnsSettings,
     /// How `add` builds DAGs by default (`Import`).
     pub import: dag::import::Params,
+    /// The block store's limits and GC (`Datastore`).
+    pub datastore: DatastoreSettings,
+}
+
+/// The block store's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DatastoreSettings {
+    /// Re-hash every block read (`Datastore.HashOnRead`).
+    pub hash_on_read: bool,
+    /// Most bytes of blocks stored (`Datastore.StorageMax`).
+    pub storage_max: u64,
+    /// Percent of `storage_max` at which automatic GC runs (`Datastore.StorageGCWatermark`,
+    /// 1 to 100).
+    pub gc_watermark: u8,
+    /// How often automatic GC runs (`Datastore.GCPeriod`).
+    pub gc_period: Duration,
+}
+
+impl DatastoreSettings {
+    /// The store quota these settings make; `auto_gc` (the daemon's `--enable-gc`) turns
+    /// on GC at the limit. The watermark hook is the caller's to add.
+    pub fn quota(&self, auto_gc: bool) -> dag::store::Quota {
+        dag::store::Quota::new(self.storage_max, self.gc_watermark).gc_at_limit(auto_gc)
+    }
 }
 
 /// The RPC API listener's settings.

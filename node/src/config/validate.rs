@@ -8,7 +8,9 @@
 //! `Repo::init` validate too, and the daemon starts from the `Settings`. The first bad
 //! value is the error, a [`ConfigError`] naming its key.
 
-use super::settings::{ApiSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings};
+use super::settings::{
+    ApiSettings, DatastoreSettings, GatewaySettings, IpnsSettings, ProvideSettings, Settings,
+};
 use super::{Config, parse_duration};
 
 /// Longest network wait a config may set (timeouts, cooldowns): a day.
@@ -160,6 +162,51 @@ impl Config {
                 )?,
             },
             import: self.import_settings()?,
+            datastore: self.datastore_settings()?,
+        })
+    }
+
+    /// The `Datastore` section parsed: `StorageMax` a size above 0, `StorageGCWatermark`
+    /// a percent from 1 to 100, `GCPeriod` a duration from 1s to [`MAX_PERIOD`].
+    pub fn datastore_settings(&self) -> Result<DatastoreSettings, ConfigError> {
+        let d = &self.datastore;
+        let storage_max = d.storage_max.bytes().ok_or_else(|| {
+            bad(
+                "Datastore.StorageMax",
+                &d.storage_max,
+                "must be a size like 10GB, 500MiB or a number of bytes",
+            )
+        })?;
+        if storage_max == 0 {
+            return Err(bad(
+                "Datastore.StorageMax",
+                &d.storage_max,
+                "must be more than 0",
+            ));
+        }
+        let gc_watermark = u8::try_from(d.storage_gc_watermark)
+            .ok()
+            .filter(|p| (1..=100).contains(p))
+            .ok_or_else(|| {
+                bad(
+                    "Datastore.StorageGCWatermark",
+                    d.storage_gc_watermark,
+                    "must be a percent from 1 to 100",
+                )
+            })?;
+        let gc_period = check_duration("Datastore.GCPeriod", &d.gc_period, false, MAX_PERIOD)?;
+        if gc_period < std::time::Duration::from_secs(1) {
+            return Err(bad(
+                "Datastore.GCPeriod",
+                format!("{:?}", d.gc_period),
+                "must be at least 1s",
+            ));
+        }
+        Ok(DatastoreSettings {
+            hash_on_read: d.hash_on_read,
+            storage_max,
+            gc_watermark,
+            gc_period,
         })
     }
 
@@ -418,6 +465,108 @@ mod tests {
         }
         assert_eq!(load("{}"), Ok(Config::default()));
         assert!(load("{").is_err());
+    }
+
+    #[test]
+    fn datastore_values_parse_once_into_typed_settings() {
+        let d = load("{}")
+            .expect("defaults")
+            .settings()
+            .expect("valid")
+            .datastore;
+        assert_eq!(d.storage_max, 10_000_000_000, "Kubo's default 10GB");
+        assert_eq!(d.gc_watermark, 90);
+        assert_eq!(d.gc_period, std::time::Duration::from_secs(3600));
+        assert!(!d.hash_on_read);
+        let c = load(
+            r#"{"Datastore": {"StorageMax": "200MB", "StorageGCWatermark": 75, "GCPeriod": "5m"}}"#,
+        )
+        .expect("valid");
+        let d = c.datastore_settings().expect("valid");
+        assert_eq!(
+            (d.storage_max, d.gc_watermark, d.gc_period),
+            (200_000_000, 75, std::time::Duration::from_secs(300))
+        );
+        let q = d.quota(true);
+        assert_eq!(
+            (q.max, q.watermark, q.gc_at_limit),
+            (200_000_000, 150_000_000, true)
+        );
+        // A number is bytes, and the file keeps what was written.
+        let c = load(r#"{"Datastore": {"StorageMax": 1048576}}"#).expect("valid");
+        assert_eq!(c.datastore_settings().expect("valid").storage_max, 1 << 20);
+        assert_eq!(
+            c.get("Datastore.StorageMax"),
+            Some(serde_json::json!(1048576))
+        );
+        // `config Datastore.StorageMax 1GiB` (a bare string) works.
+        let c = Config::default()
+            .with("Datastore.StorageMax", serde_json::json!("1GiB"))
+            .expect("set");
+        assert_eq!(c.datastore_settings().expect("valid").storage_max, 1 << 30);
+        for (text, key, why) in [
+            (
+                r#"{"Datastore": {"StorageMax": "ten GB"}}"#,
+                "Datastore.StorageMax",
+                "size like",
+            ),
+            (
+                r#"{"Datastore": {"StorageMax": "10XB"}}"#,
+                "Datastore.StorageMax",
+                "size like",
+            ),
+            (
+                r#"{"Datastore": {"StorageMax": 0}}"#,
+                "Datastore.StorageMax",
+                "more than 0",
+            ),
+            (
+                r#"{"Datastore": {"StorageMax": "0GB"}}"#,
+                "Datastore.StorageMax",
+                "more than 0",
+            ),
+            (
+                r#"{"Datastore": {"StorageGCWatermark": 0}}"#,
+                "Datastore.StorageGCWatermark",
+                "1 to 100",
+            ),
+            (
+                r#"{"Datastore": {"StorageGCWatermark": 101}}"#,
+                "Datastore.StorageGCWatermark",
+                "1 to 100",
+            ),
+            (
+                r#"{"Datastore": {"StorageGCWatermark": -5}}"#,
+                "Datastore.StorageGCWatermark",
+                "1 to 100",
+            ),
+            (
+                r#"{"Datastore": {"GCPeriod": "0"}}"#,
+                "Datastore.GCPeriod",
+                "not be 0",
+            ),
+            (
+                r#"{"Datastore": {"GCPeriod": "10ms"}}"#,
+                "Datastore.GCPeriod",
+                "at least 1s",
+            ),
+            (
+                r#"{"Datastore": {"GCPeriod": "often"}}"#,
+                "Datastore.GCPeriod",
+                "duration",
+            ),
+            (
+                r#"{"Datastore": {"GCPeriod": "9000h"}}"#,
+                "Datastore.GCPeriod",
+                "at most",
+            ),
+        ] {
+            let e = load(text).expect_err(text);
+            assert!(e.contains(key) && e.contains(why), "{text}: {e}");
+        }
+        // A value of the wrong JSON type is refused too (never a silent default).
+        assert!(load(r#"{"Datastore": {"StorageMax": true}}"#).is_err());
+        assert!(load(r#"{"Datastore": {"StorageGCWatermark": "90"}}"#).is_err());
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub struct NodeBuilder {
     bootstrap: Option<Vec<String>>,
     offline: bool,
     identity: Option<Identity>,
+    auto_gc: bool,
 }
 
 impl NodeBuilder {
@@ -97,6 +98,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Collects garbage automatically (`ipfsd daemon --enable-gc`): every
+    /// `Datastore.GCPeriod`, when writes pass the `Datastore.StorageGCWatermark`, and
+    /// before an add fails at `Datastore.StorageMax`. Off by default: an add past the
+    /// limit fails at once.
+    pub fn auto_gc(mut self, on: bool) -> Self {
+        self.auto_gc = on;
+        self
+    }
+
     /// The identity of an in-memory node (ignored with a repository, which has its own).
     pub fn identity(mut self, identity: Identity) -> Self {
         self.identity = Some(identity);
@@ -112,6 +122,7 @@ impl NodeBuilder {
             bootstrap,
             offline,
             identity,
+            auto_gc,
         } = self;
         let (store, identity, repo_path, mut config) =
             open_storage(storage, config, identity).await?;
@@ -123,13 +134,26 @@ impl NodeBuilder {
         }
         // Every config value parsed once; a bad one fails the start, naming its key.
         let settings = Arc::new(config.settings()?);
-        store.set_hash_on_read(config.datastore.hash_on_read);
+        store.set_hash_on_read(settings.datastore.hash_on_read);
         let tasks = TaskTracker::new();
         let cancel = CancellationToken::new();
+        // The quota holds for every write through this node (adds from the API, the CLI
+        // and the gateway, `block put`, fetches); with auto GC, a task collects garbage.
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        if auto_gc {
+            super::autogc::spawn(
+                store.clone(),
+                settings.datastore,
+                &tasks,
+                cancel.clone(),
+                metrics.clone(),
+            );
+        } else {
+            store.set_quota(Some(settings.datastore.quota(false)));
+        }
         // A failure from here on stops what already started (the swarm, BitSwap).
         let stop_on_error = cancel.clone().drop_guard();
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
-        let metrics = Arc::new(crate::metrics::Metrics::new());
         let online = if offline {
             None
         } else {

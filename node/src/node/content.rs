@@ -394,7 +394,7 @@ impl Node {
             if tx.is_closed() {
                 return Ok(()); // the caller went away: nothing is committed
             }
-            crate::ops::finish_add(&store, writer, &roots, options.pin)?;
+            crate::ops::finish_add(writer, &roots, options.pin)?;
             self.announce(roots.iter().map(|a| a.cid).collect(), options.pin);
             roots
         };

@@ -17,6 +17,7 @@
 //! [`CancellationToken`]. [`Node::shutdown`] cancels, then waits (bounded) for the tracker
 //! to empty; dropping the last handle cancels too, and the tasks end on their own.
 
+mod autogc;
 mod builder;
 mod content;
 mod ops;
