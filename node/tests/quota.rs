@@ -119,7 +119,8 @@ async fn churn(max_text: &str, max: u64, file: usize, total: u64) {
         let want = random_bytes(1_000_000 + seed, file);
         assert!(cat(&node, cid).await == want, "pinned {cid} intact");
     }
-    assert!(node.store().verify().expect("verify").is_ok());
+    let report = node.store().verify().expect("verify");
+    assert!(report.is_ok(), "the store does not verify: {report:?}");
     node.shutdown().await;
     // The limit is on the blocks' bytes; on disk come the redb file and, in the pack being
     // appended to, the file-system page at each boundary between two blocks freed by

@@ -20,10 +20,12 @@
 //! Links are taken only from blocks whose bytes hash to their CID: a block that fails
 //! (corrupt, unverifiable, undecodable) stops the GC before anything is deleted, with
 //! [`super::StoreError::GcAborted`] naming it. After deleting, the pack bytes of deleted
-//! blocks are freed (hole punching), and on a full disk the database file is compacted.
+//! blocks are freed (hole punching) once no reader that began before the deletion is left
+//! (module `snapshot`), and on a full disk the database file is compacted.
 
 use super::lease::mark_leased;
 use super::pin::{Visit, children, read_pins, walk};
+use super::snapshot::Freed;
 use super::{
     GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, StoreError, WriteTables, raw_cid,
     set_durability,
@@ -194,10 +196,10 @@ impl Store {
                 // their pack bytes are freed. Compaction waits for the next GC.
                 let txn = self.write_txn()?;
                 self.commit(txn)?;
-                self.inner.packs.free(&punch);
+                self.free(punch);
                 return Ok(report);
             }
-            self.inner.packs.free(&punch);
+            self.free(punch);
             report.packs_removed = self.compact(full)?;
             // What was freed may leave room to put the reserve back; on a full disk what
             // redb freed is inside its file: shrink it first.
@@ -213,6 +215,17 @@ impl Store {
             );
             Ok(report)
         })
+    }
+}
+
+impl Store {
+    /// Frees deleted blocks' pack ranges once no reader can still see them (module
+    /// `snapshot`). Call once their deletion is durable.
+    fn free(&self, ranges: HashMap<u32, Vec<(u64, u64)>>) {
+        if !ranges.is_empty() {
+            let inner = &self.inner;
+            inner.snapshots.release(&inner.packs, Freed::Ranges(ranges));
+        }
     }
 }
 
@@ -237,13 +250,15 @@ impl Store {
         let packs = &self.inner.packs;
         // Packs from this one on may still receive bytes of uncommitted transactions.
         let active = packs.first_active_id();
+        // Packs already given up, waiting for readers that may still see their blocks.
+        let waiting = self.inner.snapshots.packs_waiting();
         let mut doomed = Vec::new();
         let mut to_move = HashSet::new();
         {
             let txn = self.inner.begin_read()?;
             let table = txn.open_table(PACKS)?;
             for id in packs.ids()? {
-                if id >= active {
+                if id >= active || waiting.contains(&id) {
                     continue;
                 }
                 let live = table.get(id)?.map_or(0, |g| g.value().1);
@@ -302,10 +317,11 @@ impl Store {
             }
         }
         self.commit(txn)?;
-        for id in &removed {
-            packs.remove(*id)?;
+        let count = removed.len() as u64;
+        if !removed.is_empty() {
+            self.inner.snapshots.release(packs, Freed::Packs(removed));
         }
-        Ok(removed.len() as u64)
+        Ok(count)
     }
 }
 

@@ -80,6 +80,7 @@ impl Store {
                 reserve: boundary::Reserve::none(),
                 hash_on_read: std::sync::atomic::AtomicBool::new(false),
                 quota: Default::default(),
+                snapshots: Default::default(),
             }),
         };
         store.run(|| store.create_tables())?;

@@ -118,6 +118,33 @@ fn writer_pins_and_gc_free_the_memory_they_collect() {
     assert_eq!(store.inner.packs.ids().expect("ids").len(), 1);
 }
 
+/// A pack removed by GC compaction stays readable to a snapshot from before the GC (its
+/// blocks are still in that snapshot's index) until that reader ends.
+#[test]
+fn a_pack_removed_by_gc_waits_for_older_readers() {
+    let store = memory_store();
+    let old = big_blocks(80, 4);
+    store.put_many(old.clone()).expect("put");
+    // Roll over to a second pack, so the first no longer receives appends.
+    store.put_many(big_blocks(80, 5)).expect("put");
+    let before = ReadTables::open(&store.inner).expect("reader");
+    let report = store.gc().expect("gc");
+    assert!(report.packs_removed >= 1, "{report:?}");
+    for b in &old {
+        let mh = b.cid().hash().to_bytes();
+        assert_eq!(before.read(&mh).expect("read").as_ref(), Some(b.data()));
+    }
+    // A second GC meanwhile does not count the waiting pack again.
+    assert_eq!(store.gc().expect("gc").packs_removed, 0);
+    let held = pack_bytes(&store);
+    drop(before);
+    assert!(
+        pack_bytes(&store) < held,
+        "the pack goes once the reader ends"
+    );
+    assert_eq!(store.inner.snapshots.waiting(), 0);
+}
+
 /// Bytes appended by a transaction that aborted are referenced by nothing: GC compaction
 /// drops them (moving the live blocks out of a pack that is mostly such garbage) once
 /// their pack no longer receives appends.

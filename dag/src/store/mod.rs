@@ -62,6 +62,7 @@ mod memory;
 mod pack;
 mod pin;
 mod quota;
+mod snapshot;
 mod tables;
 mod writer;
 
@@ -333,6 +334,8 @@ struct Inner {
     hash_on_read: AtomicBool,
     /// The storage limit ([`Store::set_quota`]).
     quota: quota::QuotaSlot,
+    /// Readers in progress, for which freed pack space waits (module `snapshot`).
+    snapshots: snapshot::Snapshots,
 }
 
 impl std::fmt::Debug for Store {
@@ -365,6 +368,7 @@ impl Store {
                 reserve: boundary::Reserve::open(path),
                 hash_on_read: AtomicBool::new(false),
                 quota: Default::default(),
+                snapshots: Default::default(),
             }),
         };
         store.run(|| store.create_tables())?;
@@ -457,44 +461,36 @@ impl Store {
     /// off by default, as there). Off, a block is hashed once per hop: when it arrives
     /// (BitSwap, `block put`, imports hash what they store) and again only where a walk
     /// takes links from it (GC, pins) or by `verify`, not on every read that serves it:
-    /// every peer that receives it checks it anyway. Reads still never serve a range a
-    /// racing GC freed (see [`Store::get`]).
+    /// every peer that receives it checks it anyway. Reads still never serve a hole in
+    /// a pack in a block's place (see [`Store::get`]).
     pub fn set_hash_on_read(&self, on: bool) {
         self.inner.hash_on_read.store(on, Ordering::Relaxed);
     }
 
     /// The bytes of `cid`, or `None` if not stored. Identity CIDs answer their inline data
     /// without touching the database. The bytes are verified against the CID's hash when
-    /// [`Store::set_hash_on_read`] is on, and otherwise when they read as zeros: that is
-    /// what the pack range of a block deleted by a GC racing this read looks like (the
-    /// read then looks again, in a newer snapshot), and a genuine block of zeros passes.
+    /// [`Store::set_hash_on_read`] is on, and otherwise when they read as zeros, which is
+    /// what a hole in a pack file looks like, so a hole is never served in a block's place
+    /// (a genuine block of zeros passes). A GC racing the read cannot make one: it frees a
+    /// block's bytes only once every read that could still see the block has ended.
     pub fn get(&self, cid: &Cid) -> Result<Option<Bytes>> {
         self.run(|| {
             if let Some(data) = block::identity_data(cid) {
                 return Ok(Some(Bytes::copy_from_slice(data)));
             }
             let mh = cid.hash().to_bytes();
-            // GC may delete a block (freeing its pack bytes, which then read as zeros) or
-            // compaction move it and delete its old pack between reading the index and
-            // reading the bytes; a second look, in a newer snapshot, finds it gone or moved.
-            for attempt in 0..2 {
-                let tables = ReadTables::open(&self.inner)?;
-                let Some(loc) = tables.location(&mh)? else {
-                    return Ok(None);
-                };
-                if let Some(data) = tables.read_at(&mh, loc)? {
-                    let hash = self.inner.hash_on_read.load(Ordering::Relaxed)
-                        || data.iter().all(|&b| b == 0);
-                    if !hash {
-                        return Ok(Some(data));
-                    }
-                    match check(cid, &data) {
-                        Err(StoreError::Corrupt { .. }) if attempt == 0 && loc.pack != 0 => {}
-                        checked => return checked.map(|()| Some(data)),
-                    }
-                }
+            let tables = ReadTables::open(&self.inner)?;
+            let Some(loc) = tables.location(&mh)? else {
+                return Ok(None);
+            };
+            // Indexed but its bytes gone or short: the pack was damaged.
+            let Some(data) = tables.read_at(&mh, loc)? else {
+                return Err(StoreError::Corrupt { cid: *cid });
+            };
+            if self.inner.hash_on_read.load(Ordering::Relaxed) || data.iter().all(|&b| b == 0) {
+                check(cid, &data)?;
             }
-            Err(StoreError::Corrupt { cid: *cid })
+            Ok(Some(data))
         })
     }
 

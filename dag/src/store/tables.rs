@@ -4,6 +4,7 @@
 //! bytes in step with every insert, move and removal.
 
 use super::pack::Packs;
+use super::snapshot::Reader;
 use super::{
     Block, DATA, INDEX, Inner, MAX_BLOCK_SIZE, META, PACKS, PINS, Result, StoreError, TOTAL_SIZE,
     block,
@@ -33,16 +34,21 @@ pub(crate) struct ReadTables<'a> {
     data: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     pub(super) pins: redb::ReadOnlyTable<&'static [u8], u8>,
     packs: &'a Packs,
+    /// Keeps the pack space of blocks this snapshot sees from being freed.
+    _reader: Reader<'a>,
 }
 
 impl<'a> ReadTables<'a> {
     pub(super) fn open(inner: &'a Inner) -> Result<Self> {
+        // Entered before the snapshot is taken: GCs that commit after it wait for it.
+        let reader = inner.snapshots.enter(&inner.packs);
         let txn = inner.begin_read()?;
         Ok(ReadTables {
             index: txn.open_table(INDEX)?,
             data: txn.open_table(DATA)?,
             pins: txn.open_table(PINS)?,
             packs: &inner.packs,
+            _reader: reader,
         })
     }
 }

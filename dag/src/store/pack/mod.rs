@@ -116,7 +116,8 @@ impl Packs {
     }
 
     /// Frees the space of deleted blocks' bytes, `(offset, len)` ranges per pack id. Call
-    /// only once the deletion has committed (durably). A failure only leaves space for
+    /// only once the deletion has committed (durably) and no reader can still see the
+    /// deleted blocks (module `snapshot`). A failure only leaves space for
     /// compaction to reclaim, so it is logged, not returned.
     pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<(u64, u64)>>) {
         for (id, ranges) in ranges {
