@@ -103,16 +103,20 @@ fi
 
 # ---------------------------------------------------------------- testnet lab tools
 # The lab test (lab/tests/lab.rs) measures the emulated RTT with ping inside network
-# namespaces; Debian's iputils-ping provides it. Without root there is no lab (the test
+# namespaces (Debian's iputils-ping), and the many-seeders scenario refuses inbound
+# connections with nftables (Debian's nftables). Without root there is no lab (the test
 # says so and passes), so nothing is installed then.
-if [[ "$(id -u)" -eq 0 ]] && ! command -v ping >/dev/null && command -v apt-get >/dev/null; then
-  log "installing Debian's iputils-ping for the testnet lab (apt-get)"
+lab_packages=()
+command -v ping >/dev/null || lab_packages+=(iputils-ping)
+command -v nft >/dev/null || lab_packages+=(nftables)
+if [[ "$(id -u)" -eq 0 && ${#lab_packages[@]} -gt 0 ]] && command -v apt-get >/dev/null; then
+  log "installing Debian's ${lab_packages[*]} for the testnet lab (apt-get)"
   apt_log="$(mktemp)"
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends iputils-ping; } >"$apt_log" 2>&1; then
+        apt-get install -y -qq --no-install-recommends "${lab_packages[@]}"; } >"$apt_log" 2>&1; then
     tail -n 30 "$apt_log" >&2
     rm -f "$apt_log"
-    fail "apt-get install iputils-ping failed"
+    fail "apt-get install ${lab_packages[*]} failed"
   fi
   rm -f "$apt_log"
 fi
