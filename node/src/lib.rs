@@ -56,6 +56,7 @@ pub mod net;
 mod node;
 pub mod ops;
 pub mod path;
+pub mod pool;
 pub mod repo;
 mod serve;
 

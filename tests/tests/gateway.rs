@@ -601,6 +601,18 @@ fn content_from_another_node_and_timeouts() {
     a.call("swarm/connect", &[("arg", b.swarm_addr())]).ok();
     a.call("swarm/connect", &[("arg", c.swarm_addr())]).ok();
     let site = add_site(&b);
+    // A small range of a file A lacks: read at once only when its blocks are in the
+    // store, so here it is fetched and streamed.
+    let r = get(
+        &a,
+        &format!("/ipfs/{}/big.bin", site.root),
+        &[("Range", "bytes=2000000-2000099")],
+    );
+    assert_eq!(r.status, 206, "{}", r.text());
+    assert!(
+        r.body == site.big[2_000_000..2_000_100],
+        "the range's bytes"
+    );
     let r = get(&a, &format!("/ipfs/{}/big.bin", site.root), &[]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(

@@ -459,11 +459,21 @@ fn is_camel_of(key: &str, name: &str) -> bool {
     key == camel
 }
 
-/// Runs store work on the blocking pool.
+/// Runs store work on the store's thread pool (module `pool`).
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await?
+    crate::pool::local().run(f).await?
+}
+
+impl From<crate::pool::PoolError> for ApiError {
+    fn from(e: crate::pool::PoolError) -> Self {
+        let status = match e {
+            crate::pool::PoolError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
 }
 
 impl From<tokio::task::JoinError> for ApiError {

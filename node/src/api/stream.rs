@@ -42,12 +42,30 @@ pub const STREAM_ERROR: &str = "X-Stream-Error";
 const BREAK_OFF_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Chunks buffered between a streaming handler and the client.
 const STREAM_DEPTH: usize = 8;
+/// Bytes of content buffered between producers and clients, summed over every streamed
+/// response of the process (the gateway's bodies and the API's): a producer waits for
+/// room before it sends. Each stream also holds at most [`STREAM_DEPTH`] chunks, so this
+/// binds only when many streams are ahead of their clients at once (64 downloads of a
+/// file of 256 KiB blocks would otherwise buffer 128 MiB).
+pub const STREAM_BUDGET: usize = 32 << 20;
+/// The budget's unit.
+const BUDGET_UNIT: usize = 1024;
+
+/// The room left in [`STREAM_BUDGET`], in [`BUDGET_UNIT`]s.
+fn budget() -> Arc<tokio::sync::Semaphore> {
+    static BUDGET: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| {
+            Arc::new(tokio::sync::Semaphore::new(STREAM_BUDGET / BUDGET_UNIT))
+        });
+    BUDGET.clone()
+}
 
 /// What a producer sends.
 #[derive(Debug)]
 pub(crate) enum Chunk {
-    /// Content.
-    Data(Bytes),
+    /// Content, and its share of [`STREAM_BUDGET`] (given back once the body has
+    /// handed the bytes to the connection).
+    Data(Bytes, Option<tokio::sync::OwnedSemaphorePermit>),
     /// The stream failed: its message and its JSON error object.
     Failed(String, serde_json::Value),
     /// The stream is complete.
@@ -126,9 +144,20 @@ fn json_line(v: &serde_json::Value) -> Bytes {
 }
 
 impl Sink {
-    /// Sends raw bytes; waits while the client is slow.
+    /// Sends raw bytes; waits while the client is slow, and while every stream together
+    /// holds [`STREAM_BUDGET`].
     pub(crate) fn bytes(&self, b: Bytes) -> Result<(), Gone> {
-        self.tx.blocking_send(Chunk::Data(b)).map_err(|_| Gone)
+        if self.tx.is_closed() {
+            return Err(Gone);
+        }
+        let units = b
+            .len()
+            .div_ceil(BUDGET_UNIT)
+            .clamp(1, STREAM_BUDGET / BUDGET_UNIT);
+        let room = futures::executor::block_on(budget().acquire_many_owned(units as u32)).ok();
+        self.tx
+            .blocking_send(Chunk::Data(b, room))
+            .map_err(|_| Gone)
     }
 
     /// Fails the stream with `why` (for [`body_of`] streams: the body is broken off).
@@ -139,7 +168,7 @@ impl Sink {
 
     /// Sends one JSON object without waiting; hands it back if the stream is full.
     pub(crate) fn try_json(&self, v: serde_json::Value) -> Result<Option<serde_json::Value>, Gone> {
-        match self.tx.try_send(Chunk::Data(json_line(&v))) {
+        match self.tx.try_send(Chunk::Data(json_line(&v), None)) {
             Ok(()) => Ok(None),
             Err(mpsc::error::TrySendError::Full(_)) => Ok(Some(v)),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
@@ -149,7 +178,7 @@ impl Sink {
     /// Sends one JSON object and a newline, from async code.
     pub(crate) async fn json_async(&self, v: &serde_json::Value) -> Result<(), Gone> {
         self.tx
-            .send(Chunk::Data(json_line(v)))
+            .send(Chunk::Data(json_line(v), None))
             .await
             .map_err(|_| Gone)
     }
@@ -186,18 +215,24 @@ fn panicked(payload: Box<dyn std::any::Any + Send>) -> ApiError {
 }
 
 /// A streamed response fed by a blocking producer: `produce` gets a sender of chunks and
-/// runs on the blocking pool; the response ends when it returns, cleanly for `Ok` and as
-/// a failed stream (see the module docs) for an error or a panic.
+/// runs on the pool of work that may wait (it waits for the client; module `pool`); the
+/// response ends when it returns, cleanly for `Ok` and as a failed stream (see the module
+/// docs) for an error or a panic, or if the pool cannot take it.
 pub(crate) fn stream_body(
     content_type: &'static str,
     produce: impl FnOnce(&Sink) -> Result<(), ApiError> + Send + 'static,
 ) -> Response {
     let (sink, rx) = stream_channel();
-    tokio::task::spawn_blocking(move || {
+    let failed = sink.clone();
+    let queued = crate::pool::waiting().spawn(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&sink)))
             .unwrap_or_else(|p| Err(panicked(p)));
         let _ = sink.tx.blocking_send(Sink::outcome(result));
     });
+    if let Err(e) = queued {
+        let _ = failed.tx.try_send(Sink::outcome(Err(e.into())));
+    }
+    drop(failed);
     stream_response(content_type, rx)
 }
 
@@ -368,7 +403,9 @@ impl http_body::Body for StreamBody {
         loop {
             match &mut this.state {
                 State::Streaming => match ready!(this.rx.poll_recv(cx)) {
-                    Some(Chunk::Data(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
+                    Some(Chunk::Data(b, _room)) => {
+                        return Poll::Ready(Some(Ok(Frame::data(b))));
+                    }
                     Some(Chunk::Done) => this.state = State::Ended,
                     Some(Chunk::Failed(message, object)) => this.fail(message, object),
                     None => {

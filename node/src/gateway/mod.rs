@@ -56,9 +56,9 @@ const MAX_LOCAL: usize = 32;
 /// Requests resolved through the network at once (each on a thread of its own, waiting up
 /// to `RetrievalTimeout` per block); more wait for a turn.
 const MAX_FETCHING: usize = 32;
-/// Bodies streamed at once (each is one producer on a thread of its own: it may fetch
-/// blocks); more wait for a turn.
-const MAX_STREAMS: usize = 64;
+/// Bodies streamed at once (each is one producer on the pool of work that may wait: it
+/// may fetch blocks, and the client sets its pace); more wait for a turn.
+const MAX_STREAMS: usize = 32;
 /// `Cache-Control` of everything under `/ipfs/` (immutable by construction).
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
 /// `Cache-Control` of content reached through an `/ipns/` name, which may change.
@@ -316,10 +316,20 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                     Range::Part(a, b) => (a, b, StatusCode::PARTIAL_CONTENT),
                     Range::Unsatisfiable => return Err(GatewayError::Range { size }),
                 };
-                let body = match whole {
-                    Some(all) => Body::from(all.slice(start as usize..end as usize)),
-                    None if head => Body::empty(),
-                    None => stream_file(
+                // A small part of a large file (a player's range request) is read at once
+                // on the store's pool when its blocks are here; otherwise it streams.
+                let small = match whole {
+                    None if !head && end - start <= SMALL_FILE => {
+                        let turn = s.turn(&s.local, "local").await?;
+                        read_part(local, turn, cid, start, end - start).await?
+                    }
+                    _ => None,
+                };
+                let body = match (whole, small) {
+                    (Some(all), _) => Body::from(all.slice(start as usize..end as usize)),
+                    (None, Some(part)) => Body::from(part),
+                    (None, None) if head => Body::empty(),
+                    (None, None) => stream_file(
                         src,
                         s.turn(&s.streams, "stream").await?,
                         cid,
@@ -351,13 +361,12 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
                 let title = content.title();
                 let parent = !content.segments.is_empty();
                 // Rendered off the executor, so other requests do not wait behind it.
-                let page = tokio::task::spawn_blocking(move || {
-                    html::listing(&title, &cid.to_string(), &entries, parent, truncated)
-                })
-                .await
-                .map_err(|e| GatewayError::Internal {
-                    reason: e.to_string(),
-                })?;
+                let page = crate::pool::local()
+                    .run(move || {
+                        html::listing(&title, &cid.to_string(), &entries, parent, truncated)
+                    })
+                    .await
+                    .map_err(pool_error)?;
                 sized(page.into(), "text/html; charset=utf-8")
             }
             Plan::Block {
@@ -459,31 +468,29 @@ async fn serve(s: &GatewayState, req: &Parts) -> Result<Response, GatewayError> 
     Ok(resp)
 }
 
-/// Where blocking work runs.
+/// Where blocking work runs (module `pool`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum On {
-    /// The runtime's blocking pool: store reads only, short.
+    /// The store's pool: store reads only, short.
     Pool,
-    /// A thread of its own: work that may wait on the network never occupies the
-    /// blocking pool, which local work (here and in the RPC API) needs.
+    /// The pool of work that may wait (on the network, on a slow client), so it never
+    /// occupies the threads local work (here and in the RPC API) needs.
     Thread,
 }
 
 impl On {
     fn run(self, f: impl FnOnce() + Send + 'static) -> Result<(), GatewayError> {
-        match self {
-            On::Pool => {
-                tokio::task::spawn_blocking(f);
-                Ok(())
-            }
-            On::Thread => std::thread::Builder::new()
-                .name("gateway-fetch".into())
-                .spawn(f)
-                .map(drop)
-                .map_err(|e| GatewayError::Internal {
-                    reason: format!("cannot start a thread: {e}"),
-                }),
-        }
+        let pool = match self {
+            On::Pool => crate::pool::local(),
+            On::Thread => crate::pool::waiting(),
+        };
+        pool.spawn(f).map_err(pool_error)
+    }
+}
+
+fn pool_error(e: crate::pool::PoolError) -> GatewayError {
+    GatewayError::Internal {
+        reason: e.to_string(),
     }
 }
 
@@ -504,6 +511,38 @@ async fn resolve(
     rx.await.map_err(|_| GatewayError::Internal {
         reason: "the resolving task ended without an answer".into(),
     })
+}
+
+/// Reads `len` bytes of file `cid` from `start` on the store's pool, holding `turn`:
+/// `None` if a block of the part is not in the store (then it is streamed, fetching).
+async fn read_part(
+    local: Source,
+    turn: OwnedSemaphorePermit,
+    cid: Cid,
+    start: u64,
+    len: u64,
+) -> Result<Option<Bytes>, GatewayError> {
+    let src = local.clone();
+    let read = crate::pool::local()
+        .run(move || {
+            let _turn = turn;
+            let mut reader = FileReader::open(&src, &cid, start, Some(len))?;
+            let mut pieces = Vec::new();
+            while let Some(piece) = reader.next_piece()? {
+                pieces.push(piece);
+            }
+            Ok::<_, ExportError>(match pieces.len() {
+                1 => pieces.pop().unwrap_or_default(),
+                _ => Bytes::from(pieces.concat()),
+            })
+        })
+        .await
+        .map_err(pool_error)?;
+    match read {
+        Ok(part) => Ok(Some(part)),
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(read_error(e, &local, true)),
+    }
 }
 
 /// Whether resolving failed only because a block is not in the store.

@@ -1,4 +1,5 @@
-//! Response bodies streamed by a producer on a thread of its own into a bounded channel
+//! Response bodies streamed by a producer on the pool of work that may wait (module
+//! `pool`) into a bounded channel
 //! (a slow client slows the reader; a failure after the first byte breaks the connection
 //! off), and the `ETag` of a CAR.
 
@@ -16,7 +17,8 @@ use tokio::sync::OwnedSemaphorePermit;
 const CAR_CHUNK: usize = 256 << 10;
 
 /// Streams `len` bytes of the file `cid` from `start`.
-/// (On a thread of its own: a block may have to come from the network.)
+/// (On the pool of work that may wait: a block may have to come from the network, and
+/// the client sets the pace.)
 pub(super) fn stream_file(
     src: Source,
     turn: OwnedSemaphorePermit,
