@@ -108,6 +108,11 @@ impl Repo {
         self.daemon.as_ref().expect("a daemon runs").api.clone()
     }
 
+    /// The running daemon's process ID.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().expect("a daemon runs").child.id()
+    }
+
     /// What the running daemon has logged so far (its stdout and stderr).
     pub fn daemon_log(&self) -> String {
         let d = self.daemon.as_ref().expect("a daemon runs");

@@ -41,6 +41,7 @@ mod online;
 mod pin;
 mod quota;
 mod read;
+mod soak;
 mod streams;
 
 use common::{
