@@ -8,8 +8,8 @@
 //! - pins and unpins of small files, each pinned file read back whole.
 //!
 //! Checked at the end: no error except the provoked ones, GC ran, the daemon's resident
-//! memory never went over [`RSS_BUDGET`], every pinned file is intact and `repo verify`
-//! passes through the daemon.
+//! memory never went over [`RSS_BUDGET`] nor its threads over [`MAX_THREADS`], every
+//! pinned file is intact and `repo verify` passes through the daemon.
 //!
 //! The suite runs two minutes ([`a_two_minute_soak`]); `scripts/soak.sh` runs the ignored
 //! [`soak_long`] in a release build (`IPFSD_SOAK_SECS`, default 30 minutes), with the
@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// Most resident memory the daemon may take (the bound).
 const RSS_BUDGET: u64 = 256 << 20;
+/// Most threads the daemon may run under this load: its runtime's, the store pool's (at
+/// most 16), the threads of the adds in progress, the database's and the packs'.
+const MAX_THREADS: u64 = 40;
 /// The file the range requests read (pinned).
 const VIDEO: usize = 32 << 20;
 /// Bytes per range request.
@@ -210,6 +213,12 @@ fn soak(length: Duration, csv: Option<PathBuf>) {
         assert!(count.load(Ordering::Relaxed) > 0, "no {name} were made");
     }
     assert!(gc_runs >= 1.0, "the automatic GC never ran");
+    // The thread pools bound the daemon's threads whatever the load (before them this
+    // load ran ~50, and 64 connections up to ~270).
+    assert!(
+        max_threads <= MAX_THREADS,
+        "the daemon ran {max_threads} threads (at most {MAX_THREADS} expected)"
+    );
     assert!(
         max_rss <= RSS_BUDGET,
         "the daemon's RSS reached {max_rss} bytes (budget {RSS_BUDGET})"
