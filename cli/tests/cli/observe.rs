@@ -542,12 +542,62 @@ fn every_named_family_changes_as_traffic_flows() {
 
 #[test]
 fn stats_bw_agrees_with_the_bytes_moved() {
+    stats_bw_agrees(Transport::Tcp);
+}
+
+#[test]
+fn stats_bw_agrees_with_the_bytes_moved_over_quic() {
+    stats_bw_agrees(Transport::Quic);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    Tcp,
+    Quic,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Quic => "quic",
+        }
+    }
+}
+
+/// A daemon listening on TCP and on QUIC (both on 127.0.0.1).
+fn tcp_and_quic_daemon() -> Repo {
+    let mut r = Repo::init();
+    r.try_start_daemon_args(&[], &["--swarm-addr", "/ip4/127.0.0.1/udp/0/quic-v1"])
+        .expect("daemon starts");
+    r
+}
+
+/// B connected to A over `transport`; answers A's peer ID.
+fn connect_over(a: &Repo, b: &Repo, transport: Transport) -> String {
+    let a_id = id(a);
+    let addr = a_id["Addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|addr| addr.contains("/quic-v1") == (transport == Transport::Quic))
+        .unwrap_or_else(|| panic!("no {} address in {a_id}", transport.name()))
+        .to_string();
+    assert!(addr.starts_with("/ip4/127.0.0.1/"), "{addr}");
+    b.ok(&["swarm", "connect", &addr]);
+    a_id["ID"].as_str().expect("ID").to_string()
+}
+
+fn stats_bw_agrees(transport: Transport) {
     const SIZE: usize = 20 << 20;
-    let a = Repo::init_online();
-    let b = Repo::init_online();
+    let (a, b) = match transport {
+        Transport::Tcp => (Repo::init_online(), Repo::init_online()),
+        Transport::Quic => (tcp_and_quic_daemon(), tcp_and_quic_daemon()),
+    };
     let file = a.file("big", &random_bytes(21, SIZE));
     let cid = a.add(&[s(&file)]);
-    let a_peer = connect(&a, &b);
+    let a_peer = connect_over(&a, &b, transport);
     let before = bw(&b, &[]);
     let before_a = bw(&a, &[]);
     let out = b.ok_bytes(&["cat", &cid]);
@@ -559,7 +609,8 @@ fn stats_bw_agrees_with_the_bytes_moved() {
     let moved_out = n(&after_a, "TotalOut") - n(&before_a, "TotalOut");
     let ratio = moved_in / SIZE as f64;
     eprintln!(
-        "stats bw: B TotalIn +{moved_in} bytes, A TotalOut +{moved_out} bytes for {SIZE} bytes fetched (ratio {ratio:.4})"
+        "stats bw ({}): B TotalIn +{moved_in} bytes, A TotalOut +{moved_out} bytes for {SIZE} bytes fetched (ratio {ratio:.4})",
+        transport.name()
     );
     assert!(
         (0.95..=1.05).contains(&ratio),
@@ -573,9 +624,18 @@ fn stats_bw_agrees_with_the_bytes_moved() {
     let peer = bw(&b, &["--peer", &a_peer]);
     assert!(n(&peer, "TotalIn") >= SIZE as f64);
     assert!(n(&peer, "TotalIn") <= n(&after, "TotalIn"));
-    let tcp = bw(&b, &["--proto", "tcp"]);
-    assert_eq!(n(&tcp, "TotalIn"), n(&bw(&b, &[]), "TotalIn"));
-    assert_eq!(n(&bw(&b, &["--proto", "quic"]), "TotalIn"), 0.0);
+    let total = n(&bw(&b, &[]), "TotalIn");
+    let (tcp, quic) = (
+        n(&bw(&b, &["--proto", "tcp"]), "TotalIn"),
+        n(&bw(&b, &["--proto", "quic"]), "TotalIn"),
+    );
+    assert_eq!(tcp + quic, total, "the transports add up");
+    match transport {
+        // TCP only on both sides: nothing over QUIC.
+        Transport::Tcp => assert_eq!(quic, 0.0),
+        // Both listen on both; the fetch went over the QUIC connection.
+        Transport::Quic => assert!(quic >= 0.95 * SIZE as f64, "QUIC in: {quic}"),
+    }
     let e = b.fail(&["stats", "bw", "--proto", "/ipfs/bitswap/1.2.0"]);
     assert!(e.contains("tcp or quic"), "{e}");
     let e = b.fail(&["stats", "bw", "--peer", "nonsense"]);
