@@ -123,12 +123,13 @@ async fn churn(max_text: &str, max: u64, file: usize, total: u64) {
     assert!(report.is_ok(), "the store does not verify: {report:?}");
     node.shutdown().await;
     // The limit is on the blocks' bytes; on disk come the redb file and, in the pack being
-    // appended to, the file-system page at each boundary between two blocks freed by
-    // different GCs (hole punching frees whole pages only): at most 4 KiB per block
-    // appended since the pack was last compacted (see DESIGN.md, Quota). Without hole
-    // punching the pack would hold everything ever added.
+    // appended to, the file-system page at each boundary between runs of records freed by
+    // different GCs (hole punching frees whole pages only; records freed together are
+    // punched as one range), see DESIGN.md, Quota. Measured: 20.18 MB on disk for 19.93 MB
+    // stored (21.44 MB when each block's data was punched alone). Without hole punching
+    // the pack would hold everything ever added.
     assert!(
-        most_disk <= max + max / 10 + 8 * MB,
+        most_disk <= max + max / 20 + 2 * MB,
         "the store took {most_disk} bytes on disk (StorageMax {max})"
     );
 }

@@ -24,8 +24,9 @@
 //! (module `snapshot`), and on a full disk the database file is compacted.
 
 use super::lease::mark_leased;
+use super::pack::{Freed, header_len};
 use super::pin::{Visit, children, read_pins, walk};
-use super::snapshot::Freed;
+use super::snapshot::Space;
 use super::{
     GcGuard, Loc, PACKS, PinMode, ReadTables, Result, Store, StoreError, WriteTables, raw_cid,
     set_durability,
@@ -145,7 +146,7 @@ impl Store {
             let full = self.inner.reserve.is_released();
             let sweep_batch = if full { SWEEP_BATCH_FULL } else { SWEEP_BATCH };
             // Pack ranges of deleted blocks, freed once the deletions are durable.
-            let mut punch: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+            let mut punch: HashMap<u32, Vec<Freed>> = HashMap::new();
             let mut start = 0;
             while start < candidates.len() {
                 if stop() {
@@ -181,7 +182,11 @@ impl Store {
                         if let Some(loc) = tables.remove(mh)? {
                             let size = loc.size;
                             if loc.pack != 0 {
-                                punch.entry(loc.pack).or_default().push((loc.offset, size));
+                                punch.entry(loc.pack).or_default().push(Freed {
+                                    offset: loc.offset,
+                                    len: size,
+                                    header: header_len(mh.len()),
+                                });
                             }
                             report.freed_bytes += size;
                             report.removed.push(raw_cid(mh)?);
@@ -221,10 +226,10 @@ impl Store {
 impl Store {
     /// Frees deleted blocks' pack ranges once no reader can still see them (module
     /// `snapshot`). Call once their deletion is durable.
-    fn free(&self, ranges: HashMap<u32, Vec<(u64, u64)>>) {
+    pub(super) fn free(&self, ranges: HashMap<u32, Vec<Freed>>) {
         if !ranges.is_empty() {
             let inner = &self.inner;
-            inner.snapshots.release(&inner.packs, Freed::Ranges(ranges));
+            inner.snapshots.release(&inner.packs, Space::Ranges(ranges));
         }
     }
 }
@@ -319,7 +324,7 @@ impl Store {
         self.commit(txn)?;
         let count = removed.len() as u64;
         if !removed.is_empty() {
-            self.inner.snapshots.release(packs, Freed::Packs(removed));
+            self.inner.snapshots.release(packs, Space::Packs(removed));
         }
         Ok(count)
     }

@@ -549,9 +549,12 @@ impl Store {
             };
             self.commit(txn)?;
             if let Some(loc) = removed.filter(|l| l.pack != 0) {
-                self.inner
-                    .packs
-                    .free(&HashMap::from([(loc.pack, vec![(loc.offset, loc.size)])]));
+                let freed = pack::Freed {
+                    offset: loc.offset,
+                    len: loc.size,
+                    header: pack::header_len(mh.len()),
+                };
+                self.free(HashMap::from([(loc.pack, vec![freed])]));
             }
             Ok(removed.is_some())
         })

@@ -18,14 +18,14 @@
 //! The cost: a long reader (`repo verify` over a large store) holds the space GCs free
 //! meanwhile until it ends. The quota counts blocks' bytes, not disk, so it is unaffected.
 
-use super::pack::Packs;
+use super::pack::{Freed, Packs};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Pack space given up by a GC.
-pub(crate) enum Freed {
+pub(crate) enum Space {
     /// `(offset, len)` ranges of deleted blocks' bytes, per pack id.
-    Ranges(HashMap<u32, Vec<(u64, u64)>>),
+    Ranges(HashMap<u32, Vec<Freed>>),
     /// Packs no index entry points at any more.
     Packs(Vec<u32>),
 }
@@ -43,12 +43,12 @@ struct State {
     /// Epoch → readers in it.
     readers: BTreeMap<u64, usize>,
     /// Space freed in epoch `.0`: readers of earlier epochs may still see it.
-    waiting: Vec<(u64, Freed)>,
+    waiting: Vec<(u64, Space)>,
 }
 
 impl State {
     /// Takes out the space no reader can see any more.
-    fn ready(&mut self) -> Vec<Freed> {
+    fn ready(&mut self) -> Vec<Space> {
         let oldest = self.readers.keys().next().copied().unwrap_or(u64::MAX);
         let (ready, waiting) = std::mem::take(&mut self.waiting)
             .into_iter()
@@ -78,7 +78,7 @@ impl Snapshots {
 
     /// Frees `freed` once no reader that began before now is left. Call only after the
     /// deletions that gave it up have committed (durably).
-    pub(crate) fn release(&self, packs: &Packs, freed: Freed) {
+    pub(crate) fn release(&self, packs: &Packs, freed: Space) {
         let ready = {
             let mut s = self.state();
             s.epoch += 1;
@@ -95,8 +95,8 @@ impl Snapshots {
             .waiting
             .iter()
             .filter_map(|(_, freed)| match freed {
-                Freed::Packs(ids) => Some(ids.iter().copied()),
-                Freed::Ranges(_) => None,
+                Space::Packs(ids) => Some(ids.iter().copied()),
+                Space::Ranges(_) => None,
             })
             .flatten()
             .collect()
@@ -135,11 +135,11 @@ impl Drop for Reader<'_> {
     }
 }
 
-fn apply(packs: &Packs, freed: Vec<Freed>) {
+fn apply(packs: &Packs, freed: Vec<Space>) {
     for f in freed {
         match f {
-            Freed::Ranges(ranges) => packs.free(&ranges),
-            Freed::Packs(ids) => {
+            Space::Ranges(ranges) => packs.free(&ranges),
+            Space::Packs(ids) => {
                 for id in ids {
                     if let Err(e) = packs.remove(id) {
                         tracing::warn!(pack = id, error = %e, "cannot remove an unreferenced pack");

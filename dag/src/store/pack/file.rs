@@ -274,11 +274,16 @@ impl FilePacks {
         }
     }
 
-    /// Frees the disk space of deleted blocks' bytes, `(offset, len)` ranges of pack `id`
-    /// (the file keeps its size; the ranges read as zeros). Call only once the deletion is
-    /// durable. Where the file system cannot punch holes this does nothing (GC compaction
-    /// still reclaims the space by rewriting the pack).
-    pub(crate) fn punch(&self, id: u32, ranges: &[(u64, u64)]) -> Result<()> {
+    /// Frees the disk space of deleted blocks' records in pack `id` (the file keeps its
+    /// size; the ranges read as zeros). Call only once the deletion is durable. Where the
+    /// file system cannot punch holes this does nothing (GC compaction still reclaims the
+    /// space by rewriting the pack).
+    ///
+    /// Whole records are punched, headers included, and records that follow each other
+    /// are punched as one range: a hole frees only whole file-system pages, so punching
+    /// them one by one would keep the page at every boundary between two of them.
+    pub(crate) fn punch(&self, id: u32, freed: &[super::Freed]) -> Result<()> {
+        let ranges = records(freed);
         #[cfg(target_os = "linux")]
         {
             use rustix::fs::{FallocateFlags, fallocate};
@@ -289,7 +294,7 @@ impl FilePacks {
                 Err(e) => return Err(StoreError::Pack { path, source: e }),
             };
             let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
-            for &(offset, len) in ranges {
+            for (offset, len) in ranges {
                 match fallocate(&file, mode, offset, len) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::OPNOTSUPP) => return Ok(()),
@@ -340,6 +345,37 @@ impl FilePacks {
         }
         Ok(ids)
     }
+}
+
+/// Bytes of a record's header for a multihash of `mh_len` bytes (see the module docs).
+pub(crate) fn header_len(mh_len: usize) -> u64 {
+    let mut varint = 1;
+    let mut n = mh_len >> 7;
+    while n > 0 {
+        varint += 1;
+        n >>= 7;
+    }
+    (varint + mh_len + 4) as u64
+}
+
+/// The `(start, len)` ranges of freed records, sorted, with adjacent ones merged.
+fn records(freed: &[super::Freed]) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = freed
+        .iter()
+        .map(|f| (f.offset.saturating_sub(f.header), f.offset + f.len))
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(start, end)| (start, end - start))
+        .collect()
 }
 
 fn parse_name(name: &str) -> Option<u32> {

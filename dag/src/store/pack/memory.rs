@@ -91,11 +91,11 @@ impl MemoryPacks {
     }
 
     /// Drops the blocks at the ranges' offsets (readers holding them keep their copy).
-    pub(crate) fn punch(&self, id: u32, ranges: &[(u64, u64)]) {
+    pub(crate) fn punch(&self, id: u32, ranges: &[super::Freed]) {
         let mut s = self.state();
         if let Some(pack) = s.packs.get_mut(&id) {
-            for (offset, _) in ranges {
-                if let Some(data) = pack.blocks.remove(offset) {
+            for freed in ranges {
+                if let Some(data) = pack.blocks.remove(&freed.offset) {
                     pack.held -= data.len() as u64;
                 }
             }

@@ -24,10 +24,19 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub(crate) use file::FilePacks;
+pub(crate) use file::{FilePacks, header_len};
 #[cfg(test)]
 pub(crate) use memory::MEMORY_PACK_SIZE;
 pub(crate) use memory::MemoryPacks;
+
+/// A deleted block's bytes in a pack: its data (`len` bytes at `offset`) and, in a pack
+/// file, the `header` bytes of its record just before the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Freed {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) header: u64,
+}
 
 /// A pack file is closed and a new one started past this size.
 pub const PACK_TARGET_SIZE: u64 = 1 << 30;
@@ -119,7 +128,7 @@ impl Packs {
     /// only once the deletion has committed (durably) and no reader can still see the
     /// deleted blocks (module `snapshot`). A failure only leaves space for
     /// compaction to reclaim, so it is logged, not returned.
-    pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<(u64, u64)>>) {
+    pub(crate) fn free(&self, ranges: &HashMap<u32, Vec<Freed>>) {
         for (id, ranges) in ranges {
             let punched = match self {
                 Packs::File(p) => p.punch(*id, ranges),
