@@ -826,7 +826,10 @@ impl<'a> GcGuard<'a> {
 
 impl Drop for GcGuard<'_> {
     fn drop(&mut self) {
-        self.lock.state().gc = false;
+        let mut state = self.lock.state();
+        state.gc = false;
+        state.leases.gc_ended();
+        drop(state);
         self.lock.cv.notify_all();
     }
 }
