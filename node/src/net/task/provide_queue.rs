@@ -10,9 +10,8 @@
 
 use super::Task;
 use super::query::Request;
-use crate::net::{NetError, ProvideStats};
+use crate::net::{NetError, ProvideStats, RunReport};
 use libp2p::kad::RecordKey;
-use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Announcements running at once.
@@ -118,17 +117,7 @@ impl Task {
         s
     }
 
-    pub(super) fn on_reprovide(&mut self, done: u64, finished: Option<Duration>) {
-        self.stats.reprovide_done = done;
-        match finished {
-            None => self.stats.reproviding = true,
-            Some(took) => {
-                self.stats.reproviding = false;
-                self.stats.reprovide_runs += 1;
-                self.stats.last_reprovide_keys = done;
-                self.stats.last_reprovide_seconds = took.as_secs_f64();
-                self.stats.last_reprovide_at = Some(std::time::Instant::now());
-            }
-        }
+    pub(super) fn on_reprovide(&mut self, report: RunReport) {
+        self.stats.apply(&report);
     }
 }
