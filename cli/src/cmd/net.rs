@@ -331,7 +331,11 @@ fn falling_behind(v: &serde_json::Value) -> Option<String> {
     Some(format!(
         "warning: the reprovider is falling behind: {} takes about {} but Provide.Interval is {}; \
          announcements expire before they are renewed",
-        if running { "the running run" } else { "the last run" },
+        if running {
+            "the running run"
+        } else {
+            "the last run"
+        },
         secs("ReprovideEstimateSeconds").map_or("?".into(), |s| format!("{s:.0}s")),
         secs("ReprovideIntervalSeconds").map_or("?".into(), |s| format!("{s:.0}s")),
     ))

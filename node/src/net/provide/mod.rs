@@ -63,7 +63,8 @@ impl Strategy {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProvideStats {
-    /// Announcements finished since start.
+    /// Announcements through the provide queue finished since start (`add`, `routing
+    /// provide`, per-key reprovide runs; a sweeping run counts in `reprovide_sweep`).
     pub total_provides: u64,
     /// Announcements that reached no peer.
     pub failed_provides: u64,
@@ -107,6 +108,9 @@ pub struct ProvideStats {
     /// The running (or last) sweeping run's counters: lookups, their `FIND_NODE`
     /// requests, `ADD_PROVIDER` messages, failed streams and keys that reached no peer.
     pub reprovide_sweep: SweepCounts,
+    /// The running run's latest report and when it came (the base of [`Self::refresh`]).
+    #[serde(skip)]
+    pub(crate) running: Option<(RunReport, std::time::Instant)>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -117,9 +121,9 @@ fn seconds<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Resul
 }
 
 impl ProvideStats {
-    /// Folds a run's progress report in: progress counters, and the health fields from
-    /// [`health`].
-    pub fn apply(&mut self, r: &RunReport) {
+    /// Folds a run's progress report, received at `at`, in: progress counters, and the
+    /// health fields from [`health`].
+    pub fn apply(&mut self, r: &RunReport, at: std::time::Instant) {
         self.reprovide_done = r.done;
         self.reprovide_interval = r.interval;
         self.reprovide_sweep = r.sweep;
@@ -128,15 +132,28 @@ impl ProvideStats {
             self.reprovide_runs += 1;
             self.last_reprovide_keys = r.done;
             self.last_reprovide_seconds = r.elapsed.as_secs_f64();
-            self.last_reprovide_at = Some(std::time::Instant::now());
+            self.last_reprovide_at = Some(at);
             self.reprovide_expected_keys = None;
+            self.running = None;
         } else {
             self.reproviding = true;
             self.reprovide_expected_keys = r.expected;
+            self.running = Some((*r, at));
         }
-        let last = (self.reprovide_runs > 0)
-            .then(|| Duration::from_secs_f64(self.last_reprovide_seconds));
-        let h = health((!r.finished).then_some(r), last, r.interval);
+        self.refresh(at);
+    }
+
+    /// Recomputes the health fields at `now`: a running run's time so far grows between
+    /// its reports (a run stuck before its first batch still turns `falling_behind` on
+    /// once it has taken longer than the interval).
+    pub fn refresh(&mut self, now: std::time::Instant) {
+        let last =
+            (self.reprovide_runs > 0).then(|| Duration::from_secs_f64(self.last_reprovide_seconds));
+        let running = self.running.map(|(r, at)| RunReport {
+            elapsed: r.elapsed + now.saturating_duration_since(at),
+            ..r
+        });
+        let h = health(running.as_ref(), last, self.reprovide_interval);
         self.reprovide_estimate = h.estimate;
         self.falling_behind = h.behind;
     }
@@ -172,14 +189,19 @@ pub struct Health {
 /// a running run is estimated from its rate so far (`elapsed × expected / done`; with no
 /// key done yet, or no expected count, only the time so far is known, a lower bound).
 /// Pure: time is passed in.
-pub fn health(running: Option<&RunReport>, last: Option<Duration>, interval: Option<Duration>) -> Health {
+pub fn health(
+    running: Option<&RunReport>,
+    last: Option<Duration>,
+    interval: Option<Duration>,
+) -> Health {
     let estimate = match running {
         Some(r) if !r.finished => {
             let expected = r.expected.unwrap_or(0).max(r.done);
             if r.done > 0 && expected > 0 {
                 let ratio = expected as f64 / r.done as f64;
                 Some(Duration::from_secs_f64(
-                    (r.elapsed.as_secs_f64() * ratio).min(crate::config::MAX_PERIOD.as_secs_f64() * 2.0),
+                    (r.elapsed.as_secs_f64() * ratio)
+                        .min(crate::config::MAX_PERIOD.as_secs_f64() * 2.0),
                 ))
             } else {
                 Some(r.elapsed)
@@ -358,18 +380,12 @@ struct Wire<'a> {
 }
 
 impl sweep::SweepDht for Wire<'_> {
-    fn closest(
-        &self,
-        dht: Dht,
-        target: Vec<u8>,
-    ) -> impl Future<Output = Result<sweep::Closest, NetError>> + Send {
-        async move {
-            let (closest, addrs) = self.net.closest_peers(dht, target).await?;
-            if let Ok(mut p) = self.provider.lock() {
-                *p = wire::provider_peer(&self.net.local_peer_id(), &addrs);
-            }
-            Ok(closest)
+    async fn closest(&self, dht: Dht, target: Vec<u8>) -> Result<sweep::Closest, NetError> {
+        let (closest, addrs) = self.net.closest_peers(dht, target).await?;
+        if let Ok(mut p) = self.provider.lock() {
+            *p = wire::provider_peer(&self.net.local_peer_id(), &addrs);
         }
+        Ok(closest)
     }
 
     fn add_providers(
@@ -392,36 +408,31 @@ impl sweep::SweepDht for Wire<'_> {
 }
 
 impl Announcer for Sweeping<'_> {
-    fn announce(
-        &mut self,
-        keys: Vec<RecordKey>,
-    ) -> impl Future<Output = Result<(), NetError>> + Send {
-        async move {
-            // Our own provider records, so this node answers for its keys (what
-            // `start_providing` does), on the blocking pool: one short lock per key.
-            let records = self.net.records().clone();
-            let local = self.net.local_peer_id();
-            let mine = keys.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let mut records = records;
-                for key in mine {
-                    let r = libp2p::kad::ProviderRecord::new(key, local, Vec::new());
-                    if let Err(e) = libp2p::kad::store::RecordStore::add_provider(&mut records, r) {
-                        tracing::debug!(error = %e, "own provider record not stored");
-                        break;
-                    }
+    async fn announce(&mut self, keys: Vec<RecordKey>) -> Result<(), NetError> {
+        // Our own provider records, so this node answers for its keys (what
+        // `start_providing` does), on the blocking pool: one short lock per key.
+        let records = self.net.records().clone();
+        let local = self.net.local_peer_id();
+        let mine = keys.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut records = records;
+            for key in mine {
+                let r = libp2p::kad::ProviderRecord::new(key, local, Vec::new());
+                if let Err(e) = libp2p::kad::store::RecordStore::add_provider(&mut records, r) {
+                    tracing::debug!(error = %e, "own provider record not stored");
+                    break;
                 }
-            })
-            .await;
-            let provider = std::sync::Mutex::new(std::mem::take(&mut self.provider));
-            let wire = Wire {
-                net: self.net,
-                provider: &provider,
-            };
-            let result = self.sweep.provide(&wire, keys).await;
-            self.provider = provider.into_inner().unwrap_or_default();
-            result.map(drop)
-        }
+            }
+        })
+        .await;
+        let provider = std::sync::Mutex::new(std::mem::take(&mut self.provider));
+        let wire = Wire {
+            net: self.net,
+            provider: &provider,
+        };
+        let result = self.sweep.provide(&wire, keys).await;
+        self.provider = provider.into_inner().unwrap_or_default();
+        result.map(drop)
     }
 
     fn counts(&self) -> SweepCounts {
@@ -668,6 +679,35 @@ mod tests {
         assert_eq!(health(None, None, day), Health::default());
     }
 
+    #[test]
+    fn a_run_stuck_before_its_first_batch_falls_behind_as_time_passes() {
+        let t0 = std::time::Instant::now();
+        let mut s = ProvideStats::default();
+        let report = RunReport {
+            interval: Some(Duration::from_secs(5)),
+            ..running(0, Some(1000), 0)
+        };
+        s.apply(&report, t0);
+        assert_eq!(s.reprovide_estimate, Some(Duration::ZERO));
+        assert!(!s.falling_behind);
+        s.refresh(t0 + Duration::from_secs(4));
+        assert_eq!(s.reprovide_estimate, Some(Duration::from_secs(4)));
+        assert!(!s.falling_behind);
+        s.refresh(t0 + Duration::from_secs(6));
+        assert!(s.falling_behind);
+        // Once keys are done, the rate counts: 100 of 1000 in 6 s, 60 s in all.
+        s.apply(
+            &RunReport {
+                done: 100,
+                elapsed: Duration::from_secs(6),
+                ..report
+            },
+            t0 + Duration::from_secs(6),
+        );
+        assert_eq!(s.reprovide_estimate, Some(Duration::from_secs(60)));
+        assert!(s.falling_behind && s.reproviding);
+    }
+
     /// A DHT that takes one (virtual) second per batch; it folds the run's reports into a
     /// `ProvideStats` the way the network task does, keeping each snapshot.
     struct SlowDht {
@@ -686,7 +726,7 @@ mod tests {
 
         fn report(&self, report: RunReport) -> impl Future<Output = Result<(), NetError>> + Send {
             if let Ok(mut g) = self.stats.lock() {
-                g.0.apply(&report);
+                g.0.apply(&report, std::time::Instant::now());
                 let snapshot = g.0.clone();
                 g.1.push(snapshot);
             }
@@ -724,7 +764,10 @@ mod tests {
         assert!(first.reproviding && first.reprovide_done == BATCH as u64);
         assert_eq!(first.reprovide_expected_keys, Some(10 * BATCH as u64));
         assert_eq!(first.reprovide_estimate, Some(Duration::from_secs(10)));
-        assert!(first.falling_behind, "behind from the first batch on: {first:?}");
+        assert!(
+            first.falling_behind,
+            "behind from the first batch on: {first:?}"
+        );
         let last = snaps.last().unwrap();
         assert!(!last.reproviding && last.reprovide_runs == 1);
         assert_eq!(last.reprovide_estimate, Some(Duration::from_secs(10)));

@@ -100,7 +100,10 @@ impl Prefix {
         let mut bits = self.bits;
         let bit = self.len - 1;
         bits[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
-        Prefix { bits, len: self.len }
+        Prefix {
+            bits,
+            len: self.len,
+        }
     }
 
     /// `self` extended by one bit (`0` or `1`).
@@ -226,7 +229,7 @@ impl Sweep {
                 key,
             })
             .collect();
-        keyed.sort_unstable_by(|a, b| a.hash.cmp(&b.hash));
+        keyed.sort_unstable_by_key(|a| a.hash);
         let mut reached = vec![false; keyed.len()];
         for dht in self.dhts.clone() {
             self.provide_on(net, dht, &keyed, &mut reached).await?;
@@ -456,7 +459,14 @@ fn mine(p: &Prefix, seed: u64) -> (Vec<u8>, Hash) {
     let mut n: u64 = 0;
     loop {
         // A sha256 multihash of a counter, as any content key looks on the wire.
-        let inner = digest(&[b"ipfsd sweep".as_slice(), &seed.to_be_bytes(), &n.to_be_bytes()].concat());
+        let inner = digest(
+            &[
+                b"ipfsd sweep".as_slice(),
+                &seed.to_be_bytes(),
+                &n.to_be_bytes(),
+            ]
+            .concat(),
+        );
         let mut pre = vec![0x12, 0x20];
         pre.extend_from_slice(&inner);
         let h = digest(&pre);

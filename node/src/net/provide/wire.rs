@@ -90,13 +90,12 @@ pub(crate) async fn send(
         protocol: protocol.clone(),
         reason,
     };
-    let mut stream = match tokio::time::timeout(STEP, control.open_stream(peer, protocol.clone()))
-        .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(open_err(e.to_string())),
-        Err(_) => return Err(open_err("timed out".into())),
-    };
+    let mut stream =
+        match tokio::time::timeout(STEP, control.open_stream(peer, protocol.clone())).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(open_err(e.to_string())),
+            Err(_) => return Err(open_err("timed out".into())),
+        };
     let write_err = |reason: String| SendError::Write { peer, reason };
     let mut buf = Vec::with_capacity(WRITE + 256);
     for (i, key) in keys.iter().enumerate() {
@@ -134,7 +133,19 @@ mod tests {
         peer.extend_from_slice(&id);
         peer.extend_from_slice(&[0x12, a.len() as u8]);
         peer.extend_from_slice(&a);
-        let mut msg = vec![0x08, 0x02, 0x12, 5, 0x12, 0x20, 1, 2, 3, 0x4a, peer.len() as u8];
+        let mut msg = vec![
+            0x08,
+            0x02,
+            0x12,
+            5,
+            0x12,
+            0x20,
+            1,
+            2,
+            3,
+            0x4a,
+            peer.len() as u8,
+        ];
         msg.extend_from_slice(&peer);
         let mut want = vec![msg.len() as u8];
         want.extend_from_slice(&msg);

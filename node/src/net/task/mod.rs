@@ -24,8 +24,8 @@ mod query;
 
 use super::records::Records;
 use super::{
-    Command, Dht, Info, KAD_LAN, KAD_WAN, NetConfig, NetError, PROTOCOL_VERSION, ProvideStats, peer_of,
-    pow,
+    Command, Dht, Info, KAD_LAN, KAD_WAN, NetConfig, NetError, PROTOCOL_VERSION, ProvideStats,
+    peer_of, pow,
 };
 use crate::metrics::Metrics;
 use futures::StreamExt;

@@ -113,11 +113,15 @@ impl Task {
         let mut s = self.stats.clone();
         s.queued = self.provide_queue.len();
         s.in_flight = self.provide_jobs;
-        s.last_reprovide_ago = s.last_reprovide_at.map(|at| at.elapsed());
+        let now = std::time::Instant::now();
+        s.last_reprovide_ago = s
+            .last_reprovide_at
+            .map(|at| now.saturating_duration_since(at));
+        s.refresh(now);
         s
     }
 
     pub(super) fn on_reprovide(&mut self, report: RunReport) {
-        self.stats.apply(&report);
+        self.stats.apply(&report, std::time::Instant::now());
     }
 }
