@@ -181,7 +181,7 @@ pub struct SweepCounts {
     pub lookup_requests: u64,
     /// `ADD_PROVIDER` messages sent (one per key and peer).
     pub add_providers: u64,
-    /// Streams to a peer that failed (their keys count as not sent there).
+    /// Streams to a peer that failed twice (their keys count as not sent there).
     pub failed_peers: u64,
     /// Keys that reached no peer.
     pub failed_keys: u64,
@@ -293,28 +293,40 @@ impl Sweep {
                 per_peer[p].push(i);
             }
         }
-        let jobs = per_peer
+        let mut todo: Vec<(usize, Vec<usize>)> = per_peer
             .into_iter()
             .enumerate()
             .filter(|(_, idx)| !idx.is_empty())
-            .map(|(p, idx)| {
+            .collect();
+        // A failed stream is retried once, on a new stream, with all of its keys (a
+        // receiver stores a repeated announcement once).
+        for attempt in 0..2 {
+            let jobs = std::mem::take(&mut todo).into_iter().map(|(p, idx)| {
                 let keys = idx.iter().map(|&i| keyed[i].key.clone()).collect();
                 let fut = net.add_providers(dht, peers[p].1, keys);
-                async move { (fut.await, idx) }
+                async move { (fut.await, p, idx) }
             });
-        let mut results = futures::stream::iter(jobs).buffer_unordered(SEND_PARALLEL);
-        while let Some((result, idx)) = results.next().await {
-            match result {
-                Ok(()) => {
-                    self.counts.add_providers += idx.len() as u64;
-                    for i in idx {
-                        reached[i] = true;
+            let mut results = futures::stream::iter(jobs).buffer_unordered(SEND_PARALLEL);
+            while let Some((result, p, idx)) = results.next().await {
+                match result {
+                    Ok(()) => {
+                        self.counts.add_providers += idx.len() as u64;
+                        for &i in &idx {
+                            reached[i] = true;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, keys = idx.len(), attempt, "ADD_PROVIDER stream failed");
+                        if attempt == 0 {
+                            todo.push((p, idx));
+                        } else {
+                            self.counts.failed_peers += 1;
+                        }
                     }
                 }
-                Err(e) => {
-                    self.counts.failed_peers += 1;
-                    tracing::debug!(error = %e, keys = idx.len(), "ADD_PROVIDER stream failed");
-                }
+            }
+            if todo.is_empty() {
+                break;
             }
         }
     }
@@ -601,6 +613,52 @@ mod tests {
                 keys.len()
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_stream_is_retried_once() {
+        /// Fails the first stream to each peer; with `twice`, the second too.
+        struct Flaky(Sim, Mutex<HashMap<PeerId, u32>>, bool);
+        impl SweepDht for Flaky {
+            fn closest(
+                &self,
+                dht: Dht,
+                target: Vec<u8>,
+            ) -> impl Future<Output = Result<Closest, NetError>> + Send {
+                self.0.closest(dht, target)
+            }
+            fn add_providers(
+                &self,
+                dht: Dht,
+                peer: PeerId,
+                keys: Vec<RecordKey>,
+            ) -> impl Future<Output = Result<(), NetError>> + Send {
+                let tries = self.1.lock().map_or(0, |mut m| {
+                    let n = m.entry(peer).or_default();
+                    *n += 1;
+                    *n
+                });
+                let fail = tries == 1 || (self.2 && tries == 2);
+                let sent = (!fail).then(|| self.0.add_providers(dht, peer, keys));
+                async move {
+                    match sent {
+                        Some(f) => f.await,
+                        None => Err(NetError::Timeout { op: "test" }),
+                    }
+                }
+            }
+        }
+        let keys = keys(100, 2);
+        let once = Flaky(sim(10), Mutex::default(), false);
+        let mut sweep = Sweep::new(20, vec![Dht::Wan]);
+        assert_eq!(sweep.provide(&once, keys.clone()).await.unwrap(), 0);
+        assert_eq!(sweep.counts.failed_peers, 0);
+        check(&once.0, &keys, 20);
+        let twice = Flaky(sim(10), Mutex::default(), true);
+        let mut sweep = Sweep::new(20, vec![Dht::Wan]);
+        assert_eq!(sweep.provide(&twice, keys.clone()).await.unwrap(), 100);
+        assert_eq!(sweep.counts.failed_peers, 10);
+        assert_eq!(sweep.counts.failed_keys, 100);
     }
 
     #[tokio::test]
