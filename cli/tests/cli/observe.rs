@@ -545,7 +545,10 @@ fn every_named_family_changes_as_traffic_flows() {
     let stats: Value = serde_json::from_str(&a.ok(&["stats", "provide"])).unwrap();
     assert_eq!(stats["FallingBehind"], false, "{stats}");
     assert_eq!(stats["ReprovideIntervalSeconds"], 79200.0, "{stats}");
-    assert!(stats["ReprovideSweep"]["Lookups"].as_u64() >= Some(1), "{stats}");
+    assert!(
+        stats["ReprovideSweep"]["Lookups"].as_u64() >= Some(1),
+        "{stats}"
+    );
 }
 
 #[test]
