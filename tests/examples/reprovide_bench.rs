@@ -20,8 +20,8 @@
 //! 5. verify (when no record store hit its cap): `--verify` lookups of random keys from
 //!    random other nodes must find node 0;
 //! 6. report: time, keys/s, DHT requests (the reprovider's own counters, and the inbound
-//!    `FIND_NODE`/`ADD_PROVIDER` the other nodes counted), peak memory of the process, and
-//!    one JSON line (the last line).
+//!    `FIND_NODE`/`ADD_PROVIDER` the other nodes counted, read once they stop moving after
+//!    the run), peak memory of the process, and one JSON line (the last line).
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use libp2p::identity::Keypair;
@@ -380,7 +380,17 @@ async fn run(args: &Args) -> Result<()> {
     };
     let took = t_run.elapsed();
     reprovider.stop();
-    let after = inbound(&received);
+    // The receivers may still be working through queued messages: read their counters
+    // once they have not moved for a second (30 s at most).
+    let mut after = inbound(&received);
+    let quiet_by = Instant::now() + Duration::from_secs(30);
+    let mut still = 0;
+    while still < 5 && Instant::now() < quiet_by {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = inbound(&received);
+        still = if now == after { still + 1 } else { 0 };
+        after = now;
+    }
     let (peak, rss_after) = memory();
 
     let capped = nodes[1..]
