@@ -6,6 +6,10 @@
 //!   shortly after start), enumerates the keys per the strategy on the blocking pool, and
 //!   announces them in batches, each batch awaited, so memory stays bounded however large
 //!   the store is. `routing reprovide` triggers a run now; `stats provide` shows progress.
+//!   A run announces by [`Mode`] (`Provide.Sweep`): `Sweep` ([`sweep`], the default) looks
+//!   up each region of the keyspace once and streams `ADD_PROVIDER` for a batch's keys to
+//!   the region's closest peers ([`wire`]); `PerKey` queues every key for libp2p-kad's
+//!   `start_providing` (a lookup each), as `add` does.
 //!
 //! Strategies (Kubo's `Provide.Strategy`): `all` — every stored block; `pinned` — every
 //! block of the pinned DAGs; `roots` — only the pin roots.
