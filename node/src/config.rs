@@ -218,6 +218,10 @@ pub struct ProvideConfig {
     pub strategy: String,
     /// How often everything is announced again (`22h`; `0` turns reproviding off).
     pub interval: String,
+    /// Reprovide by sweeping the keyspace: one DHT lookup per region of it, then
+    /// `ADD_PROVIDER` for all of the region's keys (like Kubo's `Provide.DHT.SweepEnabled`);
+    /// `false`: one lookup per key.
+    pub sweep: bool,
 }
 
 impl Default for ProvideConfig {
@@ -225,6 +229,7 @@ impl Default for ProvideConfig {
         ProvideConfig {
             strategy: "all".into(),
             interval: "22h".into(),
+            sweep: true,
         }
     }
 }

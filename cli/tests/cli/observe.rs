@@ -538,6 +538,17 @@ fn every_named_family_changes_as_traffic_flows() {
         value(f, "ipfsd_reprovide_runs", "_total", &[]) > runs
     });
     assert!(value(&a5, "ipfsd_reprovide_last_run_age_seconds", "", &[]) >= 0.0);
+    // Its health: a run of a few blocks fits in 22 h.
+    assert_eq!(a5["ipfsd_reprovide_falling_behind"].kind, "gauge");
+    assert_eq!(value(&a5, "ipfsd_reprovide_falling_behind", "", &[]), 0.0);
+    assert!(value(&a5, "ipfsd_reprovide_estimated_duration_seconds", "", &[]) >= 0.0);
+    let stats: Value = serde_json::from_str(&a.ok(&["stats", "provide"])).unwrap();
+    assert_eq!(stats["FallingBehind"], false, "{stats}");
+    assert_eq!(stats["ReprovideIntervalSeconds"], 79200.0, "{stats}");
+    assert!(
+        stats["ReprovideSweep"]["Lookups"].as_u64() >= Some(1),
+        "{stats}"
+    );
 }
 
 #[test]

@@ -95,6 +95,8 @@ pub struct ProvideSettings {
     /// How often everything is announced again (`Provide.Interval`); `None` (`0`):
     /// reproviding is off.
     pub interval: Option<Duration>,
+    /// How runs announce (`Provide.Sweep`).
+    pub mode: crate::net::provide::Mode,
 }
 
 /// IPNS settings.

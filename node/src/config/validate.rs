@@ -140,6 +140,11 @@ impl Config {
                     MAX_PERIOD,
                 )?)
                 .filter(|d| !d.is_zero()),
+                mode: if self.provide.sweep {
+                    crate::net::provide::Mode::Sweep
+                } else {
+                    crate::net::provide::Mode::PerKey
+                },
             },
             bitswap: self.bitswap_settings()?,
             ipns: IpnsSettings {

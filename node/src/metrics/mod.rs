@@ -317,6 +317,21 @@ impl Collector for Sampled {
                 "Full reprovide runs finished",
                 counter(p.reprovide_runs),
             )?;
+            single(
+                &mut enc,
+                "ipfsd_reprovide_falling_behind",
+                "1 when the reprovide run in progress will not finish within Provide.Interval at its rate so far, or the last run took longer than the interval",
+                gauge(u64::from(p.falling_behind)),
+            )?;
+            if let Some(estimate) = p.reprovide_estimate {
+                let m = enc.encode_descriptor(
+                    "ipfsd_reprovide_estimated_duration",
+                    "Estimated duration of the reprovide run in progress (from its rate so far), or the last run's duration",
+                    Some(&Unit::Seconds),
+                    MetricType::Gauge,
+                )?;
+                ConstGauge::new(estimate.as_secs_f64()).encode(m)?;
+            }
             if let Some(ago) = p.last_reprovide_ago {
                 let m = enc.encode_descriptor(
                     "ipfsd_reprovide_last_run_age",

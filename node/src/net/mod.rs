@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub use provide::{ProvideStats, Strategy};
+pub use provide::{Health, ProvideStats, RunReport, Strategy, SweepCounts};
 pub use records::{Counts, Limits, Records};
 
 /// The WAN DHT protocol.
@@ -38,6 +38,25 @@ pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
 pub const IPNS_QUORUM: usize = 16;
 /// Commands queued to the network task at most.
 const COMMAND_QUEUE: usize = 256;
+
+/// One of the node's two DHTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dht {
+    /// The WAN DHT ([`KAD_WAN`]).
+    Wan,
+    /// The LAN DHT ([`KAD_LAN`]).
+    Lan,
+}
+
+impl Dht {
+    /// Its protocol.
+    pub fn protocol(self) -> libp2p::StreamProtocol {
+        libp2p::StreamProtocol::new(match self {
+            Dht::Wan => KAD_WAN,
+            Dht::Lan => KAD_LAN,
+        })
+    }
+}
 
 /// Network settings (read from the config by [`crate::Config::settings`]).
 #[derive(Debug, Clone)]
@@ -274,14 +293,18 @@ pub(crate) enum Command {
     ProvideStats {
         reply: oneshot::Sender<ProvideStats>,
     },
+    /// A lookup of the peers closest to `key` on one DHT (the sweeping reprovider), with
+    /// this node's external addresses.
+    ClosestPeers {
+        dht: Dht,
+        key: Vec<u8>,
+        reply: oneshot::Sender<Result<(provide::sweep::Closest, Vec<Multiaddr>), NetError>>,
+    },
     Bootstrap {
         reply: oneshot::Sender<Result<(), NetError>>,
     },
-    Reprovide {
-        /// Keys done so far in the running run; `None` when it finished.
-        done: u64,
-        finished: Option<Duration>,
-    },
+    /// A reprovide run's progress.
+    Reprovide(RunReport),
     Stop,
 }
 
@@ -293,6 +316,10 @@ pub struct Network {
     records: Records,
     streams: libp2p_stream::Control,
     incoming: Arc<std::sync::Mutex<Option<bitswap::inbound::IncomingStreams>>>,
+    /// The DHTs running (for the sweeping reprovider).
+    dhts: Vec<Dht>,
+    /// The DHTs' replication factor.
+    k: usize,
 }
 
 impl std::fmt::Debug for Network {
@@ -337,6 +364,12 @@ impl Network {
     ) -> Result<(Network, NetTask), NetError> {
         let local = keypair.public().to_peer_id();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let dhts = match config.dht {
+            None => Vec::new(),
+            Some(_) if config.lan_dht => vec![Dht::Wan, Dht::Lan],
+            Some(_) => vec![Dht::Wan],
+        };
+        let k = config.k;
         let (join, streams, incoming) =
             task::spawn(keypair, config, records.clone(), rx, peer_events, metrics).await?;
         Ok((
@@ -346,6 +379,8 @@ impl Network {
                 records,
                 streams,
                 incoming: Arc::new(std::sync::Mutex::new(Some(incoming))),
+                dhts,
+                k,
             },
             NetTask(join),
         ))
@@ -527,28 +562,26 @@ impl Network {
         self.ask(|reply| Command::ProvideStats { reply }).await
     }
 
-    pub(crate) async fn reprovide_progress(&self, done: Option<u64>) -> Result<(), NetError> {
+    pub(crate) async fn reprovide_report(&self, report: RunReport) -> Result<(), NetError> {
         self.tx
-            .send(Command::Reprovide {
-                done: done.unwrap_or(0),
-                finished: None,
-            })
+            .send(Command::Reprovide(report))
             .await
             .map_err(|_| NetError::Stopped)
     }
 
-    pub(crate) async fn reprovide_finished(
+    /// The peers closest to `key` (a lookup on `dht`), and this node's external addresses.
+    pub(crate) async fn closest_peers(
         &self,
-        done: u64,
-        took: Duration,
-    ) -> Result<(), NetError> {
-        self.tx
-            .send(Command::Reprovide {
-                done,
-                finished: Some(took),
-            })
-            .await
-            .map_err(|_| NetError::Stopped)
+        dht: Dht,
+        key: Vec<u8>,
+    ) -> Result<(provide::sweep::Closest, Vec<Multiaddr>), NetError> {
+        self.ask(|reply| Command::ClosestPeers { dht, key, reply })
+            .await?
+    }
+
+    /// The DHTs running, and their replication factor.
+    pub(crate) fn dhts(&self) -> (&[Dht], usize) {
+        (&self.dhts, self.k)
     }
 
     /// Runs a routing-table refresh now.

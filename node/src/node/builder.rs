@@ -371,6 +371,7 @@ async fn start_network(
         net.clone(),
         store.clone(),
         settings.provide.strategy,
+        settings.provide.mode,
         interval.map_or(FIRST_REPROVIDE, |i| FIRST_REPROVIDE.min(i)),
         interval,
         tasks,

@@ -2,15 +2,17 @@
 //! putting values, bootstrapping, and storing what peers send to this node.
 //!
 //! Data flow: a command from the loop becomes a [`Request`] started on each running DHT by
-//! [`Task::start_query`] (see [`super::query`] for how its results come back); with no
+//! [`Task::start_query`] (a closest-peers lookup for the sweeping reprovider on the one DHT
+//! it names; see [`super::query`] for how its results come back); with no
 //! DHT running the caller is answered at once. Inbound `PUT_VALUE` and `ADD_PROVIDER`
 //! requests reach [`Task::on_inbound`] from the query router: values are validated
 //! against what the store holds ([`crate::net::validate`]), provider records are trimmed to
 //! dialable addresses, and both go into the shared [`crate::net::records::Records`].
 
-use super::Task;
 use super::peers::{MAX_ADDRS_PER_PEER, dialable};
-use super::query::Request;
+use super::query::{Pending, Request};
+use super::{Dht, Task};
+use crate::net::provide::sweep::Closest;
 use crate::net::{LookupStats, NetError, ProviderEvent, validate};
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{self, RecordKey};
@@ -39,6 +41,32 @@ impl Task {
         {
             let _ = events.try_send(ProviderEvent::Done(LookupStats::default()));
         }
+    }
+
+    /// A lookup of the peers closest to `key` on `dht` alone (the sweeping reprovider).
+    pub(super) fn closest_peers(
+        &mut self,
+        dht: Dht,
+        key: Vec<u8>,
+        reply: oneshot::Sender<Result<(Closest, Vec<Multiaddr>), NetError>>,
+    ) {
+        let Some(kad) = self.kad(dht) else {
+            let _ = reply.send(Err(NetError::NoDht));
+            return;
+        };
+        let q = kad.get_closest_peers(key);
+        let id = self.id();
+        self.queries.insert((dht, q), id);
+        self.pending.insert(
+            id,
+            Pending::new(
+                Request::ClosestPeers {
+                    reply,
+                    found: Closest::default(),
+                },
+                vec![(dht, q)],
+            ),
+        );
     }
 
     pub(super) fn find_peer(

@@ -24,8 +24,8 @@ mod query;
 
 use super::records::Records;
 use super::{
-    Command, Info, KAD_LAN, KAD_WAN, NetConfig, NetError, PROTOCOL_VERSION, ProvideStats, peer_of,
-    pow,
+    Command, Dht, Info, KAD_LAN, KAD_WAN, NetConfig, NetError, PROTOCOL_VERSION, ProvideStats,
+    peer_of, pow,
 };
 use crate::metrics::Metrics;
 use futures::StreamExt;
@@ -61,12 +61,6 @@ pub(crate) struct Behaviour {
     streams: libp2p_stream::Behaviour,
     /// Inbound BitSwap and ledger-exchange streams.
     bitswap_in: bitswap::inbound::Behaviour,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Dht {
-    Wan,
-    Lan,
 }
 
 struct Task {
@@ -347,7 +341,8 @@ impl Task {
                 let _ = reply.send(self.provide_stats());
             }
             Command::Bootstrap { reply } => self.bootstrap(reply),
-            Command::Reprovide { done, finished } => self.on_reprovide(done, finished),
+            Command::ClosestPeers { dht, key, reply } => self.closest_peers(dht, key, reply),
+            Command::Reprovide(report) => self.on_reprovide(report),
             Command::Stop => {}
         }
     }

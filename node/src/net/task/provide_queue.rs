@@ -10,9 +10,8 @@
 
 use super::Task;
 use super::query::Request;
-use crate::net::{NetError, ProvideStats};
+use crate::net::{NetError, ProvideStats, RunReport};
 use libp2p::kad::RecordKey;
-use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Announcements running at once.
@@ -114,21 +113,15 @@ impl Task {
         let mut s = self.stats.clone();
         s.queued = self.provide_queue.len();
         s.in_flight = self.provide_jobs;
-        s.last_reprovide_ago = s.last_reprovide_at.map(|at| at.elapsed());
+        let now = std::time::Instant::now();
+        s.last_reprovide_ago = s
+            .last_reprovide_at
+            .map(|at| now.saturating_duration_since(at));
+        s.refresh(now);
         s
     }
 
-    pub(super) fn on_reprovide(&mut self, done: u64, finished: Option<Duration>) {
-        self.stats.reprovide_done = done;
-        match finished {
-            None => self.stats.reproviding = true,
-            Some(took) => {
-                self.stats.reproviding = false;
-                self.stats.reprovide_runs += 1;
-                self.stats.last_reprovide_keys = done;
-                self.stats.last_reprovide_seconds = took.as_secs_f64();
-                self.stats.last_reprovide_at = Some(std::time::Instant::now());
-            }
-        }
+    pub(super) fn on_reprovide(&mut self, report: RunReport) {
+        self.stats.apply(&report, std::time::Instant::now());
     }
 }

@@ -12,6 +12,7 @@
 
 use super::peers::without_p2p;
 use super::{Dht, Task};
+use crate::net::provide::sweep::Closest;
 use crate::net::records::Records;
 use crate::net::{LookupStats, NetError, Provider, ProviderEvent, validate};
 use libp2p::kad::store::RecordStore;
@@ -59,6 +60,10 @@ pub(super) enum Request {
         job: u64,
         ok: bool,
     },
+    ClosestPeers {
+        reply: oneshot::Sender<Result<(Closest, Vec<Multiaddr>), NetError>>,
+        found: Closest,
+    },
     Bootstrap {
         reply: Option<oneshot::Sender<Result<(), NetError>>>,
         ok: bool,
@@ -69,6 +74,12 @@ pub(super) enum Request {
 pub(super) struct Pending {
     request: Request,
     queries: Vec<(Dht, QueryId)>,
+}
+
+impl Pending {
+    pub(super) fn new(request: Request, queries: Vec<(Dht, QueryId)>) -> Pending {
+        Pending { request, queries }
+    }
 }
 
 impl Task {
@@ -245,6 +256,15 @@ impl Task {
                 Err(e) => *error = Some(e.to_string()),
             },
             (Request::Provide { ok, .. }, QueryResult::StartProviding(Ok(_))) => *ok = true,
+            (Request::ClosestPeers { found, .. }, QueryResult::GetClosestPeers(r)) => {
+                let (peers, complete) = match r {
+                    Ok(ok) => (ok.peers, true),
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => (peers, false),
+                };
+                found.peers = peers.into_iter().map(|p| p.peer_id).collect();
+                found.complete = complete;
+                found.requests = stats.num_requests();
+            }
             (Request::Bootstrap { ok, error, .. }, QueryResult::Bootstrap(r)) => match r {
                 Ok(_) => *ok = true,
                 Err(e) => *error = Some(e.to_string()),
@@ -356,6 +376,10 @@ impl Task {
                 });
             }
             Request::Provide { job, ok } => self.provide_done(job, ok),
+            Request::ClosestPeers { reply, found } => {
+                let addrs = self.swarm.external_addresses().cloned().collect();
+                let _ = reply.send(Ok((found, addrs)));
+            }
             Request::Bootstrap { reply, ok, error } => {
                 if let Some(reply) = reply {
                     let _ = reply.send(if ok {
