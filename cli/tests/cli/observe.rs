@@ -551,6 +551,46 @@ fn every_named_family_changes_as_traffic_flows() {
     );
 }
 
+/// The provide queue's length follows the announcements: an add of ~5,000 blocks fills
+/// it (at most 16 announcements are under way at once), and it drains as they reach the
+/// one peer.
+#[test]
+fn the_provide_queue_fills_and_drains() {
+    let a = Repo::init_online();
+    let b = Repo::init_online();
+    connect(&a, &b);
+    let before = value(&scrape(&a), "ipfsd_provides", "_total", &[]);
+    let file = a.file("many", &random_bytes(12, 5 << 20));
+    a.add(&["--chunker", "size-1024", "--raw-leaves", s(&file)]);
+    let queued = |f: &Families| value(f, "ipfsd_provide_queue_length", "", &[]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Scraped back to back: the queue may drain within a second.
+    let most = loop {
+        let f = scrape(&a);
+        if queued(&f) > 0.0 {
+            break queued(&f);
+        }
+        assert!(
+            value(&f, "ipfsd_provides", "_total", &[]) < before + 5000.0,
+            "the announcements finished without the queue ever seen filled"
+        );
+        assert!(Instant::now() < deadline, "the provide queue never filled");
+    };
+    loop {
+        let f = scrape(&a);
+        if queued(&f) == 0.0 && value(&f, "ipfsd_provides", "_total", &[]) >= before + 5000.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the provide queue did not drain: {} left",
+            queued(&f)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("provide queue: {most} keys seen waiting, then drained");
+}
+
 #[test]
 fn stats_bw_agrees_with_the_bytes_moved() {
     stats_bw_agrees(Transport::Tcp);
