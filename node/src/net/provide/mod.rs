@@ -6,9 +6,9 @@
 //!   shortly after start), enumerates the keys per the strategy on the blocking pool, and
 //!   announces them in batches, each batch awaited, so memory stays bounded however large
 //!   the store is. `routing reprovide` triggers a run now; `stats provide` shows progress.
-//!   A run announces by [`Mode`] (`Provide.Sweep`): `Sweep` ([`sweep`], the default) looks
+//!   A run announces by [`Mode`] (`Provide.Sweep`): `Sweep` (module `sweep`, the default) looks
 //!   up each region of the keyspace once and streams `ADD_PROVIDER` for a batch's keys to
-//!   the region's closest peers ([`wire`]); `PerKey` queues every key for libp2p-kad's
+//!   the region's closest peers (module `wire`); `PerKey` queues every key for libp2p-kad's
 //!   `start_providing` (a lookup each), as `add` does.
 //!
 //! Strategies (Kubo's `Provide.Strategy`): `all` — every stored block; `pinned` — every
@@ -306,7 +306,7 @@ impl Reprovider {
 /// How a run announces its keys (`Provide.Sweep`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// One lookup per region of the keyspace, `ADD_PROVIDER` for all its keys ([`sweep`]).
+    /// One lookup per region of the keyspace, `ADD_PROVIDER` for all its keys (module `sweep`).
     #[default]
     Sweep,
     /// One libp2p-kad `start_providing` (a lookup and its `ADD_PROVIDER`s) per key, through
