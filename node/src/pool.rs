@@ -10,10 +10,12 @@
 //!
 //! Two pools per process ([`local`], [`waiting`]), so that jobs that may wait for a long
 //! time (on the network, on a slow client) can never take every thread local reads need:
-//! - [`local`]: work that only reads or writes the store (resolving a path, reading a range,
-//!   a command's store work). As many threads as the disk and CPUs can use.
+//! - [`local`]: work that only reads or writes the store, never the network (the
+//!   gateway's resolving and reading through its store-only source). As many threads as
+//!   the disk and CPUs can use.
 //! - [`waiting`]: work that may wait: response bodies fed to a client at its pace, fetches
-//!   from the network. Its limit is the sum of the front ends' own limits on such work
+//!   from the network, and the RPC API's commands (their paths may resolve through
+//!   fetched blocks). Its limit is the sum of the front ends' own limits on such work
 //!   (the gateway's streams and fetches, the API's streams), so a job queues only when a
 //!   front end is past its own bound.
 //!
@@ -28,8 +30,8 @@ use std::time::Duration;
 pub const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Jobs queued per thread of the limit before [`Pool::spawn`] refuses more.
 const QUEUE_PER_THREAD: usize = 64;
-/// Threads of the [`waiting`] pool: the gateway's streams and fetches (64 + 32) and the
-/// API's streamed responses.
+/// Threads of the [`waiting`] pool: the gateway's streams and fetches (32 + 32), and the
+/// RPC API's commands and streamed responses.
 pub const WAITING_THREADS: usize = 160;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;

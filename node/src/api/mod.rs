@@ -459,11 +459,13 @@ fn is_camel_of(key: &str, name: &str) -> bool {
     key == camel
 }
 
-/// Runs store work on the store's thread pool (module `pool`).
+/// Runs blocking work on the pool of work that may wait (module `pool`): a command's store
+/// work may resolve a path through blocks fetched from the network (`cat`, `get`, `refs`),
+/// so it must never hold the threads the gateway's local reads use.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    crate::pool::local().run(f).await?
+    crate::pool::waiting().run(f).await?
 }
 
 impl From<crate::pool::PoolError> for ApiError {
