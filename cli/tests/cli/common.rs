@@ -550,6 +550,16 @@ pub fn stat_field(stat: &str, key: &str) -> String {
         .to_string()
 }
 
+/// An HTTP client for the daemon's API and gateway: statuses are answers, not errors,
+/// and every request ends within a minute.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
 /// Deterministic pseudo-random bytes (xorshift64), different per seed.
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -3,7 +3,7 @@
 //! daemons on 127.0.0.1), `stats bw` against the bytes a fetch moved, `log level|ls`
 //! changing what the daemon logs, `diag sys`, `stats repo`.
 
-use crate::common::{Repo, random_bytes, s, socket_addr};
+use crate::common::{Repo, http_agent, random_bytes, s, socket_addr};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -22,12 +22,12 @@ struct Sample {
 
 /// One metric family: its `# TYPE` and samples.
 #[derive(Debug, Clone)]
-struct Family {
+pub(super) struct Family {
     kind: String,
     samples: Vec<Sample>,
 }
 
-type Families = BTreeMap<String, Family>;
+pub(super) type Families = BTreeMap<String, Family>;
 
 /// A sample's labels less `le`: which series of a histogram it belongs to.
 type LabelKey = Vec<(String, String)>;
@@ -107,7 +107,7 @@ fn number(s: &str) -> Result<f64, String> {
 /// `# TYPE` precedes it and carries one of that type's suffixes, no family twice, names
 /// and labels well formed, histogram buckets cumulative and ending at `+Inf` = `_count`,
 /// and the text ends with `# EOF`.
-fn parse(text: &str) -> Result<Families, String> {
+pub(super) fn parse(text: &str) -> Result<Families, String> {
     let mut fams = Families::new();
     let mut current: Option<String> = None;
     let mut eof = false;
@@ -230,7 +230,7 @@ fn parse(text: &str) -> Result<Families, String> {
 }
 
 /// The sum of `family`'s samples named `family + suffix` whose labels include `with`.
-fn value(fams: &Families, family: &str, suffix: &str, with: &[(&str, &str)]) -> f64 {
+pub(super) fn value(fams: &Families, family: &str, suffix: &str, with: &[(&str, &str)]) -> f64 {
     let f = fams
         .get(family)
         .unwrap_or_else(|| panic!("no family {family} in {:?}", fams.keys()));
@@ -267,14 +267,6 @@ fn the_parser_is_strict() {
 
 // ------------------------------------------------------------------ helpers
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent()
-}
-
 fn api_url(r: &Repo) -> String {
     let addr = socket_addr(&r.api()).expect("api address");
     format!("http://{addr}")
@@ -289,7 +281,7 @@ fn gateway_url(r: &Repo) -> String {
 
 /// GETs the metrics endpoint and parses it.
 fn scrape(r: &Repo) -> Families {
-    let mut resp = agent()
+    let mut resp = http_agent()
         .get(format!("{}/debug/metrics/prometheus", api_url(r)))
         .call()
         .expect("scrape");
@@ -306,7 +298,7 @@ fn scrape(r: &Repo) -> Families {
 }
 
 fn get_status(url: &str) -> u16 {
-    agent().get(url).call().expect("GET").status().as_u16()
+    http_agent().get(url).call().expect("GET").status().as_u16()
 }
 
 /// Polls `cond` on fresh scrapes of `r` (10 s at most); answers the last scrape.
@@ -738,7 +730,7 @@ fn log_level_changes_what_the_daemon_logs() {
     }
     // A refused API request logs at debug level (node::api::guard), naming its path.
     let refused = |path: &str| {
-        let resp = agent()
+        let resp = http_agent()
             .post(format!("{}/api/v0/{path}", api_url(&r)))
             .header("Origin", "http://evil.example")
             .send_empty()

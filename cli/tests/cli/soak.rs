@@ -15,7 +15,8 @@
 //! [`soak_long`] in a release build (`IPFSD_SOAK_SECS`, default 30 minutes), with the
 //! samples written as CSV (`IPFSD_SOAK_CSV`) and plotted.
 
-use super::common::{Repo, bin, random_bytes, socket_addr};
+use super::common::{Repo, bin, http_agent, random_bytes, socket_addr};
+use super::observe::{parse, value};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
@@ -157,8 +158,14 @@ fn soak(length: Duration, csv: Option<PathBuf>) {
         max_threads = max_threads.max(threads);
         if n.is_multiple_of(5) || start.elapsed() >= length {
             last_scrape = (
-                metric(&load.api_url, "ipfsd_store_size_bytes").unwrap_or(f64::NAN),
-                metric(&load.api_url, "ipfsd_gc_runs_total").unwrap_or(f64::NAN),
+                metric(
+                    &load.api_url,
+                    "ipfsd_store_size_bytes",
+                    "",
+                    &[("kind", "data")],
+                )
+                .unwrap_or(f64::NAN),
+                metric(&load.api_url, "ipfsd_gc_runs", "_total", &[]).unwrap_or(f64::NAN),
             );
         }
         if let Some(f) = out.as_mut() {
@@ -188,7 +195,7 @@ fn soak(length: Duration, csv: Option<PathBuf>) {
     max_rss = max_rss.max(rss);
 
     let c = &load.counts;
-    let gc_runs = metric(&load.api_url, "ipfsd_gc_runs_total").unwrap_or(0.0);
+    let gc_runs = metric(&load.api_url, "ipfsd_gc_runs", "_total", &[]).unwrap_or(0.0);
     eprintln!(
         "soak: {:.0} s: {} range requests ({:.0} MiB), {} provoked errors, {} adds, {} pins, {} unpins, {} pinned files read, {gc_runs} GCs; max RSS {:.1} MiB, max {max_threads} threads; {} errors",
         start.elapsed().as_secs_f64(),
@@ -233,18 +240,10 @@ fn soak(length: Duration, csv: Option<PathBuf>) {
     assert!(r.stop_daemon(), "the daemon stops cleanly");
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent()
-}
-
 /// Range requests on one keep-alive connection until told to stop; every 50th request is
 /// one that must fail (416 for a range past the end, 400 for a malformed CID).
 fn ranges(load: &Load, conn: u64) {
-    let agent = agent();
+    let agent = http_agent();
     let url = format!("{}/ipfs/{}", load.gateway, load.video_cid);
     let mut x = (conn + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut n = 0u64;
@@ -365,7 +364,7 @@ fn churn(load: &Load) {
 /// through the gateway; answers what is still pinned at the end.
 fn pins(load: &Load) -> Vec<(String, u64)> {
     let path = load.work.join("pinned.bin");
-    let agent = agent();
+    let agent = http_agent();
     let mut pinned: VecDeque<(String, u64)> = VecDeque::new();
     let mut seed = PIN_SEED;
     while !load.stop.load(Ordering::Relaxed) {
@@ -435,22 +434,17 @@ fn proc_status(pid: u32) -> (u64, u64) {
     (field("VmRSS:") * 1024, field("Threads:"))
 }
 
-/// One sample's value from the metrics endpoint (the first series of `name`).
-fn metric(api_url: &str, name: &str) -> Option<f64> {
-    let text = agent()
+/// The value of `family` + `suffix` (summed over the samples labelled `with`) in a scrape
+/// of the metrics endpoint; `None` if the scrape fails or lacks the family.
+fn metric(api_url: &str, family: &str, suffix: &str, with: &[(&str, &str)]) -> Option<f64> {
+    let text = http_agent()
         .get(format!("{api_url}/debug/metrics/prometheus"))
         .call()
         .ok()?
         .body_mut()
         .read_to_string()
         .ok()?;
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix(name)?;
-        let rest = rest.strip_prefix(' ').or_else(|| {
-            rest.starts_with('{')
-                .then(|| rest.split_once("} ").map(|(_, v)| v))
-                .flatten()
-        })?;
-        rest.split_whitespace().next()?.parse().ok()
-    })
+    let fams = parse(&text).ok()?;
+    fams.contains_key(family)
+        .then(|| value(&fams, family, suffix, with))
 }
