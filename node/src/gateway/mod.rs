@@ -53,8 +53,8 @@ const SMALL_FILE: u64 = 256 << 10;
 /// Requests resolved from the store alone at once (short: no network wait); more wait
 /// (asynchronously) for a turn.
 const MAX_LOCAL: usize = 32;
-/// Requests resolved through the network at once (each on a thread of its own, waiting up
-/// to `RetrievalTimeout` per block); more wait for a turn.
+/// Requests resolved through the network at once (each on the pool of work that may wait,
+/// waiting up to `RetrievalTimeout` per block); more wait for a turn.
 const MAX_FETCHING: usize = 32;
 /// Bodies streamed at once (each is one producer on the pool of work that may wait: it
 /// may fetch blocks, and the client sets its pace); more wait for a turn.
@@ -474,7 +474,7 @@ enum On {
     /// The store's pool: store reads only, short.
     Pool,
     /// The pool of work that may wait (on the network, on a slow client), so it never
-    /// occupies the threads local work (here and in the RPC API) needs.
+    /// occupies the threads the gateway's local work needs.
     Thread,
 }
 
