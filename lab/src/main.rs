@@ -45,6 +45,7 @@ const EARLY: Duration = Duration::from_micros(1000);
 struct Due {
     at: Instant,
     seq: u64,
+    from: usize,
     to: usize,
     at_switch: bool,
     packet: Bytes,
@@ -74,12 +75,41 @@ struct Stats {
     delivered_bytes: u64,
     lost: u64,
     queue_dropped: u64,
+    /// Queue drops per node: on its uplink (packets it sent) and its downlink.
+    queue_dropped_up: Vec<u64>,
+    queue_dropped_down: Vec<u64>,
+    /// Bytes delivered, by sender then receiver.
+    delivered_between: Vec<Vec<u64>>,
     partition_dropped: u64,
     unknown_dropped: u64,
     in_flight: usize,
 }
 
 impl Stats {
+    fn new(nodes: usize) -> Stats {
+        Stats {
+            queue_dropped_up: vec![0; nodes],
+            queue_dropped_down: vec![0; nodes],
+            delivered_between: vec![vec![0; nodes]; nodes],
+            ..Stats::default()
+        }
+    }
+
+    /// A packet dropped on node `node`'s uplink (`up`) or downlink.
+    fn dropped_at(&mut self, why: model::Drop, node: usize, up: bool) {
+        if why == model::Drop::Queue {
+            let per = if up {
+                &mut self.queue_dropped_up
+            } else {
+                &mut self.queue_dropped_down
+            };
+            if let Some(n) = per.get_mut(node) {
+                *n += 1;
+            }
+        }
+        self.dropped(why);
+    }
+
     fn dropped(&mut self, why: model::Drop) {
         match why {
             model::Drop::Lost => self.lost += 1,
@@ -153,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut heap: BinaryHeap<Reverse<Due>> = BinaryHeap::new();
-    let mut stats = Stats::default();
+    let mut stats = Stats::new(addrs.len());
     let mut seq = 0u64;
     println!("ready");
     loop {
@@ -173,9 +203,9 @@ async fn main() -> anyhow::Result<()> {
                     Ok(_) if heap.len() >= MAX_IN_FLIGHT => stats.queue_dropped += 1,
                     Ok((at, to)) => {
                         seq += 1;
-                        heap.push(Reverse(Due { at, seq, to, at_switch: true, packet }));
+                        heap.push(Reverse(Due { at, seq, from, to, at_switch: true, packet }));
                     }
-                    Err(e) => stats.dropped(e),
+                    Err(e) => stats.dropped_at(e, from, true),
                 }
             }
             () = tokio::time::sleep_until(next.checked_sub(EARLY).unwrap_or(next).into()) => {
@@ -189,12 +219,15 @@ async fn main() -> anyhow::Result<()> {
                                 seq += 1;
                                 heap.push(Reverse(Due { at, seq, at_switch: false, ..d }));
                             }
-                            Err(e) => stats.dropped(e),
+                            Err(e) => stats.dropped_at(e, d.to, false),
                         }
                         continue;
                     }
                     stats.delivered += 1;
                     stats.delivered_bytes += d.packet.len() as u64;
+                    if let Some(n) = stats.delivered_between.get_mut(d.from).and_then(|r| r.get_mut(d.to)) {
+                        *n += d.packet.len() as u64;
+                    }
                     // A device that cannot take it (its node is gone) loses the packet.
                     let _ = devices[d.to].send(&d.packet).await;
                 }

@@ -5,9 +5,11 @@
 # alone, node S+1 from all S seeders at once. Prints, per run, both rates (MB/s, share of
 # the links), the speed-up, the duplicate blocks node S+1 received (blocks received beyond
 # the DAG's count, and the node's own DupBlksReceived, which misses a block fetched again
-# after it arrived) and each seeder's share of the bytes sent. The issue's target (4 seeders at 25 Mbit/s, 40 ms: >= 3.6x one
-# seeder's rate, <= 1% duplicate blocks) is printed beside the figures, not asserted; a
-# download that is not the file byte for byte fails the script.
+# after it arrived), each seeder's share of the bytes sent, the packets the emulator
+# dropped at full queues (by uplink) and the seeders' traffic to other nodes. The issue's
+# target (4 seeders at 25 Mbit/s, 40 ms: >= 3.6x one seeder's rate, <= 1% duplicate blocks)
+# is printed beside the figures, not asserted; a download that is not the file byte for
+# byte fails the script.
 #
 #   sudo bash scripts/testnet/seeders.sh [--mb 40] [--seeders 4] [--rate 25mbit] [--rtt 40ms]
 #                                        [--runs 1] [--transport both|tcp|quic]
@@ -142,6 +144,37 @@ fetch() {
     awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }'
 }
 bps() { awk 'NR == 1 { print $4 }' "$IPFSD_LAB/links"; }
+# The emulator's counters so far (its stats file, rewritten every second; "{}" if none).
+emu() { cat "$IPFSD_LAB/emu.stats" 2> /dev/null || echo '{}'; }
+# What the emulator saw between two `emu` readings $1 and $2 while leecher $3 fetched:
+# packets dropped at full queues (and the uplinks that dropped them), and the seeders'
+# traffic to anyone but that leecher (MB; a seeder's link is shared with it).
+emu_diff() {
+    python3 - "$1" "$2" "$3" "$SEEDERS" << 'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+leecher, seeders = int(sys.argv[3]), int(sys.argv[4])
+def at(rows, *ix):
+    for i in ix:
+        rows = rows[i] if i < len(rows) else 0
+        if rows == 0:
+            return 0
+    return rows
+ub = b.get("queue_dropped_up", [])
+per = [f"node {i} {n - at(a.get('queue_dropped_up', []), i)}" for i, n in enumerate(ub)
+       if n > at(a.get("queue_dropped_up", []), i)]
+out = f"{b.get('queue_dropped', 0) - a.get('queue_dropped', 0)} packets dropped at full queues"
+if per:
+    out += f" ({', '.join(per)} on its uplink)"
+mb = b.get("delivered_between", [])
+side = [f"{s}->{t} {(n - at(a.get('delivered_between', []), s, t)) / 1e6:.1f} MB"
+        for s in range(min(seeders, len(mb))) for t, n in enumerate(mb[s])
+        if t != leecher and n - at(a.get("delivered_between", []), s, t) >= 100_000]
+if side:
+    out += "; seeders to others: " + ", ".join(side)
+print(out)
+PY
+}
 
 echo "seeders: $MB MB, $SEEDERS seeders at $RATE each, rtt $RTT, leecher links $([ "$LRATE" = 0 ] && echo unlimited || echo "$LRATE"), transport $TRANSPORT (issue's target: >= 3.6x one seeder, <= 1% duplicate blocks)"
 SUMMARY="$IPFSD_LAB/summary"
@@ -161,7 +194,10 @@ for ((r = 1; r <= RUNS; r++)); do
 
     # One seeder.
     over1="$(only_seeders "$ONE" 1)"
+    q0="$(emu)"
     secs1="$(fetch "$ONE" "$OUT")"
+    sleep 1.2
+    q1="$(emu)"
 
     # Every seeder, with the counters before and after.
     overn="$(only_seeders "$MANY" "$SEEDERS")"
@@ -169,6 +205,8 @@ for ((r = 1; r <= RUNS; r++)); do
     for ((s = 0; s < SEEDERS; s++)); do SENT0[s]="$(counter "$s" DataSent)"; BLK0[s]="$(counter "$s" BlocksSent)"; done
     recv0="$(counter "$MANY" BlocksReceived)" dup0="$(counter "$MANY" DupBlksReceived)" dupd0="$(counter "$MANY" DupDataReceived)"
     secsn="$(fetch "$MANY" "$OUT")"
+    sleep 1.2
+    q2="$(emu)"
     recv="$(( $(counter "$MANY" BlocksReceived) - recv0 ))"
     dup="$(( $(counter "$MANY" DupBlksReceived) - dup0 ))"
     dupd="$(( $(counter "$MANY" DupDataReceived) - dupd0 ))"
@@ -186,12 +224,12 @@ for ((r = 1; r <= RUNS; r++)); do
 
     awk -v r="$r" -v b="$BYTES" -v s1="$secs1" -v sn="$secsn" -v k="$SEEDERS" -v bps="$(bps)" \
         -v rate="$RATE" -v o1="$over1" -v on="$overn" -v recv="$recv" -v dup="$dup" -v dupd="$dupd" \
-        -v shares="$shares" -v sum="$SUMMARY" -v need="$NEED" 'BEGIN {
+        -v shares="$shares" -v sum="$SUMMARY" -v need="$NEED" -v d1="$(emu_diff "$q0" "$q1" "$ONE")" -v dn="$(emu_diff "$q1" "$q2" "$MANY")" 'BEGIN {
         m1 = b / 1e6 / s1; mn = b / 1e6 / sn
         l1 = (bps > 0) ? sprintf("%.0f%% of its %s link", 100 * b * 8 / s1 / bps, rate) : "no rate limit"
         ln = (bps > 0) ? sprintf("%.0f%% of %d such links", 100 * b * 8 / sn / bps / k, k) : "no rate limit"
-        printf "seeders run %d: 1 seeder:  %.0f MB in %6.2f s = %5.2f MB/s (%s; %s)\n", r, b / 1e6, s1, m1, l1, o1
-        printf "seeders run %d: %d seeders: %.0f MB in %6.2f s = %5.2f MB/s = %.2fx one seeder (%s; %s)\n", r, k, b / 1e6, sn, mn, mn / m1, ln, on
+        printf "seeders run %d: 1 seeder:  %.0f MB in %6.2f s = %5.2f MB/s (%s; %s; %s)\n", r, b / 1e6, s1, m1, l1, o1, d1
+        printf "seeders run %d: %d seeders: %.0f MB in %6.2f s = %5.2f MB/s = %.2fx one seeder (%s; %s; %s)\n", r, k, b / 1e6, sn, mn, mn / m1, ln, on, dn
         extra = recv - need
         printf "seeders run %d: duplicates: %d of %d blocks received beyond the %d of the DAG (%.2f%%; the node counted %d, %.2f MB); sent by seeder %s\n", r, extra, recv, need, recv ? 100 * extra / recv : 0, dup, dupd / 1e6, shares
         printf "%f %d %d\n", mn / m1, extra, recv >> sum
