@@ -7,9 +7,10 @@
 //! binary). The gateway (on `Addresses.Gateway`, its URL written to `$IPFSD_PATH/gateway`)
 //! is a second listener over the same node. Both only translate HTTP into `Node` calls.
 //!
-//! Shutdown is graceful and ordered: the API listener closes and requests in flight finish
-//! (their writes commit or roll back as a whole), the gateway gets the same grace, then
-//! [`Node::shutdown`] cancels the node's tasks and waits for its tracker to empty, the store
+//! Shutdown is graceful and ordered: the API listener closes and requests in flight get
+//! a grace to finish (their writes commit or roll back as a whole), the gateway gets the
+//! same grace, then [`Node::shutdown`] cancels the node's tasks (a request still waiting
+//! for blocks then ends with an error) and waits for its tracker to empty, the store
 //! closes and the `api` file is removed.
 
 use crate::api::{self, ApiState};
@@ -283,7 +284,19 @@ impl Daemon {
     /// Waits until the daemon has stopped (after a shutdown request), then removes the
     /// `api` file.
     pub async fn wait(self) -> Result<(), DaemonError> {
-        let served = self.server.await;
+        let mut server = self.server;
+        // After the request to stop, requests in flight get a grace. One still running
+        // after it (a `cat` waiting for blocks nobody sends, up to `Bitswap.FetchTimeout`)
+        // ends with an error once the node's shutdown below has cancelled its fetch.
+        let served = tokio::select! {
+            served = &mut server => Some(served),
+            () = self.shutdown.cancelled() => {
+                tokio::time::timeout(CLOSE_TIMEOUT, &mut server).await.ok()
+            }
+        };
+        if served.is_none() {
+            tracing::warn!("API requests still running at shutdown; cancelling their fetches");
+        }
         if let Some(g) = self.gateway {
             g.stop.cancel();
             // Downloads still running get the API's grace, then are cut off.
@@ -298,6 +311,19 @@ impl Daemon {
             let _ = std::fs::remove_file(&g.file);
         }
         self.node.shutdown().await;
+        let served = match served {
+            Some(served) => served,
+            None => match tokio::time::timeout(CLOSE_TIMEOUT, &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!(
+                        "API requests still running after the node stopped; closing them"
+                    );
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
         let store = self.node.store().clone();
         drop(self.node);
         // Requests that were running finish on the blocking pool; the repository is free

@@ -787,6 +787,67 @@ fn local_content_is_served_while_missing_content_waits() {
     }
 }
 
+/// A regression test: the daemon stops while RPC `cat`s wait for blocks that never come.
+/// The API's connections get a grace; then the node's shutdown cancels their fetches and
+/// the requests end with an error. Before, shutdown waited for them for as long as the
+/// fetch timeout allowed (an hour here), holding the repository. `stop` fails the test
+/// when the daemon takes longer than the harness's bound.
+#[test]
+fn the_daemon_stops_while_rpc_cats_wait_for_blocks() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = start(dir.path(), "c", |c| c.bitswap.upload_rate = 1);
+    let a = start(dir.path(), "a", |c| {
+        c.bitswap.fetch_timeout = "3600s".into()
+    });
+    a.call("swarm/connect", &[("arg", c.swarm_addr())]).ok();
+    // C's first block goes at once and sets its rate clock ~4000 s ahead.
+    let first = c.add(&noise(11, 4000));
+    a.call("cat", &[("arg", &first)]).ok();
+    let stalled: Vec<String> = (0..8u64).map(|i| c.add(&noise(100 + i, 4000))).collect();
+    let host = a
+        .api_url()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_string();
+    let waiting: Vec<_> = stalled
+        .iter()
+        .map(|cid| {
+            let (host, cid) = (host.clone(), cid.clone());
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(&host).expect("connect");
+                s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+                    .expect("timeout");
+                write!(
+                    s,
+                    "POST /api/v0/cat?arg={cid} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+                )
+                .expect("request");
+                // Whatever comes (an error, or the connection closing), the request ends.
+                let mut got = Vec::new();
+                let _ = s.read_to_end(&mut got);
+            })
+        })
+        .collect();
+    ipfsd_tests::testnet::wait_for(
+        std::time::Duration::from_secs(60),
+        "the stalled blocks wanted",
+        || {
+            let keys = a.call("bitswap/wantlist", &[]).ok().json()["Keys"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (keys >= stalled.len()).then_some(())
+        },
+    );
+    a.stop();
+    c.stop();
+    for t in waiting {
+        t.join().expect("the request thread ends");
+    }
+}
+
 /// Whether the server closed `s` (EOF, a reset, or a 503 and then EOF) before its read
 /// timeout: idle connections must not stay open.
 fn closed_by_server(mut s: std::net::TcpStream) -> bool {
