@@ -112,6 +112,12 @@ pub enum GatewayError {
         /// How long the request waited.
         after: Duration,
     },
+    /// The thread pool that would run the request has a full queue.
+    #[error("the gateway is overloaded: {source}; retry later")]
+    Overloaded {
+        /// The pool's refusal.
+        source: crate::pool::PoolError,
+    },
     /// A task failed.
     #[error("internal error: {reason}")]
     Internal {
@@ -135,7 +141,9 @@ impl GatewayError {
             GatewayError::InsideNode { .. } => StatusCode::NOT_IMPLEMENTED,
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Busy { .. } | GatewayError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             GatewayError::NotCached { .. } => StatusCode::PRECONDITION_FAILED,
             GatewayError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             GatewayError::Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -180,7 +188,7 @@ impl GatewayError {
                     HeaderValue::from_static("GET, HEAD, OPTIONS"),
                 );
             }
-            GatewayError::Busy { .. } => {
+            GatewayError::Busy { .. } | GatewayError::Overloaded { .. } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}

@@ -488,9 +488,14 @@ impl On {
     }
 }
 
+/// A pool's refusal as the gateway answers it: a full queue is a 503 with `Retry-After`
+/// (the client may come back), anything else a 500.
 fn pool_error(e: crate::pool::PoolError) -> GatewayError {
-    GatewayError::Internal {
-        reason: e.to_string(),
+    match e {
+        crate::pool::PoolError::Overloaded { .. } => GatewayError::Overloaded { source: e },
+        _ => GatewayError::Internal {
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -851,4 +856,24 @@ fn preflight() -> Response {
         HeaderValue::from_static("Content-Type, Range, User-Agent, X-Requested-With"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::PoolError;
+
+    /// A regression test: a full pool queue answered 500, as if the gateway were broken.
+    /// It is a 503 with `Retry-After`; a lost job stays a 500.
+    #[test]
+    fn a_full_pool_queue_is_a_503_to_retry() {
+        let full = pool_error(PoolError::Overloaded {
+            pool: "waiting",
+            queued: 64,
+        });
+        assert_eq!(full.status(), 503);
+        let resp = full.into_response(false);
+        assert_eq!(resp.headers()[axum::http::header::RETRY_AFTER], "5");
+        assert_eq!(pool_error(PoolError::Lost { pool: "local" }).status(), 500);
+    }
 }
