@@ -77,7 +77,7 @@ async fn get(bs: &Bitswap, cid: Cid) -> Result<Block, Error> {
     if let Some(data) = local {
         return Ok(Block::trusted(cid, data));
     }
-    let (id, mut rx) = bs.open_session().await?;
+    let (id, mut rx) = bs.open_session(Vec::new()).await?;
     let _guard = Guard { bs, id };
     bs.want(id, vec![cid]).await?;
     let idle = bs.config().fetch_idle_timeout;
@@ -161,7 +161,9 @@ async fn dag(bs: &Bitswap, root: Cid) -> Result<FetchStats, Error> {
             }
             if !want.is_empty() {
                 if session.is_none() {
-                    let (id, rx) = bs.open_session().await?;
+                    // The root's holders (the session that fetched it, if it was fetched)
+                    // are asked for its links at once, without a want-have round trip.
+                    let (id, rx) = bs.open_session(vec![root]).await?;
                     session = Some((id, rx, Guard { bs, id }));
                 }
                 if let Some((id, _, _)) = &session {

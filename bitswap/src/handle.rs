@@ -85,10 +85,14 @@ impl Bitswap {
         let _ = self.tx.send(Command::Stop).await;
     }
 
+    /// Opens a session; peers that recently held one of `hints` (delivered it or said
+    /// HAVE) are taken to hold what it will want.
     pub(crate) async fn open_session(
         &self,
+        hints: Vec<Cid>,
     ) -> Result<(SessionId, mpsc::Receiver<Delivery>), Error> {
-        self.ask(|reply| Command::OpenSession { reply }).await
+        self.ask(|reply| Command::OpenSession { hints, reply })
+            .await
     }
 
     pub(crate) async fn want(&self, session: SessionId, cids: Vec<Cid>) -> Result<(), Error> {

@@ -251,6 +251,18 @@ impl Session {
         s
     }
 
+    /// Peers known, from before this session, to hold content like this session's (they
+    /// delivered or announced the root of the DAG it walks): they are asked for blocks at
+    /// once, as peers that showed it here. One that has not answers DONT_HAVE and is
+    /// passed over, as any other.
+    pub fn trust(&mut self, peers: impl IntoIterator<Item = PeerId>) {
+        for p in peers {
+            if let Some(i) = self.info.get_mut(&p) {
+                i.good = true;
+            }
+        }
+    }
+
     /// CIDs wanted and not yet received.
     pub fn wanted(&self) -> impl Iterator<Item = &Cid> {
         self.wants.keys()
@@ -785,6 +797,30 @@ mod tests {
         s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
         s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
         s
+    }
+
+    /// A peer trusted from before (it held the DAG's root) is asked for blocks at once;
+    /// the others only whether they have them. Untrusted, the first want of a new session
+    /// goes to everyone as a want-have, a round trip before any block is asked for.
+    #[test]
+    fn a_trusted_peer_gets_want_blocks_at_once() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t = Instant::now();
+        let mut s = Session::new([a, b], t);
+        s.trust([a, PeerId::random()]);
+        let mut out = Vec::new();
+        s.want([cid(1), cid(2)], t, &mut out);
+        assert_eq!(
+            sends(&out),
+            vec![(a, WantType::Block, false), (a, WantType::Block, false)]
+        );
+        let mut s = Session::new([a, b], t);
+        out.clear();
+        s.want([cid(1)], t, &mut out);
+        assert!(
+            sends(&out).iter().all(|(_, w, _)| *w == WantType::Have),
+            "{out:?}"
+        );
     }
 
     /// [`both_have`], once each delivered a block: both good, neither owing, the same limit.

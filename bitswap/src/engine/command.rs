@@ -94,6 +94,9 @@ pub(crate) enum Delivery {
 #[derive(Debug)]
 pub(crate) enum Command {
     OpenSession {
+        /// CIDs whose holders likely have what the session will want (a DAG walk's
+        /// root): they are asked for blocks at once.
+        hints: Vec<Cid>,
         reply: oneshot::Sender<(SessionId, mpsc::Receiver<Delivery>)>,
     },
     Want {

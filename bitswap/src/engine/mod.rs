@@ -243,6 +243,8 @@ struct Engine {
     scheduler: Scheduler,
     sessions: HashMap<SessionId, SessionEntry>,
     interest: HashMap<Cid, Vec<SessionId>>,
+    /// Who recently delivered or said HAVE for a CID (hints for new sessions).
+    holders: sessions::Holders,
     next_session: SessionId,
     /// Block bytes loaded or queued for writing, all peers; plus loads in flight.
     upload_queued: u64,
@@ -326,6 +328,7 @@ pub(crate) async fn spawn(
         last_save: Instant::now(),
         sessions: HashMap::new(),
         interest: HashMap::new(),
+        holders: sessions::Holders::default(),
         next_session: 1,
         upload_queued: 0,
         loads: 0,
@@ -384,7 +387,7 @@ impl Engine {
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::OpenSession { reply } => self.open_session(reply),
+            Command::OpenSession { hints, reply } => self.open_session(&hints, reply),
             Command::Want { session, cids } => self.want(session, cids),
             Command::CloseSession { session } => self.close_session(session),
             Command::Flush { reply } => {

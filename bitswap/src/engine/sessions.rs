@@ -9,7 +9,7 @@
 //! the store writer and to every session that wants them (a block never asked for gets
 //! the peer disconnected), and hands its wants to serving.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use dag::Cid;
@@ -24,24 +24,59 @@ use crate::store::Item;
 
 /// Blocks buffered per session receiver.
 const SESSION_QUEUE: usize = 1024;
+/// CIDs whose recent holders are remembered.
+const HOLDERS_KEPT: usize = 4096;
+/// Holders remembered per CID.
+const HOLDERS_PER_CID: usize = 8;
+
+/// Peers seen holding CIDs lately (they delivered the block, or said HAVE), for the last
+/// [`HOLDERS_KEPT`] CIDs. A `cat` fetches a file's root in one session and walks its links
+/// in another; without this the second asked every peer whether it had the first links,
+/// a round trip before any block was asked for.
+#[derive(Debug, Default)]
+pub(super) struct Holders {
+    by_cid: HashMap<Cid, Vec<PeerId>>,
+    order: VecDeque<Cid>,
+}
+
+impl Holders {
+    /// `peer` holds `cid`.
+    pub(super) fn record(&mut self, cid: Cid, peer: PeerId) {
+        let list = self.by_cid.entry(cid).or_insert_with(|| {
+            self.order.push_back(cid);
+            Vec::new()
+        });
+        if !list.contains(&peer) && list.len() < HOLDERS_PER_CID {
+            list.push(peer);
+        }
+        while self.order.len() > HOLDERS_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.by_cid.remove(&old);
+            }
+        }
+    }
+
+    /// The peers seen holding `cid`.
+    pub(super) fn of(&self, cid: &Cid) -> &[PeerId] {
+        self.by_cid.get(cid).map_or(&[], Vec::as_slice)
+    }
+}
 
 impl Engine {
     /// Opens a session with the connected peers that may speak BitSwap.
+    /// Peers that recently held one of `hints` start out known to have the content.
     pub(super) fn open_session(
         &mut self,
+        hints: &[Cid],
         reply: oneshot::Sender<(SessionId, mpsc::Receiver<super::Delivery>)>,
     ) {
         let id = self.next_session;
         self.next_session += 1;
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         let peers: Vec<PeerId> = self.bitswap_peers();
-        self.sessions.insert(
-            id,
-            SessionEntry {
-                session: Session::new(peers, Instant::now()),
-                tx,
-            },
-        );
+        let mut session = Session::new(peers, Instant::now());
+        session.trust(hints.iter().flat_map(|c| self.holders.of(c)).copied());
+        self.sessions.insert(id, SessionEntry { session, tx });
         let _ = reply.send((id, rx));
     }
 
@@ -210,6 +245,9 @@ impl Engine {
             if *presence == Presence::DontHave {
                 tracing::debug!(%peer, %cid, "dont-have received");
             }
+            if *presence == Presence::Have {
+                self.holders.record(*cid, peer);
+            }
             if let Some(p) = self.peers.get_mut(&peer) {
                 // A want-have is answered either way; a DONT_HAVE ends a want-block too.
                 if *presence == Presence::DontHave || p.sent.get(cid) == Some(&WantType::Have) {
@@ -252,6 +290,7 @@ impl Engine {
                     send_dont_have: false,
                 });
             }
+            self.holders.record(*block.cid(), peer);
             let len = block.data().len() as u64;
             self.stat.blocks_received += 1;
             self.stat.data_received += len;
