@@ -263,6 +263,25 @@ impl Session {
         }
     }
 
+    /// The shortest answer times earlier sessions saw from these peers (a session that
+    /// trusts a peer sends it no want-have, so it would otherwise time only blocks, and a
+    /// first block slowed by the peer's disk or a fresh stream let it owe more than its
+    /// link holds).
+    pub fn answered_before(&mut self, times: impl IntoIterator<Item = (PeerId, Duration)>) {
+        for (p, d) in times {
+            if let Some(i) = self.info.get_mut(&p) {
+                i.answered(d);
+            }
+        }
+    }
+
+    /// Each peer's shortest answer time in this session, for the sessions after it.
+    pub fn answer_times(&self) -> impl Iterator<Item = (PeerId, Duration)> + '_ {
+        self.info
+            .iter()
+            .filter_map(|(p, i)| i.min_latency.map(|d| (*p, d)))
+    }
+
     /// CIDs wanted and not yet received.
     pub fn wanted(&self) -> impl Iterator<Item = &Cid> {
         self.wants.keys()
@@ -1045,21 +1064,33 @@ mod tests {
     /// more (plenty wanted): answers the most `a` owed during its first second (its slow
     /// start) and after it. The first block takes `warmup` longer (a fresh connection's
     /// congestion window starts small).
+    ///
+    /// With `known`, both are trusted from an earlier session (no want-have round) that
+    /// saw `a` answer in that time.
     fn most_owed_on_link(
         rtt: Duration,
         per_block: Duration,
         warmup: Duration,
         secs: u32,
+        known: Option<Duration>,
     ) -> (usize, usize) {
         let (a, b) = (PeerId::random(), PeerId::random());
         let start = Instant::now();
-        // Both answer the first want-have a round trip later.
-        let t = start + rtt;
         let mut s = Session::new([a, b], start);
         let mut out = Vec::new();
-        s.want([cid(0)], start, &mut out);
-        s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
-        s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
+        let t = if let Some(d) = known {
+            s.trust([a, b]);
+            s.answered_before([(a, d)]);
+            s.want([cid(0)], start, &mut out);
+            start
+        } else {
+            // Both answer the first want-have a round trip later.
+            let t = start + rtt;
+            s.want([cid(0)], start, &mut out);
+            s.on_presence(a, &cid(0), Presence::Have, t, &mut out);
+            s.on_presence(b, &cid(0), Presence::Have, t, &mut out);
+            t
+        };
         out.clear();
         // What `a` owes, oldest first, with when each was asked.
         let mut owed: VecDeque<(Cid, Instant)> = [(cid(0), t)].into();
@@ -1099,12 +1130,12 @@ mod tests {
     #[test]
     fn the_slow_start_stops_when_blocks_queue() {
         let ms = Duration::from_millis;
-        let (early, late) = most_owed_on_link(ms(40), ms(84), Duration::ZERO, 4);
+        let (early, late) = most_owed_on_link(ms(40), ms(84), Duration::ZERO, 4, None);
         assert!(
             early <= INITIAL_INFLIGHT + 1 && late <= INITIAL_INFLIGHT + 1,
             "{early} {late}"
         );
-        let (early, _) = most_owed_on_link(ms(200), ms(2), Duration::ZERO, 2);
+        let (early, _) = most_owed_on_link(ms(200), ms(2), Duration::ZERO, 2, None);
         assert!(early >= 4 * INITIAL_INFLIGHT, "{early}");
     }
 
@@ -1115,7 +1146,13 @@ mod tests {
     #[test]
     fn a_presence_round_trip_bounds_a_fresh_connection() {
         let ms = Duration::from_millis;
-        let (early, late) = most_owed_on_link(ms(40), ms(84), ms(110), 4);
+        let (early, late) = most_owed_on_link(ms(40), ms(84), ms(110), 4, None);
+        assert!(
+            early <= INITIAL_INFLIGHT + 1 && late <= INITIAL_INFLIGHT,
+            "{early} {late}"
+        );
+        // Trusted, with no want-have round: the time an earlier session saw does the same.
+        let (early, late) = most_owed_on_link(ms(40), ms(84), ms(110), 4, Some(ms(40)));
         assert!(
             early <= INITIAL_INFLIGHT + 1 && late <= INITIAL_INFLIGHT,
             "{early} {late}"

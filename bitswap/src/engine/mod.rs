@@ -245,6 +245,9 @@ struct Engine {
     interest: HashMap<Cid, Vec<SessionId>>,
     /// Who recently delivered or said HAVE for a CID (hints for new sessions).
     holders: sessions::Holders,
+    /// Per connected peer, the shortest answer time its closed sessions saw (new
+    /// sessions start from it).
+    latency: HashMap<PeerId, std::time::Duration>,
     next_session: SessionId,
     /// Block bytes loaded or queued for writing, all peers; plus loads in flight.
     upload_queued: u64,
@@ -329,6 +332,7 @@ pub(crate) async fn spawn(
         sessions: HashMap::new(),
         interest: HashMap::new(),
         holders: sessions::Holders::default(),
+        latency: HashMap::new(),
         next_session: 1,
         upload_queued: 0,
         loads: 0,
@@ -673,6 +677,7 @@ impl Engine {
 
     fn forget_peer(&mut self, peer: PeerId) {
         self.connected.remove(&peer);
+        self.latency.remove(&peer);
         if let Some(p) = self.peers.remove(&peer) {
             self.upload_queued = self.upload_queued.saturating_sub(p.queued);
         }

@@ -76,6 +76,7 @@ impl Engine {
         let peers: Vec<PeerId> = self.bitswap_peers();
         let mut session = Session::new(peers, Instant::now());
         session.trust(hints.iter().flat_map(|c| self.holders.of(c)).copied());
+        session.answered_before(self.latency.iter().map(|(p, d)| (*p, *d)));
         self.sessions.insert(id, SessionEntry { session, tx });
         let _ = reply.send((id, rx));
     }
@@ -119,6 +120,12 @@ impl Engine {
     pub(super) fn close_session(&mut self, session: SessionId) {
         tracing::trace!(session, "session closed");
         if let Some(mut s) = self.sessions.remove(&session) {
+            for (peer, d) in s.session.answer_times() {
+                if self.connected.contains(&peer) {
+                    let kept = self.latency.entry(peer).or_insert(d);
+                    *kept = (*kept).min(d);
+                }
+            }
             let mut actions = Vec::new();
             let wanted: Vec<Cid> = s.session.wanted().copied().collect();
             s.session.cancel_all(&mut actions);
