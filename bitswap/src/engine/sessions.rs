@@ -252,7 +252,14 @@ impl Engine {
             if *presence == Presence::DontHave {
                 tracing::debug!(%peer, %cid, "dont-have received");
             }
-            if *presence == Presence::Have {
+            // Only a HAVE that answers a want-have counts: an unsolicited one must not
+            // make a peer trusted with another session's walk.
+            if *presence == Presence::Have
+                && self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|p| p.sent.contains_key(cid))
+            {
                 self.holders.record(*cid, peer);
             }
             if let Some(p) = self.peers.get_mut(&peer) {
