@@ -524,18 +524,19 @@ impl Session {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
-        let Some(w) = self.wants.get_mut(cid) else {
-            if let Some(i) = self.info.get_mut(&peer) {
-                i.last_heard = Some(now);
-            }
-            return;
-        };
+        let asked = self
+            .wants
+            .get(cid)
+            .and_then(|w| w.asked_have.get(&peer).copied());
         if let Some(i) = self.info.get_mut(&peer) {
             i.last_heard = Some(now);
-            if let Some(t) = w.asked_have.get(&peer) {
-                i.answered(now.saturating_duration_since(*t));
+            if let Some(t) = asked {
+                i.answered(now.saturating_duration_since(t));
             }
         }
+        let Some(w) = self.wants.get_mut(cid) else {
+            return;
+        };
         match presence {
             Presence::Have => {
                 if !w.have.contains(&peer) {

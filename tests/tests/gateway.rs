@@ -20,6 +20,20 @@ fn get(node: &TestNode, target: &str, headers: &[(&str, &str)]) -> HttpReply {
     http::get(node.gateway_url(), target, headers)
 }
 
+/// Waits (up to 60 s) until `node`'s wantlist holds at least `n` CIDs.
+fn wait_until_wanted(node: &TestNode, n: usize) {
+    ipfsd_tests::testnet::wait_for(
+        std::time::Duration::from_secs(60),
+        &format!("{n} stalled blocks wanted"),
+        || {
+            let keys = node.call("bitswap/wantlist", &[]).ok().json()["Keys"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (keys >= n).then_some(())
+        },
+    );
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)
@@ -749,16 +763,7 @@ fn local_content_is_served_while_missing_content_waits() {
         })
         .collect();
     // Every network turn is taken once 32 of those blocks are wanted.
-    ipfsd_tests::testnet::wait_for(
-        std::time::Duration::from_secs(60),
-        "32 stalled blocks wanted",
-        || {
-            let keys = a.call("bitswap/wantlist", &[]).ok().json()["Keys"]
-                .as_array()
-                .map_or(0, Vec::len);
-            (keys >= 32).then_some(())
-        },
-    );
+    wait_until_wanted(&a, 32);
     assert_eq!(
         finished.load(Ordering::SeqCst),
         0,
@@ -831,16 +836,7 @@ fn the_daemon_stops_while_rpc_cats_wait_for_blocks() {
             })
         })
         .collect();
-    ipfsd_tests::testnet::wait_for(
-        std::time::Duration::from_secs(60),
-        "the stalled blocks wanted",
-        || {
-            let keys = a.call("bitswap/wantlist", &[]).ok().json()["Keys"]
-                .as_array()
-                .map_or(0, Vec::len);
-            (keys >= stalled.len()).then_some(())
-        },
-    );
+    wait_until_wanted(&a, stalled.len());
     a.stop();
     c.stop();
     for t in waiting {
