@@ -558,11 +558,18 @@ mod tests {
         }
     }
 
-    fn sim(n: usize) -> Sim {
+    /// A network of `n` peers, the same for the same `seed` (a test that depends on the
+    /// network's shape must not change its outcome from run to run).
+    fn sim(n: usize, seed: u32) -> Sim {
         Sim {
             peers: (0..n)
-                .map(|_| {
-                    let p = PeerId::random();
+                .map(|i| {
+                    let mh = multihash::Multihash::<64>::wrap(
+                        0x12,
+                        &digest(format!("peer {seed} {i}").as_bytes()),
+                    )
+                    .expect("32 bytes fit");
+                    let p = PeerId::from_multihash(mh).expect("sha256 peer ID");
                     (digest(&p.to_bytes()), p)
                 })
                 .collect(),
@@ -595,7 +602,7 @@ mod tests {
     #[tokio::test]
     async fn each_key_reaches_its_k_closest_peers_with_few_lookups() {
         for (n, k) in [(1000, 20), (300, 20), (800, 8), (15, 20)] {
-            let sim = sim(n);
+            let sim = sim(n, n as u32);
             let keys = keys(6000, n as u32);
             let mut sweep = Sweep::new(k, vec![Dht::Wan]);
             // Two batches, as the reprovider sends them: the second reuses regions.
@@ -606,8 +613,10 @@ mod tests {
             let c = sweep.counts;
             assert_eq!(c.add_providers, (keys.len() * k.min(n)) as u64);
             // About one region per 20-40 peers, a few lookups each; far below one per key.
+            // Over 200 random networks of each size the most was 118 lookups for 1000
+            // peers, 44 for 300 and 72 for 800 (k = 8): n/8 failed now and then for 300.
             assert!(
-                c.lookups <= (n as u64 / 8).max(1),
+                c.lookups <= (n as u64 / 6).max(1),
                 "{n} peers: {} lookups for {} keys",
                 c.lookups,
                 keys.len()
@@ -649,12 +658,12 @@ mod tests {
             }
         }
         let keys = keys(100, 2);
-        let once = Flaky(sim(10), Mutex::default(), false);
+        let once = Flaky(sim(10, 1), Mutex::default(), false);
         let mut sweep = Sweep::new(20, vec![Dht::Wan]);
         assert_eq!(sweep.provide(&once, keys.clone()).await.unwrap(), 0);
         assert_eq!(sweep.counts.failed_peers, 0);
         check(&once.0, &keys, 20);
-        let twice = Flaky(sim(10), Mutex::default(), true);
+        let twice = Flaky(sim(10, 2), Mutex::default(), true);
         let mut sweep = Sweep::new(20, vec![Dht::Wan]);
         assert_eq!(sweep.provide(&twice, keys.clone()).await.unwrap(), 100);
         assert_eq!(sweep.counts.failed_peers, 10);
@@ -685,7 +694,7 @@ mod tests {
                 self.0.add_providers(dht, peer, keys)
             }
         }
-        let slow = Slow(sim(300));
+        let slow = Slow(sim(300, 3));
         let keys = keys(50, 1);
         let mut sweep = Sweep::new(20, vec![Dht::Wan]);
         sweep.provide(&slow, keys.clone()).await.unwrap();
