@@ -18,8 +18,7 @@
 # Network: every node listens on and dials 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-BUILD_TIMEOUT="${BUILD_TIMEOUT:-1800}"
+. "$ROOT/scripts/lib/example.sh"
 
 log() { echo "[bench-reprovide] $*" >&2; }
 
@@ -39,26 +38,12 @@ case " ${ARGS[*]:-} " in
     *) ARGS+=(--timeout "$RUN_LIMIT") ;;
 esac
 
-COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ "$COMMIT" != unknown ] && [ -n "$(cd "$ROOT" && git status --porcelain 2>/dev/null)" ]; then
-    COMMIT="$COMMIT (uncommitted changes present)"
-fi
-CPU="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
-echo "machine: $(nproc) CPU(s) available${CPU:+, $CPU}; $(uname -sm); $(free -g 2>/dev/null | awk '/Mem:/ {print $2 " GiB RAM"}'); load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "commit:  $COMMIT"
-echo "rustc:   $(rustc --version 2>/dev/null || echo unknown)"
-echo "args:    ${ARGS[*]}"
-
-log "building (cargo build --release -p ipfsd-tests --example reprovide_bench, at most ${BUILD_TIMEOUT}s)"
-(cd "$ROOT" && timeout "$BUILD_TIMEOUT" cargo build --release -p ipfsd-tests --example reprovide_bench >&2)
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ipfsd-bench-reprovide.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cp "$TARGET_DIR/release/examples/reprovide_bench" "$WORK/reprovide_bench"
+example_header "${ARGS[@]}"
+example_build reprovide_bench
 
 log "running (at most $((RUN_LIMIT + 60))s)"
 status=0
-TMPDIR="$WORK" timeout "$((RUN_LIMIT + 60))" "$WORK/reprovide_bench" "${ARGS[@]}" || status=$?
+TMPDIR="$WORK" timeout "$((RUN_LIMIT + 60))" "$BIN" "${ARGS[@]}" || status=$?
 if [ "$status" -eq 124 ]; then
     log "killed by timeout $((RUN_LIMIT + 60))s"
 fi

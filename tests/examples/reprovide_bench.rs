@@ -23,22 +23,20 @@
 //!    `FIND_NODE`/`ADD_PROVIDER` the other nodes counted, read once they stop moving after
 //!    the run), peak memory of the process, and one JSON line (the last line).
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
-use libp2p::identity::Keypair;
+use anyhow::{Context, Result, bail, ensure};
 use libp2p::kad::RecordKey;
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
 use node::metrics::Metrics;
 use node::net::provide::{Mode, Strategy, spawn_reprovider};
-use node::net::{Limits, NetConfig, NetTask, Network, ProvideStats, Records, provider_key};
+use node::net::{Limits, NetConfig, ProvideStats, Records, provider_key};
 use serde_json::json;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
 
-/// Longest wait for one step that is not a DHT query.
-const STEP: Duration = Duration::from_secs(10);
+#[path = "dht_common/mod.rs"]
+mod common;
+
+use common::{Rng, Setup, num, phase, progress, secs, settle, start_nodes, stop_nodes, within};
 
 const USAGE: &str = "\
 reprovide_bench: one node's full reprovide run of K keys against an N-node Kademlia
@@ -71,17 +69,11 @@ struct Args {
     timeout: Duration,
 }
 
+/// `None`: `--help` was asked for.
 fn parse_args() -> Result<Option<Args>> {
-    fn num(flag: &str, v: &str, min: u64, max: u64) -> Result<u64> {
-        let n: u64 = v
-            .parse()
-            .map_err(|_| anyhow!("{flag}: {v:?} is not a number"))?;
-        ensure!(
-            (min..=max).contains(&n),
-            "{flag}: {n} is outside {min}..={max}"
-        );
-        Ok(n)
-    }
+    let Some(flags) = common::flags()? else {
+        return Ok(None);
+    };
     let mut a = Args {
         nodes: 30,
         keys: 10_000,
@@ -94,192 +86,31 @@ fn parse_args() -> Result<Option<Args>> {
         query_timeout: Duration::from_secs(10),
         timeout: Duration::from_secs(600),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(None);
-        }
-        let (name, v) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = it.next().ok_or_else(|| anyhow!("{arg} needs a value"))?;
-                (arg, v)
-            }
-        };
-        let secs = |min, max| num(&name, &v, min, max).map(Duration::from_secs);
-        match name.as_str() {
-            "--nodes" => a.nodes = num(&name, &v, 3, 60)? as usize,
-            "--keys" => a.keys = num(&name, &v, 1, 2_000_000)? as usize,
+    for (name, v) in flags {
+        let (name, v) = (name.as_str(), v.as_str());
+        match name {
+            "--nodes" => a.nodes = num(name, v, 3, 60)? as usize,
+            "--keys" => a.keys = num(name, v, 1, 2_000_000)? as usize,
             "--mode" => {
-                a.mode = match v.as_str() {
+                a.mode = match v {
                     "sweep" => Mode::Sweep,
                     "per-key" => Mode::PerKey,
                     _ => bail!("--mode: {v:?} is not sweep or per-key"),
                 }
             }
-            "--interval" => a.interval = secs(1, 365 * 24 * 3600)?,
+            "--interval" => a.interval = secs(name, v, 1, 365 * 24 * 3600)?,
             "--max-provider-keys" => {
-                a.max_provider_keys = num(&name, &v, 1, 1 << 24)? as usize;
+                a.max_provider_keys = num(name, v, 1, 1 << 24)? as usize;
             }
-            "--verify" => a.verify = num(&name, &v, 0, 1000)? as usize,
-            "--seed" => a.seed = num(&name, &v, 0, u64::MAX)?,
-            "--k" => a.k = num(&name, &v, 1, 20)? as usize,
-            "--query-timeout" => a.query_timeout = secs(1, 60)?,
-            "--timeout" => a.timeout = secs(10, 7200)?,
+            "--verify" => a.verify = num(name, v, 0, 1000)? as usize,
+            "--seed" => a.seed = num(name, v, 0, u64::MAX)?,
+            "--k" => a.k = num(name, v, 1, 20)? as usize,
+            "--query-timeout" => a.query_timeout = secs(name, v, 1, 60)?,
+            "--timeout" => a.timeout = secs(name, v, 10, 7200)?,
             _ => bail!("unknown flag {name} (see --help)"),
         }
     }
     Ok(Some(a))
-}
-
-/// splitmix64: seeded identities and topology.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn bytes32(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for chunk in out.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out
-    }
-}
-
-static PHASE: Mutex<&str> = Mutex::new("starting");
-
-fn phase(p: &'static str) {
-    if let Ok(mut g) = PHASE.lock() {
-        *g = p;
-    }
-    eprintln!("[reprovide_bench] {p}");
-}
-
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(STEP, f)
-        .await
-        .map_err(|_| anyhow!("{what}: no answer within {}s", STEP.as_secs()))
-}
-
-struct Node {
-    net: Network,
-    task: NetTask,
-    peer: PeerId,
-    addr: Multiaddr,
-}
-
-fn is_loopback(a: &Multiaddr) -> bool {
-    matches!(a.iter().next(), Some(Protocol::Ip4(ip)) if ip.is_loopback())
-}
-
-/// Node 0 with its own registry; the others share `received`.
-async fn start_nodes(args: &Args, rng: &mut Rng, received: &Arc<Metrics>) -> Result<Vec<Node>> {
-    let listen: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let mut nodes: Vec<Node> = Vec::with_capacity(args.nodes);
-    for i in 0..args.nodes {
-        let keypair = Keypair::ed25519_from_bytes(rng.bytes32()).context("node identity")?;
-        let peer = keypair.public().to_peer_id();
-        let mut bootstrap = Vec::new();
-        if i > 0 {
-            let want = (1 + rng.below(3)).min(i);
-            while bootstrap.len() < want {
-                let a = nodes[rng.below(i)].addr.clone();
-                if !bootstrap.contains(&a) {
-                    bootstrap.push(a);
-                }
-            }
-        }
-        ensure!(bootstrap.iter().all(is_loopback), "non-loopback bootstrap");
-        let limits = if i == 0 {
-            Limits::default()
-        } else {
-            Limits {
-                max_provider_keys: args.max_provider_keys,
-                ..Limits::default()
-            }
-        };
-        let config = NetConfig {
-            listen: vec![listen.clone()],
-            bootstrap,
-            lan_dht: false,
-            k: args.k,
-            query_timeout: args.query_timeout,
-            // The bench's nodes hold provider records from many keys: no one's table is
-            // refused for size.
-            limits,
-            ..NetConfig::default()
-        };
-        let records = Records::in_memory(peer, limits).context("record store")?;
-        let metrics = if i == 0 {
-            Arc::new(Metrics::new())
-        } else {
-            received.clone()
-        };
-        let (net, task) = Network::start_metered(keypair, config, records, None, metrics)
-            .await
-            .with_context(|| format!("starting node {i}"))?;
-        let info = within("node info", net.info()).await??;
-        ensure!(
-            !info.listen.is_empty() && info.listen.iter().all(is_loopback),
-            "node {i} listens on {:?}, not only on 127.0.0.1",
-            info.listen
-        );
-        let addr = info
-            .listen
-            .first()
-            .cloned()
-            .context("no listen address")?
-            .with(Protocol::P2p(peer));
-        nodes.push(Node {
-            net,
-            task,
-            peer,
-            addr,
-        });
-    }
-    Ok(nodes)
-}
-
-/// Bootstrap rounds on all nodes until every WAN table holds min(k, N-1)/2 peers (60 s at
-/// most); answers the rounds taken.
-async fn settle(nodes: &[Node], args: &Args) -> Result<u32> {
-    let want = args.k.min(nodes.len() - 1).div_ceil(2);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let limit = args.query_timeout + Duration::from_secs(5);
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        let mut set = JoinSet::new();
-        for n in nodes {
-            let net = n.net.clone();
-            set.spawn(async move { tokio::time::timeout(limit, net.bootstrap()).await });
-        }
-        while set.join_next().await.is_some() {}
-        let mut ok = true;
-        for n in nodes {
-            ok &= within("node info", n.net.info()).await??.routing_table.0 >= want;
-        }
-        if ok {
-            return Ok(rounds);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "routing tables did not reach {want} peers within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Inbound DHT requests by type, from the shared registry of nodes 1..N.
@@ -319,9 +150,42 @@ async fn run(args: &Args) -> Result<()> {
     let received = Arc::new(Metrics::new());
 
     phase("starting nodes");
-    let nodes = start_nodes(args, &mut rng, &received).await?;
+    // Node 0 with its own registry; the others count what they receive in `received`.
+    let nodes = start_nodes(args.nodes, &mut rng, |i, peer| {
+        // The other nodes hold provider records of many keys: their bound is a flag.
+        let limits = if i == 0 {
+            Limits::default()
+        } else {
+            Limits {
+                max_provider_keys: args.max_provider_keys,
+                ..Limits::default()
+            }
+        };
+        Ok(Setup {
+            config: NetConfig {
+                lan_dht: false,
+                k: args.k,
+                query_timeout: args.query_timeout,
+                limits,
+                ..NetConfig::default()
+            },
+            records: Records::in_memory(peer, limits).context("record store")?,
+            metrics: if i == 0 {
+                Arc::new(Metrics::new())
+            } else {
+                received.clone()
+            },
+        })
+    })
+    .await?;
     phase("settling routing tables (bootstrap rounds)");
-    let rounds = settle(&nodes, args).await?;
+    let settled = settle(&nodes, args.k, args.query_timeout, Duration::from_secs(60)).await?;
+    ensure!(
+        settled.reached,
+        "routing tables did not reach {} peers within 60 s",
+        settled.want
+    );
+    let rounds = settled.rounds;
     let setup = t0.elapsed();
 
     phase("filling the reprovider's store");
@@ -368,14 +232,14 @@ async fn run(args: &Args) -> Result<()> {
         }
         if last_print.elapsed() >= Duration::from_secs(10) {
             last_print = Instant::now();
-            eprintln!(
-                "[reprovide_bench]   {:>7.1}s: {} of {} keys, estimate {:?} s, falling behind: {}",
+            progress(format_args!(
+                "{:>7.1}s: {} of {} keys, estimate {:?} s, falling behind: {}",
                 t_run.elapsed().as_secs_f64(),
                 s.reprovide_done,
                 s.reprovide_expected_keys.unwrap_or(0),
                 s.reprovide_estimate.map(|d| d.as_secs()),
                 s.falling_behind
-            );
+            ));
         }
     };
     let took = t_run.elapsed();
@@ -414,12 +278,7 @@ async fn run(args: &Args) -> Result<()> {
     }
 
     phase("stopping nodes");
-    let mut set = JoinSet::new();
-    for node in nodes {
-        node.net.stop().await;
-        set.spawn(async move { tokio::time::timeout(STEP, node.task.wait()).await });
-    }
-    while set.join_next().await.is_some() {}
+    stop_nodes(nodes).await;
 
     let secs = took.as_secs_f64();
     let find_node = after.0.saturating_sub(before.0);
@@ -491,51 +350,11 @@ async fn run(args: &Args) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("reprovide_bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("reprovide_bench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let limit = args.timeout;
-    let outcome = rt.block_on(async { tokio::time::timeout(limit, run(&args)).await });
-    let code = match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("reprovide_bench: error: {e:#}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            let during = PHASE.lock().map(|g| *g).unwrap_or("?");
-            eprintln!(
-                "reprovide_bench: aborted: the global time limit of {} s (--timeout) ran out \
-                 during \"{during}\"",
-                limit.as_secs()
-            );
-            ExitCode::from(3)
-        }
-    };
-    rt.shutdown_timeout(Duration::from_secs(2));
-    code
+    common::main(
+        "reprovide_bench",
+        USAGE,
+        parse_args,
+        |a| a.timeout,
+        |a| async move { run(&a).await },
+    )
 }

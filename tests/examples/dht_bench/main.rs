@@ -20,30 +20,33 @@
 //!    replayed over the snapshot, since libp2p-kad does not report hops;
 //! 7. `report`: a table on stdout, then one JSON line (the last line).
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
-use libp2p::identity::Keypair;
+use anyhow::{Context, Result, bail};
+use libp2p::PeerId;
 use libp2p::kad::RecordKey;
 use libp2p::kad::store::RecordStore;
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
-use node::net::{Limits, NetConfig, NetTask, Network, Records};
+use node::metrics::Metrics;
+use node::net::{Limits, NetConfig, Records};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
+#[path = "../dht_common/mod.rs"]
+mod common;
 mod probe;
 mod report;
 mod sim;
+
+use common::{
+    Node, Rng, Settled, Setup, flag, is_loopback, num, phase, secs, settle, start_nodes,
+    stop_nodes, table_sizes, within,
+};
 
 /// libp2p-kad's default parallelism (requests in flight per lookup path).
 const ALPHA: usize = 3;
 /// The limit of the "full" lookups.
 const FULL_LIMIT: usize = 20;
-/// Longest wait for one step that is not a DHT query (info, dial, probe request).
-const STEP: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "\
 dht_bench: provider-lookup latency, messages and derived hop count in an N-node
@@ -99,230 +102,28 @@ impl Default for Args {
 
 /// `None`: `--help` was asked for.
 fn parse_args() -> Result<Option<Args>> {
-    fn num(flag: &str, v: &str, min: u64, max: u64) -> Result<u64> {
-        let n: u64 = v
-            .parse()
-            .map_err(|_| anyhow!("{flag}: {v:?} is not a number"))?;
-        ensure!(
-            (min..=max).contains(&n),
-            "{flag}: {n} is outside {min}..={max}"
-        );
-        Ok(n)
-    }
-    fn flag(flag: &str, v: &str) -> Result<bool> {
-        match v {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => bail!("{flag}: {v:?} is not true or false"),
-        }
-    }
+    let Some(flags) = common::flags()? else {
+        return Ok(None);
+    };
     let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(None);
-        }
-        let (name, v) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = it.next().ok_or_else(|| anyhow!("{arg} needs a value"))?;
-                (arg, v)
-            }
-        };
-        let secs = |min, max| num(&name, &v, min, max).map(Duration::from_secs);
-        match name.as_str() {
-            "--nodes" => a.nodes = num(&name, &v, 2, 60)? as usize,
-            "--lookups" => a.lookups = num(&name, &v, 1, 2000)? as usize,
-            "--keys" => a.keys = num(&name, &v, 1, 1000)? as usize,
-            "--seed" => a.seed = num(&name, &v, 0, u64::MAX)?,
-            "--lan" => a.lan = flag(&name, &v)?,
-            "--disjoint" => a.disjoint = flag(&name, &v)?,
-            "--k" => a.k = num(&name, &v, 1, 64)? as usize,
-            "--full" => a.full = flag(&name, &v)?,
-            "--query-timeout" => a.query_timeout = secs(1, 60)?,
-            "--settle" => a.settle = secs(1, 120)?,
-            "--timeout" => a.timeout = secs(10, 600)?,
+    for (name, v) in flags {
+        let (name, v) = (name.as_str(), v.as_str());
+        match name {
+            "--nodes" => a.nodes = num(name, v, 2, 60)? as usize,
+            "--lookups" => a.lookups = num(name, v, 1, 2000)? as usize,
+            "--keys" => a.keys = num(name, v, 1, 1000)? as usize,
+            "--seed" => a.seed = num(name, v, 0, u64::MAX)?,
+            "--lan" => a.lan = flag(name, v)?,
+            "--disjoint" => a.disjoint = flag(name, v)?,
+            "--k" => a.k = num(name, v, 1, 64)? as usize,
+            "--full" => a.full = flag(name, v)?,
+            "--query-timeout" => a.query_timeout = secs(name, v, 1, 60)?,
+            "--settle" => a.settle = secs(name, v, 1, 120)?,
+            "--timeout" => a.timeout = secs(name, v, 10, 600)?,
             _ => bail!("unknown flag {name} (see --help)"),
         }
     }
     Ok(Some(a))
-}
-
-/// splitmix64: small, seedable, good enough to pick nodes and keys.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn bytes32(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for chunk in out.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out
-    }
-}
-
-/// The phase running now, for the global-timeout message.
-static PHASE: Mutex<&str> = Mutex::new("starting");
-
-fn phase(p: &'static str) {
-    if let Ok(mut g) = PHASE.lock() {
-        *g = p;
-    }
-    eprintln!("[dht_bench] {p}");
-}
-
-/// Awaits `f` for at most [`STEP`].
-async fn within<T>(what: &str, f: impl Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(STEP, f)
-        .await
-        .map_err(|_| anyhow!("{what}: no answer within {}s", STEP.as_secs()))
-}
-
-#[derive(Debug)]
-struct Node {
-    net: Network,
-    task: NetTask,
-    peer: PeerId,
-    /// Its listen address with `/p2p/`.
-    addr: Multiaddr,
-}
-
-fn is_loopback(a: &Multiaddr) -> bool {
-    matches!(a.iter().next(), Some(Protocol::Ip4(ip)) if ip.is_loopback())
-}
-
-async fn start_nodes(args: &Args, rng: &mut Rng) -> Result<Vec<Node>> {
-    let listen: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let mut nodes: Vec<Node> = Vec::with_capacity(args.nodes);
-    for i in 0..args.nodes {
-        let keypair = Keypair::ed25519_from_bytes(rng.bytes32()).context("node identity")?;
-        let peer = keypair.public().to_peer_id();
-        let mut picked = Vec::new();
-        if i > 0 {
-            let want = (1 + rng.below(3)).min(i);
-            while picked.len() < want {
-                let j = rng.below(i);
-                if !picked.contains(&j) {
-                    picked.push(j);
-                }
-            }
-        }
-        let bootstrap: Vec<Multiaddr> = picked.iter().map(|&j| nodes[j].addr.clone()).collect();
-        ensure!(bootstrap.iter().all(is_loopback), "non-loopback bootstrap");
-        let config = NetConfig {
-            listen: vec![listen.clone()],
-            bootstrap,
-            lan_dht: args.lan,
-            disjoint_paths: args.disjoint,
-            k: args.k,
-            query_timeout: args.query_timeout,
-            ..NetConfig::default()
-        };
-        let records = Records::in_memory(peer, Limits::default()).context("record store")?;
-        let (net, task) = Network::start(keypair, config, records, None)
-            .await
-            .with_context(|| format!("starting node {i}"))?;
-        let info = within("node info", net.info()).await??;
-        ensure!(
-            !info.listen.is_empty() && info.listen.iter().all(is_loopback),
-            "node {i} listens on {:?}, not only on 127.0.0.1",
-            info.listen
-        );
-        let addr = info
-            .listen
-            .first()
-            .cloned()
-            .context("no listen address")?
-            .with(Protocol::P2p(peer));
-        nodes.push(Node {
-            net,
-            task,
-            peer,
-            addr,
-        });
-    }
-    Ok(nodes)
-}
-
-/// WAN and LAN routing-table sizes and connected peers, per node.
-async fn table_sizes(nodes: &[Node]) -> Result<Vec<(usize, usize, usize)>> {
-    let mut out = Vec::with_capacity(nodes.len());
-    for n in nodes {
-        let info = within("node info", n.net.info()).await??;
-        out.push((info.routing_table.0, info.routing_table.1, info.peers));
-    }
-    Ok(out)
-}
-
-#[derive(Debug)]
-struct Settled {
-    rounds: u32,
-    failed_bootstraps: u32,
-    /// Every bootstrap call's duration.
-    calls: Vec<Duration>,
-    first_error: Option<String>,
-    reached: bool,
-    want: usize,
-    took: Duration,
-}
-
-/// Bootstrap rounds on all nodes at once until every WAN table holds `want` peers.
-async fn settle(nodes: &[Node], args: &Args) -> Result<Settled> {
-    let want = args.k.min(nodes.len() - 1).div_ceil(2);
-    let started = Instant::now();
-    let deadline = started + args.settle;
-    let limit = args.query_timeout + Duration::from_secs(5);
-    let (mut rounds, mut failed, mut calls, mut first_error) = (0, 0, Vec::new(), None);
-    loop {
-        rounds += 1;
-        let mut set = JoinSet::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let net = n.net.clone();
-            set.spawn(async move {
-                let t = Instant::now();
-                let r = match tokio::time::timeout(limit, net.bootstrap()).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(format!("node {i}: {e}")),
-                    Err(_) => Err(format!("node {i}: no answer within {}s", limit.as_secs())),
-                };
-                (t.elapsed(), r)
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            let (took, r) = joined.unwrap_or_else(|e| (Duration::ZERO, Err(e.to_string())));
-            calls.push(took);
-            if let Err(e) = r {
-                failed += 1;
-                first_error.get_or_insert(e);
-            }
-        }
-        let reached = table_sizes(nodes).await?.iter().all(|t| t.0 >= want);
-        if reached || Instant::now() >= deadline {
-            return Ok(Settled {
-                rounds,
-                failed_bootstraps: failed,
-                calls,
-                first_error,
-                reached,
-                want,
-                took: started.elapsed(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Announces each key from its provider node; returns the failed batches' errors.
@@ -438,11 +239,24 @@ async fn run(args: &Args) -> Result<()> {
     let n = args.nodes;
 
     phase("starting nodes");
-    let nodes = start_nodes(args, &mut rng).await?;
+    let nodes = start_nodes(n, &mut rng, |_, peer| {
+        Ok(Setup {
+            config: NetConfig {
+                lan_dht: args.lan,
+                disjoint_paths: args.disjoint,
+                k: args.k,
+                query_timeout: args.query_timeout,
+                ..NetConfig::default()
+            },
+            records: Records::in_memory(peer, Limits::default()).context("record store")?,
+            metrics: Arc::new(Metrics::new()),
+        })
+    })
+    .await?;
     let start_s = t0.elapsed();
 
     phase("settling routing tables (bootstrap rounds)");
-    let settled = settle(&nodes, args).await?;
+    let settled = settle(&nodes, args.k, args.query_timeout, args.settle).await?;
 
     phase("publishing provider records");
     let t_pub = Instant::now();
@@ -534,12 +348,7 @@ async fn run(args: &Args) -> Result<()> {
     let connected_after: Vec<usize> = table_sizes(&nodes).await?.iter().map(|t| t.2).collect();
 
     phase("stopping nodes");
-    let mut set = JoinSet::new();
-    for node in nodes {
-        node.net.stop().await;
-        set.spawn(async move { tokio::time::timeout(STEP, node.task.wait()).await });
-    }
-    while set.join_next().await.is_some() {}
+    stop_nodes(nodes).await;
 
     let run = Run {
         start: start_s,
@@ -562,53 +371,11 @@ async fn run(args: &Args) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("dht_bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os("RUST_LOG").is_some() {
-        // Diagnostics on stderr, e.g. RUST_LOG=libp2p_kad=debug.
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dht_bench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let limit = args.timeout;
-    let outcome = rt.block_on(async { tokio::time::timeout(limit, run(&args)).await });
-    let code = match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("dht_bench: error: {e:#}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            let during = PHASE.lock().map(|g| *g).unwrap_or("?");
-            eprintln!(
-                "dht_bench: aborted: the global time limit of {} s (--timeout) ran out during \
-                 \"{during}\"",
-                limit.as_secs()
-            );
-            ExitCode::from(3)
-        }
-    };
-    // Whatever is left (node tasks of an aborted run) ends with the runtime.
-    rt.shutdown_timeout(Duration::from_secs(2));
-    code
+    common::main(
+        "dht_bench",
+        USAGE,
+        parse_args,
+        |a| a.timeout,
+        |a| async move { run(&a).await },
+    )
 }
