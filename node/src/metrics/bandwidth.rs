@@ -16,6 +16,7 @@
 //! most [`MAX_PEERS`] entries in all, forgetting the least recently active disconnected
 //! peers first.
 
+use crate::net::stopped::StopTolerant;
 use futures::{AsyncRead, AsyncWrite};
 use libp2p::PeerId;
 use libp2p::core::ConnectedPoint;
@@ -484,8 +485,9 @@ impl AsyncWrite for CountedStream {
     }
 }
 
-/// The swarm's transport: TCP (noise, `yamux`) or QUIC v1, each connection's muxer
-/// wrapped in a [`Counted`] one that adds to `bw`.
+/// The swarm's transport: TCP (noise, `yamux`) or QUIC v1 (its muxer in a
+/// [`StopTolerant`] one), each connection's muxer wrapped in a [`Counted`] one that adds to
+/// `bw`.
 pub(crate) fn transport(
     key: &libp2p::identity::Keypair,
     yamux: libp2p::yamux::Config,
@@ -496,8 +498,10 @@ pub(crate) fn transport(
         .authenticate(noise::Config::new(key)?)
         .multiplex(yamux)
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+    // A QUIC stream the peer stopped reading still delivers what the peer sent (Kubo's
+    // BitSwap messages): `net::stopped`.
     let quic = libp2p::quic::tokio::Transport::new(libp2p::quic::Config::new(key))
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(StopTolerant(muxer))));
     Ok(tcp
         .or_transport(quic)
         .map(move |either, endpoint| {

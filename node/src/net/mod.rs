@@ -15,6 +15,7 @@
 pub mod pow;
 pub mod provide;
 pub mod records;
+pub(crate) mod stopped;
 mod task;
 pub mod validate;
 
