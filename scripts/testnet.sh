@@ -27,8 +27,9 @@
 # Topology: star (every node bootstraps to node 0) or chain (node I to node I-1).
 # ipfsd nodes listen on TCP and QUIC port 4001; --transport says which of those addresses
 # their bootstrap entries list: both (the default, as a real bootstrap list does; ipfsd
-# dials QUIC first), tcp or quic only. Members join over TCP (Kubo members listen on QUIC
-# too only with KUBO_LAB_QUIC=1, as transfer.sh sets it).
+# dials QUIC first), tcp or quic only. Members join over TCP; Kubo members listen on QUIC
+# too, as Kubo does by default (KUBO_LAB_QUIC=0 turns that off), so ipfsd nodes may reach
+# them over either.
 # --nat K puts the last K ipfsd nodes (never node 0) behind a NAT of their own: node I
 # then lives in a LAN 198.19.I.0/24 (address 198.19.I.2) behind a router namespace that
 # holds the lab address 198.18.0.(I+1) and masquerades (nftables); it can dial out, and

@@ -44,8 +44,8 @@ case "$IMPL" in
 esac
 # Nodes 0 and 1 are ipfsd; Kubo members follow, then Helia members (testnet.sh's order).
 K=2 H=$((2 + KUBO))
-# Kubo members listen on QUIC too unless --transport tcp (tests/interop/kubo.py).
-[ "$TRANSPORT" = tcp ] || export KUBO_LAB_QUIC=1
+# Kubo members listen on QUIC too (tests/interop/kubo.py), unless --transport tcp.
+if [ "$TRANSPORT" = tcp ]; then export KUBO_LAB_QUIC=0; fi
 $T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --transport "$TRANSPORT" --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 # Connects member B to member A (both of kind $1). Kubo over QUIC unless --transport tcp

@@ -238,11 +238,11 @@ def make_repo(ffi, lib, repo: str, flatfs_sync: bool = False, swarm_port: int = 
     _set(cfg, ["Peering", "Peers"], None)
     host = lab_host() if loopback_only_gater else None
     swarm = [f"/ip4/{host or '127.0.0.1'}/tcp/{int(swarm_port)}"]
-    # QUIC as well (Kubo's default, off here unless asked): KUBO_QUIC=1 for the networked
-    # subcommands (the interop tests' QUIC cases), KUBO_LAB_QUIC=1 in the lab (transfer.sh's
-    # Kubo pair, so that it compares with ipfsd's lab nodes on the same transport).
+    # QUIC as well, as Kubo's own default config has it: in the lab unless KUBO_LAB_QUIC=0
+    # (transfer.sh --transport tcp); on loopback only for the networked subcommands with
+    # KUBO_QUIC=1 (the interop tests' QUIC case), so the other interop tests stay on TCP.
     quic = loopback_only_gater and (os.environ.get("KUBO_QUIC") == "1"
-                                    or (bool(host) and os.environ.get("KUBO_LAB_QUIC") == "1"))
+                                    or (bool(host) and os.environ.get("KUBO_LAB_QUIC") != "0"))
     if quic:
         swarm.append(f"/ip4/{host or '127.0.0.1'}/udp/{int(swarm_port)}/quic-v1")
     _set(cfg, ["Addresses", "Swarm"], swarm)
