@@ -5,7 +5,8 @@
 //!
 //! Each time the node must disconnect the client and store nothing it sent. Afterwards a
 //! well-behaved client still gets a block it asks for (want-block answered on a stream the
-//! node opens, as the protocol says), and the node's API answers.
+//! node opens, as the protocol says), and the node's API answers. One test speaks raw QUIC
+//! instead, sending as go-libp2p does (lazy negotiation, the stream closed at once).
 
 use bitswap::protocol::{
     self, Inbound, Outbound, PROTOCOL_1_2_0, Presence, Want, WantType, pb, read_message,
@@ -578,4 +579,88 @@ impl NodeStreams {
             }
         }
     }
+}
+
+/// A BitSwap message sent the way go-libp2p (Kubo) sends one over QUIC is heard: the stream
+/// opened with lazy multistream-select (the proposal and the message in one write), then
+/// closed at once, which also stops its receiving half (`STOP_SENDING`). The node's
+/// protocol confirmation then cannot be written; before `net/stopped.rs` the node dropped
+/// the stream with the message, so Kubo's wants, HAVEs and blocks over QUIC went unheard.
+#[test]
+fn a_message_on_a_quic_stream_its_sender_closed_at_once_is_heard() {
+    use libp2p::core::muxing::StreamMuxerExt;
+    use libp2p::core::transport::{DialOpts, PortUse, Transport as _};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |c| {
+        c.addresses.swarm = vec!["/ip4/127.0.0.1/udp/0/quic-v1".into()];
+    });
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let addr: Multiaddr = node.listen_addr().parse().expect("addr");
+    assert!(addr.to_string().contains("/quic-v1"), "{addr}");
+    let wanted = Block::encode(dag::Version::V1, dag::block::RAW, b"not here".to_vec());
+    let key = Keypair::generate_ed25519();
+    // One thread: the write, the close and the stop leave in one flight, as go-libp2p's do.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut quic = libp2p::quic::tokio::Transport::new(libp2p::quic::Config::new(&key));
+        let dial = quic
+            .dial(
+                addr,
+                DialOpts {
+                    role: libp2p::core::Endpoint::Dialer,
+                    port_use: PortUse::New,
+                },
+            )
+            .expect("dial");
+        let (peer, mut conn) = tokio::time::timeout(STEP, dial)
+            .await
+            .expect("connected in time")
+            .expect("connected");
+        assert_eq!(peer, node_peer(&node));
+        let mut s = tokio::time::timeout(
+            STEP,
+            futures::future::poll_fn(|cx| conn.poll_outbound_unpin(cx)),
+        )
+        .await
+        .expect("stream in time")
+        .expect("stream");
+        let mut bytes = b"\x13/multistream/1.0.0\n\x14/ipfs/bitswap/1.2.0\n".to_vec();
+        bytes.extend(
+            Outbound {
+                wants: vec![Want {
+                    cid: *wanted.cid(),
+                    priority: 1,
+                    cancel: false,
+                    want_type: WantType::Block,
+                    send_dont_have: false,
+                }],
+                ..Default::default()
+            }
+            .encode(protocol::Version::V1_2),
+        );
+        s.write_all(&bytes).await.expect("write");
+        s.close().await.expect("close");
+        // Dropped before the node has finished its side: STOP_SENDING.
+        drop(s);
+        // The node heard the message (its first: nothing else speaks BitSwap to it). Polled
+        // from here: the connection's tasks run only while this runtime does.
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let v = node.call("bitswap/stat", &[]).ok().json();
+            if v["MessagesReceived"].as_u64().unwrap_or(0) >= 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the node never heard the message: {v}"
+            );
+        }
+        drop(conn);
+    });
+    node.stop();
 }
