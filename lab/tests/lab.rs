@@ -3,7 +3,8 @@
 //! two nodes that only meet through the DHT, a partition and its healing, and that `down`
 //! leaves no namespace, device or process behind. Then the scenarios at 40 ms: `dht`,
 //! `partition`, `churn`, `transfer` (ipfsd, and Kubo beside it), and `members` (Kubo and
-//! Helia members and a node behind a NAT). Kubo and Helia are the reference peers of
+//! Helia members and a node behind a NAT), and `transfer --impl mixed` (Kubo and ipfsd both
+//! ways over QUIC). Kubo and Helia are the reference peers of
 //! `scripts/setup-peers.sh`.
 //!
 //! Needs root and network namespaces; without them it says so and passes (the lab cannot
@@ -295,6 +296,22 @@ fn the_churn_transfer_seeders_and_members_scenarios_pass_at_40ms() {
         .filter(|l| l.starts_with("  ") && l.contains(" read "))
         .count();
     assert_eq!(reads, 8, "{members}");
+    // Kubo and ipfsd both ways over QUIC, Kubo's default transport (the connection ipfsd
+    // could not hear Kubo's BitSwap on before `node/src/net/stopped.rs`).
+    let mixed = scenario(
+        "transfer",
+        &prefix,
+        &[
+            "--mb", "5", "--rtt", "40ms", "--rate", "100mbit", "--impl", "mixed",
+        ],
+    );
+    eprintln!("{mixed}");
+    for way in ["kubo->ipfsd  (quic)", "ipfsd->kubo  (quic)"] {
+        assert!(
+            mixed.contains(&format!("transfer {way}: 5 MB in ")),
+            "{mixed}"
+        );
+    }
 }
 
 #[test]
