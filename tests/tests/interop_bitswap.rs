@@ -7,6 +7,8 @@
 //! * Each peer adds a 12 MiB file and a directory tree that ipfsd fetches (`cat`, and
 //!   `pin add` for the tree, then every file read back); ipfsd adds its own file and tree
 //!   that the peer fetches to disk. Everything is compared byte for byte.
+//! * Kubo twice: over TCP, and over QUIC (its default transport, and the one ipfsd dials
+//!   first), where the ipfsd node listens on QUIC only.
 //!
 //! Needs the reference peers: `bash scripts/setup-peers.sh` (the README's test command
 //! runs it). `IPFSD_SKIP_INTEROP=1` skips these tests (not under CI).
