@@ -664,3 +664,78 @@ fn a_message_on_a_quic_stream_its_sender_closed_at_once_is_heard() {
     });
     node.stop();
 }
+
+/// Wants for blocks the node lacks are kept, as Kubo's and Helia's engines keep them: once
+/// the node has fetched such a block for itself, a peer that asked for it (want-block) gets
+/// the block, and one that asked whether the node has it (want-have) gets a HAVE, without
+/// asking again. (Before, the node forgot both wants at its first "not here".)
+#[test]
+fn wants_for_blocks_the_node_lacks_are_answered_when_they_arrive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |_| {});
+    init_repo(&dir.path().join("s"), Some(2), |_| {});
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let seeder = TestNode::start(&dir.path().join("s"), None);
+    let put = |tag: u64| -> dag::Cid {
+        let data = ipfsd_tests::fixtures::noise(300 + tag, 64 << 10);
+        seeder
+            .block_put(&[("cid-codec", "raw")], &data)
+            .parse()
+            .expect("cid")
+    };
+    let (wanted, asked) = (put(1), put(2));
+    let want = |cid: dag::Cid, want_type: WantType, send_dont_have: bool| Want {
+        cid,
+        priority: 1,
+        cancel: false,
+        want_type,
+        send_dont_have,
+    };
+    let ask = Outbound {
+        wants: vec![
+            want(wanted, WantType::Block, true),
+            want(asked, WantType::Have, false),
+        ],
+        ..Default::default()
+    }
+    .encode(protocol::Version::V1_2);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        let _ask = send_raw(&mut c, &node, &ask).await;
+        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
+            .await
+            .expect("the node opens a stream in time")
+            .expect("a stream");
+        let mut buf = Vec::new();
+        let mut next = async || -> Inbound {
+            let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
+                .await
+                .expect("a message in time")
+                .expect("a valid message")
+                .expect("not end of stream");
+            Inbound::check(msg).expect("checks")
+        };
+        // The node lacks the block and says so, as asked.
+        let m = next().await;
+        assert_eq!(m.presences, vec![(wanted, Presence::DontHave)], "{m:?}");
+        // The node fetches both blocks for itself.
+        tokio::task::block_in_place(|| {
+            node.call("swarm/connect", &[("arg", seeder.swarm_addr())])
+                .ok();
+            for cid in [wanted, asked] {
+                node.call("block/get", &[("arg", &cid.to_string())]).ok();
+            }
+        });
+        // The client, without asking again, gets the block it wanted and a HAVE.
+        let (mut block, mut have) = (false, false);
+        while !(block && have) {
+            let m = next().await;
+            block |= m.blocks.iter().any(|b| *b.cid() == wanted);
+            have |= m.presences.contains(&(asked, Presence::Have));
+        }
+    });
+    node.stop();
+    seeder.stop();
+}

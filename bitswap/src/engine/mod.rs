@@ -63,6 +63,8 @@ enum Internal {
     Presences {
         peer: PeerId,
         reply: Outbound,
+        /// Want-haves for blocks we lack.
+        lacking: Vec<Cid>,
     },
     Providers {
         session: SessionId,
@@ -104,6 +106,11 @@ struct Peer {
     order: VecDeque<Cid>,
     /// Their want-blocks: CID → send DONT_HAVE.
     theirs: HashMap<Cid, bool>,
+    /// Those of `theirs` we found we lack (not in `order`): sent once the block arrives.
+    lacking: HashSet<Cid>,
+    /// Their want-haves for blocks we lack (at most `MAX_THEIR_HAVES`): a HAVE once the
+    /// block arrives.
+    their_haves: HashSet<Cid>,
     /// Our wantlist as the peer has it (entries cancelled or answered leave).
     sent: HashMap<Cid, WantType>,
     /// CIDs we asked them for (bounded, oldest forgotten first).
@@ -124,6 +131,8 @@ impl Peer {
             loading: false,
             order: VecDeque::new(),
             theirs: HashMap::new(),
+            lacking: HashSet::new(),
+            their_haves: HashSet::new(),
             sent: HashMap::new(),
             asked: HashSet::new(),
             asked_order: VecDeque::new(),
@@ -422,6 +431,7 @@ impl Engine {
                             s.order
                                 .iter()
                                 .filter(|c| s.theirs.contains_key(c))
+                                .chain(&s.lacking)
                                 .copied()
                                 .collect()
                         })
@@ -632,7 +642,11 @@ impl Engine {
                 missing,
                 leftover,
             } => self.on_loaded(peer, blocks, missing, leftover),
-            Internal::Presences { peer, reply } => self.on_presences(peer, reply),
+            Internal::Presences {
+                peer,
+                reply,
+                lacking,
+            } => self.on_presences(peer, reply, lacking),
             Internal::Providers { session, peers } => self.on_providers(session, peers),
             Internal::Exchanged {
                 peer,

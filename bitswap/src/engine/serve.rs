@@ -31,6 +31,9 @@ const MESSAGE_BYTES: u64 = 256 << 10;
 const LOAD_ENTRIES: usize = 64;
 /// Want-blocks kept per peer (more are ignored).
 const MAX_THEIR_WANTS: usize = 8192;
+/// Want-haves for blocks we lack kept per peer (more are answered, not kept): about
+/// 100 bytes each.
+const MAX_THEIR_HAVES: usize = 1024;
 /// Want-haves checked per blocking call.
 const PRESENCE_CHUNK: usize = 1024;
 
@@ -44,20 +47,29 @@ impl Engine {
         if full {
             p.theirs.clear();
             p.order.clear();
+            p.lacking.clear();
+            p.their_haves.clear();
         }
         let mut haves = Vec::new();
         let mut freed = 0;
         for w in wants {
             if w.cancel {
                 p.theirs.remove(&w.cid);
+                p.lacking.remove(&w.cid);
+                p.their_haves.remove(&w.cid);
                 freed += p.cancel_loaded(&w.cid);
                 continue;
             }
             match w.want_type {
                 WantType::Block => {
+                    p.their_haves.remove(&w.cid);
                     if p.theirs.len() < MAX_THEIR_WANTS
                         && p.theirs.insert(w.cid, w.send_dont_have).is_none()
                     {
+                        p.order.push_back(w.cid);
+                    } else if p.lacking.remove(&w.cid) {
+                        // Asked again for one we lacked: look again.
+                        p.theirs.insert(w.cid, w.send_dont_have);
                         p.order.push_back(w.cid);
                     }
                 }
@@ -83,6 +95,7 @@ impl Engine {
         self.tasks.spawn(async move {
             let reply = tokio::task::spawn_blocking(move || {
                 let mut out = Outbound::default();
+                let mut lacking = Vec::new();
                 for w in wants {
                     match store.size(&w.cid) {
                         Ok(Some(n)) if n as usize <= INLINE_HAVE_MAX => match store.get(&w.cid) {
@@ -90,17 +103,27 @@ impl Engine {
                             _ => out.presences.push((w.cid, Presence::Have)),
                         },
                         Ok(Some(_)) => out.presences.push((w.cid, Presence::Have)),
-                        _ if w.send_dont_have => out.presences.push((w.cid, Presence::DontHave)),
-                        _ => {}
+                        _ => {
+                            if w.send_dont_have {
+                                out.presences.push((w.cid, Presence::DontHave));
+                            }
+                            lacking.push(w.cid);
+                        }
                     }
                 }
-                out
+                (out, lacking)
             })
             .await;
-            if let Ok(reply) = reply
-                && !reply.is_empty()
+            if let Ok((reply, lacking)) = reply
+                && (!reply.is_empty() || !lacking.is_empty())
             {
-                let _ = tx.send(Internal::Presences { peer, reply }).await;
+                let _ = tx
+                    .send(Internal::Presences {
+                        peer,
+                        reply,
+                        lacking,
+                    })
+                    .await;
             }
         });
     }
@@ -177,6 +200,8 @@ impl Engine {
         p.loading = true;
         self.loads += 1;
         let store = self.store.clone();
+        // A block just fetched may not be written yet ([`Engine::on_new_block`] serves it).
+        let pending = self.pending.clone();
         let tx = self.internal_tx.clone();
         self.tasks.spawn(async move {
             let res = tokio::task::spawn_blocking(move || {
@@ -185,7 +210,11 @@ impl Engine {
                 let mut bytes = 0u64;
                 let mut rest = cids.into_iter();
                 for cid in rest.by_ref() {
-                    match store.get(&cid) {
+                    let found = match pending.get(&cid) {
+                        Some(data) => Ok(Some(data)),
+                        None => store.get(&cid),
+                    };
+                    match found {
                         Ok(Some(data)) => {
                             bytes += data.len() as u64;
                             blocks.push(Block::trusted(cid, data));
@@ -248,9 +277,14 @@ impl Engine {
                 bytes += len;
             }
         }
+        // Kept, as Kubo and Helia keep them: the block goes out if it arrives later
+        // ([`Engine::on_new_block`]), unless the peer cancels first.
         for c in missing {
-            if p.theirs.remove(&c) == Some(true) {
-                cur.presences.push((c, Presence::DontHave));
+            if let Some(&dont_have) = p.theirs.get(&c) {
+                if dont_have {
+                    cur.presences.push((c, Presence::DontHave));
+                }
+                p.lacking.insert(c);
             }
         }
         if !cur.is_empty() {
@@ -269,12 +303,49 @@ impl Engine {
     }
 
     /// Answers to want-haves: into the peer's send queue.
-    pub(super) fn on_presences(&mut self, peer: PeerId, reply: Outbound) {
-        let bytes = reply.block_bytes();
+    pub(super) fn on_presences(&mut self, peer: PeerId, reply: Outbound, lacking: Vec<Cid>) {
         let p = self.peers.entry(peer).or_insert_with(Peer::new);
+        for c in lacking {
+            if p.their_haves.len() >= MAX_THEIR_HAVES {
+                break;
+            }
+            p.their_haves.insert(c);
+        }
+        if reply.is_empty() {
+            return;
+        }
+        let bytes = reply.block_bytes();
         p.queued += bytes;
         self.upload_queued += bytes;
         p.queue.push_back(reply);
         self.flush_peer(peer);
+    }
+
+    /// A block we lacked is here (fetched by a session): peers that asked for it get it
+    /// (a want-block, served through the scheduler) or a HAVE (a want-have), as Kubo's
+    /// and Helia's engines answer the wants they keep.
+    pub(super) fn on_new_block(&mut self, cid: Cid, from: PeerId) {
+        let (mut told, mut queued) = (Vec::new(), false);
+        for (id, p) in &mut self.peers {
+            if *id == from || (p.lacking.is_empty() && p.their_haves.is_empty()) {
+                continue;
+            }
+            if p.lacking.remove(&cid) {
+                p.order.push_front(cid);
+                queued = true;
+            } else if p.their_haves.remove(&cid) {
+                p.queue.push_back(Outbound {
+                    presences: vec![(cid, Presence::Have)],
+                    ..Default::default()
+                });
+                told.push(*id);
+            }
+        }
+        for id in told {
+            self.flush_peer(id);
+        }
+        if queued {
+            self.schedule();
+        }
     }
 }

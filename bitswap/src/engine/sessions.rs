@@ -330,6 +330,7 @@ impl Engine {
             {
                 tracing::warn!("bitswap store writer is gone");
             }
+            self.on_new_block(*block.cid(), peer);
             for id in ids {
                 let mut actions = Vec::new();
                 if let Some(s) = self.sessions.get_mut(&id) {
