@@ -304,16 +304,19 @@ impl Engine {
 
     /// Answers to want-haves: into the peer's send queue.
     pub(super) fn on_presences(&mut self, peer: PeerId, reply: Outbound, lacking: Vec<Cid>) {
-        let p = self.peers.entry(peer).or_insert_with(Peer::new);
-        for c in lacking {
-            if p.their_haves.len() >= MAX_THEIR_HAVES {
-                break;
+        // Kept only while the peer is known (one that left meanwhile gets no entry back).
+        if let Some(p) = self.peers.get_mut(&peer) {
+            for c in lacking {
+                if p.their_haves.len() >= MAX_THEIR_HAVES {
+                    break;
+                }
+                p.their_haves.insert(c);
             }
-            p.their_haves.insert(c);
         }
         if reply.is_empty() {
             return;
         }
+        let p = self.peers.entry(peer).or_insert_with(Peer::new);
         let bytes = reply.block_bytes();
         p.queued += bytes;
         self.upload_queued += bytes;
