@@ -80,6 +80,14 @@ impl Bitswap {
         self.ask(|reply| Command::Wantlist { peer, reply }).await
     }
 
+    /// Blocks were stored outside BitSwap (a local `add`, `block put`, …): peers that
+    /// asked for blocks we lacked then get them now (their kept wants are looked up again
+    /// in the store). Never waits: a full command queue drops the call, and a recheck
+    /// already under way runs once more when it ends.
+    pub fn recheck_kept_wants(&self) {
+        let _ = self.tx.try_send(Command::Recheck);
+    }
+
     /// Stops the engine (ledgers are saved; wait on the [`Task`]).
     pub async fn stop(&self) {
         let _ = self.tx.send(Command::Stop).await;

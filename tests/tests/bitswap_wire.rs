@@ -739,3 +739,70 @@ fn wants_for_blocks_the_node_lacks_are_answered_when_they_arrive() {
     node.stop();
     seeder.stop();
 }
+
+/// The same when the blocks come from a local write instead (`block put`, as `add` or
+/// `dag put` would): the peer that asked gets the block, or a HAVE, without asking again.
+#[test]
+fn wants_for_blocks_the_node_lacks_are_answered_after_a_local_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init_repo(&dir.path().join("n"), Some(2), |_| {});
+    let node = TestNode::start(&dir.path().join("n"), None);
+    let data: Vec<Vec<u8>> = (0..2u64)
+        .map(|i| ipfsd_tests::fixtures::noise(400 + i, 64 << 10))
+        .collect();
+    let cid = |d: &[u8]| *Block::encode(dag::Version::V1, dag::block::RAW, d.to_vec()).cid();
+    let (wanted, asked) = (cid(&data[0]), cid(&data[1]));
+    let want = |cid: dag::Cid, want_type: WantType| Want {
+        cid,
+        priority: 1,
+        cancel: false,
+        want_type,
+        send_dont_have: false,
+    };
+    let ask = Outbound {
+        wants: vec![want(wanted, WantType::Block), want(asked, WantType::Have)],
+        ..Default::default()
+    }
+    .encode(protocol::Version::V1_2);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut c = client(&node).await;
+        let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
+        let _ask = send_raw(&mut c, &node, &ask).await;
+        // The node has taken the want in before the blocks are written.
+        let me = c.peer().to_string();
+        let deadline = tokio::time::Instant::now() + STEP;
+        tokio::task::block_in_place(|| {
+            loop {
+                let v = node.call("bitswap/wantlist", &[("peer", &me)]).ok().json();
+                if v["Keys"].as_array().is_some_and(|k| !k.is_empty()) {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "no want: {v}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        tokio::task::block_in_place(|| {
+            for d in &data {
+                node.block_put(&[("cid-codec", "raw")], d);
+            }
+        });
+        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
+            .await
+            .expect("the node opens a stream in time")
+            .expect("a stream");
+        let mut buf = Vec::new();
+        let (mut block, mut have) = (false, false);
+        while !(block && have) {
+            let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
+                .await
+                .expect("a message in time")
+                .expect("a valid message")
+                .expect("not end of stream");
+            let m = Inbound::check(msg).expect("checks");
+            block |= m.blocks.iter().any(|b| *b.cid() == wanted);
+            have |= m.presences.contains(&(asked, Presence::Have));
+        }
+    });
+    node.stop();
+}

@@ -123,5 +123,7 @@ pub(crate) enum Command {
         peer: Option<PeerId>,
         reply: oneshot::Sender<Vec<Cid>>,
     },
+    /// Blocks were stored outside BitSwap (a local add): look again for peers' kept wants.
+    Recheck,
     Stop,
 }

@@ -70,6 +70,10 @@ enum Internal {
         session: SessionId,
         peers: Vec<PeerId>,
     },
+    /// Kept wants whose blocks the store now holds ([`Engine::recheck_kept`]).
+    Rechecked {
+        found: Vec<Cid>,
+    },
     Exchanged {
         peer: PeerId,
         ours: LedgerView,
@@ -261,6 +265,9 @@ struct Engine {
     /// Block bytes loaded or queued for writing, all peers; plus loads in flight.
     upload_queued: u64,
     loads: u64,
+    /// A [`Engine::recheck_kept`] is under way; `recheck_again`: run it once more after.
+    rechecking: bool,
+    recheck_again: bool,
     /// With an upload rate: when the bytes read so far may all have been sent.
     rate_clock: Instant,
     stat: Counters,
@@ -345,6 +352,8 @@ pub(crate) async fn spawn(
         next_session: 1,
         upload_queued: 0,
         loads: 0,
+        rechecking: false,
+        recheck_again: false,
         rate_clock: Instant::now(),
         stat: Counters::default(),
     };
@@ -439,6 +448,7 @@ impl Engine {
                 };
                 let _ = reply.send(list);
             }
+            Command::Recheck => self.recheck_kept(),
             Command::Stop => {}
         }
     }
@@ -648,6 +658,15 @@ impl Engine {
                 lacking,
             } => self.on_presences(peer, reply, lacking),
             Internal::Providers { session, peers } => self.on_providers(session, peers),
+            Internal::Rechecked { found } => {
+                for cid in found {
+                    self.on_new_block(cid, self.local);
+                }
+                self.rechecking = false;
+                if std::mem::take(&mut self.recheck_again) {
+                    self.recheck_kept();
+                }
+            }
             Internal::Exchanged {
                 peer,
                 ours,

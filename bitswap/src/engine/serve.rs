@@ -34,6 +34,8 @@ const MAX_THEIR_WANTS: usize = 8192;
 /// Want-haves for blocks we lack kept per peer (more are answered, not kept): about
 /// 100 bytes each.
 const MAX_THEIR_HAVES: usize = 1024;
+/// Kept wants looked up in the store per recheck (the rest wait for the next one).
+const RECHECK_MAX: usize = 16384;
 /// Want-haves checked per blocking call.
 const PRESENCE_CHUNK: usize = 1024;
 
@@ -324,7 +326,45 @@ impl Engine {
         self.flush_peer(peer);
     }
 
-    /// A block we lacked is here (fetched by a session): peers that asked for it get it
+    /// Looks up every peer's kept wants in the store (at most [`RECHECK_MAX`] at once, on
+    /// the blocking pool); those found are answered as [`Engine::on_new_block`] answers.
+    pub(super) fn recheck_kept(&mut self) {
+        if self.rechecking {
+            self.recheck_again = true;
+            return;
+        }
+        let mut cids: Vec<Cid> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        'peers: for p in self.peers.values() {
+            for c in p.lacking.iter().chain(&p.their_haves) {
+                if cids.len() >= RECHECK_MAX {
+                    break 'peers;
+                }
+                if seen.insert(*c) {
+                    cids.push(*c);
+                }
+            }
+        }
+        if cids.is_empty() {
+            return;
+        }
+        self.rechecking = true;
+        let store = self.store.clone();
+        let tx = self.internal_tx.clone();
+        self.tasks.spawn(async move {
+            let found = tokio::task::spawn_blocking(move || {
+                cids.into_iter()
+                    .filter(|c| matches!(store.size(c), Ok(Some(_))))
+                    .collect()
+            })
+            .await
+            .unwrap_or_default();
+            let _ = tx.send(Internal::Rechecked { found }).await;
+        });
+    }
+
+    /// A block we lacked is here (fetched by a session, or stored locally): peers that
+    /// asked for it get it
     /// (a want-block, served through the scheduler) or a HAVE (a want-have), as Kubo's
     /// and Helia's engines answer the wants they keep.
     pub(super) fn on_new_block(&mut self, cid: Cid, from: PeerId) {

@@ -175,8 +175,9 @@ pub(crate) async fn block_put(
     let pin = args.flag("pin", false)?;
     let allow_big = args.flag("allow-big-block", false)?;
     let bodies = super::upload::parts(mp, super::MAX_SMALL_BODY / 2).await?;
-    let rows = blocking(move || {
-        let mut rows = Vec::new();
+    let node = s.node.clone();
+    let (rows, cids) = blocking(move || {
+        let (mut rows, mut cids) = (Vec::new(), Vec::new());
         for data in bodies {
             let size = data.len();
             let b = crate::ipld::checked_block(data, version, codec, hash, mhlen, allow_big)?;
@@ -186,10 +187,14 @@ pub(crate) async fn block_put(
                 s.node.store().pin_add(&cid, PinMode::Direct)?;
             }
             rows.push(json!({ "Key": cid.to_string(), "Size": size }));
+            cids.push(cid);
         }
-        Ok(rows)
+        Ok((rows, cids))
     })
     .await?;
+    // Announced as `Node::put` and `dag put` announce theirs (and peers that asked for
+    // these blocks get them).
+    node.announce(cids, pin);
     Ok(stream_body("application/json", move |sink| {
         for r in &rows {
             sink.json(r)?;
@@ -287,7 +292,11 @@ pub(crate) async fn dag_import(
             Err(e) => Err(e),
         };
         match report {
-            Ok(r) => reports.push(r),
+            Ok(r) => {
+                // Announced as an add is (and peers that asked for its blocks get them).
+                s.node.announce(r.roots.clone(), pin);
+                reports.push(r);
+            }
             Err(e) => {
                 // Read the rest, so the client (still sending) gets this answer.
                 drop(field);

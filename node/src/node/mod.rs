@@ -420,9 +420,11 @@ impl Node {
     }
 
     /// Queues announcements (per `Provide.Strategy`) of the DAGs under `roots`, just added
-    /// or pinned; never waits for the network. Offline, nothing happens.
+    /// or pinned, and lets BitSwap answer peers that asked for blocks we lacked; never
+    /// waits for the network. Offline, nothing happens.
     pub(crate) fn announce(&self, roots: Vec<Cid>, pinned: bool) {
         let Some(o) = self.online() else { return };
+        o.bitswap.recheck_kept_wants();
         let net = o.net.clone();
         let store = self.inner.store.clone();
         let strategy = self.inner.settings.provide.strategy;
