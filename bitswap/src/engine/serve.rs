@@ -364,9 +364,8 @@ impl Engine {
     }
 
     /// A block we lacked is here (fetched by a session, or stored locally): peers that
-    /// asked for it get it
-    /// (a want-block, served through the scheduler) or a HAVE (a want-have), as Kubo's
-    /// and Helia's engines answer the wants they keep.
+    /// asked for it get it (a want-block, served through the scheduler) or a HAVE (a
+    /// want-have), as Kubo's and Helia's engines answer the wants they keep.
     pub(super) fn on_new_block(&mut self, cid: Cid, from: PeerId) {
         let (mut told, mut queued) = (Vec::new(), false);
         for (id, p) in &mut self.peers {
