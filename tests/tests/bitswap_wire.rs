@@ -71,23 +71,60 @@ fn varint(n: usize) -> Vec<u8> {
     }
 }
 
-/// Reads the node's messages on `incoming` until one wants `cid`.
-async fn wait_for_want(incoming: &mut libp2p_stream::IncomingStreams, cid: &dag::Cid) {
-    let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
+/// A wantlist entry (not a cancel).
+fn want(cid: dag::Cid, want_type: WantType, send_dont_have: bool) -> Want {
+    Want {
+        cid,
+        priority: 1,
+        cancel: false,
+        want_type,
+        send_dont_have,
+    }
+}
+
+/// The next stream the node opens to the client.
+async fn node_stream(incoming: &mut libp2p_stream::IncomingStreams) -> libp2p::Stream {
+    let (_, s) = tokio::time::timeout(STEP, incoming.next())
         .await
         .expect("the node opens a stream in time")
         .expect("a stream");
+    s
+}
+
+/// The node's next message on `s`, checked.
+async fn next_message(s: &mut libp2p::Stream, buf: &mut Vec<u8>) -> Inbound {
+    let msg = tokio::time::timeout(STEP, read_message(s, buf))
+        .await
+        .expect("a message in time")
+        .expect("a valid message")
+        .expect("not end of stream");
+    Inbound::check(msg).expect("checks")
+}
+
+/// Reads the node's messages on `incoming` until one wants `cid`.
+async fn wait_for_want(incoming: &mut libp2p_stream::IncomingStreams, cid: &dag::Cid) {
+    let mut s = node_stream(incoming).await;
     let mut buf = Vec::new();
     loop {
-        let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
-            .await
-            .expect("a want in time")
-            .expect("a valid message")
-            .expect("not end of stream");
-        let m = Inbound::check(msg).expect("checks");
+        let m = next_message(&mut s, &mut buf).await;
         if m.wants.iter().any(|w| w.cid == *cid && !w.cancel) {
             return;
         }
+    }
+}
+
+/// Reads the node's messages on `s` until the block `wanted` and a HAVE for `asked` came.
+async fn wait_for_block_and_have(
+    s: &mut libp2p::Stream,
+    buf: &mut Vec<u8>,
+    wanted: dag::Cid,
+    asked: dag::Cid,
+) {
+    let (mut block, mut have) = (false, false);
+    while !(block && have) {
+        let m = next_message(s, buf).await;
+        block |= m.blocks.iter().any(|b| *b.cid() == wanted);
+        have |= m.presences.contains(&(asked, Presence::Have));
     }
 }
 
@@ -182,28 +219,13 @@ fn hostile_peers_are_disconnected_and_nothing_is_stored() {
         let mut c = client(&node).await;
         let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
         let ask = Outbound {
-            wants: vec![Want {
-                cid: held,
-                priority: 1,
-                cancel: false,
-                want_type: WantType::Block,
-                send_dont_have: true,
-            }],
+            wants: vec![want(held, WantType::Block, true)],
             ..Default::default()
         }
         .encode(protocol::Version::V1_2);
         let _ask = send_raw(&mut c, &node, &ask).await;
-        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
-            .await
-            .expect("the node opens a stream in time")
-            .expect("a stream");
-        let mut buf = Vec::new();
-        let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
-            .await
-            .expect("answer in time")
-            .expect("a valid message")
-            .expect("not end of stream");
-        let got = Inbound::check(msg).expect("checks");
+        let mut s = node_stream(&mut incoming).await;
+        let got = next_message(&mut s, &mut Vec::new()).await;
         assert_eq!(got.blocks.len(), 1, "{got:?}");
         assert_eq!(got.blocks[0].cid(), &held);
         assert!(got.presences.iter().all(|(_, p)| *p != Presence::DontHave));
@@ -346,11 +368,8 @@ fn blocks_cancelled_after_loading_are_withheld() {
             wants: cids
                 .iter()
                 .map(|cid| Want {
-                    cid: *cid,
-                    priority: 1,
                     cancel,
-                    want_type: WantType::Block,
-                    send_dont_have: false,
+                    ..want(*cid, WantType::Block, false)
                 })
                 .collect(),
             ..Default::default()
@@ -447,16 +466,10 @@ fn blocks_leave_in_messages_of_a_quarter_mebibyte() {
             cid.parse().expect("cid")
         })
         .collect();
-    let want = Outbound {
+    let ask = Outbound {
         wants: cids
             .iter()
-            .map(|cid| Want {
-                cid: *cid,
-                priority: 1,
-                cancel: false,
-                want_type: WantType::Block,
-                send_dont_have: false,
-            })
+            .map(|cid| want(*cid, WantType::Block, false))
             .collect(),
         ..Default::default()
     }
@@ -473,7 +486,7 @@ fn blocks_leave_in_messages_of_a_quarter_mebibyte() {
                 }
             }
         });
-        let _ask = send_raw(&mut c, &node, &want).await;
+        let _ask = send_raw(&mut c, &node, &ask).await;
         let mut streams = NodeStreams {
             known: Vec::new(),
             new,
@@ -631,13 +644,7 @@ fn a_message_on_a_quic_stream_its_sender_closed_at_once_is_heard() {
         let mut bytes = b"\x13/multistream/1.0.0\n\x14/ipfs/bitswap/1.2.0\n".to_vec();
         bytes.extend(
             Outbound {
-                wants: vec![Want {
-                    cid: *wanted.cid(),
-                    priority: 1,
-                    cancel: false,
-                    want_type: WantType::Block,
-                    send_dont_have: false,
-                }],
+                wants: vec![want(*wanted.cid(), WantType::Block, false)],
                 ..Default::default()
             }
             .encode(protocol::Version::V1_2),
@@ -684,13 +691,6 @@ fn wants_for_blocks_the_node_lacks_are_answered_when_they_arrive() {
             .expect("cid")
     };
     let (wanted, asked) = (put(1), put(2));
-    let want = |cid: dag::Cid, want_type: WantType, send_dont_have: bool| Want {
-        cid,
-        priority: 1,
-        cancel: false,
-        want_type,
-        send_dont_have,
-    };
     let ask = Outbound {
         wants: vec![
             want(wanted, WantType::Block, true),
@@ -704,21 +704,10 @@ fn wants_for_blocks_the_node_lacks_are_answered_when_they_arrive() {
         let mut c = client(&node).await;
         let mut incoming = c.control.accept(PROTOCOL_1_2_0).expect("accept");
         let _ask = send_raw(&mut c, &node, &ask).await;
-        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
-            .await
-            .expect("the node opens a stream in time")
-            .expect("a stream");
+        let mut s = node_stream(&mut incoming).await;
         let mut buf = Vec::new();
-        let mut next = async || -> Inbound {
-            let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
-                .await
-                .expect("a message in time")
-                .expect("a valid message")
-                .expect("not end of stream");
-            Inbound::check(msg).expect("checks")
-        };
         // The node lacks the block and says so, as asked.
-        let m = next().await;
+        let m = next_message(&mut s, &mut buf).await;
         assert_eq!(m.presences, vec![(wanted, Presence::DontHave)], "{m:?}");
         // The node fetches both blocks for itself.
         tokio::task::block_in_place(|| {
@@ -729,12 +718,7 @@ fn wants_for_blocks_the_node_lacks_are_answered_when_they_arrive() {
             }
         });
         // The client, without asking again, gets the block it wanted and a HAVE.
-        let (mut block, mut have) = (false, false);
-        while !(block && have) {
-            let m = next().await;
-            block |= m.blocks.iter().any(|b| *b.cid() == wanted);
-            have |= m.presences.contains(&(asked, Presence::Have));
-        }
+        wait_for_block_and_have(&mut s, &mut buf, wanted, asked).await;
     });
     node.stop();
     seeder.stop();
@@ -752,15 +736,11 @@ fn wants_for_blocks_the_node_lacks_are_answered_after_a_local_write() {
         .collect();
     let cid = |d: &[u8]| *Block::encode(dag::Version::V1, dag::block::RAW, d.to_vec()).cid();
     let (wanted, asked) = (cid(&data[0]), cid(&data[1]));
-    let want = |cid: dag::Cid, want_type: WantType| Want {
-        cid,
-        priority: 1,
-        cancel: false,
-        want_type,
-        send_dont_have: false,
-    };
     let ask = Outbound {
-        wants: vec![want(wanted, WantType::Block), want(asked, WantType::Have)],
+        wants: vec![
+            want(wanted, WantType::Block, false),
+            want(asked, WantType::Have, false),
+        ],
         ..Default::default()
     }
     .encode(protocol::Version::V1_2);
@@ -771,38 +751,20 @@ fn wants_for_blocks_the_node_lacks_are_answered_after_a_local_write() {
         let _ask = send_raw(&mut c, &node, &ask).await;
         // The node has taken the want in before the blocks are written.
         let me = c.peer().to_string();
-        let deadline = tokio::time::Instant::now() + STEP;
         tokio::task::block_in_place(|| {
-            loop {
+            wait_for(STEP, "the want on the node's list", || {
                 let v = node.call("bitswap/wantlist", &[("peer", &me)]).ok().json();
-                if v["Keys"].as_array().is_some_and(|k| !k.is_empty()) {
-                    break;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "no want: {v}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        tokio::task::block_in_place(|| {
+                v["Keys"]
+                    .as_array()
+                    .is_some_and(|k| !k.is_empty())
+                    .then_some(())
+            });
             for d in &data {
                 node.block_put(&[("cid-codec", "raw")], d);
             }
         });
-        let (_, mut s) = tokio::time::timeout(STEP, incoming.next())
-            .await
-            .expect("the node opens a stream in time")
-            .expect("a stream");
-        let mut buf = Vec::new();
-        let (mut block, mut have) = (false, false);
-        while !(block && have) {
-            let msg = tokio::time::timeout(STEP, read_message(&mut s, &mut buf))
-                .await
-                .expect("a message in time")
-                .expect("a valid message")
-                .expect("not end of stream");
-            let m = Inbound::check(msg).expect("checks");
-            block |= m.blocks.iter().any(|b| *b.cid() == wanted);
-            have |= m.presences.contains(&(asked, Presence::Have));
-        }
+        let mut s = node_stream(&mut incoming).await;
+        wait_for_block_and_have(&mut s, &mut Vec::new(), wanted, asked).await;
     });
     node.stop();
 }
