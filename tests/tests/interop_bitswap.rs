@@ -132,31 +132,33 @@ fn exchange(peer: &mut LinePeer, label: &str, cid_version: Option<&str>, quic: b
     node.stop();
 }
 
+/// A Kubo peer (`kubo.py peer`), listening on QUIC too when `quic` (`KUBO_QUIC=1`).
+fn kubo_peer(quic: bool) -> LinePeer {
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
+        .args(["peer", "--seconds", "600"]);
+    if quic {
+        cmd.env("KUBO_QUIC", "1");
+    }
+    LinePeer::spawn("kubo", cmd, READY)
+}
+
 #[test]
 fn kubo_and_ipfsd_exchange_files_and_trees() {
     if skip_interop() {
         return;
     }
-    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
-    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
-        .args(["peer", "--seconds", "600"]);
-    let mut kubo = LinePeer::spawn("kubo", cmd, READY);
-    exchange(&mut kubo, "kubo", None, false);
+    exchange(&mut kubo_peer(false), "kubo", None, false);
 }
 
 /// The same over QUIC, Kubo's default transport and the one ipfsd dials first when a peer
-/// has both: Kubo listens on QUIC too (`KUBO_QUIC=1`) and connects to ipfsd's QUIC address.
+/// has both: Kubo listens on QUIC too and connects to ipfsd's QUIC address.
 #[test]
 fn kubo_and_ipfsd_exchange_files_and_trees_over_quic() {
     if skip_interop() {
         return;
     }
-    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
-    cmd.arg(workspace_root().join("tests/interop/kubo.py"))
-        .args(["peer", "--seconds", "600"])
-        .env("KUBO_QUIC", "1");
-    let mut kubo = LinePeer::spawn("kubo", cmd, READY);
-    exchange(&mut kubo, "kubo over QUIC", None, true);
+    exchange(&mut kubo_peer(true), "kubo over QUIC", None, true);
 }
 
 #[test]
