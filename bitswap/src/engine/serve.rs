@@ -333,18 +333,13 @@ impl Engine {
             self.recheck_again = true;
             return;
         }
-        let mut cids: Vec<Cid> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        'peers: for p in self.peers.values() {
-            for c in p.lacking.iter().chain(&p.their_haves) {
-                if cids.len() >= RECHECK_MAX {
-                    break 'peers;
-                }
-                if seen.insert(*c) {
-                    cids.push(*c);
-                }
-            }
-        }
+        let cids: std::collections::HashSet<Cid> = self
+            .peers
+            .values()
+            .flat_map(|p| p.lacking.iter().chain(&p.their_haves))
+            .copied()
+            .take(RECHECK_MAX)
+            .collect();
         if cids.is_empty() {
             return;
         }
