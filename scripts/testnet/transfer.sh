@@ -51,16 +51,21 @@ K=2 H=$((2 + KUBO))
 if [ "$TRANSPORT" = tcp ]; then export KUBO_LAB_QUIC=0; fi
 $T up 2 --kubo "$KUBO" --helia "$HELIA" --alone --transport "$TRANSPORT" --rtt "$RTT" --rate "$RATE" --loss "$LOSS" "${UP[@]}" > /dev/null
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
-# Connects member B to member A (both of kind $1). Kubo over QUIC unless --transport tcp
-# (its dial ranker would choose QUIC too, given both), Helia (no QUIC in Node.js) over TCP.
-pair() {
-    local answer via=tcp/4001
-    [ "$1" = kubo ] && [ "$TRANSPORT" != tcp ] && via=udp/4001/quic-v1
-    answer="$($T "$1" "$3" connect "/ip4/198.18.0.$(($2 + 1))/$via/p2p/$($T id "$2")")"
+# Node I's lab address: QUIC unless --transport tcp or "$2" = tcp (Kubo's dial ranker, like
+# ipfsd's, takes QUIC when it may; Helia has no QUIC in Node.js).
+lab_addr() {
+    local via=udp/4001/quic-v1
+    { [ "$TRANSPORT" = tcp ] || [ "${2:-}" = tcp ]; } && via=tcp/4001
+    echo "/ip4/198.18.0.$(($1 + 1))/$via/p2p/$($T id "$1")"
+}
+# Member $2 (of kind $1) connects to the address $3.
+member_connect() {
+    local answer
+    answer="$($T "$1" "$2" connect "$3")"
     echo "$answer" | grep -q '"ok": *true' || { echo "transfer: $1 connect failed: $answer" >&2; exit 1; }
 }
-[ "$KUBO" = 0 ] || [ "$IMPL" = mixed ] || pair kubo "$K" "$((K + 1))"
-[ "$HELIA" = 0 ] || pair helia "$H" "$((H + 1))"
+[ "$KUBO" = 0 ] || [ "$IMPL" = mixed ] || member_connect kubo "$((K + 1))" "$(lab_addr "$K")"
+[ "$HELIA" = 0 ] || member_connect helia "$((H + 1))" "$(lab_addr "$H" tcp)"
 # The link rate in bit/s (0: none), as testnet.sh parsed it (node 0's link).
 bps() { awk 'NR == 1 { print $4 }' "$IPFSD_LAB/links"; }
 report() { # impl bytes seconds
@@ -70,18 +75,10 @@ report() { # impl bytes seconds
         printf "transfer %s: %.0f MB in %.2f s = %.2f MB/s (%s) at rtt %s, rate %s, loss %s\n",
             who, b / 1e6, secs, mbs, share, rtt, rate, loss }'
 }
-# mixed: node I's lab address on the transport in use (Kubo's dial ranker, like ipfsd's,
-# takes QUIC when it may).
-lab_addr() {
-    local via=udp/4001/quic-v1
-    [ "$TRANSPORT" = tcp ] && via=tcp/4001
-    echo "/ip4/198.18.0.$(($1 + 1))/$via/p2p/$($T id "$1")"
-}
 seconds() { awk -v s="$1" -v e="$2" 'BEGIN { print e - s }'; }
 if [ "$IMPL" = mixed ]; then
     $T ipfsd 1 swarm connect "$(lab_addr "$K")" > /dev/null
-    answer="$($T kubo "$K" connect "$(lab_addr 0)")"
-    echo "$answer" | grep -q '"ok": *true' || { echo "transfer: kubo connect failed: $answer" >&2; exit 1; }
+    member_connect kubo "$K" "$(lab_addr 0)"
     # The transport the connection took, as ipfsd node 1 sees it.
     over=tcp
     $T ipfsd 1 swarm peers | grep "$($T id "$K")" | grep -q /quic-v1 && over=quic
